@@ -1,0 +1,162 @@
+// The only code that talks to Meilisearch. Wraps the official client (which sends
+// `Authorization: Bearer`) and maps its errors to one-sentence operator errors.
+import {
+  Meilisearch,
+  MeilisearchApiError,
+  MeilisearchRequestError,
+  MeilisearchTaskTimeOutError,
+} from "meilisearch";
+import type { MeiliTask } from "../core/types.ts";
+import { OperatorError } from "../errors.ts";
+
+export interface MeiliConfig {
+  url: string;
+  apiKey: string | null;
+  timeoutMs: number;
+}
+
+export function createMeiliClient(config: MeiliConfig): Meilisearch {
+  return new Meilisearch({
+    host: config.url,
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    timeout: config.timeoutMs,
+  });
+}
+
+/** The tasks API filter, as Meilisearch names it. `types` and `statuses` are open sets. */
+export interface TaskFilter {
+  indexUids?: string[];
+  types?: string[];
+  statuses?: string[];
+}
+
+export interface TaskPage {
+  total: number;
+  results: MeiliTask[];
+  next: number | null;
+}
+
+function query(filter: TaskFilter, limit: number, from?: number | null) {
+  // The client types `types`/`statuses` as closed unions; the server treats them as strings.
+  return {
+    ...(filter.indexUids ? { indexUids: filter.indexUids } : {}),
+    ...(filter.types ? { types: filter.types } : {}),
+    ...(filter.statuses ? { statuses: filter.statuses } : {}),
+    limit,
+    ...(from != null ? { from } : {}),
+  } as Parameters<Meilisearch["tasks"]["getTasks"]>[0];
+}
+
+/** One page of tasks, newest uid first. `total` counts every matching task, not just this page. */
+export async function listTasks(
+  client: Meilisearch,
+  filter: TaskFilter,
+  limit: number,
+  from?: number | null,
+): Promise<TaskPage> {
+  try {
+    const page = await client.tasks.getTasks(query(filter, limit, from));
+    return {
+      total: page.total,
+      results: page.results as unknown as MeiliTask[],
+      next: page.next ?? null,
+    };
+  } catch (error) {
+    throw meiliError(error, client);
+  }
+}
+
+/** Count matching tasks without transferring any (`limit=0` still answers `total`). */
+export async function countTasks(client: Meilisearch, filter: TaskFilter): Promise<number> {
+  return (await listTasks(client, filter, 0)).total;
+}
+
+/** Every matching task, following `next`, stopping after `cap` tasks. */
+export async function collectTasks(
+  client: Meilisearch,
+  filter: TaskFilter,
+  cap: number,
+): Promise<{ tasks: MeiliTask[]; total: number; complete: boolean }> {
+  const tasks: MeiliTask[] = [];
+  let from: number | null = null;
+  let total = 0;
+  do {
+    const page = await listTasks(client, filter, Math.min(1000, cap - tasks.length), from);
+    total = page.total;
+    tasks.push(...page.results);
+    from = page.next;
+  } while (from !== null && tasks.length < cap);
+  return { tasks, total, complete: from === null };
+}
+
+/** GET /indexes/{uid}/settings; a missing index is `index_not_found`. */
+export async function getSettings(client: Meilisearch, index: string): Promise<Record<string, unknown>> {
+  try {
+    return (await client.index(index).getSettings()) as Record<string, unknown>;
+  } catch (error) {
+    throw meiliError(error, client, index);
+  }
+}
+
+export async function getTask(client: Meilisearch, uid: number): Promise<MeiliTask> {
+  try {
+    return (await client.tasks.getTask(uid)) as unknown as MeiliTask;
+  } catch (error) {
+    throw meiliError(error, client);
+  }
+}
+
+/** Whether the server answers /health (needs no key). Never throws. */
+export async function isHealthy(client: Meilisearch): Promise<boolean> {
+  return client.isHealthy();
+}
+
+/** Map a client error to an OperatorError naming Meilisearch and what to check. */
+export function meiliError(error: unknown, client: Meilisearch, index?: string): OperatorError {
+  if (error instanceof OperatorError) return error;
+  const host = client.config.host;
+  if (error instanceof MeilisearchApiError) {
+    const status = error.response.status;
+    const code = error.cause?.code ?? `http_${status}`;
+    if (code === "index_not_found") {
+      return new OperatorError(
+        "index_not_found",
+        `index not found: Meilisearch at ${host} has no index "${index ?? "?"}"; check the index prefix or run a reindex`,
+        "meilisearch",
+        { cause: error },
+      );
+    }
+    if (status === 401 || status === 403) {
+      return new OperatorError(
+        "meilisearch_auth",
+        `Meilisearch at ${host} refused the API key (${code}); check meilisearch.apiKey and the key's actions`,
+        "meilisearch",
+        { cause: error },
+      );
+    }
+    return new OperatorError(
+      "meilisearch_error",
+      `Meilisearch at ${host} answered HTTP ${status} (${code}): ${error.cause?.message ?? error.message}`,
+      "meilisearch",
+      { cause: error },
+    );
+  }
+  if (error instanceof MeilisearchRequestError) {
+    const timedOut = /timeout|timed out/i.test(String((error.cause as Error | undefined)?.message ?? error.message));
+    return new OperatorError(
+      "meilisearch_unreachable",
+      `Meilisearch at ${host} is unreachable (${timedOut ? "request timed out" : "connection failed"}); check meilisearch.url and that the server is running`,
+      "meilisearch",
+      { cause: error },
+    );
+  }
+  if (error instanceof MeilisearchTaskTimeOutError) {
+    return new OperatorError("meilisearch_error", `Meilisearch task wait timed out: ${error.message}`, "meilisearch", {
+      cause: error,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new OperatorError("meilisearch_error", `Meilisearch request failed: ${message}`, "meilisearch", {
+    cause: error,
+  });
+}

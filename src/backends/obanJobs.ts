@@ -1,0 +1,247 @@
+// All SQL over `oban_jobs`, in one place. Every query is parameterised, scoped the way
+// Scrypath's reference inspector scopes it (queue + `args.schema`), and written so Oban's own
+// indexes serve it: `state = ANY(...) AND queue = $n` for the (state, queue, …) btree and
+// `args @> {"schema": …}` for the GIN index on args.
+import type pg from "pg";
+import { QUEUE_TEXT_RULES } from "../core/reasonClass.ts";
+import { FAILED_OBAN_STATES, type ObanJob, type ReasonClass } from "../core/types.ts";
+
+export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+/** Which jobs belong to a schema: its Oban prefix, queue and `Elixir.`-prefixed module. */
+export interface ObanScope {
+  prefix: string;
+  queue: string;
+  schema: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+function table(prefix: string): string {
+  if (!IDENTIFIER.test(prefix)) throw new Error(`invalid Oban prefix ${JSON.stringify(prefix)}`);
+  return `"${prefix}".oban_jobs`;
+}
+
+function stateArray(prefix: string): string {
+  return `"${prefix}".oban_job_state[]`;
+}
+
+/** The WHERE clause shared by every scoped query; $1 states, $2 queue, $3 schema filter. */
+function scoped(prefix: string): string {
+  return `state = ANY($1::${stateArray(prefix)}) AND queue = $2 AND args @> $3::jsonb`;
+}
+
+function scopeParams(scope: ObanScope, states: readonly string[]): unknown[] {
+  return [states, scope.queue, JSON.stringify({ schema: scope.schema })];
+}
+
+// The signal text of the newest error (spec §3.3 step 1): a string element as is, else its
+// `error` field when that is a string, else the element stringified; no errors → NULL.
+const LAST_ERROR = "j.errors[array_length(j.errors, 1)]";
+const SIGNAL_TEXT = `CASE
+    WHEN ${LAST_ERROR} IS NULL OR jsonb_typeof(${LAST_ERROR}) = 'null' THEN NULL
+    WHEN jsonb_typeof(${LAST_ERROR}) = 'string' THEN ${LAST_ERROR} #>> '{}'
+    WHEN jsonb_typeof(${LAST_ERROR} -> 'error') = 'string' THEN ${LAST_ERROR} ->> 'error'
+    ELSE ${LAST_ERROR}::text
+  END`;
+
+function literal(value: string): string {
+  if (!/^[a-z0-9._]+$/.test(value)) throw new Error(`unexpected rule literal ${value}`);
+  return `'${value}'`;
+}
+
+/**
+ * The reason class of a job row, compiled from the same rule table the TypeScript classifier
+ * uses (core/reasonClass), so the SQL rollup and the per-row class cannot disagree.
+ */
+export const REASON_CLASS_SQL = (() => {
+  const whens = QUEUE_TEXT_RULES.map((rule) => {
+    const conditions = rule.substrings.map((s) => `strpos(x.lt, ${literal(s)}) > 0`);
+    if (rule.wholeWordNumbers.length > 0) {
+      const numbers = rule.wholeWordNumbers.map((n) => n.replace(/[^0-9]/g, "")).join("|");
+      conditions.push(`x.t ~ '(^|[^A-Za-z0-9_])(${numbers})([^A-Za-z0-9_]|$)'`);
+    }
+    return `WHEN ${conditions.join(" OR ")} THEN ${literal(rule.reasonClass)}`;
+  });
+  return `CASE ${whens.join(" ")} WHEN j.state = 'discarded' THEN 'queue_exhausted' ELSE 'unknown' END`;
+})();
+
+const SIGNAL_LATERAL = `CROSS JOIN LATERAL (SELECT s.t, lower(s.t) AS lt FROM (SELECT ${SIGNAL_TEXT} AS t) s) x`;
+
+// Listings never load document payloads (a batch can hold megabytes): `documents` is reduced
+// to the list of document ids. Retry re-reads the full row at the moment it acts.
+const LISTED_ARGS = `CASE WHEN jsonb_typeof(j.args -> 'documents') = 'array'
+    THEN jsonb_set(j.args, '{documents}', jsonb_path_query_array(j.args -> 'documents', '$[*].id'))
+    ELSE j.args END`;
+
+const JOB_COLUMNS = `j.id, j.state::text AS state, j.queue, j.worker, ${LISTED_ARGS} AS args,
+  ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
+  j.attempted_at, j.completed_at, j.inserted_at`;
+
+interface JobRow {
+  id: number;
+  state: string;
+  queue: string;
+  worker: string;
+  args: Record<string, unknown> | null;
+  last_error: unknown;
+  first_error: unknown;
+  attempt: number;
+  max_attempts: number;
+  attempted_at: Date | null;
+  completed_at: Date | null;
+  inserted_at: Date | null;
+}
+
+function toJob(row: JobRow): ObanJob {
+  return {
+    id: row.id,
+    state: row.state,
+    queue: row.queue,
+    worker: row.worker,
+    args: row.args ?? {},
+    lastError: row.last_error ?? null,
+    firstError: row.first_error ?? null,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    attemptedAt: row.attempted_at,
+    completedAt: row.completed_at,
+    insertedAt: row.inserted_at,
+  };
+}
+
+const enumCache = new WeakMap<object, Map<string, Promise<Set<string>>>>();
+
+/** The labels of `<prefix>.oban_job_state` (`suspended` only exists from migration 14 on). */
+export function enumLabels(db: Queryable, prefix: string): Promise<Set<string>> {
+  let byPrefix = enumCache.get(db);
+  if (!byPrefix) enumCache.set(db, (byPrefix = new Map()));
+  let labels = byPrefix.get(prefix);
+  if (!labels) {
+    labels = db
+      .query<{ label: string }>(`SELECT unnest(enum_range(NULL::"${prefix}".oban_job_state))::text AS label`)
+      .then((r) => new Set(r.rows.map((row) => row.label)));
+    labels.catch(() => byPrefix.delete(prefix));
+    byPrefix.set(prefix, labels);
+  }
+  return labels;
+}
+
+/** Keep only states this database's enum has, so older Oban schemas are read without errors. */
+async function knownStates(db: Queryable, prefix: string, states: readonly string[]): Promise<string[]> {
+  const labels = await enumLabels(db, prefix);
+  return states.filter((s) => labels.has(s));
+}
+
+/** Exact job counts per Oban state for the scope, for the given states only. */
+export async function countByState(
+  db: Queryable,
+  scope: ObanScope,
+  states: readonly string[],
+): Promise<Record<string, number>> {
+  const known = await knownStates(db, scope.prefix, states);
+  const { rows } = await db.query<{ state: string; n: number }>(
+    `SELECT j.state::text AS state, count(*) AS n FROM ${table(scope.prefix)} j
+     WHERE ${scoped(scope.prefix)} GROUP BY j.state`,
+    scopeParams(scope, known),
+  );
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** The newest jobs (highest id first) in the given states. */
+export async function newestJobs(
+  db: Queryable,
+  scope: ObanScope,
+  states: readonly string[],
+  limit: number,
+): Promise<ObanJob[]> {
+  const known = await knownStates(db, scope.prefix, states);
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j
+     WHERE ${scoped(scope.prefix)} ORDER BY j.id DESC LIMIT $4`,
+    [...scopeParams(scope, known), limit],
+  );
+  return rows.map(toJob);
+}
+
+/**
+ * The most recently completed job. Completed rows can be millions, so this reads the newest
+ * few by id (a backward primary-key walk) and picks the latest `completed_at` among them.
+ */
+export async function latestCompleted(db: Queryable, scope: ObanScope, window = 20): Promise<ObanJob | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT * FROM (
+       SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j
+       WHERE ${scoped(scope.prefix)} ORDER BY j.id DESC LIMIT $4
+     ) newest ORDER BY completed_at DESC NULLS LAST, id DESC LIMIT 1`,
+    [...scopeParams(scope, ["completed"]), window],
+  );
+  return rows[0] ? toJob(rows[0]) : null;
+}
+
+export interface FailedFilter {
+  reasonClass?: ReasonClass;
+  retryableOnly?: boolean;
+}
+
+// Scrypath's `retryable?` (§3.1): the payload can be replayed.
+const RETRYABLE_SQL = `((j.args ->> 'operation' = 'upsert' AND jsonb_typeof(j.args -> 'documents') = 'array')
+  OR (j.args ->> 'operation' = 'delete' AND jsonb_typeof(j.args -> 'document_ids') = 'array'))`;
+
+function failedConditions(filter: FailedFilter, classParam: number): string {
+  return [
+    filter.reasonClass ? `(${REASON_CLASS_SQL}) = $${classParam}` : null,
+    filter.retryableOnly ? RETRYABLE_SQL : null,
+  ]
+    .filter(Boolean)
+    .map((c) => ` AND ${c}`)
+    .join("");
+}
+
+/** Failed work (retryable, discarded, cancelled) counted by reason class, aggregated in SQL. */
+export async function failedCountsByClass(
+  db: Queryable,
+  scope: ObanScope,
+  filter: FailedFilter = {},
+): Promise<Record<string, number>> {
+  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
+  const params = [...scopeParams(scope, known), ...(filter.reasonClass ? [filter.reasonClass] : [])];
+  const { rows } = await db.query<{ reason_class: string; n: number }>(
+    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*) AS n
+     FROM ${table(scope.prefix)} j ${SIGNAL_LATERAL}
+     WHERE ${scoped(scope.prefix)}${failedConditions(filter, 4)}
+     GROUP BY 1`,
+    params,
+  );
+  return Object.fromEntries(rows.map((r) => [r.reason_class, r.n]));
+}
+
+/** One page of failed jobs, newest first, continuing below `beforeId` (keyset cursor). */
+export async function failedJobsPage(
+  db: Queryable,
+  scope: ObanScope,
+  options: FailedFilter & { beforeId?: number | null; limit: number },
+): Promise<ObanJob[]> {
+  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
+  const params: unknown[] = [...scopeParams(scope, known), options.beforeId ?? null, options.limit];
+  if (options.reasonClass) params.push(options.reasonClass);
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j ${SIGNAL_LATERAL}
+     WHERE ${scoped(scope.prefix)} AND ($4::bigint IS NULL OR j.id < $4)${failedConditions(options, 6)}
+     ORDER BY j.id DESC LIMIT $5`,
+    params,
+  );
+  return rows.map(toJob);
+}
+
+/** One job by id with its full args (documents included), or null. */
+export async function findJob(db: Queryable, prefix: string, id: number): Promise<ObanJob | null> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT j.id, j.state::text AS state, j.queue, j.worker, j.args,
+       ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
+       j.attempted_at, j.completed_at, j.inserted_at
+     FROM ${table(prefix)} j WHERE j.id = $1`,
+    [id],
+  );
+  return rows[0] ? toJob(rows[0]) : null;
+}

@@ -1,0 +1,129 @@
+// The CLI's command table: names, the upstream task each mirrors, its options, and usage text.
+import type { ParseArgsConfig } from "node:util";
+
+export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
+
+/** Switches every command accepts, as the mix tasks' common switches (§8). */
+export const SHARED_OPTIONS: OptionSpec = {
+  config: { type: "string" },
+  "index-prefix": { type: "string" },
+  "sync-mode": { type: "string" },
+  "meilisearch-url": { type: "string" },
+  "oban-queue": { type: "string" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+export interface CommandSpec {
+  /** Words that select the command, e.g. ["settings", "diff"]. */
+  words: string[];
+  /** Upstream task name used in error lines: `<task> failed: <reason>`. */
+  task: string;
+  /** The positional argument after the words, if any. */
+  argument: "schema" | "directory" | null;
+  options: OptionSpec;
+  summary: string;
+  usage: string;
+}
+
+const json = { json: { type: "boolean" } } as const;
+
+export const COMMANDS: CommandSpec[] = [
+  {
+    words: ["status"],
+    task: "scrypath.status",
+    argument: "schema",
+    options: { ...json },
+    summary: "backend and queue planes of one schema",
+    usage: "status <Schema> [--json]",
+  },
+  {
+    words: ["failed"],
+    task: "scrypath.failed",
+    argument: "schema",
+    options: {
+      ...json,
+      "no-class-summary": { type: "boolean" },
+      class: { type: "string" },
+      source: { type: "string" },
+      limit: { type: "string" },
+      cursor: { type: "string" },
+    },
+    summary: "failed sync work with the reason-class rollup",
+    usage:
+      "failed <Schema> [--json] [--no-class-summary] [--class C] [--source oban|meilisearch] [--limit N] [--cursor C]",
+  },
+  {
+    words: ["reconcile"],
+    task: "scrypath.reconcile",
+    argument: "schema",
+    options: { ...json, "target-index": { type: "string" }, "include-contract-drift": { type: "boolean" } },
+    summary: "drift signals, reindex visibility and recommended actions",
+    usage: "reconcile <Schema> [--json] [--target-index X] [--include-contract-drift]",
+  },
+  {
+    words: ["drift"],
+    task: "scrypath.index.contract_drift",
+    argument: "schema",
+    options: { ...json },
+    summary: "index contract drift on five dimensions (exit 2 when drifted)",
+    usage: "drift <Schema> [--json]",
+  },
+  {
+    words: ["settings", "diff"],
+    task: "scrypath.settings.diff",
+    argument: "schema",
+    options: { ...json },
+    summary: "declared vs applied Meilisearch settings (exit 2 when drifted)",
+    usage: "settings diff <Schema> [--json]",
+  },
+  {
+    words: ["settings", "read"],
+    task: "scrypath.settings.read",
+    argument: "schema",
+    options: {},
+    summary: "the live index's applied settings",
+    usage: "settings read <Schema>",
+  },
+  {
+    words: ["playbooks", "validate"],
+    task: "scrypath_ops.playbooks.validate",
+    argument: "directory",
+    options: {},
+    summary: "validate ScrypathOps playbook JSON files (exit 1 if any is invalid)",
+    usage: "playbooks validate DIR",
+  },
+];
+
+export function findCommand(positionals: string[]): { spec: CommandSpec; rest: string[] } | null {
+  // Longest match first, so `settings diff` wins over a hypothetical `settings`.
+  const sorted = [...COMMANDS].sort((a, b) => b.words.length - a.words.length);
+  for (const spec of sorted) {
+    if (spec.words.every((w, i) => positionals[i] === w)) {
+      return { spec, rest: positionals.slice(spec.words.length) };
+    }
+  }
+  // `index.contract_drift` is the upstream name of `drift`.
+  if (positionals[0] === "index.contract_drift") {
+    return { spec: COMMANDS.find((c) => c.words[0] === "drift") as CommandSpec, rest: positionals.slice(1) };
+  }
+  return null;
+}
+
+export const SHARED_USAGE = `Options for every command:
+  --config FILE            configuration file (default: $SCRYPATH_BOT_CONFIG, else ./scrypath-bot.yml)
+  --index-prefix P         runtime index prefix (wins over the schema's)
+  --sync-mode M            inline | manual | oban
+  --meilisearch-url URL    override meilisearch.url
+  --oban-queue Q           override the schema's obanQueue
+  --debug                  print stack traces on errors
+Exit codes: 0 ok, 2 drift found, 1 could not complete.`;
+
+export function usage(): string {
+  const lines = COMMANDS.map((c) => `  scrypath-bot ${c.usage.padEnd(64)} ${c.summary}`);
+  return `Usage:\n${lines.join("\n")}\n\n${SHARED_USAGE}`;
+}
+
+export function commandUsage(spec: CommandSpec): string {
+  return `Usage: scrypath-bot ${spec.usage}\n${spec.summary}\n\n${SHARED_USAGE}`;
+}

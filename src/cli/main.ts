@@ -1,0 +1,250 @@
+// `scrypath-bot <command>`: the operator core on a terminal, with mix-compatible output.
+// `run` takes its I/O as arguments so tests drive it in-process.
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { type Config, loadConfig, withOverrides } from "../config.ts";
+import { validatePlaybook } from "../core/playbook.ts";
+import { redactValue } from "../core/redact.ts";
+import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
+import { isOperatorError, OperatorError } from "../errors.ts";
+import { type Operator, openOperator } from "../operator/index.ts";
+import { type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
+import { formatContractDrift, formatFailed, formatReconcile, formatSettingsDiff, formatStatus } from "./format.ts";
+import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJson } from "./json.ts";
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: NodeJS.ProcessEnv;
+  /** Builds the operator; tests may pass their own. */
+  openOperator?: (config: Config) => Operator;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+class UsageError extends Error {}
+
+const SYNC_MODES: SyncMode[] = ["inline", "manual", "oban"];
+
+function parseCommandLine(argv: string[]) {
+  // First pass: find the command words with every option allowed, then re-parse strictly.
+  const loose = parseArgs({ args: argv, strict: false, allowPositionals: true, options: SHARED_OPTIONS });
+  const found = findCommand(loose.positionals);
+  if (!found) return { found: null, values: loose.values as Values, positionals: loose.positionals };
+  try {
+    const strict = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: true,
+      options: { ...SHARED_OPTIONS, ...found.spec.options },
+    });
+    return { found, values: strict.values as Values, positionals: strict.positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new UsageError(`invalid options: ${message}`);
+  }
+}
+
+function schemaArgument(spec: CommandSpec, rest: string[]): string {
+  if (rest.length !== 1 || !rest[0]) {
+    throw new UsageError(
+      spec.argument === "directory"
+        ? "expected one directory argument, for example `priv/playbooks`"
+        : "expected one schema module argument, for example `SearchablePost`",
+    );
+  }
+  return rest[0];
+}
+
+function overrides(values: Values) {
+  const syncMode = values["sync-mode"] as string | undefined;
+  if (syncMode !== undefined && !SYNC_MODES.includes(syncMode as SyncMode)) {
+    throw new UsageError(`unsupported sync mode "${syncMode}"`);
+  }
+  return {
+    ...(values["index-prefix"] ? { indexPrefix: values["index-prefix"] as string } : {}),
+    ...(syncMode ? { syncMode: syncMode as SyncMode } : {}),
+    ...(values["meilisearch-url"] ? { meilisearchUrl: values["meilisearch-url"] as string } : {}),
+    ...(values["oban-queue"] ? { obanQueue: values["oban-queue"] as string } : {}),
+  };
+}
+
+function positiveInt(name: string, value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !/^[1-9][0-9]*$/.test(value)) {
+    throw new UsageError(`--${name} expects a positive whole number, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function reasonClass(value: string | boolean | undefined): ReasonClass | undefined {
+  if (value === undefined) return undefined;
+  if (!REASON_CLASSES.includes(value as ReasonClass)) {
+    throw new UsageError(`--class must be one of ${REASON_CLASSES.join(", ")}`);
+  }
+  return value as ReasonClass;
+}
+
+function source(value: string | boolean | undefined): "oban" | "meilisearch" | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "oban" && value !== "meilisearch") throw new UsageError("--source must be oban or meilisearch");
+  return value;
+}
+
+interface Outcome {
+  lines: string[];
+  exitCode: 0 | 1 | 2;
+  notes?: string[];
+}
+
+const jsonLines = (doc: unknown) => [JSON.stringify(doc, null, 2)];
+
+async function runOperatorCommand(spec: CommandSpec, schema: string, values: Values, operator: Operator): Promise<Outcome> {
+  const asJson = values.json === true;
+  switch (spec.task) {
+    case "scrypath.status": {
+      const status = await operator.syncStatus(schema);
+      return { lines: asJson ? jsonLines(statusJson(status)) : formatStatus(status), exitCode: 0 };
+    }
+    case "scrypath.failed": {
+      const result = await operator.failedSyncWork(schema, {
+        reasonClass: reasonClass(values.class),
+        source: source(values.source),
+        limit: positiveInt("limit", values.limit) ?? 100,
+        cursor: (values.cursor as string | undefined) ?? null,
+      });
+      const notes = result.nextCursor
+        ? [`More failed work: continue with --cursor ${result.nextCursor}`]
+        : [];
+      if (result.backendCoverage.classified < result.backendCoverage.total) {
+        notes.push(
+          `Only the newest ${result.backendCoverage.classified} of ${result.backendCoverage.total} failed Meilisearch tasks were classified.`,
+        );
+      }
+      return {
+        lines: asJson
+          ? jsonLines(failedJson(result))
+          : formatFailed(result, { classSummary: values["no-class-summary"] !== true }),
+        exitCode: 0,
+        notes,
+      };
+    }
+    case "scrypath.reconcile": {
+      const report = await operator.reconcileSync(schema, {
+        targetIndex: (values["target-index"] as string | undefined) ?? null,
+        includeContractDrift: values["include-contract-drift"] === true,
+      });
+      const listed = report.actions.filter((a) => a.kind === "retry").length;
+      const notes =
+        report.retryableTotal > listed
+          ? [`Recommended actions list the newest ${listed} of ${report.retryableTotal} retryable failed jobs.`]
+          : [];
+      return { lines: asJson ? jsonLines(reconcileJson(report)) : formatReconcile(report), exitCode: 0, notes };
+    }
+    case "scrypath.index.contract_drift": {
+      const report = await operator.indexContractDrift(schema);
+      const drifted = Object.values(report.dimensions).some((d) => !d.match);
+      const module = report.schema.replace(/^Elixir\./, "");
+      return {
+        lines: asJson ? jsonLines(contractDriftJson(report)) : formatContractDrift(report, module),
+        exitCode: drifted ? 2 : 0,
+      };
+    }
+    case "scrypath.settings.diff": {
+      const diff = await operator.settingsDiff(schema);
+      return {
+        lines: asJson ? jsonLines(settingsDiffJson(diff)) : formatSettingsDiff(diff),
+        exitCode: diff.status === "drift" ? 2 : 0,
+      };
+    }
+    case "scrypath.settings.read": {
+      const read = await operator.settingsRead(schema);
+      return { lines: jsonLines(redactValue(read.settings)), exitCode: 0 };
+    }
+    default:
+      throw new Error(`unhandled command ${spec.task}`);
+  }
+}
+
+/** `playbooks validate DIR`: one line per `*.json` file, exit 1 when any is invalid. */
+async function validatePlaybooks(dir: string): Promise<Outcome> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((n) => n.endsWith(".json")).sort();
+  } catch (error) {
+    throw new OperatorError("bad_argument", `cannot read directory ${dir}: ${(error as Error).message}`);
+  }
+  const lines: string[] = [];
+  let invalid = 0;
+  for (const name of names) {
+    let result: ReturnType<typeof validatePlaybook>;
+    try {
+      result = validatePlaybook(JSON.parse(await readFile(join(dir, name), "utf8")));
+    } catch (error) {
+      result = { ok: false, reason: "invalid_json", detail: (error as Error).message };
+    }
+    if (result.ok) lines.push(`ok ${name}`);
+    else {
+      invalid += 1;
+      lines.push(`invalid ${name}: ${result.reason}${result.detail ? ` (${result.detail})` : ""}`);
+    }
+  }
+  lines.push(`${names.length - invalid} valid, ${invalid} invalid`);
+  return { lines, exitCode: invalid > 0 ? 1 : 0 };
+}
+
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  let task = "scrypath-bot";
+  let debug = argv.includes("--debug");
+  let operator: Operator | null = null;
+  try {
+    const { found, values, positionals } = parseCommandLine(argv);
+    debug = values.debug === true;
+    if (!found) {
+      if (values.help || positionals.length === 0 || positionals[0] === "help") {
+        io.stdout(`${usage()}\n`);
+        return positionals.length === 0 && !values.help ? 1 : 0;
+      }
+      throw new UsageError(`unknown command "${positionals.join(" ")}"\n\n${usage()}`);
+    }
+    const { spec, rest } = found;
+    task = spec.task;
+    if (values.help) {
+      io.stdout(`${commandUsage(spec)}\n`);
+      return 0;
+    }
+    const argument = schemaArgument(spec, rest);
+    let outcome: Outcome;
+    if (spec.argument === "directory") outcome = await validatePlaybooks(argument);
+    else {
+      const config = withOverrides(loadConfig(values.config as string | undefined, io.env), overrides(values));
+      operator = (io.openOperator ?? ((c: Config) => openOperator(c, { poolSize: 4 })))(config);
+      outcome = await runOperatorCommand(spec, argument, values, operator);
+    }
+    if (outcome.lines.length > 0) io.stdout(`${outcome.lines.join("\n")}\n`);
+    for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
+    return outcome.exitCode;
+  } catch (error) {
+    if (error instanceof UsageError || isOperatorError(error)) {
+      io.stderr(`${task} failed: ${error.message}\n`);
+    } else {
+      io.stderr(`${task} failed: unexpected error: ${(error as Error)?.message ?? String(error)}\n`);
+      if (!debug) io.stderr("Re-run with --debug for the stack trace.\n");
+    }
+    if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+    return 1;
+  } finally {
+    await operator?.close().catch(() => {});
+  }
+}
+
+// Entry point when executed directly (bin/scrypath-bot.js or `npm run cli`).
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
+  const code = await run(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: process.env,
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,246 @@
+// The bot's configuration: one YAML file, `${VAR}` substituted from the environment,
+// validated by one zod schema. Invalid files are refused with messages that name the key path.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { stripElixir } from "./core/naming.ts";
+import { normalizeSettings } from "./core/settings.ts";
+import type { SchemaContract, SyncMode } from "./core/types.ts";
+import { OperatorError } from "./errors.ts";
+
+const MODULE_PATTERN = /^(Elixir\.)?[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/;
+const IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]*$/;
+
+const nonEmpty = z.string().trim().min(1, "expected a non-empty string");
+const names = z.array(nonEmpty).default([]);
+
+const facetingSchema = z
+  .object({
+    attributes: names,
+    maxValuesPerFacet: z.number().int().positive().optional(),
+    max_values_per_facet: z.number().int().positive().optional(),
+    sortFacetValuesBy: z.record(z.string(), z.enum(["alpha", "count"])).optional(),
+    sort_facet_values_by: z.record(z.string(), z.enum(["alpha", "count"])).optional(),
+  })
+  .strict()
+  .transform((f) => ({
+    attributes: f.attributes,
+    maxValuesPerFacet: f.maxValuesPerFacet ?? f.max_values_per_facet ?? 100,
+    sortFacetValuesBy: f.sortFacetValuesBy ?? f.sort_facet_values_by ?? {},
+  }));
+
+const contractSchema = z
+  .object({
+    fields: z.array(nonEmpty).min(1, "expected at least one field"),
+    filterable: names,
+    sortable: names,
+    faceting: facetingSchema.optional(),
+    settings: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const attr of c.faceting?.attributes ?? []) {
+      if (!c.filterable.includes(attr)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["faceting", "attributes"],
+          message: `facet attribute "${attr}" must also be listed in filterable`,
+        });
+      }
+    }
+  });
+
+const handOffWorkerSchema = z
+  .object({
+    worker: z.string().regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Search.ReindexWorker"),
+    queue: nonEmpty,
+  })
+  .strict();
+
+const schemaEntry = z
+  .object({
+    module: z.string().regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Blog.Post"),
+    alias: nonEmpty.optional(),
+    syncMode: z.enum(["inline", "manual", "oban"]).default("inline"),
+    obanQueue: nonEmpty.optional(),
+    obanMaxAttempts: z.number().int().positive().default(8),
+    indexPrefix: nonEmpty.optional(),
+    contract: contractSchema.optional(),
+    reindexWorker: handOffWorkerSchema.optional(),
+    backfillWorker: handOffWorkerSchema.optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.syncMode === "oban" && !s.obanQueue) {
+      ctx.addIssue({ code: "custom", path: ["obanQueue"], message: "obanQueue is required when syncMode is oban" });
+    }
+  });
+
+const configSchema = z
+  .object({
+    meilisearch: z
+      .object({
+        url: z.url({ message: "expected an http(s) URL" }),
+        apiKey: nonEmpty.optional(),
+        timeoutMs: z.number().int().positive().default(10_000),
+      })
+      .strict(),
+    database: z
+      .object({
+        url: nonEmpty,
+        obanPrefix: z.string().regex(IDENTIFIER_PATTERN, "expected a Postgres schema name").default("public"),
+      })
+      .strict(),
+    indexPrefix: nonEmpty.optional(),
+    schemas: z.array(schemaEntry).default([]),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.schemas.forEach((s, i) => {
+      for (const name of [stripElixir(s.module), s.alias].filter(Boolean) as string[]) {
+        const first = seen.get(name);
+        if (first !== undefined && first !== i) {
+          ctx.addIssue({ code: "custom", path: ["schemas", i], message: `"${name}" is already used by schemas.${first}` });
+        }
+        seen.set(name, i);
+      }
+    });
+  });
+
+type RawConfig = z.infer<typeof configSchema>;
+
+export interface SchemaConfig {
+  /** Module name without the `Elixir.` prefix, e.g. `MyApp.Blog.Post`. */
+  module: string;
+  alias: string | null;
+  syncMode: SyncMode;
+  obanQueue: string | null;
+  obanMaxAttempts: number;
+  indexPrefix: string | null;
+  contract: SchemaContract | null;
+  reindexWorker: { worker: string; queue: string } | null;
+  backfillWorker: { worker: string; queue: string } | null;
+}
+
+export interface Config {
+  meilisearch: { url: string; apiKey: string | null; timeoutMs: number };
+  database: { url: string; obanPrefix: string };
+  indexPrefix: string | null;
+  schemas: SchemaConfig[];
+}
+
+/** Runtime overrides, as the mix tasks' switches (`--index-prefix`, `--sync-mode`, …). */
+export interface ConfigOverrides {
+  indexPrefix?: string;
+  syncMode?: SyncMode;
+  meilisearchUrl?: string;
+  obanQueue?: string;
+}
+
+/** Replace `${VAR}` in every string value; remember which paths referenced unset variables. */
+function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[], unset: Map<string, string>): unknown {
+  if (typeof value === "string") {
+    const replaced = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined || v === "") unset.set(path.join("."), name);
+      return v ?? "";
+    });
+    // A value that was only an unset variable counts as absent, so optional keys stay optional.
+    return replaced === "" && value !== "" ? undefined : replaced;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => substituteEnv(v, env, [...path, String(i)], unset));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substituteEnv(v, env, [...path, k], unset)]),
+    );
+  }
+  return value;
+}
+
+function formatIssues(error: z.ZodError, unset: Map<string, string>, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.join(".") || "(top level)";
+    const variable = unset.get(path);
+    const hint = variable ? ` (\${${variable}} is not set)` : "";
+    return `  ${path}: ${issue.message}${hint}`;
+  });
+  return `invalid configuration in ${source}:\n${lines.join("\n")}`;
+}
+
+function toContract(raw: NonNullable<RawConfig["schemas"][number]["contract"]>): SchemaContract {
+  const { recognized, unrecognized } = normalizeSettings(raw.settings);
+  return {
+    fields: raw.fields,
+    filterable: raw.filterable,
+    sortable: raw.sortable,
+    faceting: raw.faceting ?? null,
+    settings: { ...recognized, ...unrecognized },
+  };
+}
+
+/** Validate an already-parsed config object (YAML document or test fixture). */
+export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env, source = "config"): Config {
+  const unset = new Map<string, string>();
+  const substituted = substituteEnv(input ?? {}, env, [], unset);
+  const result = configSchema.safeParse(substituted);
+  if (!result.success) throw new OperatorError("config_invalid", formatIssues(result.error, unset, source));
+  const raw = result.data;
+  return {
+    meilisearch: {
+      url: raw.meilisearch.url.replace(/\/+$/, ""),
+      apiKey: raw.meilisearch.apiKey ?? null,
+      timeoutMs: raw.meilisearch.timeoutMs,
+    },
+    database: raw.database,
+    indexPrefix: raw.indexPrefix ?? null,
+    schemas: raw.schemas.map((s) => ({
+      module: stripElixir(s.module),
+      alias: s.alias ?? null,
+      syncMode: s.syncMode,
+      obanQueue: s.obanQueue ?? null,
+      obanMaxAttempts: s.obanMaxAttempts,
+      indexPrefix: s.indexPrefix ?? null,
+      contract: s.contract ? toContract(s.contract) : null,
+      reindexWorker: s.reindexWorker ?? null,
+      backfillWorker: s.backfillWorker ?? null,
+    })),
+  };
+}
+
+/** Path from `--config`, else `SCRYPATH_BOT_CONFIG`, else `./scrypath-bot.yml`. */
+export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(explicit ?? env.SCRYPATH_BOT_CONFIG ?? "scrypath-bot.yml");
+}
+
+export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const path = configPath(explicit, env);
+  if (!existsSync(path)) {
+    throw new OperatorError(
+      "config_missing",
+      `no configuration file at ${path}; pass --config FILE, set SCRYPATH_BOT_CONFIG, or copy examples/scrypath-bot.yml to ./scrypath-bot.yml`,
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(readFileSync(path, "utf8"));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new OperatorError("config_invalid", `cannot read ${path}: ${reason}`, null, { cause: error });
+  }
+  return parseConfig(document, env, path);
+}
+
+/** Apply runtime overrides the way the mix tasks' switches do: they win over the file. */
+export function withOverrides(config: Config, overrides: ConfigOverrides): Config {
+  return {
+    ...config,
+    meilisearch: { ...config.meilisearch, url: overrides.meilisearchUrl ?? config.meilisearch.url },
+    indexPrefix: overrides.indexPrefix ?? config.indexPrefix,
+    schemas: config.schemas.map((s) => {
+      const syncMode = overrides.syncMode ?? s.syncMode;
+      return { ...s, syncMode, obanQueue: overrides.obanQueue ?? s.obanQueue };
+    }),
+  };
+}

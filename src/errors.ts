@@ -1,0 +1,37 @@
+// One error type for everything a user can cause or fix: bad arguments, unknown schema,
+// unreachable or refusing backends, missing indexes. `message` is one sentence that says
+// what happened and what to do next; it is safe to show in Slack or on a terminal.
+
+export type ErrorCode =
+  | "config_invalid"
+  | "config_missing"
+  | "unknown_schema"
+  | "ambiguous_schema"
+  | "bad_argument"
+  | "postgres_unreachable"
+  | "postgres_error"
+  | "oban_tables_missing"
+  | "meilisearch_unreachable"
+  | "meilisearch_auth"
+  | "meilisearch_error"
+  | "index_not_found"
+  | "no_contract"
+  | "not_found";
+
+export type Backend = "postgres" | "meilisearch";
+
+export class OperatorError extends Error {
+  override readonly name = "OperatorError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly backend: Backend | null = null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isOperatorError(error: unknown): error is OperatorError {
+  return error instanceof OperatorError;
+}

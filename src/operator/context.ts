@@ -1,0 +1,71 @@
+// What every operator call needs: the configuration, the two backends, and the schema it acts on.
+import type { Meilisearch } from "meilisearch";
+import type pg from "pg";
+import type { Config, SchemaConfig } from "../config.ts";
+import type { ObanScope } from "../backends/obanJobs.ts";
+import { elixirModule, liveIndexName, targetIndexName } from "../core/naming.ts";
+import { resolveSchemaRef } from "../core/schemaRef.ts";
+import { OperatorError } from "../errors.ts";
+
+/** Scrypath's only operator backend (§2). */
+export const MEILISEARCH_BACKEND = "Elixir.Scrypath.Meilisearch";
+
+export interface OperatorContext {
+  config: Config;
+  db: pg.Pool;
+  meili: Meilisearch;
+}
+
+/** A configured schema with everything derived from it: names, index, Oban scope. */
+export interface ResolvedSchema {
+  config: SchemaConfig;
+  /** Module without `Elixir.`, as the CLI prints it. */
+  module: string;
+  /** `Elixir.`-prefixed, as job args and JSON reports carry it. */
+  elixirModule: string;
+  liveIndex: string;
+  /** Null unless the schema syncs through Oban. */
+  obanScope: ObanScope | null;
+}
+
+export function resolveSchema(ctx: OperatorContext, ref: string): ResolvedSchema {
+  const found = resolveSchemaRef(ref, ctx.config.schemas);
+  if (!found.ok) {
+    const configured = ctx.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));
+    const list = configured.length > 0 ? configured.join(", ") : "none; add them under schemas: in the config";
+    if (found.reason === "ambiguous") {
+      throw new OperatorError(
+        "ambiguous_schema",
+        `schema "${ref}" is ambiguous: it matches ${found.candidates.join(", ")}; use the full module name`,
+      );
+    }
+    throw new OperatorError("unknown_schema", `unknown schema "${ref}"; configured schemas: ${list}`);
+  }
+  const schema = found.schema;
+  if (schema.syncMode === "oban" && !schema.obanQueue) {
+    throw new OperatorError(
+      "bad_argument",
+      `oban_queue is required when sync_mode is :oban; set obanQueue for ${schema.module} or pass --oban-queue`,
+    );
+  }
+  const module = schema.module;
+  const elixir = elixirModule(module);
+  return {
+    config: schema,
+    module,
+    elixirModule: elixir,
+    liveIndex: liveIndexName({
+      module,
+      runtimePrefix: ctx.config.indexPrefix,
+      schemaPrefix: schema.indexPrefix,
+    }),
+    obanScope:
+      schema.syncMode === "oban" && schema.obanQueue
+        ? { prefix: ctx.config.database.obanPrefix, queue: schema.obanQueue, schema: elixir }
+        : null,
+  };
+}
+
+export function targetIndexFor(schema: ResolvedSchema, override?: string | null): string {
+  return targetIndexName(schema.liveIndex, override);
+}

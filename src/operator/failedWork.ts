@@ -1,0 +1,149 @@
+// Scrypath.failed_sync_work/2 with reason_class_counts (§2.2, §3): backend rows first (failed
+// document tasks on the live index, newest first), then queue rows (failed Oban jobs, newest
+// first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
+import { collectTasks } from "../backends/meilisearch.ts";
+import { describeDatabase, postgresError } from "../backends/postgres.ts";
+import { failedCountsByClass, failedJobsPage } from "../backends/obanJobs.ts";
+import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
+import { addCounts, countReasonClasses, countsFromMap, emptyCounts } from "../core/rollup.ts";
+import type { FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
+import { OperatorError } from "../errors.ts";
+import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+import { DOCUMENT_TASK_TYPES } from "./status.ts";
+
+export const DEFAULT_PAGE_SIZE = 50;
+/** Failed backend tasks are classified one by one (the tasks API cannot group by error type). */
+export const BACKEND_CLASSIFY_CAP = 10_000;
+
+export interface FailedWorkOptions {
+  source?: Source;
+  reasonClass?: ReasonClass;
+  /** Only rows Scrypath can replay. */
+  retryableOnly?: boolean;
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface FailedWorkResult {
+  schema: string;
+  mode: ResolvedSchema["config"]["syncMode"];
+  index: string;
+  /** This page of rows, backend rows first. */
+  entries: FailedWork[];
+  /** Every failed row matching the filters, by class. */
+  counts: ReasonClassCounts;
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+  /** Failed backend tasks Meilisearch reports, and how many of them were classified. */
+  backendCoverage: { total: number; classified: number };
+}
+
+type Cursor = { source: "meilisearch"; offset: number } | { source: "oban"; beforeId: number | null };
+
+function encodeCursor(cursor: Cursor): string {
+  return cursor.source === "meilisearch" ? `m${cursor.offset}` : `o${cursor.beforeId ?? ""}`;
+}
+
+function decodeCursor(value: string | null | undefined): Cursor {
+  if (!value) return { source: "meilisearch", offset: 0 };
+  const match = /^(m|o)(\d*)$/.exec(value);
+  if (!match || (match[1] === "m" && match[2] === "")) {
+    throw new OperatorError("bad_argument", `invalid cursor "${value}"; pass the cursor printed by the previous page`);
+  }
+  return match[1] === "m"
+    ? { source: "meilisearch", offset: Number(match[2]) }
+    : { source: "oban", beforeId: match[2] === "" ? null : Number(match[2]) };
+}
+
+/** Failed backend rows, classified, with their counts (all of them, up to the cap). */
+async function backendRows(ctx: OperatorContext, schema: ResolvedSchema, options: FailedWorkOptions) {
+  if (options.source === "oban" || options.retryableOnly) {
+    return { rows: [] as FailedWork[], coverage: { total: 0, classified: 0 } };
+  }
+  const { tasks, total } = await collectTasks(
+    ctx.meili,
+    { indexUids: [schema.liveIndex], types: DOCUMENT_TASK_TYPES, statuses: ["failed"] },
+    BACKEND_CLASSIFY_CAP,
+  );
+  const all = tasks.map((t) => failedWorkFromTask(t, { schema: schema.module, mode: schema.config.syncMode }));
+  const rows = options.reasonClass ? all.filter((r) => r.reasonClass === options.reasonClass) : all;
+  return { rows, coverage: { total, classified: tasks.length } };
+}
+
+async function queueCounts(ctx: OperatorContext, schema: ResolvedSchema, options: FailedWorkOptions) {
+  if (!schema.obanScope || options.source === "meilisearch") return emptyCounts();
+  return countsFromMap(await failedCountsByClass(ctx.db, schema.obanScope, options));
+}
+
+async function queueRows(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: FailedWorkOptions,
+  beforeId: number | null,
+  limit: number,
+): Promise<FailedWork[]> {
+  if (!schema.obanScope || options.source === "meilisearch" || limit <= 0) return [];
+  const jobs = await failedJobsPage(ctx.db, schema.obanScope, { ...options, beforeId, limit: limit });
+  return jobs.map((job) => failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND }));
+}
+
+export async function failedWorkOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: FailedWorkOptions = {},
+): Promise<FailedWorkResult> {
+  const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_PAGE_SIZE, 1000));
+  const cursor = decodeCursor(options.cursor);
+  const database = describeDatabase(ctx.config.database.url);
+  const queue = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw postgresError(error, database);
+    }
+  };
+
+  const [backend, qCounts] = await Promise.all([
+    backendRows(ctx, schema, options),
+    queue(() => queueCounts(ctx, schema, options)),
+  ]);
+
+  // Backend rows come first; once they are exhausted the page continues with queue rows.
+  const entries: FailedWork[] = [];
+  let next: Cursor | null = null;
+  let beforeId: number | null = null;
+  if (cursor.source === "meilisearch") {
+    entries.push(...backend.rows.slice(cursor.offset, cursor.offset + limit));
+    if (cursor.offset + limit < backend.rows.length) next = { source: "meilisearch", offset: cursor.offset + limit };
+  } else {
+    beforeId = cursor.beforeId;
+  }
+  if (next === null) {
+    // Ask for one more row than fits, to know whether another page exists.
+    const room = limit - entries.length;
+    const rows = await queue(() => queueRows(ctx, schema, options, beforeId, room + 1));
+    entries.push(...rows.slice(0, room));
+    const last = entries[entries.length - 1];
+    if (rows.length > room) {
+      next = { source: "oban", beforeId: last && last.source === "oban" ? last.id : null };
+    }
+  }
+
+  return {
+    schema: schema.module,
+    mode: schema.config.syncMode,
+    index: schema.liveIndex,
+    entries,
+    counts: addCounts(countReasonClasses(backend.rows), qCounts),
+    nextCursor: next ? encodeCursor(next) : null,
+    backendCoverage: backend.coverage,
+  };
+}
+
+export async function failedSyncWork(
+  ctx: OperatorContext,
+  schemaRef: string,
+  options: FailedWorkOptions = {},
+): Promise<FailedWorkResult> {
+  return failedWorkOf(ctx, resolveSchema(ctx, schemaRef), options);
+}

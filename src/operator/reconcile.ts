@@ -1,0 +1,139 @@
+// Scrypath.reconcile_sync/2, report mode (§2.4, §5): status, failed work, reindex visibility of
+// the target index, drift signals and recommended actions, optionally the contract drift.
+import { countTasks, listTasks } from "../backends/meilisearch.ts";
+import { normalizeTaskStatus } from "../core/states.ts";
+import {
+  INDEX_SWAP,
+  type TargetTaskFacts,
+  driftSignals,
+  recommendedActions,
+  reconcileSummary,
+  reindexVisibility,
+} from "../core/reconcile.ts";
+import type {
+  ContractDriftReport,
+  DriftSignal,
+  FailedWork,
+  ReasonClassCounts,
+  RecoveryAction,
+  ReindexVisibility,
+  Status,
+} from "../core/types.ts";
+import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema, targetIndexFor } from "./context.ts";
+import { contractDriftOf } from "./contractDrift.ts";
+import { failedWorkOf } from "./failedWork.ts";
+import { statusOf } from "./status.ts";
+
+/** Task types reconcile reads on the target index (§1.4 list_index_tasks). */
+export const INDEX_TASK_TYPES = ["indexCreation", "settingsUpdate", INDEX_SWAP, "documentAdditionOrUpdate"];
+
+/** Upstream's inspector sees the newest 100 jobs; reconcile lists at most this many retry actions. */
+export const RETRY_ACTIONS_LIMIT = 100;
+
+export interface ReconcileOptions {
+  targetIndex?: string | null;
+  includeContractDrift?: boolean;
+}
+
+export interface ReconcileReport {
+  schema: string;
+  mode: Status["mode"];
+  index: string;
+  status: Status;
+  /** Newest failed rows that expose a retry action (at most RETRY_ACTIONS_LIMIT). */
+  failedWork: FailedWork[];
+  failedWorkCounts: ReasonClassCounts;
+  driftSignals: DriftSignal[];
+  actions: RecoveryAction[];
+  /** Retryable failed rows in total; `actions` lists at most RETRY_ACTIONS_LIMIT of them. */
+  retryableTotal: number;
+  reindex: ReindexVisibility;
+  summary: string;
+  indexContractDrift: ContractDriftReport | null;
+}
+
+/**
+ * Target-index facts from bounded reads: `total` counts answer "any X?" without listing the
+ * history. (Meilisearch 1.21 counts a swap task under both indexes' uids in `total` but leaves it
+ * out of filtered `results`, so counting also sees swaps that a listing would miss.)
+ */
+export async function targetFacts(ctx: OperatorContext, target: string): Promise<TargetTaskFacts> {
+  const filter = (extra: { types?: string[]; statuses?: string[] } = {}) => ({
+    indexUids: [target],
+    types: extra.types ?? INDEX_TASK_TYPES,
+    ...(extra.statuses ? { statuses: extra.statuses } : {}),
+  });
+  const [newest, pending, failed, swaps, swapsSucceeded] = await Promise.all([
+    listTasks(ctx.meili, filter(), 1),
+    countTasks(ctx.meili, filter({ statuses: ["enqueued", "processing"] })),
+    countTasks(ctx.meili, filter({ statuses: ["failed"] })),
+    countTasks(ctx.meili, filter({ types: [INDEX_SWAP] })),
+    countTasks(ctx.meili, filter({ types: [INDEX_SWAP], statuses: ["succeeded"] })),
+  ]);
+  const last = newest.results[0];
+  const lastState = last ? normalizeTaskStatus(last.status) : null;
+  return {
+    total: newest.total,
+    anyPending: pending > 0,
+    anyFailed: failed > 0,
+    anySwap: swaps > 0,
+    anySwapSucceeded: swapsSucceeded > 0,
+    lastTask: last && lastState ? { id: last.uid, state: lastState, type: last.type } : null,
+  };
+}
+
+export async function reconcileOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
+  const target = targetIndexFor(schema, options.targetIndex);
+  const [status, failed, retryable, facts, drift] = await Promise.all([
+    statusOf(ctx, schema),
+    failedWorkOf(ctx, schema, { limit: 1 }),
+    failedWorkOf(ctx, schema, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
+    targetFacts(ctx, target),
+    // "No false-green": when asked for, a failed contract read fails the whole reconcile.
+    options.includeContractDrift ? contractDriftOf(ctx, schema) : Promise.resolve(null),
+  ]);
+  const reindex = reindexVisibility(schema.liveIndex, target, facts);
+  const signals = driftSignals({
+    backendPending: status.backend.pending.total,
+    queuePending: status.queue.pending.total,
+    queueRetrying: status.queue.retrying.total,
+    failedWork: failed.counts.total,
+    reindex,
+  });
+  const retryRows = retryable.entries.filter((row) => row.recovery !== null);
+  const actions = recommendedActions({
+    retryActions: retryRows.map((row) => row.recovery as RecoveryAction),
+    failedWork: failed.counts.total,
+    reindex,
+    schema: schema.module,
+    backend: MEILISEARCH_BACKEND,
+    mode: schema.config.syncMode,
+    liveIndex: schema.liveIndex,
+  });
+  return {
+    schema: schema.module,
+    mode: schema.config.syncMode,
+    index: schema.liveIndex,
+    status,
+    failedWork: retryRows,
+    failedWorkCounts: failed.counts,
+    driftSignals: signals,
+    actions,
+    retryableTotal: retryable.counts.total,
+    reindex,
+    summary: reconcileSummary(signals, reindex),
+    indexContractDrift: drift,
+  };
+}
+
+export async function reconcileSync(
+  ctx: OperatorContext,
+  schemaRef: string,
+  options: ReconcileOptions = {},
+): Promise<ReconcileReport> {
+  return reconcileOf(ctx, resolveSchema(ctx, schemaRef), options);
+}

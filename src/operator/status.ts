@@ -1,0 +1,92 @@
+// Scrypath.sync_status/2 (§2.1): the backend plane from Meilisearch tasks, the queue plane from
+// oban_jobs in oban mode. Counts are exact (tasks API `total`, SQL count); lists are bounded.
+import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
+import { listTasks } from "../backends/meilisearch.ts";
+import { postgresError, describeDatabase } from "../backends/postgres.ts";
+import {
+  QUEUE_FAILED_STATES,
+  QUEUE_PENDING_STATES,
+  QUEUE_RETRYING_STATES,
+  jobToSyncState,
+  taskToSyncState,
+} from "../core/states.ts";
+import type { Bucket, Status } from "../core/types.ts";
+import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+
+/** Document write tasks, the only ones the backend plane reads (§1.1). */
+export const DOCUMENT_TASK_TYPES = ["documentAdditionOrUpdate", "documentDeletion"];
+
+/** How many of the newest items each bucket lists. */
+export const BUCKET_ITEMS = 5;
+
+export interface StatusOptions {
+  /** Items listed per bucket (counts are always exact). */
+  items?: number;
+}
+
+async function backendPlane(ctx: OperatorContext, schema: ResolvedSchema, items: number): Promise<Status["backend"]> {
+  const filter = (statuses: string[]) => ({
+    indexUids: [schema.liveIndex],
+    types: DOCUMENT_TASK_TYPES,
+    statuses,
+  });
+  const [pending, failed, succeeded] = await Promise.all([
+    listTasks(ctx.meili, filter(["enqueued", "processing"]), items),
+    // The status plane counts cancelled tasks as failed (§2.1); failed work does not (§3.1).
+    listTasks(ctx.meili, filter(["failed", "canceled"]), items),
+    // Meilisearch processes an index's tasks in uid order, so the newest succeeded uid is the
+    // latest finished one.
+    listTasks(ctx.meili, filter(["succeeded"]), 1),
+  ]);
+  const bucket = (page: typeof pending): Bucket => ({ total: page.total, items: page.results.map(taskToSyncState) });
+  const last = succeeded.results[0];
+  return { pending: bucket(pending), failed: bucket(failed), lastSucceeded: last ? taskToSyncState(last) : null };
+}
+
+const EMPTY_QUEUE: Status["queue"] = {
+  observed: false,
+  pending: { total: 0, items: [] },
+  retrying: { total: 0, items: [] },
+  failed: { total: 0, items: [] },
+  lastSucceeded: null,
+};
+
+async function queuePlane(ctx: OperatorContext, schema: ResolvedSchema, items: number): Promise<Status["queue"]> {
+  const scope = schema.obanScope;
+  if (!scope) return EMPTY_QUEUE;
+  try {
+    const buckets = [QUEUE_PENDING_STATES, QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES] as const;
+    const [counts, completed, ...newest] = await Promise.all([
+      countByState(ctx.db, scope, buckets.flat()),
+      latestCompleted(ctx.db, scope),
+      ...buckets.map((states) => (items > 0 ? newestJobs(ctx.db, scope, states, items) : Promise.resolve([]))),
+    ]);
+    const bucket = (states: readonly string[], index: number): Bucket => ({
+      total: states.reduce((sum, s) => sum + (counts[s] ?? 0), 0),
+      items: (newest[index] ?? []).map(jobToSyncState),
+    });
+    const pending = bucket(QUEUE_PENDING_STATES, 0);
+    const retrying = bucket(QUEUE_RETRYING_STATES, 1);
+    const failed = bucket(QUEUE_FAILED_STATES, 2);
+    return {
+      observed: pending.total + retrying.total + failed.total > 0 || completed !== null,
+      pending,
+      retrying,
+      failed,
+      lastSucceeded: completed ? jobToSyncState(completed) : null,
+    };
+  } catch (error) {
+    throw postgresError(error, describeDatabase(ctx.config.database.url));
+  }
+}
+
+/** Both planes for an already-resolved schema (reconcile reuses this). */
+export async function statusOf(ctx: OperatorContext, schema: ResolvedSchema, options: StatusOptions = {}): Promise<Status> {
+  const items = options.items ?? BUCKET_ITEMS;
+  const [backend, queue] = await Promise.all([backendPlane(ctx, schema, items), queuePlane(ctx, schema, items)]);
+  return { schema: schema.module, mode: schema.config.syncMode, index: schema.liveIndex, backend, queue };
+}
+
+export async function syncStatus(ctx: OperatorContext, schemaRef: string, options: StatusOptions = {}): Promise<Status> {
+  return statusOf(ctx, resolveSchema(ctx, schemaRef), options);
+}
