@@ -142,7 +142,9 @@ export function meiliError(error: unknown, client: Meilisearch, index?: string):
     );
   }
   if (error instanceof MeilisearchRequestError) {
-    const timedOut = /timeout|timed out/i.test(String((error.cause as Error | undefined)?.message ?? error.message));
+    const timedOut = /timeout|timed out/i.test(
+      String((error.cause as Error | undefined)?.message ?? error.message),
+    );
     return new OperatorError(
       "meilisearch_unreachable",
       `Meilisearch at ${host} is unreachable (${timedOut ? "request timed out" : "connection failed"}); check meilisearch.url and that the server is running`,
@@ -151,9 +153,14 @@ export function meiliError(error: unknown, client: Meilisearch, index?: string):
     );
   }
   if (error instanceof MeilisearchTaskTimeOutError) {
-    return new OperatorError("meilisearch_error", `Meilisearch task wait timed out: ${error.message}`, "meilisearch", {
-      cause: error,
-    });
+    return new OperatorError(
+      "meilisearch_error",
+      `Meilisearch task wait timed out: ${error.message}`,
+      "meilisearch",
+      {
+        cause: error,
+      },
+    );
   }
   const message = error instanceof Error ? error.message : String(error);
   return new OperatorError("meilisearch_error", `Meilisearch request failed: ${message}`, "meilisearch", {

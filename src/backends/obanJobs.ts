@@ -35,13 +35,14 @@ function scopeParams(scope: ObanScope, states: readonly string[]): unknown[] {
   return [states, scope.queue, JSON.stringify({ schema: scope.schema })];
 }
 
-// The signal text of the newest error (spec §3.3 step 1): a string element as is, else its
-// `error` field when that is a string, else the element stringified; no errors → NULL.
+// The signal text of the newest error (spec §3.3 step 1, as core/reasonClass reads it): a string
+// element as is; an object's `error` field when that is a string, else nothing; any other shape
+// stringified; no errors → NULL.
 const LAST_ERROR = "j.errors[array_length(j.errors, 1)]";
-const SIGNAL_TEXT = `CASE
-    WHEN ${LAST_ERROR} IS NULL OR jsonb_typeof(${LAST_ERROR}) = 'null' THEN NULL
-    WHEN jsonb_typeof(${LAST_ERROR}) = 'string' THEN ${LAST_ERROR} #>> '{}'
-    WHEN jsonb_typeof(${LAST_ERROR} -> 'error') = 'string' THEN ${LAST_ERROR} ->> 'error'
+const SIGNAL_TEXT = `CASE jsonb_typeof(${LAST_ERROR})
+    WHEN 'string' THEN ${LAST_ERROR} #>> '{}'
+    WHEN 'object' THEN CASE WHEN jsonb_typeof(${LAST_ERROR} -> 'error') = 'string' THEN ${LAST_ERROR} ->> 'error' END
+    WHEN 'null' THEN NULL
     ELSE ${LAST_ERROR}::text
   END`;
 
@@ -95,15 +96,16 @@ interface JobRow {
 
 function toJob(row: JobRow): ObanJob {
   return {
-    id: row.id,
+    // Numbers even on a pool without our int8 parser (see backends/postgres.ts).
+    id: Number(row.id),
     state: row.state,
     queue: row.queue,
     worker: row.worker,
     args: row.args ?? {},
     lastError: row.last_error ?? null,
     firstError: row.first_error ?? null,
-    attempt: row.attempt,
-    maxAttempts: row.max_attempts,
+    attempt: Number(row.attempt),
+    maxAttempts: Number(row.max_attempts),
     attemptedAt: row.attempted_at,
     completedAt: row.completed_at,
     insertedAt: row.inserted_at,
@@ -114,8 +116,8 @@ const enumCache = new WeakMap<object, Map<string, Promise<Set<string>>>>();
 
 /** The labels of `<prefix>.oban_job_state` (`suspended` only exists from migration 14 on). */
 export function enumLabels(db: Queryable, prefix: string): Promise<Set<string>> {
-  let byPrefix = enumCache.get(db);
-  if (!byPrefix) enumCache.set(db, (byPrefix = new Map()));
+  const byPrefix = enumCache.get(db) ?? new Map<string, Promise<Set<string>>>();
+  enumCache.set(db, byPrefix);
   let labels = byPrefix.get(prefix);
   if (!labels) {
     labels = db
@@ -141,7 +143,7 @@ export async function countByState(
 ): Promise<Record<string, number>> {
   const known = await knownStates(db, scope.prefix, states);
   const { rows } = await db.query<{ state: string; n: number }>(
-    `SELECT j.state::text AS state, count(*) AS n FROM ${table(scope.prefix)} j
+    `SELECT j.state::text AS state, count(*)::int AS n FROM ${table(scope.prefix)} j
      WHERE ${scoped(scope.prefix)} GROUP BY j.state`,
     scopeParams(scope, known),
   );
@@ -207,7 +209,7 @@ export async function failedCountsByClass(
   const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
   const params = [...scopeParams(scope, known), ...(filter.reasonClass ? [filter.reasonClass] : [])];
   const { rows } = await db.query<{ reason_class: string; n: number }>(
-    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*) AS n
+    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n
      FROM ${table(scope.prefix)} j ${SIGNAL_LATERAL}
      WHERE ${scoped(scope.prefix)}${failedConditions(filter, 4)}
      GROUP BY 1`,

@@ -46,7 +46,14 @@ export function describeDatabase(url: string): string {
   }
 }
 
-const CONNECTION_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET", "57P01"]);
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ECONNRESET",
+  "57P01",
+]);
 
 /** Map a pg/network error to an OperatorError naming Postgres and what to check. */
 export function postgresError(error: unknown, where: string): OperatorError {

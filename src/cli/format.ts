@@ -1,12 +1,12 @@
 // Mix-task-compatible output (spec §8): the same labels, order and line shapes as
 // `mix scrypath.status | failed | reconcile | index.contract_drift | settings.diff`.
 // Pure functions from operator results to lines of text.
-import { CONTRACT_DIMENSIONS, REASON_CLASSES } from "../core/types.ts";
-import type { ContractDriftReport, ReasonClassCounts, SyncState } from "../core/types.ts";
+
 import { dimensionSummary } from "../core/contractDrift.ts";
 import { redactValue } from "../core/redact.ts";
+import type { ContractDriftReport, ReasonClassCounts, Status, SyncState } from "../core/types.ts";
+import { CONTRACT_DIMENSIONS, REASON_CLASSES } from "../core/types.ts";
 import type { FailedWorkResult, ReconcileReport, SettingsDiff } from "../operator/index.ts";
-import type { Status } from "../core/types.ts";
 
 /** ISO-8601 UTC, whole seconds unless the timestamp has a fraction (`2026-04-16T22:00:00Z`). */
 export function isoTimestamp(date: Date): string {
@@ -113,6 +113,9 @@ export function formatSettingsDiff(diff: SettingsDiff): string[] {
   for (const d of diff.drift) {
     lines.push("", `  ! ${d.key}`, `    declared: ${value(d.declared)}`, `    applied:  ${value(d.applied)}`);
   }
-  lines.push("", `Set settings: %{...} on the schema OR run \`mix scrypath.reindex ${diff.schema}\` to re-apply.`);
+  lines.push(
+    "",
+    `Set settings: %{...} on the schema OR run \`mix scrypath.reindex ${diff.schema}\` to re-apply.`,
+  );
   return lines;
 }

@@ -4,14 +4,23 @@
 import { reportToJson } from "../core/contractDrift.ts";
 import { redactValue } from "../core/redact.ts";
 import { countsToJson } from "../core/rollup.ts";
-import type { Bucket, ContractDriftReport, FailedWork, RecoveryAction, Status, SyncState } from "../core/types.ts";
+import type {
+  Bucket,
+  ContractDriftReport,
+  FailedWork,
+  RecoveryAction,
+  Status,
+  SyncState,
+} from "../core/types.ts";
 import type { FailedWorkResult, ReconcileReport, SettingsDiff } from "../operator/index.ts";
 import { isoTimestamp } from "./format.ts";
 
 const time = (d: Date | null) => (d ? isoTimestamp(d) : null);
 
 function stateJson(s: SyncState | null) {
-  return s && { source: s.source, kind: s.kind, id: s.id, state: s.state, at: time(s.at), metadata: s.metadata };
+  return (
+    s && { source: s.source, kind: s.kind, id: s.id, state: s.state, at: time(s.at), metadata: s.metadata }
+  );
 }
 
 function bucketJson(b: Bucket) {

@@ -10,7 +10,13 @@ import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.t
 import { isOperatorError, OperatorError } from "../errors.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
 import { type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
-import { formatContractDrift, formatFailed, formatReconcile, formatSettingsDiff, formatStatus } from "./format.ts";
+import {
+  formatContractDrift,
+  formatFailed,
+  formatReconcile,
+  formatSettingsDiff,
+  formatStatus,
+} from "./format.ts";
 import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJson } from "./json.ts";
 
 export interface CliIo {
@@ -88,7 +94,8 @@ function reasonClass(value: string | boolean | undefined): ReasonClass | undefin
 
 function source(value: string | boolean | undefined): "oban" | "meilisearch" | undefined {
   if (value === undefined) return undefined;
-  if (value !== "oban" && value !== "meilisearch") throw new UsageError("--source must be oban or meilisearch");
+  if (value !== "oban" && value !== "meilisearch")
+    throw new UsageError("--source must be oban or meilisearch");
   return value;
 }
 
@@ -100,7 +107,12 @@ interface Outcome {
 
 const jsonLines = (doc: unknown) => [JSON.stringify(doc, null, 2)];
 
-async function runOperatorCommand(spec: CommandSpec, schema: string, values: Values, operator: Operator): Promise<Outcome> {
+async function runOperatorCommand(
+  spec: CommandSpec,
+  schema: string,
+  values: Values,
+  operator: Operator,
+): Promise<Outcome> {
   const asJson = values.json === true;
   switch (spec.task) {
     case "scrypath.status": {
@@ -138,9 +150,15 @@ async function runOperatorCommand(spec: CommandSpec, schema: string, values: Val
       const listed = report.actions.filter((a) => a.kind === "retry").length;
       const notes =
         report.retryableTotal > listed
-          ? [`Recommended actions list the newest ${listed} of ${report.retryableTotal} retryable failed jobs.`]
+          ? [
+              `Recommended actions list the newest ${listed} of ${report.retryableTotal} retryable failed jobs.`,
+            ]
           : [];
-      return { lines: asJson ? jsonLines(reconcileJson(report)) : formatReconcile(report), exitCode: 0, notes };
+      return {
+        lines: asJson ? jsonLines(reconcileJson(report)) : formatReconcile(report),
+        exitCode: 0,
+        notes,
+      };
     }
     case "scrypath.index.contract_drift": {
       const report = await operator.indexContractDrift(schema);
@@ -218,7 +236,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     let outcome: Outcome;
     if (spec.argument === "directory") outcome = await validatePlaybooks(argument);
     else {
-      const config = withOverrides(loadConfig(values.config as string | undefined, io.env), overrides(values));
+      const config = withOverrides(
+        loadConfig(values.config as string | undefined, io.env),
+        overrides(values),
+      );
       operator = (io.openOperator ?? ((c: Config) => openOperator(c, { poolSize: 4 })))(config);
       outcome = await runOperatorCommand(spec, argument, values, operator);
     }

@@ -1,8 +1,8 @@
 // What every operator call needs: the configuration, the two backends, and the schema it acts on.
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
-import type { Config, SchemaConfig } from "../config.ts";
 import type { ObanScope } from "../backends/obanJobs.ts";
+import type { Config, SchemaConfig } from "../config.ts";
 import { elixirModule, liveIndexName, targetIndexName } from "../core/naming.ts";
 import { resolveSchemaRef } from "../core/schemaRef.ts";
 import { OperatorError } from "../errors.ts";
@@ -32,7 +32,8 @@ export function resolveSchema(ctx: OperatorContext, ref: string): ResolvedSchema
   const found = resolveSchemaRef(ref, ctx.config.schemas);
   if (!found.ok) {
     const configured = ctx.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));
-    const list = configured.length > 0 ? configured.join(", ") : "none; add them under schemas: in the config";
+    const list =
+      configured.length > 0 ? configured.join(", ") : "none; add them under schemas: in the config";
     if (found.reason === "ambiguous") {
       throw new OperatorError(
         "ambiguous_schema",

@@ -16,12 +16,18 @@ export function contractOf(schema: ResolvedSchema): SchemaContract {
   return schema.config.contract;
 }
 
-export async function contractDriftOf(ctx: OperatorContext, schema: ResolvedSchema): Promise<ContractDriftReport> {
+export async function contractDriftOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+): Promise<ContractDriftReport> {
   const contract = contractOf(schema);
   const applied = await getSettings(ctx.meili, schema.liveIndex);
   return compareContract({ schema: schema.module, index: schema.liveIndex, contract, applied });
 }
 
-export async function indexContractDrift(ctx: OperatorContext, schemaRef: string): Promise<ContractDriftReport> {
+export async function indexContractDrift(
+  ctx: OperatorContext,
+  schemaRef: string,
+): Promise<ContractDriftReport> {
   return contractDriftOf(ctx, resolveSchema(ctx, schemaRef));
 }

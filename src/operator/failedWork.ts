@@ -2,8 +2,8 @@
 // document tasks on the live index, newest first), then queue rows (failed Oban jobs, newest
 // first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
 import { collectTasks } from "../backends/meilisearch.ts";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedCountsByClass, failedJobsPage } from "../backends/obanJobs.ts";
+import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromMap, emptyCounts } from "../core/rollup.ts";
 import type { FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
@@ -48,7 +48,10 @@ function decodeCursor(value: string | null | undefined): Cursor {
   if (!value) return { source: "meilisearch", offset: 0 };
   const match = /^(m|o)(\d*)$/.exec(value);
   if (!match || (match[1] === "m" && match[2] === "")) {
-    throw new OperatorError("bad_argument", `invalid cursor "${value}"; pass the cursor printed by the previous page`);
+    throw new OperatorError(
+      "bad_argument",
+      `invalid cursor "${value}"; pass the cursor printed by the previous page`,
+    );
   }
   return match[1] === "m"
     ? { source: "meilisearch", offset: Number(match[2]) }
@@ -65,7 +68,9 @@ async function backendRows(ctx: OperatorContext, schema: ResolvedSchema, options
     { indexUids: [schema.liveIndex], types: DOCUMENT_TASK_TYPES, statuses: ["failed"] },
     BACKEND_CLASSIFY_CAP,
   );
-  const all = tasks.map((t) => failedWorkFromTask(t, { schema: schema.module, mode: schema.config.syncMode }));
+  const all = tasks.map((t) =>
+    failedWorkFromTask(t, { schema: schema.module, mode: schema.config.syncMode }),
+  );
   const rows = options.reasonClass ? all.filter((r) => r.reasonClass === options.reasonClass) : all;
   return { rows, coverage: { total, classified: tasks.length } };
 }
@@ -114,7 +119,8 @@ export async function failedWorkOf(
   let beforeId: number | null = null;
   if (cursor.source === "meilisearch") {
     entries.push(...backend.rows.slice(cursor.offset, cursor.offset + limit));
-    if (cursor.offset + limit < backend.rows.length) next = { source: "meilisearch", offset: cursor.offset + limit };
+    if (cursor.offset + limit < backend.rows.length)
+      next = { source: "meilisearch", offset: cursor.offset + limit };
   } else {
     beforeId = cursor.beforeId;
   }

@@ -1,8 +1,9 @@
 // The root operator API: one function per operator call. Every surface (Slack, CLI, digests)
 // calls only this.
-import type { Config } from "../config.ts";
+
 import { createMeiliClient } from "../backends/meilisearch.ts";
 import { createPool } from "../backends/postgres.ts";
+import type { Config } from "../config.ts";
 import type { OperatorContext } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { failedSyncWork } from "./failedWork.ts";

@@ -1,15 +1,15 @@
 // Scrypath.reconcile_sync/2, report mode (§2.4, §5): status, failed work, reindex visibility of
 // the target index, drift signals and recommended actions, optionally the contract drift.
 import { countTasks, listTasks } from "../backends/meilisearch.ts";
-import { normalizeTaskStatus } from "../core/states.ts";
 import {
-  INDEX_SWAP,
-  type TargetTaskFacts,
   driftSignals,
+  INDEX_SWAP,
   recommendedActions,
   reconcileSummary,
   reindexVisibility,
+  type TargetTaskFacts,
 } from "../core/reconcile.ts";
+import { normalizeTaskStatus } from "../core/states.ts";
 import type {
   ContractDriftReport,
   DriftSignal,
@@ -19,7 +19,13 @@ import type {
   ReindexVisibility,
   Status,
 } from "../core/types.ts";
-import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema, targetIndexFor } from "./context.ts";
+import {
+  MEILISEARCH_BACKEND,
+  type OperatorContext,
+  type ResolvedSchema,
+  resolveSchema,
+  targetIndexFor,
+} from "./context.ts";
 import { contractDriftOf } from "./contractDrift.ts";
 import { failedWorkOf } from "./failedWork.ts";
 import { statusOf } from "./status.ts";

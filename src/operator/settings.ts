@@ -19,7 +19,14 @@ export async function settingsDiff(ctx: OperatorContext, schemaRef: string): Pro
   const declared = toWire(resolveDeclaredSettings(contractOf(schema)));
   const applied = await getSettings(ctx.meili, schema.liveIndex);
   const drift = computeSettingsDrift(declared, applied);
-  return { schema: schema.module, index: schema.liveIndex, status: drift.length ? "drift" : "parity", declared, applied, drift };
+  return {
+    schema: schema.module,
+    index: schema.liveIndex,
+    status: drift.length ? "drift" : "parity",
+    declared,
+    applied,
+    drift,
+  };
 }
 
 export interface SettingsRead {
@@ -30,5 +37,9 @@ export interface SettingsRead {
 
 export async function settingsRead(ctx: OperatorContext, schemaRef: string): Promise<SettingsRead> {
   const schema = resolveSchema(ctx, schemaRef);
-  return { schema: schema.module, index: schema.liveIndex, settings: await getSettings(ctx.meili, schema.liveIndex) };
+  return {
+    schema: schema.module,
+    index: schema.liveIndex,
+    settings: await getSettings(ctx.meili, schema.liveIndex),
+  };
 }

@@ -1,13 +1,14 @@
 // Scrypath.sync_status/2 (§2.1): the backend plane from Meilisearch tasks, the queue plane from
 // oban_jobs in oban mode. Counts are exact (tasks API `total`, SQL count); lists are bounded.
-import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
+
 import { listTasks } from "../backends/meilisearch.ts";
-import { postgresError, describeDatabase } from "../backends/postgres.ts";
+import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
+import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import {
+  jobToSyncState,
   QUEUE_FAILED_STATES,
   QUEUE_PENDING_STATES,
   QUEUE_RETRYING_STATES,
-  jobToSyncState,
   taskToSyncState,
 } from "../core/states.ts";
 import type { Bucket, Status } from "../core/types.ts";
@@ -24,7 +25,11 @@ export interface StatusOptions {
   items?: number;
 }
 
-async function backendPlane(ctx: OperatorContext, schema: ResolvedSchema, items: number): Promise<Status["backend"]> {
+async function backendPlane(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  items: number,
+): Promise<Status["backend"]> {
   const filter = (statuses: string[]) => ({
     indexUids: [schema.liveIndex],
     types: DOCUMENT_TASK_TYPES,
@@ -38,9 +43,16 @@ async function backendPlane(ctx: OperatorContext, schema: ResolvedSchema, items:
     // latest finished one.
     listTasks(ctx.meili, filter(["succeeded"]), 1),
   ]);
-  const bucket = (page: typeof pending): Bucket => ({ total: page.total, items: page.results.map(taskToSyncState) });
+  const bucket = (page: typeof pending): Bucket => ({
+    total: page.total,
+    items: page.results.map(taskToSyncState),
+  });
   const last = succeeded.results[0];
-  return { pending: bucket(pending), failed: bucket(failed), lastSucceeded: last ? taskToSyncState(last) : null };
+  return {
+    pending: bucket(pending),
+    failed: bucket(failed),
+    lastSucceeded: last ? taskToSyncState(last) : null,
+  };
 }
 
 const EMPTY_QUEUE: Status["queue"] = {
@@ -51,7 +63,11 @@ const EMPTY_QUEUE: Status["queue"] = {
   lastSucceeded: null,
 };
 
-async function queuePlane(ctx: OperatorContext, schema: ResolvedSchema, items: number): Promise<Status["queue"]> {
+async function queuePlane(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  items: number,
+): Promise<Status["queue"]> {
   const scope = schema.obanScope;
   if (!scope) return EMPTY_QUEUE;
   try {
@@ -59,7 +75,9 @@ async function queuePlane(ctx: OperatorContext, schema: ResolvedSchema, items: n
     const [counts, completed, ...newest] = await Promise.all([
       countByState(ctx.db, scope, buckets.flat()),
       latestCompleted(ctx.db, scope),
-      ...buckets.map((states) => (items > 0 ? newestJobs(ctx.db, scope, states, items) : Promise.resolve([]))),
+      ...buckets.map((states) =>
+        items > 0 ? newestJobs(ctx.db, scope, states, items) : Promise.resolve([]),
+      ),
     ]);
     const bucket = (states: readonly string[], index: number): Bucket => ({
       total: states.reduce((sum, s) => sum + (counts[s] ?? 0), 0),
@@ -81,12 +99,23 @@ async function queuePlane(ctx: OperatorContext, schema: ResolvedSchema, items: n
 }
 
 /** Both planes for an already-resolved schema (reconcile reuses this). */
-export async function statusOf(ctx: OperatorContext, schema: ResolvedSchema, options: StatusOptions = {}): Promise<Status> {
+export async function statusOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: StatusOptions = {},
+): Promise<Status> {
   const items = options.items ?? BUCKET_ITEMS;
-  const [backend, queue] = await Promise.all([backendPlane(ctx, schema, items), queuePlane(ctx, schema, items)]);
+  const [backend, queue] = await Promise.all([
+    backendPlane(ctx, schema, items),
+    queuePlane(ctx, schema, items),
+  ]);
   return { schema: schema.module, mode: schema.config.syncMode, index: schema.liveIndex, backend, queue };
 }
 
-export async function syncStatus(ctx: OperatorContext, schemaRef: string, options: StatusOptions = {}): Promise<Status> {
+export async function syncStatus(
+  ctx: OperatorContext,
+  schemaRef: string,
+  options: StatusOptions = {},
+): Promise<Status> {
   return statusOf(ctx, resolveSchema(ctx, schemaRef), options);
 }

@@ -13,7 +13,13 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync", contract: { fields: ["title"] } },
+      {
+        module: POST,
+        alias: "posts",
+        syncMode: "oban",
+        obanQueue: "search_sync",
+        contract: { fields: ["title"] },
+      },
       { module: "MyApp.Catalog.Product", syncMode: "inline" },
     ]);
     live = `${d.indexPrefix}_post`;
@@ -46,8 +52,21 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
     for (const state of ["available", "scheduled", "executing", "suspended"]) {
       await insertJob(pool, prefix, { state, queue: "search_sync", args });
     }
-    await insertJob(pool, prefix, { state: "retryable", queue: "search_sync", args, errors: [obanError("boom")], attempt: 1 });
-    await insertJob(pool, prefix, { state: "discarded", queue: "search_sync", args, errors: [obanError("boom")], attempt: 1, maxAttempts: 1 });
+    await insertJob(pool, prefix, {
+      state: "retryable",
+      queue: "search_sync",
+      args,
+      errors: [obanError("boom")],
+      attempt: 1,
+    });
+    await insertJob(pool, prefix, {
+      state: "discarded",
+      queue: "search_sync",
+      args,
+      errors: [obanError("boom")],
+      attempt: 1,
+      maxAttempts: 1,
+    });
     await insertJob(pool, prefix, { state: "cancelled", queue: "search_sync", args });
     const older = await insertJob(pool, prefix, {
       state: "completed",
@@ -63,7 +82,11 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
       completedAt: new Date("2026-11-20T11:00:00Z"),
     });
     // Noise: another schema in the same queue, the same schema in another queue.
-    await insertJob(pool, prefix, { state: "discarded", queue: "search_sync", args: upsertArgs("MyApp.Other", live) });
+    await insertJob(pool, prefix, {
+      state: "discarded",
+      queue: "search_sync",
+      args: upsertArgs("MyApp.Other", live),
+    });
     await insertJob(pool, prefix, { state: "available", queue: "other_queue", args });
 
     const s = await d.operator.syncStatus(POST);
@@ -74,7 +97,9 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
     expect(s.queue.pending.items.map((i) => i.state)).toEqual(["queued", "queued", "queued", "queued"]);
     expect(s.queue.failed.items.map((i) => i.metadata.oban_state)).toEqual(["cancelled", "discarded"]);
     expect(s.queue.lastSucceeded).toMatchObject({ source: "oban", id: older, state: "completed" });
-    expect(formatStatus(s)[10]).toBe(`Queue last succeeded: oban:${older} (completed) at 2026-11-20T12:00:00Z`);
+    expect(formatStatus(s)[10]).toBe(
+      `Queue last succeeded: oban:${older} (completed) at 2026-11-20T12:00:00Z`,
+    );
   });
 
   it("reads the backend plane from the live index's document tasks", async () => {
@@ -86,17 +111,23 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
 
     const s = await d.operator.syncStatus("post");
     expect(s.backend.failed.total).toBe(2);
-    expect(s.backend.failed.items.every((i) => i.state === "failed" && i.source === "meilisearch")).toBe(true);
+    expect(s.backend.failed.items.every((i) => i.state === "failed" && i.source === "meilisearch")).toBe(
+      true,
+    );
     expect(s.backend.pending.total).toBe(0);
     expect(s.backend.lastSucceeded).toMatchObject({ id: ok.uid, state: "completed", kind: "backend_task" });
     const line = formatStatus(s)[5];
-    expect(line).toMatch(new RegExp(`^Backend last succeeded: meilisearch:${ok.uid} \\(completed\\) at \\d{4}-\\d\\d-\\d\\dT`));
+    expect(line).toMatch(
+      new RegExp(`^Backend last succeeded: meilisearch:${ok.uid} \\(completed\\) at \\d{4}-\\d\\d-\\d\\dT`),
+    );
   });
 
   it("counts cancelled backend tasks as failed on the status plane", async () => {
     const index = d.meili.index(live);
     // Enqueue a batch and cancel whatever has not run yet; count what really got cancelled.
-    const tasks = await Promise.all(Array.from({ length: 20 }, (_, i) => index.addDocuments([{ id: 100 + i }])));
+    const tasks = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => index.addDocuments([{ id: 100 + i }])),
+    );
     await d.meili.tasks.cancelTasks({ uids: tasks.map((t) => t.taskUid) }).waitTask();
     const after = await Promise.all(tasks.map((t) => d.meili.tasks.getTask(t.taskUid)));
     const cancelled = after.filter((t) => t.status === "canceled").length;

@@ -1,5 +1,10 @@
 // Realistic Scrypath job args (spec §4.3), as Scrypath.Oban.Payload builds them.
-export function upsertArgs(schema: string, index: string, ids: number[] = [1], extra: Record<string, unknown> = {}) {
+export function upsertArgs(
+  schema: string,
+  index: string,
+  ids: number[] = [1],
+  extra: Record<string, unknown> = {},
+) {
   return {
     operation: "upsert",
     schema: `Elixir.${schema}`,
@@ -13,7 +18,12 @@ export function upsertArgs(schema: string, index: string, ids: number[] = [1], e
   };
 }
 
-export function deleteArgs(schema: string, index: string, ids: number[] = [1], extra: Record<string, unknown> = {}) {
+export function deleteArgs(
+  schema: string,
+  index: string,
+  ids: number[] = [1],
+  extra: Record<string, unknown> = {},
+) {
   return {
     operation: "delete",
     schema: `Elixir.${schema}`,

@@ -1,0 +1,78 @@
+// Fleet posture verdict (spec §9.2, ScrypathOps `Posture`). Retrying and pending work are
+// deliberately neutral: only fetch errors and terminal failures make posture degraded.
+
+export type PostureState = "unconfigured" | "missing_backend" | "degraded" | "ok";
+
+export type PostureInput =
+  | { schema: string; ok: true; backendFailed: number; queueFailed: number }
+  | { schema: string; ok: false; error: string };
+
+export interface Posture {
+  state: PostureState;
+  headline: string;
+  evidence: string[];
+  nextChecks: string[];
+}
+
+export const POSTURE_HEADLINES: Record<PostureState, string> = {
+  unconfigured: "Not configured",
+  missing_backend: "Broken",
+  degraded: "Degraded",
+  ok: "No fetch errors observed",
+};
+
+export const DEGRADED_SUFFIX = "— treat as incident triage, not green. Work the failed-sync queue first.";
+
+const NEXT_CHECKS: Record<PostureState, string[]> = {
+  unconfigured: ["Add schemas to the bot configuration so posture has something to check."],
+  missing_backend: ["Configure the Meilisearch backend so sync status can run."],
+  degraded: [
+    "Open failed sync work to triage fetch and queue errors first.",
+    "Review read-only sync and drift signals before changing indexes.",
+    "Walk Meilisearch operations expectations for the search backend.",
+    "Snapshot a schema when you need raw sync status output (`mix scrypath.status`).",
+  ],
+  ok: [
+    "Scan failed sync work periodically even when posture is green.",
+    "Confirm drift and queue visibility when changing sync modes.",
+    "Snapshot a schema when you need raw sync status output (`mix scrypath.status`).",
+  ],
+};
+
+/**
+ * Degraded evidence lists one sentence per cause (fetch errors first); the triage suffix is
+ * appended to the last one.
+ */
+export function posture(results: readonly PostureInput[], opts: { backendMissing?: boolean } = {}): Posture {
+  const build = (state: PostureState, evidence: string[]): Posture => ({
+    state,
+    headline: POSTURE_HEADLINES[state],
+    evidence,
+    nextChecks: [...NEXT_CHECKS[state]],
+  });
+  if (results.length === 0) {
+    return build("unconfigured", ["No schemas are configured for posture checks."]);
+  }
+  if (opts.backendMissing) {
+    return build("missing_backend", [
+      "The Meilisearch backend is not configured — posture cannot query sync status.",
+    ]);
+  }
+  const errored = results.filter((r) => !r.ok).length;
+  const terminal = results.reduce((n, r) => (r.ok ? n + r.backendFailed + r.queueFailed : n), 0);
+  if (errored === 0 && terminal === 0) {
+    return build("ok", [
+      "This check found no schema fetch errors and no terminal sync failures. Retrying or pending work is not counted.",
+    ]);
+  }
+  const causes: string[] = [];
+  if (errored > 0) causes.push(`${errored} schema(s) report fetch errors on this check`);
+  if (terminal > 0) {
+    causes.push(
+      `${terminal} sync job(s) failed to apply and will not self-heal (the live index may be missing documents)`,
+    );
+  }
+  const last = causes.length - 1;
+  causes[last] = `${causes[last]} ${DEGRADED_SUFFIX}`;
+  return build("degraded", causes);
+}

@@ -1,0 +1,101 @@
+// State mappings of the two observation planes (spec §1.4, §2.1). The bucket lists are exported so
+// the SQL layer filters with exactly the same states.
+import type { MeiliTask, ObanJob, PlaneState, SyncState, TaskStatus } from "./types.ts";
+
+const TASK_STATUS: Record<string, TaskStatus> = {
+  enqueued: "enqueued",
+  queued: "enqueued",
+  processing: "processing",
+  succeeded: "succeeded",
+  failed: "failed",
+  canceled: "cancelled",
+  cancelled: "cancelled",
+};
+
+/** Meilisearch status → normalized status; null for unknown (upstream: `invalid_task_payload`). */
+export function normalizeTaskStatus(status: string): TaskStatus | null {
+  return Object.hasOwn(TASK_STATUS, status) ? (TASK_STATUS[status] ?? null) : null;
+}
+
+export type BackendPlaneState = "pending" | "completed" | "failed";
+export type QueuePlaneState = "queued" | "retrying" | "failed" | "completed";
+
+/** Status plane: cancelled counts as failed here (but is not failed work, §3.1). */
+export function backendPlaneState(status: TaskStatus): BackendPlaneState {
+  switch (status) {
+    case "succeeded":
+      return "completed";
+    case "failed":
+    case "cancelled":
+      return "failed";
+    default:
+      return "pending";
+  }
+}
+
+/** Oban states counted as queue `retrying`. */
+export const QUEUE_RETRYING_STATES = ["retryable"] as const;
+/** Oban states counted as queue `failed`. */
+export const QUEUE_FAILED_STATES = ["discarded", "cancelled"] as const;
+/** Oban states counted as queue `completed`. */
+export const QUEUE_COMPLETED_STATES = ["completed"] as const;
+/**
+ * Oban states that read as queue `queued`. Upstream maps available/scheduled/executing explicitly and
+ * any unknown state to queued; `suspended` (Oban v14) is unknown to upstream, so it lands here too.
+ * SQL should treat "not in any other bucket" as queued rather than rely on this list alone.
+ */
+export const QUEUE_PENDING_STATES = ["available", "scheduled", "executing", "suspended"] as const;
+
+export function queuePlaneState(obanState: string): QueuePlaneState {
+  if ((QUEUE_RETRYING_STATES as readonly string[]).includes(obanState)) return "retrying";
+  if ((QUEUE_FAILED_STATES as readonly string[]).includes(obanState)) return "failed";
+  if ((QUEUE_COMPLETED_STATES as readonly string[]).includes(obanState)) return "completed";
+  return "queued";
+}
+
+/** ISO timestamp → Date, null when missing or unparseable. */
+export function parseTimestamp(value: string | null | undefined): Date | null {
+  if (typeof value !== "string" || value === "") return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Backend State; an unknown task status reads as pending, as upstream's catch-all does. */
+export function taskToSyncState(task: MeiliTask): SyncState {
+  const status = normalizeTaskStatus(task.status);
+  const state: PlaneState = status === null ? "pending" : backendPlaneState(status);
+  return {
+    source: "meilisearch",
+    kind: "backend_task",
+    id: task.uid,
+    state,
+    at: parseTimestamp(task.finishedAt),
+    metadata: { type: task.type },
+  };
+}
+
+export function jobToSyncState(job: ObanJob): SyncState {
+  return {
+    source: "oban",
+    kind: "queue_job",
+    id: job.id,
+    state: queuePlaneState(job.state),
+    at: job.completedAt,
+    metadata: { worker: job.worker, queue: job.queue, oban_state: job.state },
+  };
+}
+
+/** Latest `completed` state by `at` (missing `at` sorts oldest); null when none. */
+export function lastSucceeded(states: readonly SyncState[]): SyncState | null {
+  let best: SyncState | null = null;
+  for (const s of states) {
+    if (s.state !== "completed") continue;
+    if (
+      best === null ||
+      (s.at?.getTime() ?? Number.NEGATIVE_INFINITY) > (best.at?.getTime() ?? Number.NEGATIVE_INFINITY)
+    ) {
+      best = s;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,280 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failedCountsByClass, failedJobsPage } from "../../src/backends/obanJobs.ts";
+import { formatFailed } from "../../src/cli/format.ts";
+import { failedJson } from "../../src/cli/json.ts";
+import { classifyQueueJob } from "../../src/core/reasonClass.ts";
+import { REASON_CLASSES } from "../../src/core/types.ts";
+import { insertJob } from "../support/db.ts";
+import { deleteArgs, upsertArgs } from "../support/jobs.ts";
+import { failDocumentTask } from "../support/meili.ts";
+import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+
+const POST = "MyApp.Blog.Post";
+const QUEUE = "search_sync";
+
+describe("failedSyncWork over real Postgres and Meilisearch", () => {
+  let d: TestDeployment;
+  let live: string;
+  const ids = {} as Record<
+    "validation" | "transport" | "backendRejected" | "exhausted" | "unknown" | "stringError",
+    number
+  >;
+  let backendUid: number;
+
+  beforeAll(async () => {
+    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    live = `${d.indexPrefix}_post`;
+    const { pool, prefix } = d.oban;
+    const at = new Date("2026-11-20T10:00:00Z");
+    // The e-commerce demo's reference fixtures (§3.3), with Oban's real error objects.
+    ids.validation = await insertJob(pool, prefix, {
+      state: "discarded",
+      queue: QUEUE,
+      args: upsertArgs(POST, live, [1]),
+      errors: [obanError('** (Ecto.CastError) cannot cast "abc" to :integer')],
+      attempt: 8,
+      maxAttempts: 8,
+      attemptedAt: at,
+    });
+    ids.transport = await insertJob(pool, prefix, {
+      state: "retryable",
+      queue: QUEUE,
+      args: upsertArgs(POST, live, [2]),
+      errors: [obanError("** (Req.TransportError) timeout connecting to 127.0.0.1:7700")],
+      attempt: 1,
+    });
+    ids.backendRejected = await insertJob(pool, prefix, {
+      state: "discarded",
+      queue: QUEUE,
+      args: upsertArgs(POST, live, [3]),
+      errors: [
+        obanError("invalid_state: index is processing a batch", 1),
+        obanError("invalid_state: again", 2),
+      ],
+      attempt: 2,
+      maxAttempts: 2,
+    });
+    ids.exhausted = await insertJob(pool, prefix, {
+      state: "discarded",
+      queue: QUEUE,
+      args: upsertArgs(POST, live, [4]),
+      errors: [obanError("** (RuntimeError) boom")],
+      attempt: 8,
+      maxAttempts: 8,
+    });
+    ids.unknown = await insertJob(pool, prefix, {
+      state: "retryable",
+      queue: QUEUE,
+      args: deleteArgs(POST, live, [5]),
+      errors: [obanError("** (RuntimeError) unclassified failure")],
+      attempt: 1,
+    });
+    // A plain-string first error is used verbatim as `reason`; a cancelled job without payload.
+    ids.stringError = await insertJob(pool, prefix, {
+      state: "cancelled",
+      queue: QUEUE,
+      args: {
+        operation: "upsert",
+        schema: `Elixir.${POST}`,
+        index: live,
+        meilisearch_api_key: "sk-live-123",
+      },
+      errors: ["{:invalid_job, :missing_documents} api_key=sk-live-123"],
+      attempt: 1,
+    });
+    // Not failed work: completed and available jobs.
+    await insertJob(pool, prefix, { state: "completed", queue: QUEUE, args: upsertArgs(POST, live) });
+    await insertJob(pool, prefix, { state: "available", queue: QUEUE, args: upsertArgs(POST, live) });
+    backendUid = (await failDocumentTask(d.meili, live, "missing_primary_key")).uid;
+  });
+  afterAll(() => d?.close());
+
+  it("lists backend rows first, then queue rows newest first, with upstream's fields", async () => {
+    const r = await d.operator.failedSyncWork("posts");
+    expect(r.entries.map((e) => `${e.source}:${e.id}`)).toEqual([
+      `meilisearch:${backendUid}`,
+      `oban:${ids.stringError}`,
+      `oban:${ids.unknown}`,
+      `oban:${ids.exhausted}`,
+      `oban:${ids.backendRejected}`,
+      `oban:${ids.transport}`,
+      `oban:${ids.validation}`,
+    ]);
+    const [backend, ...queue] = r.entries;
+    expect(backend).toMatchObject({
+      source: "meilisearch",
+      state: "failed",
+      retryable: false,
+      operation: "upsert",
+      reasonClass: "validation",
+      attempt: null,
+      recovery: null,
+      metadata: { index: live, taskUid: backendUid, type: "documentAdditionOrUpdate" },
+    });
+    expect(backend?.reason).toMatch(/primary key/);
+    const byId = Object.fromEntries(queue.map((e) => [e.id, e]));
+    expect(byId[ids.validation]).toMatchObject({
+      reasonClass: "validation",
+      state: "failed",
+      retryable: true,
+      reason: "queue job failed",
+    });
+    expect(byId[ids.transport]).toMatchObject({
+      reasonClass: "transport",
+      state: "retrying",
+      reason: "queue job is retryable",
+    });
+    expect(byId[ids.backendRejected]).toMatchObject({
+      reasonClass: "backend_rejected",
+      attempt: 2,
+      maxAttempts: 2,
+    });
+    expect(byId[ids.exhausted]).toMatchObject({ reasonClass: "queue_exhausted" });
+    expect(byId[ids.unknown]).toMatchObject({ reasonClass: "unknown", operation: "delete", retryable: true });
+    expect(byId[ids.stringError]).toMatchObject({ reasonClass: "unknown", retryable: false, recovery: null });
+    expect(byId[ids.stringError]?.reason).toContain("{:invalid_job, :missing_documents}");
+    expect(byId[ids.validation]?.failedAt?.toISOString()).toBe("2026-11-20T10:00:00.000Z");
+    expect(byId[ids.validation]?.recovery).toMatchObject({
+      kind: "retry",
+      mode: "oban",
+      operation: "upsert",
+      index: live,
+      reference: { jobId: ids.validation, queue: QUEUE },
+    });
+    // lastError: the newest error's first line, credentials redacted.
+    expect(byId[ids.backendRejected]?.lastError).toBe("invalid_state: again");
+    expect(byId[ids.stringError]?.lastError).not.toContain("sk-live-123");
+  });
+
+  it("rolls up every failed row by class in canonical order", async () => {
+    const r = await d.operator.failedSyncWork("posts");
+    expect(r.counts).toEqual({
+      version: 1,
+      total: 7,
+      byClass: { transport: 1, validation: 2, backend_rejected: 1, queue_exhausted: 1, unknown: 2 },
+    });
+    expect(formatFailed(r, { classSummary: true }).slice(0, 4)).toEqual([
+      "Schema: MyApp.Blog.Post",
+      "Failed work: 7",
+      "Failed work by class:",
+      "  transport=1, validation=2, backend_rejected=1, queue_exhausted=1, unknown=2",
+    ]);
+    expect(formatFailed(r, { classSummary: false })[2]).toMatch(
+      /^- id=\d+ source=meilisearch state=failed operation=upsert retryable=no reason_class=validation reason=/,
+    );
+    expect(formatFailed(r, { classSummary: false })).toContain(
+      `- id=${ids.transport} source=oban state=retrying operation=upsert retryable=yes reason_class=transport reason=queue job is retryable`,
+    );
+  });
+
+  it("filters by class and source, recomputing the counts for the filtered rows", async () => {
+    const validation = await d.operator.failedSyncWork("posts", { reasonClass: "validation" });
+    expect(validation.entries.map((e) => e.id)).toEqual([backendUid, ids.validation]);
+    expect(validation.counts.total).toBe(2);
+    expect(validation.counts.byClass.validation).toBe(2);
+    const oban = await d.operator.failedSyncWork("posts", { source: "oban", reasonClass: "validation" });
+    expect(oban.entries.map((e) => e.id)).toEqual([ids.validation]);
+    const meili = await d.operator.failedSyncWork("posts", { source: "meilisearch" });
+    expect(meili.entries.map((e) => e.source)).toEqual(["meilisearch"]);
+    expect(meili.counts.total).toBe(1);
+  });
+
+  it("pages with a cursor across both sources without gaps or repeats", async () => {
+    const all = (await d.operator.failedSyncWork("posts")).entries.map((e) => `${e.source}:${e.id}`);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await d.operator.failedSyncWork("posts", { limit: 2, cursor });
+      seen.push(...page.entries.map((e) => `${e.source}:${e.id}`));
+      expect(page.counts.total).toBe(7);
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor && pages < 10);
+    expect(seen).toEqual(all);
+    expect(pages).toBe(4);
+    await expect(d.operator.failedSyncWork("posts", { cursor: "x1" })).rejects.toThrow(/invalid cursor/);
+  });
+
+  it("never loads document payloads into listings", async () => {
+    const r = await d.operator.failedSyncWork("posts", { source: "oban" });
+    const row = r.entries.find((e) => e.id === ids.validation);
+    expect(row?.recovery?.reference?.payload.documents).toEqual([1]);
+  });
+
+  it("classifies in SQL exactly as the TypeScript rules do", async () => {
+    const { pool: seedPool, prefix } = d.oban;
+    const pool = d.operator.context.db;
+    const texts = [
+      "HTTP 429 Too Many Requests",
+      "id 4290 failed",
+      "status_429",
+      "got 503 from upstream",
+      "got 510 from upstream",
+      "{:timeout, %{task_uid: 12}}",
+      "** (ArgumentError) bad arg with timeout",
+      "Database_Size_Limit reached",
+      "no_space_left_on_device",
+      "** (Mint.TransportError) closed",
+      "401",
+      "(403)",
+      "a_408_b",
+      "ünïcode 500 ✓",
+      "",
+    ];
+    const shapes: unknown[][] = [
+      ...texts.map((t) => [obanError(t)]),
+      ...texts.map((t) => [t]),
+      [],
+      [{ attempt: 1, at: "2026-11-20T10:00:00Z" }],
+      [{ error: { nested: "timeout" } }],
+      [obanError("first"), "429 second"],
+      [null],
+      [42],
+    ];
+    const scope = { prefix, queue: "parity", schema: `Elixir.${POST}` };
+    const expected = new Map<number, string>();
+    for (const state of ["retryable", "discarded", "cancelled"]) {
+      for (const errors of shapes) {
+        const id = await insertJob(seedPool, prefix, {
+          state,
+          queue: "parity",
+          args: upsertArgs(POST, live),
+          errors,
+        });
+        expected.set(id, classifyQueueJob(state, errors[errors.length - 1] ?? null));
+      }
+    }
+    for (const reasonClass of REASON_CLASSES) {
+      const rows = await failedJobsPage(pool, scope, { reasonClass, limit: 1000 });
+      const want = [...expected]
+        .filter(([, c]) => c === reasonClass)
+        .map(([id]) => id)
+        .sort((a, b) => b - a);
+      expect({ reasonClass, ids: rows.map((r) => r.id) }).toEqual({ reasonClass, ids: want });
+    }
+    const counts = await failedCountsByClass(pool, scope);
+    const tsCounts: Record<string, number> = {};
+    for (const c of expected.values()) tsCounts[c] = (tsCounts[c] ?? 0) + 1;
+    expect(counts).toEqual(tsCounts);
+  });
+
+  it("encodes --json with upstream's keys and redacts secrets", async () => {
+    const doc = failedJson(await d.operator.failedSyncWork("posts"));
+    expect(Object.keys(doc)).toEqual(["schema", "entries", "counts", "next_cursor"]);
+    expect(Object.keys(doc.entries[0] ?? {}).slice(0, 6)).toEqual([
+      "id",
+      "reason_class",
+      "source",
+      "state",
+      "operation",
+      "retryable",
+    ]);
+    expect(doc.counts).toEqual({
+      version: 1,
+      total: 7,
+      by_class: { transport: 1, validation: 2, backend_rejected: 1, queue_exhausted: 1, unknown: 2 },
+    });
+    expect(JSON.stringify(doc)).not.toContain("sk-live-123");
+  });
+});
