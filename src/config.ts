@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { stripElixir } from "./core/naming.ts";
+import { didYouMean } from "./core/schemaRef.ts";
 import { normalizeSettings } from "./core/settings.ts";
 import type { SchemaContract, SyncMode } from "./core/types.ts";
 import { OperatorError } from "./errors.ts";
@@ -53,8 +54,12 @@ const contractSchema = z
 
 const handOffWorkerSchema = z
   .object({
-    worker: z.string().regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Search.ReindexWorker"),
+    worker: z
+      .string()
+      .regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Search.ReindexWorker"),
     queue: nonEmpty,
+    /** A rebuild is heavy: by default Oban does not re-run a failed hand-off by itself. */
+    maxAttempts: z.number().int().positive().default(1),
   })
   .strict();
 
@@ -73,7 +78,11 @@ const schemaEntry = z
   .strict()
   .superRefine((s, ctx) => {
     if (s.syncMode === "oban" && !s.obanQueue) {
-      ctx.addIssue({ code: "custom", path: ["obanQueue"], message: "obanQueue is required when syncMode is oban" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["obanQueue"],
+        message: "obanQueue is required when syncMode is oban",
+      });
     }
   });
 
@@ -81,9 +90,11 @@ const configSchema = z
   .object({
     meilisearch: z
       .object({
-        url: z.url({ message: "expected an http(s) URL" }),
+        url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
         apiKey: nonEmpty.optional(),
         timeoutMs: z.number().int().positive().default(10_000),
+        /** How long mutations wait for their Meilisearch task (swap, settings). */
+        taskWaitMs: z.number().int().positive().default(15_000),
       })
       .strict(),
     database: z
@@ -94,6 +105,15 @@ const configSchema = z
       .strict(),
     indexPrefix: nonEmpty.optional(),
     schemas: z.array(schemaEntry).default([]),
+    state: z
+      .object({
+        schema: z
+          .string()
+          .regex(IDENTIFIER_PATTERN, "expected a Postgres schema name")
+          .default("scrypath_bot"),
+      })
+      .strict()
+      .default({ schema: "scrypath_bot" }),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -102,7 +122,11 @@ const configSchema = z
       for (const name of [stripElixir(s.module), s.alias].filter(Boolean) as string[]) {
         const first = seen.get(name);
         if (first !== undefined && first !== i) {
-          ctx.addIssue({ code: "custom", path: ["schemas", i], message: `"${name}" is already used by schemas.${first}` });
+          ctx.addIssue({
+            code: "custom",
+            path: ["schemas", i],
+            message: `"${name}" is already used by schemas.${first}`,
+          });
         }
         seen.set(name, i);
       }
@@ -110,6 +134,12 @@ const configSchema = z
   });
 
 type RawConfig = z.infer<typeof configSchema>;
+
+export interface HandOffWorker {
+  worker: string;
+  queue: string;
+  maxAttempts: number;
+}
 
 export interface SchemaConfig {
   /** Module name without the `Elixir.` prefix, e.g. `MyApp.Blog.Post`. */
@@ -120,15 +150,17 @@ export interface SchemaConfig {
   obanMaxAttempts: number;
   indexPrefix: string | null;
   contract: SchemaContract | null;
-  reindexWorker: { worker: string; queue: string } | null;
-  backfillWorker: { worker: string; queue: string } | null;
+  reindexWorker: HandOffWorker | null;
+  backfillWorker: HandOffWorker | null;
 }
 
 export interface Config {
-  meilisearch: { url: string; apiKey: string | null; timeoutMs: number };
+  meilisearch: { url: string; apiKey: string | null; timeoutMs: number; taskWaitMs: number };
   database: { url: string; obanPrefix: string };
   indexPrefix: string | null;
   schemas: SchemaConfig[];
+  /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
+  state: { schema: string };
 }
 
 /** Runtime overrides, as the mix tasks' switches (`--index-prefix`, `--sync-mode`, …). */
@@ -140,7 +172,12 @@ export interface ConfigOverrides {
 }
 
 /** Replace `${VAR}` in every string value; remember which paths referenced unset variables. */
-function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[], unset: Map<string, string>): unknown {
+function substituteEnv(
+  value: unknown,
+  env: NodeJS.ProcessEnv,
+  path: string[],
+  unset: Map<string, string>,
+): unknown {
   if (typeof value === "string") {
     const replaced = value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
@@ -159,14 +196,38 @@ function substituteEnv(value: unknown, env: NodeJS.ProcessEnv, path: string[], u
   return value;
 }
 
+/** The keys each object level accepts, for "did you mean" hints on unknown keys. */
+const KNOWN_KEYS: Record<string, string[]> = {
+  "": Object.keys(configSchema.shape),
+  meilisearch: Object.keys(configSchema.shape.meilisearch.shape),
+  database: Object.keys(configSchema.shape.database.shape),
+  "schemas.*": Object.keys(schemaEntry.shape),
+  "schemas.*.contract": Object.keys(contractSchema.shape),
+  "schemas.*.contract.faceting": Object.keys(facetingSchema.in.shape),
+  "schemas.*.reindexWorker": Object.keys(handOffWorkerSchema.shape),
+  "schemas.*.backfillWorker": Object.keys(handOffWorkerSchema.shape),
+};
+
+function describeIssue(issue: z.core.$ZodIssue, unset: Map<string, string>): string[] {
+  const path = issue.path.map(String);
+  if (issue.code === "unrecognized_keys") {
+    const known = KNOWN_KEYS[path.map((p) => (/^\d+$/.test(p) ? "*" : p)).join(".")] ?? [];
+    return issue.keys.map((key) => {
+      const hint = didYouMean(key, known);
+      return `${[...path, key].join(".")}: unknown key${hint ? ` (did you mean ${hint}?)` : ""}`;
+    });
+  }
+  const where = path.join(".") || "(top level)";
+  const variable = unset.get(path.join("."));
+  const message =
+    issue.code === "invalid_type" && / received undefined$/.test(issue.message) ? "required" : issue.message;
+  return [`${where}: ${message}${variable ? ` (\${${variable}} is not set)` : ""}`];
+}
+
+/** One line: every problem as `key.path: what is wrong`, separated by semicolons. */
 function formatIssues(error: z.ZodError, unset: Map<string, string>, source: string): string {
-  const lines = error.issues.map((issue) => {
-    const path = issue.path.join(".") || "(top level)";
-    const variable = unset.get(path);
-    const hint = variable ? ` (\${${variable}} is not set)` : "";
-    return `  ${path}: ${issue.message}${hint}`;
-  });
-  return `invalid configuration in ${source}:\n${lines.join("\n")}`;
+  const problems = error.issues.flatMap((issue) => describeIssue(issue, unset));
+  return `invalid configuration in ${source}: ${problems.join("; ")}`;
 }
 
 function toContract(raw: NonNullable<RawConfig["schemas"][number]["contract"]>): SchemaContract {
@@ -192,6 +253,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
       url: raw.meilisearch.url.replace(/\/+$/, ""),
       apiKey: raw.meilisearch.apiKey ?? null,
       timeoutMs: raw.meilisearch.timeoutMs,
+      taskWaitMs: raw.meilisearch.taskWaitMs,
     },
     database: raw.database,
     indexPrefix: raw.indexPrefix ?? null,
@@ -203,15 +265,21 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
       obanMaxAttempts: s.obanMaxAttempts,
       indexPrefix: s.indexPrefix ?? null,
       contract: s.contract ? toContract(s.contract) : null,
-      reindexWorker: s.reindexWorker ?? null,
-      backfillWorker: s.backfillWorker ?? null,
+      reindexWorker: s.reindexWorker
+        ? { ...s.reindexWorker, worker: stripElixir(s.reindexWorker.worker) }
+        : null,
+      backfillWorker: s.backfillWorker
+        ? { ...s.backfillWorker, worker: stripElixir(s.backfillWorker.worker) }
+        : null,
     })),
+    state: raw.state,
   };
 }
 
 /** Path from `--config`, else `SCRYPATH_BOT_CONFIG`, else `./scrypath-bot.yml`. */
 export function configPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(explicit ?? env.SCRYPATH_BOT_CONFIG ?? "scrypath-bot.yml");
+  // An empty value (`--config=` or `SCRYPATH_BOT_CONFIG=`) counts as not given.
+  return resolve(explicit || env.SCRYPATH_BOT_CONFIG || "scrypath-bot.yml");
 }
 
 export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.env): Config {
@@ -222,12 +290,30 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
       `no configuration file at ${path}; pass --config FILE, set SCRYPATH_BOT_CONFIG, or copy examples/scrypath-bot.yml to ./scrypath-bot.yml`,
     );
   }
-  let document: unknown;
+  let text: string;
   try {
-    document = parseYaml(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (error) {
     const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new OperatorError("config_invalid", `cannot read ${path}: ${reason}`, null, { cause: error });
+    throw new OperatorError(
+      "config_invalid",
+      `cannot read the configuration file ${path} (${reason}); check the path and its permissions`,
+      null,
+      { cause: error },
+    );
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text);
+  } catch (error) {
+    // Only the first line: the rest of the YAML error is a code frame that can quote secrets.
+    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+    throw new OperatorError(
+      "config_invalid",
+      `${path} is not valid YAML (${reason?.replace(/:$/, "")}); fix the syntax and run again`,
+      null,
+      { cause: error },
+    );
   }
   return parseConfig(document, env, path);
 }
@@ -236,7 +322,10 @@ export function loadConfig(explicit?: string, env: NodeJS.ProcessEnv = process.e
 export function withOverrides(config: Config, overrides: ConfigOverrides): Config {
   return {
     ...config,
-    meilisearch: { ...config.meilisearch, url: overrides.meilisearchUrl ?? config.meilisearch.url },
+    meilisearch: {
+      ...config.meilisearch,
+      url: overrides.meilisearchUrl?.replace(/\/+$/, "") ?? config.meilisearch.url,
+    },
     indexPrefix: overrides.indexPrefix ?? config.indexPrefix,
     schemas: config.schemas.map((s) => {
       const syncMode = overrides.syncMode ?? s.syncMode;

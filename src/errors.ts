@@ -16,7 +16,8 @@ export type ErrorCode =
   | "meilisearch_error"
   | "index_not_found"
   | "no_contract"
-  | "not_found";
+  | "not_found"
+  | "refused";
 
 export type Backend = "postgres" | "meilisearch";
 
@@ -34,4 +35,18 @@ export class OperatorError extends Error {
 
 export function isOperatorError(error: unknown): error is OperatorError {
   return error instanceof OperatorError;
+}
+
+/**
+ * A mutation the operator declined, with upstream's reason name (`not_retryable`,
+ * `index_mismatch`, `failed_work`, …) so scripts and surfaces can branch on it.
+ */
+export class RefusedError extends OperatorError {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super("refused", `${reason}: ${message}`);
+  }
 }

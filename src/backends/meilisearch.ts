@@ -25,6 +25,7 @@ export function createMeiliClient(config: MeiliConfig): Meilisearch {
 
 /** The tasks API filter, as Meilisearch names it. `types` and `statuses` are open sets. */
 export interface TaskFilter {
+  uids?: number[];
   indexUids?: string[];
   types?: string[];
   statuses?: string[];
@@ -39,6 +40,7 @@ export interface TaskPage {
 function query(filter: TaskFilter, limit: number, from?: number | null) {
   // The client types `types`/`statuses` as closed unions; the server treats them as strings.
   return {
+    ...(filter.uids ? { uids: filter.uids } : {}),
     ...(filter.indexUids ? { indexUids: filter.indexUids } : {}),
     ...(filter.types ? { types: filter.types } : {}),
     ...(filter.statuses ? { statuses: filter.statuses } : {}),
@@ -166,4 +168,56 @@ export function meiliError(error: unknown, client: Meilisearch, index?: string):
   return new OperatorError("meilisearch_error", `Meilisearch request failed: ${message}`, "meilisearch", {
     cause: error,
   });
+}
+
+export type TaskWait =
+  | { outcome: "succeeded" | "failed" | "cancelled"; task: MeiliTask }
+  | { outcome: "timeout"; task: MeiliTask | null }
+  | { outcome: "unreachable"; error: OperatorError };
+
+/**
+ * Poll a task until it is terminal or `timeoutMs` passes. Never throws: a timeout or an
+ * unreachable server mean the outcome is unknown, which callers must report as unconfirmed.
+ */
+export async function waitForTask(
+  client: Meilisearch,
+  uid: number,
+  options: { timeoutMs: number; intervalMs?: number },
+): Promise<TaskWait> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last: MeiliTask | null = null;
+  for (;;) {
+    try {
+      last = await getTask(client, uid);
+    } catch (error) {
+      return { outcome: "unreachable", error: meiliError(error, client) };
+    }
+    if (last.status === "succeeded" || last.status === "failed") return { outcome: last.status, task: last };
+    if (last.status === "canceled" || last.status === "cancelled")
+      return { outcome: "cancelled", task: last };
+    if (Date.now() >= deadline) return { outcome: "timeout", task: last };
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+}
+
+/** POST /swap-indexes with one pair; returns the enqueued task uid. */
+export async function swapIndexes(client: Meilisearch, live: string, target: string): Promise<number> {
+  try {
+    return (await client.swapIndexes([{ indexes: [live, target], rename: false }])).taskUid;
+  } catch (error) {
+    throw meiliError(error, client, `${live} or ${target}`);
+  }
+}
+
+/** PATCH /indexes/{uid}/settings with wire (camelCase) settings; returns the task uid. */
+export async function patchSettings(
+  client: Meilisearch,
+  index: string,
+  settings: Record<string, unknown>,
+): Promise<number> {
+  try {
+    return (await client.index(index).updateSettings(settings)).taskUid;
+  } catch (error) {
+    throw meiliError(error, client, index);
+  }
 }

@@ -247,3 +247,82 @@ export async function findJob(db: Queryable, prefix: string, id: number): Promis
   );
   return rows[0] ? toJob(rows[0]) : null;
 }
+
+export interface NewJob {
+  worker: string;
+  queue: string;
+  args: Record<string, unknown>;
+  maxAttempts: number;
+  meta?: Record<string, unknown>;
+}
+
+export interface InsertedJob {
+  id: number;
+  worker: string;
+  queue: string;
+  state: string;
+  attempt: number;
+  maxAttempts: number;
+}
+
+/**
+ * Insert one job the way Oban's guide for other languages does: `available` now, UTC
+ * timestamps, no uniqueness. Then wake the queue's producers (Oban's stager would within ~1 s).
+ */
+export async function insertObanJob(db: Queryable, prefix: string, job: NewJob): Promise<InsertedJob> {
+  const { rows } = await db.query<{
+    id: number;
+    worker: string;
+    queue: string;
+    state: string;
+    attempt: number;
+    max_attempts: number;
+  }>(
+    `INSERT INTO ${table(prefix)} AS j (state, queue, worker, args, meta, max_attempts, attempt, errors, scheduled_at, inserted_at)
+     VALUES ('available', $1, $2, $3::jsonb, $4::jsonb, $5, 0, '{}', timezone('UTC', now()), timezone('UTC', now()))
+     RETURNING j.id, j.worker, j.queue, j.state::text AS state, j.attempt, j.max_attempts`,
+    [job.queue, job.worker, JSON.stringify(job.args), JSON.stringify(job.meta ?? {}), job.maxAttempts],
+  );
+  await db.query("SELECT pg_notify($1, $2)", [`${prefix}.oban_insert`, JSON.stringify({ queue: job.queue })]);
+  const row = rows[0];
+  if (!row) throw new Error("INSERT into oban_jobs returned no row");
+  return {
+    id: Number(row.id),
+    worker: row.worker,
+    queue: row.queue,
+    state: row.state,
+    attempt: Number(row.attempt),
+    maxAttempts: Number(row.max_attempts),
+  };
+}
+
+/** States in which a job has not finished yet. */
+export const UNFINISHED_STATES = ["available", "suspended", "scheduled", "executing", "retryable"] as const;
+
+/** The newest unfinished job of `worker` whose args contain `match`, if any. */
+export async function unfinishedJob(
+  db: Queryable,
+  prefix: string,
+  worker: string,
+  match: Record<string, unknown>,
+): Promise<{ id: number; state: string; args: Record<string, unknown> } | null> {
+  const known = await knownStates(db, prefix, UNFINISHED_STATES);
+  const { rows } = await db.query<{ id: number; state: string; args: Record<string, unknown> }>(
+    `SELECT j.id, j.state::text AS state, j.args FROM ${table(prefix)} j
+     WHERE j.state = ANY($1::${stateArray(prefix)}) AND j.worker = $2 AND j.args @> $3::jsonb
+     ORDER BY j.id DESC LIMIT 1`,
+    [known, worker, JSON.stringify(match)],
+  );
+  const row = rows[0];
+  return row ? { id: Number(row.id), state: row.state, args: row.args } : null;
+}
+
+/** Current states of the given jobs (missing ids are absent: pruned or deleted). */
+export async function jobStates(db: Queryable, prefix: string, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ id: number; state: string }>(
+    `SELECT j.id, j.state::text AS state FROM ${table(prefix)} j WHERE j.id = ANY($1::bigint[])`,
+    [ids],
+  );
+  return new Map(rows.map((r) => [Number(r.id), r.state]));
+}

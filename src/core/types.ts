@@ -130,6 +130,16 @@ export interface FailedWork {
   metadata: { index: string; taskUid: number; type: string } | { worker: string; queue: string };
   /** Improvement over upstream: first line of the newest error, secrets redacted. */
   lastError: string | null;
+  /** Set by the operator when the bot replayed this row: the new job and its current state. */
+  replayedAs?: ReplayRef | null;
+}
+
+export interface ReplayRef {
+  jobId: number;
+  /** Current Oban state of the replay job; null when it is gone (pruned). */
+  state: string | null;
+  requestedBy: string;
+  at: Date;
 }
 
 export interface ReasonClassCounts {

@@ -8,6 +8,8 @@ import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromMap, emptyCounts } from "../core/rollup.ts";
 import type { FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
+import { stateExists } from "../state/migrations.ts";
+import { latestReplays } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
@@ -135,6 +137,8 @@ export async function failedWorkOf(
     }
   }
 
+  await queue(() => attachReplays(ctx, schema, entries));
+
   return {
     schema: schema.module,
     mode: schema.config.syncMode,
@@ -144,6 +148,29 @@ export async function failedWorkOf(
     nextCursor: next ? encodeCursor(next) : null,
     backendCoverage: backend.coverage,
   };
+}
+
+/** "Replayed as #1234 (completed)": the newest replay of each queue row, when the bot made one. */
+async function attachReplays(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  entries: FailedWork[],
+): Promise<void> {
+  const ids = entries.filter((e) => e.source === "oban").map((e) => e.id);
+  const stateName = ctx.config.state.schema;
+  if (!schema.obanScope || ids.length === 0 || !(await stateExists(ctx.db, stateName))) return;
+  const replays = await latestReplays(ctx.db, stateName, schema.obanScope.prefix, ids);
+  for (const entry of entries) {
+    const link = entry.source === "oban" ? replays.get(entry.id) : undefined;
+    entry.replayedAs = link
+      ? {
+          jobId: link.replayJobId,
+          state: link.replayState,
+          requestedBy: link.requestedBy,
+          at: link.createdAt,
+        }
+      : null;
+  }
 }
 
 export async function failedSyncWork(

@@ -4,19 +4,32 @@
 import { createMeiliClient } from "../backends/meilisearch.ts";
 import { createPool } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
-import type { OperatorContext } from "./context.ts";
+import { recentAudit } from "../state/audit.ts";
+import { stateExists } from "../state/migrations.ts";
+import { type OperatorContext, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { failedSyncWork } from "./failedWork.ts";
+import { hotApplySettings, revertHotApply } from "./hotApply.ts";
 import { reconcileSync } from "./reconcile.ts";
+import { reconcileAction } from "./reconcileAction.ts";
+import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus } from "./status.ts";
+import { swapIndexes } from "./swap.ts";
 
+export type { AuditRow } from "../state/audit.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
-export { resolveSchema } from "./context.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
+export type { HandOffResult } from "./handOff.ts";
+export type { SettingsTaskResult } from "./hotApply.ts";
+export type { Actor } from "./mutation.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
+export type { ReconcileActionResult } from "./reconcileAction.ts";
+export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
 export type { StatusOptions } from "./status.ts";
+export type { SwapResult } from "./swap.ts";
+export { resolveSchema };
 
 type Bound<F> = F extends (ctx: OperatorContext, ...args: infer A) => infer R ? (...args: A) => R : never;
 
@@ -28,7 +41,21 @@ export interface Operator {
   indexContractDrift: Bound<typeof indexContractDrift>;
   settingsDiff: Bound<typeof settingsDiff>;
   settingsRead: Bound<typeof settingsRead>;
+  retrySyncWork: Bound<typeof retrySyncWork>;
+  reconcileAction: Bound<typeof reconcileAction>;
+  swapIndexes: Bound<typeof swapIndexes>;
+  hotApplySettings: Bound<typeof hotApplySettings>;
+  revertHotApply: Bound<typeof revertHotApply>;
+  auditLog: Bound<typeof auditLog>;
   close(): Promise<void>;
+}
+
+/** Recent audit entries, newest first (empty before the first mutation created the tables). */
+async function auditLog(ctx: OperatorContext, options: { schema?: string | null; limit?: number } = {}) {
+  const name = ctx.config.state.schema;
+  if (!(await stateExists(ctx.db, name))) return [];
+  const schema = options.schema ? resolveSchema(ctx, options.schema).module : null;
+  return recentAudit(ctx.db, name, { schema, limit: Math.min(Math.max(options.limit ?? 20, 1), 200) });
 }
 
 export function createOperator(context: OperatorContext): Operator {
@@ -40,6 +67,12 @@ export function createOperator(context: OperatorContext): Operator {
     indexContractDrift: (...args) => indexContractDrift(context, ...args),
     settingsDiff: (...args) => settingsDiff(context, ...args),
     settingsRead: (...args) => settingsRead(context, ...args),
+    retrySyncWork: (...args) => retrySyncWork(context, ...args),
+    reconcileAction: (...args) => reconcileAction(context, ...args),
+    swapIndexes: (...args) => swapIndexes(context, ...args),
+    hotApplySettings: (...args) => hotApplySettings(context, ...args),
+    revertHotApply: (...args) => revertHotApply(context, ...args),
+    auditLog: (...args) => auditLog(context, ...args),
     close: () => context.db.end(),
   };
 }

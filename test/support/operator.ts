@@ -34,6 +34,8 @@ export function testConfigObject(
     database: { url: inject("databaseUrl"), obanPrefix: prefix },
     indexPrefix,
     schemas,
+    // The bot's own tables, isolated per test file like the Oban prefix.
+    state: { schema: `scrypath_bot_${indexPrefix}` },
   };
 }
 
@@ -58,6 +60,7 @@ export async function testDeployment(schemas: Record<string, unknown>[]): Promis
     raw,
     async close() {
       await operator.close();
+      await oban.pool.query(`DROP SCHEMA IF EXISTS "${config.state.schema}" CASCADE`);
       await oban.close();
       await deleteIndexes(meili, `${indexPrefix}_`);
     },

@@ -1,0 +1,64 @@
+// `reconcile --action` (§5.4): build the report first, pick the action it recommends, then
+// execute it. The bot adds `swap` (cutover), guarded by promotion eligibility.
+import { OperatorError, RefusedError } from "../errors.ts";
+import { AUDIT_ACTIONS } from "../state/audit.ts";
+import { type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
+import { type HandOffResult, handOff } from "./handOff.ts";
+import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
+import { reconcileOf } from "./reconcile.ts";
+import { type RetryResult, retryOf } from "./retry.ts";
+import { type SwapResult, swapOf } from "./swap.ts";
+
+export const RECONCILE_ACTIONS = ["retry", "backfill", "reindex", "swap"] as const;
+export type ReconcileActionName = (typeof RECONCILE_ACTIONS)[number];
+
+export type ReconcileActionResult =
+  | { action: "retry"; result: RetryResult }
+  | { action: "backfill" | "reindex"; result: HandOffResult }
+  | { action: "swap"; result: SwapResult };
+
+export async function reconcileAction(
+  ctx: OperatorContext,
+  schemaRef: string,
+  input: { action: string; id?: string | number | null; targetIndex?: string | null; actor: Actor },
+): Promise<ReconcileActionResult> {
+  if (!(RECONCILE_ACTIONS as readonly string[]).includes(input.action)) {
+    throw new OperatorError(
+      "bad_argument",
+      `unsupported action "${input.action}"; --action must be one of retry, backfill, reindex, or swap`,
+    );
+  }
+  const schema = resolveSchema(ctx, schemaRef);
+  const action = input.action as ReconcileActionName;
+  if (action === "retry") {
+    if (input.id == null || input.id === "")
+      throw new OperatorError("bad_argument", "`--id` is required for this command");
+    return { action, result: await retryOf(ctx, schema, input.id, input.actor) };
+  }
+  if (action === "swap") {
+    return {
+      action,
+      result: await swapOf(ctx, schema, { targetIndex: input.targetIndex, actor: input.actor }),
+    };
+  }
+  // Backfill and reindex run only when the fresh report recommends them (§5.4).
+  const target = targetIndexFor(schema, input.targetIndex);
+  const report = await reconcileOf(ctx, schema, { targetIndex: target });
+  if (!report.actions.some((a) => a.kind === action)) {
+    await prepareState(ctx);
+    return auditRefusal(
+      ctx,
+      new RefusedError("no_action", `no ${action} action is available for this report`),
+      {
+        actor: input.actor.id,
+        action: action === "reindex" ? AUDIT_ACTIONS.reindex : AUDIT_ACTIONS.backfill,
+        schema: schema.module,
+        index: schema.liveIndex,
+        target: { target_index: target },
+        details: { drift_signals: report.driftSignals },
+        context: input.actor.context ?? {},
+      },
+    );
+  }
+  return { action, result: await handOff(ctx, schema, action, target, input.actor) };
+}

@@ -1,0 +1,267 @@
+// Scrypath.retry_sync_work/2 for queue rows (§2.3): validate as upstream, then insert ONE new
+// Oban job with rebuilt args; the failed job is left untouched. The replay link and the audit
+// row are written in the same transaction, under a per-job advisory lock, so concurrent
+// retries of one job (several processes, double clicks) produce exactly one new job.
+import { countTasks } from "../backends/meilisearch.ts";
+import { findJob, type InsertedJob, insertObanJob } from "../backends/obanJobs.ts";
+import { DELETE_WORKER, failedWorkFromJob, UPSERT_WORKER } from "../core/failedWork.ts";
+import { FAILED_OBAN_STATES } from "../core/types.ts";
+import { OperatorError, RefusedError } from "../errors.ts";
+import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
+import { latestReplays, recordReplay } from "../state/replayLinks.ts";
+import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+import { type Actor, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import { DOCUMENT_TASK_TYPES } from "./status.ts";
+
+export interface RetryResult {
+  /** The failed row that was replayed. */
+  id: number;
+  status: "accepted";
+  mode: "oban";
+  index: string;
+  documentIds: unknown[];
+  documentCount: number;
+  /** The new job. "Accepted" is not searchable: the worker still has to run. */
+  job: InsertedJob;
+  auditId: number;
+}
+
+/** `601`, `oban:601` or `meilisearch:403`. */
+export function parseRetryTarget(value: string | number): {
+  source: "oban" | "meilisearch" | null;
+  id: number;
+} {
+  const match = /^(?:(oban|meilisearch):)?([0-9]+)$/.exec(String(value).trim());
+  if (!match)
+    throw new OperatorError(
+      "bad_argument",
+      `invalid id "${value}"; expected a job id such as 601 or oban:601`,
+    );
+  return { source: (match[1] as "oban" | "meilisearch" | undefined) ?? null, id: Number(match[2]) };
+}
+
+interface StoredDocument {
+  id: unknown;
+  data: Record<string, unknown>;
+  source: "fields" | "custom";
+}
+
+function isStoredDocument(d: unknown): d is StoredDocument {
+  if (!d || typeof d !== "object") return false;
+  const doc = d as Record<string, unknown>;
+  return (
+    (typeof doc.id === "string" || typeof doc.id === "number") &&
+    !!doc.data &&
+    typeof doc.data === "object" &&
+    !Array.isArray(doc.data) &&
+    (doc.source === "fields" || doc.source === "custom")
+  );
+}
+
+/** Job args as Scrypath.Oban.Payload rebuilds them (§4.3): nothing copied blindly. */
+function rebuildArgs(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  payload: Record<string, unknown>,
+  operation: "upsert" | "delete",
+) {
+  const base = {
+    operation,
+    schema: schema.elixirModule,
+    backend: MEILISEARCH_BACKEND,
+    index: schema.liveIndex,
+    sync_mode: "oban",
+  };
+  // Connection hints: only the runtime index prefix. The bot's Meilisearch URL and key are its
+  // own view of the server, not the application's, and keys never go into job args.
+  const hints = ctx.config.indexPrefix ? { index_prefix: ctx.config.indexPrefix } : {};
+  if (operation === "delete") {
+    const ids = payload.document_ids as unknown[];
+    return { ...base, document_ids: ids, document_count: ids.length, ...hints };
+  }
+  const documents = (payload.documents as StoredDocument[]).map((d) => ({
+    id: d.id,
+    data: d.data,
+    source: d.source,
+  }));
+  return {
+    ...base,
+    document_ids: documents.map((d) => d.id),
+    document_count: documents.length,
+    documents,
+    ...hints,
+  };
+}
+
+/** Upstream's validation (§2.3 step 2), on the row as it is now. */
+function validate(
+  schema: ResolvedSchema,
+  payload: Record<string, unknown>,
+  index: string,
+  operation: string,
+): RefusedError | null {
+  const backend = payload.backend;
+  if (typeof backend === "string" && backend !== MEILISEARCH_BACKEND) {
+    return new RefusedError(
+      "backend_mismatch",
+      `job ${"backend"} is ${backend}, the bot only replays ${MEILISEARCH_BACKEND}`,
+    );
+  }
+  if (index !== schema.liveIndex) {
+    return new RefusedError(
+      "index_mismatch",
+      `the job targets index ${index} but ${schema.module} now writes to ${schema.liveIndex} (did the index prefix change?); reindex instead`,
+    );
+  }
+  if (operation === "upsert") {
+    if (!Array.isArray(payload.documents))
+      return new RefusedError("missing_retry_input", "the job has no documents list to replay");
+    const bad = payload.documents.findIndex((d) => !isStoredDocument(d));
+    if (bad >= 0)
+      return new RefusedError(
+        "missing_retry_input",
+        `documents[${bad}] is not a stored {id, data, source} document`,
+      );
+  }
+  if (operation === "delete" && !Array.isArray(payload.document_ids)) {
+    return new RefusedError("missing_retry_input", "the job has no document_ids list to replay");
+  }
+  return null;
+}
+
+const STILL_ACTIVE = new Set(["available", "suspended", "scheduled", "executing", "retryable", "completed"]);
+
+export async function retryOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  target: string | number,
+  actor: Actor,
+): Promise<RetryResult> {
+  const stateName = await prepareState(ctx);
+  const { source, id } = parseRetryTarget(target);
+  const audit = {
+    actor: actor.id,
+    action: AUDIT_ACTIONS.retry,
+    schema: schema.module,
+    index: schema.liveIndex,
+    target: { source: source ?? "oban", id },
+    context: actor.context ?? {},
+  };
+  const refuse = (refusal: RefusedError) => auditRefusal(ctx, refusal, audit);
+
+  const scope = schema.obanScope;
+  if (source === "meilisearch" || !scope) {
+    // Backend rows are never retryable; only say so for a row that exists.
+    if (await isFailedTask(ctx, schema, id)) {
+      return refuse(
+        new RefusedError(
+          "not_retryable",
+          `Meilisearch task ${id} is a backend row; backend rows have no replay action`,
+        ),
+      );
+    }
+    return refuse(new RefusedError("not_found", `no failed work found for id ${id}`));
+  }
+
+  try {
+    return await inTransaction(ctx, async (client) => {
+      await lockTarget(client, "retry", scope.prefix, id);
+      const job = await findJob(client, scope.prefix, id);
+      const belongs =
+        job &&
+        (FAILED_OBAN_STATES as readonly string[]).includes(job.state) &&
+        job.queue === scope.queue &&
+        job.args.schema === scope.schema;
+      if (!job || !belongs) {
+        if (source === null && (await isFailedTask(ctx, schema, id))) {
+          throw new RefusedError(
+            "not_retryable",
+            `${id} is a failed Meilisearch task; backend rows have no replay action`,
+          );
+        }
+        const now = job
+          ? ` (job ${id} is ${job.state}${job.args.schema !== scope.schema ? ` and belongs to ${String(job.args.schema)}` : ""})`
+          : "";
+        throw new RefusedError("not_found", `no failed work found for id ${id}${now}`);
+      }
+      const row = failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND });
+      if (!row.retryable) {
+        throw new RefusedError(
+          "not_retryable",
+          `job ${id} has no replayable payload (operation ${row.operation})`,
+        );
+      }
+      if (!row.recovery || (row.operation !== "upsert" && row.operation !== "delete")) {
+        throw new RefusedError("missing_recovery_action", `failed work ${id} does not expose a retry action`);
+      }
+      const invalid = validate(schema, job.args, row.recovery.index, row.operation);
+      if (invalid) throw invalid;
+
+      const previous = (await latestReplays(client, stateName, scope.prefix, [id])).get(id);
+      if (previous && (previous.replayState === null || STILL_ACTIVE.has(previous.replayState))) {
+        throw new RefusedError(
+          "already_replayed",
+          `job ${id} was already replayed as job ${previous.replayJobId} (${previous.replayState ?? "pruned"}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,
+          {
+            replayJobId: previous.replayJobId,
+            replayState: previous.replayState,
+            requestedBy: previous.requestedBy,
+          },
+        );
+      }
+
+      const args = rebuildArgs(ctx, schema, job.args, row.operation);
+      const inserted = await insertObanJob(client, scope.prefix, {
+        worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
+        queue: scope.queue,
+        args,
+        maxAttempts: schema.config.obanMaxAttempts,
+        meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
+      });
+      await recordReplay(client, stateName, {
+        failedJobId: id,
+        replayJobId: inserted.id,
+        schema: schema.module,
+        requestedBy: actor.id,
+      });
+      const auditId = await writeAudit(client, stateName, {
+        ...audit,
+        target: { source: "oban", id, new_job_id: inserted.id },
+        outcome: "accepted",
+        details: { queue: inserted.queue, worker: inserted.worker, document_count: args.document_count },
+      });
+      return {
+        id,
+        status: "accepted" as const,
+        mode: "oban" as const,
+        index: schema.liveIndex,
+        documentIds: args.document_ids,
+        documentCount: args.document_count,
+        job: inserted,
+        auditId,
+      };
+    });
+  } catch (error) {
+    if (error instanceof RefusedError) return refuse(error);
+    throw error;
+  }
+}
+
+async function isFailedTask(ctx: OperatorContext, schema: ResolvedSchema, uid: number): Promise<boolean> {
+  const filter = {
+    uids: [uid],
+    indexUids: [schema.liveIndex],
+    types: DOCUMENT_TASK_TYPES,
+    statuses: ["failed"],
+  };
+  return (await countTasks(ctx.meili, filter)) > 0;
+}
+
+export async function retrySyncWork(
+  ctx: OperatorContext,
+  schemaRef: string,
+  target: string | number,
+  actor: Actor,
+) {
+  return retryOf(ctx, resolveSchema(ctx, schemaRef), target, actor);
+}

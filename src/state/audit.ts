@@ -1,0 +1,99 @@
+// The audit log: one row per mutation attempt (requested, refused, executed, failed…), written
+// in the same transaction as the change it records whenever the change is in Postgres.
+import type pg from "pg";
+import { redactValue } from "../core/redact.ts";
+import { stateSchema } from "./migrations.ts";
+
+/** Upstream's gated-action names (§9.4), plus backfill. */
+export const AUDIT_ACTIONS = {
+  retry: "scrypath.ops.failed_work_retry",
+  reindex: "scrypath.ops.reindex",
+  backfill: "scrypath.ops.backfill",
+  swap: "scrypath.ops.swap_live",
+  hotApply: "scrypath.ops.hot_apply",
+} as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[keyof typeof AUDIT_ACTIONS];
+
+export interface AuditEntry {
+  actor: string;
+  action: AuditAction | string;
+  schema: string | null;
+  index: string | null;
+  target?: Record<string, unknown>;
+  outcome: string;
+  reason?: string | null;
+  details?: Record<string, unknown>;
+  /** Where the request came from (Slack user, channel, message ts; CLI host). */
+  context?: Record<string, unknown>;
+}
+
+export interface AuditRow extends Required<Omit<AuditEntry, "reason">> {
+  id: number;
+  at: Date;
+  reason: string | null;
+}
+
+type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+export async function writeAudit(db: Queryable, stateName: string, entry: AuditEntry): Promise<number> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO ${stateSchema(stateName)}.audit_log
+       (actor, action, schema_module, index_uid, target, outcome, reason, details, context)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [
+      entry.actor,
+      entry.action,
+      entry.schema,
+      entry.index,
+      JSON.stringify(entry.target ?? {}),
+      entry.outcome,
+      entry.reason ?? null,
+      JSON.stringify(redactValue(entry.details ?? {})),
+      JSON.stringify(entry.context ?? {}),
+    ],
+  );
+  return Number(rows[0]?.id);
+}
+
+/** Record the final outcome of an attempt whose row was written before acting. */
+export async function finishAudit(
+  db: Queryable,
+  stateName: string,
+  id: number,
+  outcome: string,
+  reason: string | null,
+  details: Record<string, unknown> = {},
+): Promise<void> {
+  await db.query(
+    `UPDATE ${stateSchema(stateName)}.audit_log
+     SET outcome = $2, reason = $3, details = details || $4::jsonb WHERE id = $1`,
+    [id, outcome, reason, JSON.stringify(redactValue(details))],
+  );
+}
+
+export async function recentAudit(
+  db: Queryable,
+  stateName: string,
+  options: { schema?: string | null; limit: number },
+): Promise<AuditRow[]> {
+  const { rows } = await db.query(
+    `SELECT id, at, actor, action, schema_module, index_uid, target, outcome, reason, details, context
+     FROM ${stateSchema(stateName)}.audit_log
+     WHERE ($1::text IS NULL OR schema_module = $1)
+     ORDER BY at DESC, id DESC LIMIT $2`,
+    [options.schema ?? null, options.limit],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    schema: r.schema_module,
+    index: r.index_uid,
+    target: r.target,
+    outcome: r.outcome,
+    reason: r.reason,
+    details: r.details,
+    context: r.context,
+  }));
+}

@@ -1,0 +1,108 @@
+// The bot's own tables, in their own Postgres schema (default `scrypath_bot`). Migrations are
+// applied in order, once, under an advisory lock, so several bot replicas starting together
+// migrate exactly once. Nothing but src/state writes these tables.
+import type pg from "pg";
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export function stateSchema(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`invalid state schema name ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+/** Each entry is one migration; never edit a released one, append a new one. */
+const MIGRATIONS: ((s: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.audit_log (
+      id bigserial PRIMARY KEY,
+      at timestamptz NOT NULL DEFAULT now(),
+      actor text NOT NULL,
+      action text NOT NULL,
+      schema_module text,
+      index_uid text,
+      target jsonb NOT NULL DEFAULT '{}',
+      outcome text NOT NULL,
+      reason text,
+      details jsonb NOT NULL DEFAULT '{}',
+      context jsonb NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_log_at_index ON ${s}.audit_log (at DESC);
+    CREATE INDEX audit_log_schema_at_index ON ${s}.audit_log (schema_module, at DESC);
+
+    CREATE TABLE ${s}.replay_links (
+      id bigserial PRIMARY KEY,
+      failed_job_id bigint NOT NULL,
+      replay_job_id bigint NOT NULL,
+      schema_module text NOT NULL,
+      requested_by text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX replay_links_failed_job_index ON ${s}.replay_links (failed_job_id, created_at DESC);
+
+    CREATE TABLE ${s}.settings_changes (
+      id bigserial PRIMARY KEY,
+      schema_module text NOT NULL,
+      index_uid text NOT NULL,
+      keys text[] NOT NULL,
+      previous jsonb NOT NULL,
+      applied jsonb NOT NULL,
+      task_uid bigint,
+      status text NOT NULL,
+      requested_by text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      reverted_at timestamptz,
+      reverted_by text,
+      revert_task_uid bigint
+    );`,
+];
+
+export const STATE_VERSION = MIGRATIONS.length;
+
+const migrated = new WeakMap<pg.Pool, Map<string, Promise<void>>>();
+
+/** Create or upgrade the state schema (idempotent; safe from several processes at once). */
+export function ensureState(db: pg.Pool, schemaName: string): Promise<void> {
+  const byName = migrated.get(db) ?? new Map<string, Promise<void>>();
+  migrated.set(db, byName);
+  let done = byName.get(schemaName);
+  if (!done) {
+    done = migrate(db, schemaName);
+    done.catch(() => byName.delete(schemaName));
+    byName.set(schemaName, done);
+  }
+  return done;
+}
+
+async function migrate(db: pg.Pool, schemaName: string): Promise<void> {
+  const s = stateSchema(schemaName);
+  const client = await db.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('scrypath_bot:migrate:' || $1))", [schemaName]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+      version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>(
+      `SELECT max(version) AS v FROM ${s}.schema_migrations`,
+    );
+    const current = rows[0]?.v ?? 0;
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      await client.query((MIGRATIONS[version - 1] as (s: string) => string)(s));
+      await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/** Whether the state tables exist yet (the read side never creates them). */
+export async function stateExists(db: pg.Pool | pg.PoolClient, schemaName: string): Promise<boolean> {
+  const { rows } = await db.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
+    `${stateSchema(schemaName)}.replay_links`,
+  ]);
+  return rows[0]?.t != null;
+}

@@ -1,0 +1,57 @@
+// Which failed job was replayed as which new job, by whom and when.
+import type pg from "pg";
+import { stateSchema } from "./migrations.ts";
+
+type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+export interface ReplayLink {
+  failedJobId: number;
+  replayJobId: number;
+  requestedBy: string;
+  createdAt: Date;
+  /** The replay job's current Oban state; null when the row is gone (pruned). */
+  replayState: string | null;
+}
+
+export async function recordReplay(
+  db: Queryable,
+  stateName: string,
+  link: { failedJobId: number; replayJobId: number; schema: string; requestedBy: string },
+): Promise<void> {
+  await db.query(
+    `INSERT INTO ${stateSchema(stateName)}.replay_links (failed_job_id, replay_job_id, schema_module, requested_by)
+     VALUES ($1, $2, $3, $4)`,
+    [link.failedJobId, link.replayJobId, link.schema, link.requestedBy],
+  );
+}
+
+/** The newest replay of each given failed job, with the replay job's current state. */
+export async function latestReplays(
+  db: Queryable,
+  stateName: string,
+  obanPrefix: string,
+  failedJobIds: number[],
+): Promise<Map<number, ReplayLink>> {
+  if (failedJobIds.length === 0) return new Map();
+  const { rows } = await db.query(
+    `SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id, l.requested_by, l.created_at,
+       j.state::text AS replay_state
+     FROM ${stateSchema(stateName)}.replay_links l
+     LEFT JOIN ${stateSchema(obanPrefix)}.oban_jobs j ON j.id = l.replay_job_id
+     WHERE l.failed_job_id = ANY($1::bigint[])
+     ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC`,
+    [failedJobIds],
+  );
+  return new Map(
+    rows.map((r) => [
+      Number(r.failed_job_id),
+      {
+        failedJobId: Number(r.failed_job_id),
+        replayJobId: Number(r.replay_job_id),
+        requestedBy: r.requested_by,
+        createdAt: r.created_at,
+        replayState: r.replay_state ?? null,
+      },
+    ]),
+  );
+}
