@@ -123,6 +123,12 @@ export function settingsDiffJson(diff: SettingsDiff) {
     status: diff.status,
     declared: parity ? {} : redactValue(diff.declared),
     applied: parity ? {} : redactValue(diff.applied),
-    drift: redactValue(diff.drift),
+    // Redact the values only: `key` names a Meilisearch setting, and redactValue would treat a
+    // field called "key" as a credential.
+    drift: diff.drift.map((d) => ({
+      key: d.key,
+      declared: redactValue(d.declared),
+      applied: redactValue(d.applied),
+    })),
   };
 }

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
-import { redactValue } from "../core/redact.ts";
+import { redactText, redactValue } from "../core/redact.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
-import { type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
+import { COMMANDS, type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
 import {
   formatContractDrift,
   formatFailed,
@@ -29,13 +29,25 @@ export interface CliIo {
 
 type Values = Record<string, string | boolean | undefined>;
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  /** The task the error belongs to, when it is known before `run` learns it. */
+  constructor(
+    message: string,
+    readonly task?: string,
+  ) {
+    super(message);
+  }
+}
 
 const SYNC_MODES: SyncMode[] = ["inline", "manual", "oban"];
 
+// Every option any command knows (names never clash in type), so the first pass reads a value
+// such as `--class validation` as the option's value, not as a positional.
+const ALL_OPTIONS = Object.assign({}, SHARED_OPTIONS, ...COMMANDS.map((c) => c.options));
+
 function parseCommandLine(argv: string[]) {
   // First pass: find the command words with every option allowed, then re-parse strictly.
-  const loose = parseArgs({ args: argv, strict: false, allowPositionals: true, options: SHARED_OPTIONS });
+  const loose = parseArgs({ args: argv, strict: false, allowPositionals: true, options: ALL_OPTIONS });
   const found = findCommand(loose.positionals);
   if (!found) return { found: null, values: loose.values as Values, positionals: loose.positionals };
   try {
@@ -45,11 +57,26 @@ function parseCommandLine(argv: string[]) {
       allowPositionals: true,
       options: { ...SHARED_OPTIONS, ...found.spec.options },
     });
-    return { found, values: strict.values as Values, positionals: strict.positionals };
+    return {
+      found: findCommand(strict.positionals) ?? found,
+      values: strict.values as Values,
+      positionals: strict.positionals,
+    };
   } catch (error) {
-    const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new UsageError(`invalid options: ${message}`);
+    throw new UsageError(
+      `invalid options: ${optionProblem(error)}; run \`scrypath-bot ${found.spec.words.join(" ")} --help\` for the options it accepts`,
+      found.spec.task,
+    );
   }
+}
+
+/** node:util's parseArgs messages, shortened to the part that names the problem. */
+function optionProblem(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  const message = (e?.message ?? String(error)).split("\n")[0] ?? "";
+  const unknown = /^Unknown option '([^']+)'/.exec(message);
+  if (e?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) return `unknown option ${unknown[1]}`;
+  return message.replace(/^Option '([^']+)'/, "option $1").replace(/\.$/, "");
 }
 
 function schemaArgument(spec: CommandSpec, rest: string[]): string {
@@ -66,7 +93,13 @@ function schemaArgument(spec: CommandSpec, rest: string[]): string {
 function overrides(values: Values) {
   const syncMode = values["sync-mode"] as string | undefined;
   if (syncMode !== undefined && !SYNC_MODES.includes(syncMode as SyncMode)) {
-    throw new UsageError(`unsupported sync mode "${syncMode}"`);
+    throw new UsageError(`unsupported sync mode "${syncMode}"; use one of ${SYNC_MODES.join(", ")}`);
+  }
+  const url = values["meilisearch-url"];
+  if (typeof url === "string" && !isHttpUrl(url)) {
+    throw new UsageError(
+      `invalid --meilisearch-url "${redactText(url)}"; pass an http(s) URL such as http://127.0.0.1:7700`,
+    );
   }
   return {
     ...(values["index-prefix"] ? { indexPrefix: values["index-prefix"] as string } : {}),
@@ -74,6 +107,14 @@ function overrides(values: Values) {
     ...(values["meilisearch-url"] ? { meilisearchUrl: values["meilisearch-url"] as string } : {}),
     ...(values["oban-queue"] ? { obanQueue: values["oban-queue"] as string } : {}),
   };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
 }
 
 function positiveInt(name: string, value: string | boolean | undefined): number | undefined {
@@ -220,11 +261,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     const { found, values, positionals } = parseCommandLine(argv);
     debug = values.debug === true;
     if (!found) {
-      if (values.help || positionals.length === 0 || positionals[0] === "help") {
+      if (values.help || positionals[0] === "help") {
         io.stdout(`${usage()}\n`);
-        return positionals.length === 0 && !values.help ? 1 : 0;
+        return 0;
       }
-      throw new UsageError(`unknown command "${positionals.join(" ")}"\n\n${usage()}`);
+      if (positionals.length === 0) {
+        // Misuse: the usage goes to stderr, so stdout stays empty for scripts.
+        io.stderr(`${usage()}\n`);
+        return 1;
+      }
+      throw new UsageError(
+        `unknown command "${positionals.join(" ")}"; run \`scrypath-bot --help\` for the list of commands`,
+      );
     }
     const { spec, rest } = found;
     task = spec.task;
@@ -248,10 +296,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return outcome.exitCode;
   } catch (error) {
     if (error instanceof UsageError || isOperatorError(error)) {
-      io.stderr(`${task} failed: ${error.message}\n`);
+      const where = error instanceof UsageError ? (error.task ?? task) : task;
+      io.stderr(`${where} failed: ${error.message}\n`);
     } else {
-      io.stderr(`${task} failed: unexpected error: ${(error as Error)?.message ?? String(error)}\n`);
-      if (!debug) io.stderr("Re-run with --debug for the stack trace.\n");
+      const message = String((error as Error)?.message ?? error).split("\n")[0];
+      const hint = debug ? "" : "; re-run with --debug for the stack trace";
+      io.stderr(`${task} failed: unexpected error: ${redactText(message ?? "")}${hint}\n`);
     }
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return 1;

