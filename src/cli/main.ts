@@ -303,7 +303,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       const hint = debug ? "" : "; re-run with --debug for the stack trace";
       io.stderr(`${task} failed: unexpected error: ${redactText(message ?? "")}${hint}\n`);
     }
-    if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
+    if (debug && error instanceof Error && error.stack) io.stderr(`${redactText(error.stack)}\n`);
     return 1;
   } finally {
     await operator?.close().catch(() => {});
