@@ -3,9 +3,5 @@
 import { register } from "tsx/esm/api";
 
 register();
-const { run } = await import("../src/cli/main.ts");
-process.exitCode = await run(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(text),
-  stderr: (text) => process.stderr.write(text),
-  env: process.env,
-});
+const { run, processIo } = await import("../src/cli/main.ts");
+process.exitCode = await run(process.argv.slice(2), processIo());

@@ -20,13 +20,16 @@ export interface CommandSpec {
   /** Upstream task name used in error lines: `<task> failed: <reason>`. */
   task: string;
   /** The positional argument after the words, if any. */
-  argument: "schema" | "directory" | null;
+  argument: "schema" | "directory" | "changeId" | "optionalSchema";
+  /** Changes production: asks for confirmation (or --yes). */
+  mutates?: boolean;
   options: OptionSpec;
   summary: string;
   usage: string;
 }
 
 const json = { json: { type: "boolean" } } as const;
+const yes = { yes: { type: "boolean", short: "y" } } as const;
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -57,9 +60,17 @@ export const COMMANDS: CommandSpec[] = [
     words: ["reconcile"],
     task: "scrypath.reconcile",
     argument: "schema",
-    options: { ...json, "target-index": { type: "string" }, "include-contract-drift": { type: "boolean" } },
-    summary: "drift signals, reindex visibility and recommended actions",
-    usage: "reconcile <Schema> [--json] [--target-index X] [--include-contract-drift]",
+    options: {
+      ...json,
+      ...yes,
+      "target-index": { type: "string" },
+      "include-contract-drift": { type: "boolean" },
+      action: { type: "string" },
+      id: { type: "string" },
+    },
+    summary: "drift signals and recommended actions; --action retry|backfill|reindex|swap applies one",
+    usage:
+      "reconcile <Schema> [--json] [--target-index X] [--include-contract-drift] [--action A [--id ID] [--yes]]",
   },
   {
     words: ["drift"],
@@ -84,6 +95,41 @@ export const COMMANDS: CommandSpec[] = [
     options: {},
     summary: "the live index's applied settings",
     usage: "settings read <Schema>",
+  },
+  {
+    words: ["retry"],
+    task: "scrypath.retry",
+    argument: "schema",
+    mutates: true,
+    options: { ...json, ...yes, id: { type: "string" } },
+    summary: "replay one failed Oban job as a new job (the failed job stays as it is)",
+    usage: "retry <Schema> --id ID [--yes] [--json]",
+  },
+  {
+    words: ["settings", "hot-apply"],
+    task: "scrypath.settings.hot_apply",
+    argument: "schema",
+    mutates: true,
+    options: { ...json, ...yes, "settings-file": { type: "string" }, "ack-live": { type: "boolean" } },
+    summary: "PATCH synonyms, stop words or typo tolerance on the live index",
+    usage: "settings hot-apply <Schema> --settings-file F --ack-live [--yes] [--json]",
+  },
+  {
+    words: ["settings", "revert"],
+    task: "scrypath.settings.revert",
+    argument: "changeId",
+    mutates: true,
+    options: { ...json, ...yes, force: { type: "boolean" } },
+    summary: "put back the values a hot-apply replaced",
+    usage: "settings revert <ID> [--force] [--yes] [--json]",
+  },
+  {
+    words: ["audit"],
+    task: "scrypath-bot.audit",
+    argument: "optionalSchema",
+    options: { ...json, limit: { type: "string" } },
+    summary: "recent audit log entries, newest first",
+    usage: "audit [Schema] [--limit N] [--json]",
   },
   {
     words: ["playbooks", "validate"],

@@ -2,6 +2,7 @@
 // `run` takes its I/O as arguments so tests drive it in-process.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
@@ -18,6 +19,15 @@ import {
   formatStatus,
 } from "./format.ts";
 import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJson } from "./json.ts";
+import {
+  auditLines,
+  confirmMutation,
+  hotApplyCommand,
+  type MutationOutcome,
+  reconcileActionCommand,
+  retryCommand,
+  revertCommand,
+} from "./mutations.ts";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -25,6 +35,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Builds the operator; tests may pass their own. */
   openOperator?: (config: Config) => Operator;
+  /** Asks a yes/no question; only given when a person is at a terminal. */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -80,7 +92,10 @@ function optionProblem(error: unknown): string {
 }
 
 function schemaArgument(spec: CommandSpec, rest: string[]): string {
+  if (spec.argument === "optionalSchema" && rest.length === 0) return "";
   if (rest.length !== 1 || !rest[0]) {
+    if (spec.argument === "changeId")
+      throw new UsageError("expected one settings change id, for example `12`");
     throw new UsageError(
       spec.argument === "directory"
         ? "expected one directory argument, for example `priv/playbooks`"
@@ -153,9 +168,46 @@ async function runOperatorCommand(
   schema: string,
   values: Values,
   operator: Operator,
+  io: CliIo,
 ): Promise<Outcome> {
   const asJson = values.json === true;
+  const mutation = (m: MutationOutcome, failed = false): Outcome => ({
+    lines: asJson ? jsonLines(m.json) : m.lines,
+    notes: m.notes,
+    exitCode: failed ? 1 : 0,
+  });
+  const confirm = (description: string) => confirmMutation(io, values.yes === true, description);
   switch (spec.task) {
+    case "scrypath.retry": {
+      const id = values.id as string | undefined;
+      if (!id) throw new UsageError("`--id` is required for this command");
+      await confirm(
+        `retry failed work ${id} of ${schema}: insert one new Oban job (the failed job stays as it is)`,
+      );
+      return mutation(await retryCommand(operator, schema, id));
+    }
+    case "scrypath.settings.hot_apply": {
+      if (values["ack-live"] === true && values["settings-file"]) {
+        await confirm(`PATCH the live settings of ${schema} from ${values["settings-file"]}`);
+      }
+      const r = await hotApplyCommand(operator, schema, {
+        settingsFile: values["settings-file"] as string | undefined,
+        ackLive: values["ack-live"] === true,
+      });
+      return mutation(r.outcome, r.failed);
+    }
+    case "scrypath.settings.revert": {
+      await confirm(`revert settings change ${schema} on the live index`);
+      const r = await revertCommand(operator, schema, values.force === true);
+      return mutation(r.outcome, r.failed);
+    }
+    case "scrypath-bot.audit": {
+      const rows = await operator.auditLog({
+        schema: schema || null,
+        limit: positiveInt("limit", values.limit) ?? 20,
+      });
+      return { lines: asJson ? jsonLines(rows) : auditLines(rows), exitCode: 0 };
+    }
     case "scrypath.status": {
       const status = await operator.syncStatus(schema);
       return { lines: asJson ? jsonLines(statusJson(status)) : formatStatus(status), exitCode: 0 };
@@ -184,6 +236,18 @@ async function runOperatorCommand(
       };
     }
     case "scrypath.reconcile": {
+      if (typeof values.action === "string") {
+        const action = values.action;
+        await confirm(
+          `apply reconcile action ${action} to ${schema}${action === "swap" ? " (swaps the live index)" : ""}`,
+        );
+        const r = await reconcileActionCommand(operator, schema, {
+          action,
+          ...(values.id ? { id: values.id as string } : {}),
+          ...(values["target-index"] ? { targetIndex: values["target-index"] as string } : {}),
+        });
+        return mutation(r.outcome, r.failed);
+      }
       const report = await operator.reconcileSync(schema, {
         targetIndex: (values["target-index"] as string | undefined) ?? null,
         includeContractDrift: values["include-contract-drift"] === true,
@@ -289,7 +353,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         overrides(values),
       );
       operator = (io.openOperator ?? ((c: Config) => openOperator(c, { poolSize: 4 })))(config);
-      outcome = await runOperatorCommand(spec, argument, values, operator);
+      outcome = await runOperatorCommand(spec, argument, values, operator, io);
     }
     if (outcome.lines.length > 0) io.stdout(`${outcome.lines.join("\n")}\n`);
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
@@ -312,10 +376,26 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 
 // Entry point when executed directly (bin/scrypath-bot.js or `npm run cli`).
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
-  const code = await run(process.argv.slice(2), {
+  process.exitCode = await run(process.argv.slice(2), processIo());
+}
+
+/** The real terminal: confirmation prompts only when a person is at one. */
+export function processIo(): CliIo {
+  return {
     stdout: (t) => process.stdout.write(t),
     stderr: (t) => process.stderr.write(t),
     env: process.env,
-  });
-  process.exitCode = code;
+    ...(process.stdin.isTTY && process.stderr.isTTY
+      ? {
+          confirm: async (question: string) => {
+            const rl = createInterface({ input: process.stdin, output: process.stderr });
+            try {
+              return (await rl.question(question)).trim().toLowerCase() === "yes";
+            } finally {
+              rl.close();
+            }
+          },
+        }
+      : {}),
+  };
 }

@@ -40,7 +40,7 @@ const contract = (mismatch = false, over: Partial<ContractDriftReport> = {}): Co
   index: "s_post",
   dimensions: Object.fromEntries(
     CONTRACT_DIMENSIONS.map((d) => [d, { match: !(mismatch && d === "settings"), details: [] }]),
-  ) as ContractDriftReport["dimensions"],
+  ) as unknown as ContractDriftReport["dimensions"],
   ...over,
 });
 const input = (

@@ -106,7 +106,6 @@ describe("index swap behind promotion eligibility, on a real Meilisearch", () =>
         url: "http://127.0.0.1:1",
         apiKey: null,
         timeoutMs: 2000,
-        taskWaitMs: 1000,
       }),
     });
     await expect(down.swapIndexes("posts", { actor })).rejects.toMatchObject({

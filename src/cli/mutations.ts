@@ -1,0 +1,215 @@
+// The CLI's mutating commands (retry, reconcile --action, settings hot-apply/revert) and the
+// audit listing. Every mutation asks for confirmation on a terminal and needs --yes otherwise.
+import { readFile } from "node:fs/promises";
+import { hostname, userInfo } from "node:os";
+import { OperatorError } from "../errors.ts";
+import type { Actor, AuditRow, Operator, ReconcileActionResult } from "../operator/index.ts";
+import { isoTimestamp } from "./format.ts";
+
+export interface MutationIo {
+  stderr: (text: string) => void;
+  /** Asks a yes/no question on a terminal; absent when not interactive. */
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+export interface MutationOutcome {
+  lines: string[];
+  notes: string[];
+  json: unknown;
+}
+
+/** `cli:<os user>`, so the audit log tells terminal actions apart from Slack users. */
+export function cliActor(): Actor {
+  let user = "unknown";
+  try {
+    user = userInfo().username;
+  } catch {}
+  return { id: `cli:${user}`, context: { host: hostname(), via: "cli" } };
+}
+
+/** Ask before acting; refuse when nobody can be asked and --yes was not given. */
+export async function confirmMutation(io: MutationIo, yes: boolean, description: string): Promise<void> {
+  if (yes) return;
+  if (!io.confirm) {
+    throw new OperatorError(
+      "bad_argument",
+      `this command changes production (${description}); pass --yes to confirm when not running in a terminal`,
+    );
+  }
+  if (!(await io.confirm(`About to ${description}. Type yes to continue: `))) {
+    throw new OperatorError("bad_argument", "cancelled at the confirmation prompt; nothing was done");
+  }
+}
+
+export async function retryCommand(operator: Operator, schema: string, id: string): Promise<MutationOutcome> {
+  const result = await operator.retrySyncWork(schema, id, cliActor());
+  return {
+    // §8.3: the four mix lines.
+    lines: [
+      `Retried failed work ${result.id}`,
+      `Status: ${result.status}`,
+      `Mode: ${result.mode}`,
+      `Reference: ${result.index}`,
+    ],
+    notes: [
+      `New Oban job ${result.job.id} (${result.job.worker}) in queue ${result.job.queue}, state ${result.job.state}. Accepted is not searchable yet: the worker still has to run.`,
+    ],
+    json: {
+      id: result.id,
+      status: result.status,
+      mode: result.mode,
+      index: result.index,
+      document_ids: result.documentIds,
+      document_count: result.documentCount,
+      job: {
+        id: result.job.id,
+        worker: result.job.worker,
+        queue: result.job.queue,
+        state: result.job.state,
+        attempt: result.job.attempt,
+        max_attempts: result.job.maxAttempts,
+      },
+    },
+  };
+}
+
+function actionLines(outcome: ReconcileActionResult): MutationOutcome {
+  switch (outcome.action) {
+    case "retry": {
+      const r = outcome.result;
+      return {
+        lines: ["Applied action: retry", `Status: ${r.status}`, `Mode: ${r.mode}`, `Reference: ${r.index}`],
+        notes: [
+          `New Oban job ${r.job.id} in queue ${r.job.queue} replays failed work ${r.id}. Accepted is not searchable yet.`,
+        ],
+        json: { action: "retry", status: r.status, mode: r.mode, reference: r.index, job_id: r.job.id },
+      };
+    }
+    case "backfill":
+    case "reindex": {
+      const r = outcome.result;
+      return {
+        lines: [
+          `Applied action: ${r.action}`,
+          `Status: ${r.status}`,
+          `Mode: ${r.mode}`,
+          `Reference: ${r.index}`,
+        ],
+        notes: [
+          `Handed off as Oban job ${r.job.id} (${r.job.worker}) in queue ${r.job.queue}; the application performs the ${r.action}.`,
+        ],
+        json: {
+          action: r.action,
+          status: r.status,
+          mode: r.mode,
+          reference: r.index,
+          target_index: r.targetIndex,
+          job_id: r.job.id,
+        },
+      };
+    }
+    case "swap": {
+      const r = outcome.result;
+      return {
+        lines: [
+          "Applied action: swap",
+          `Status: ${r.status}`,
+          "Mode: meilisearch",
+          `Reference: ${r.liveIndex}`,
+        ],
+        notes: [
+          r.status === "succeeded"
+            ? `Swapped ${r.liveIndex} with ${r.targetIndex} (task ${r.taskUid}); ${r.targetIndex} now holds the previous documents.`
+            : `Swap ${r.status}: ${r.error}`,
+        ],
+        json: {
+          action: "swap",
+          status: r.status,
+          live_index: r.liveIndex,
+          target_index: r.targetIndex,
+          task_uid: r.taskUid,
+          error: r.error,
+        },
+      };
+    }
+  }
+}
+
+export async function reconcileActionCommand(
+  operator: Operator,
+  schema: string,
+  input: { action: string; id?: string; targetIndex?: string },
+): Promise<{ outcome: MutationOutcome; failed: boolean }> {
+  const result = await operator.reconcileAction(schema, { ...input, actor: cliActor() });
+  const failed = result.action === "swap" && result.result.status !== "succeeded";
+  return { outcome: actionLines(result), failed };
+}
+
+/** §8.7 guards, then the operator's own validation. */
+export async function hotApplyCommand(
+  operator: Operator,
+  schema: string,
+  input: { settingsFile?: string; ackLive: boolean },
+): Promise<{ outcome: MutationOutcome; failed: boolean }> {
+  if (!input.ackLive)
+    throw new OperatorError("bad_argument", "live settings PATCH requires --ack-live acknowledgement");
+  if (!input.settingsFile) throw new OperatorError("bad_argument", "--settings-file PATH is required");
+  let text: string;
+  try {
+    text = await readFile(input.settingsFile, "utf8");
+  } catch (error) {
+    throw new OperatorError("bad_argument", `cannot read ${input.settingsFile}: ${(error as Error).message}`);
+  }
+  let settings: unknown;
+  try {
+    settings = JSON.parse(text);
+  } catch (error) {
+    throw new OperatorError(
+      "bad_argument",
+      `${input.settingsFile} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (!settings || typeof settings !== "object" || Array.isArray(settings)) {
+    throw new OperatorError("bad_argument", "settings JSON must be an object at the top level");
+  }
+  const r = await operator.hotApplySettings(schema, { settings, acknowledgeLive: true, actor: cliActor() });
+  return {
+    outcome: {
+      lines: [`task uid=${r.task.uid} status=${r.task.status}`],
+      notes: [
+        r.task.error
+          ? `Settings change ${r.changeId}: ${r.task.error}`
+          : `Settings change ${r.changeId} on ${r.index}; undo it with: scrypath-bot settings revert ${r.changeId}`,
+      ],
+      json: { change_id: r.changeId, index: r.index, task: r.task },
+    },
+    failed: r.task.status !== "succeeded",
+  };
+}
+
+export async function revertCommand(operator: Operator, id: string, force: boolean) {
+  if (!/^[1-9][0-9]*$/.test(id))
+    throw new OperatorError("bad_argument", `invalid settings change id "${id}"`);
+  const r = await operator.revertHotApply(Number(id), { actor: cliActor(), force });
+  return {
+    outcome: {
+      lines: [`task uid=${r.task.uid} status=${r.task.status}`],
+      notes: r.task.error
+        ? [`Revert of change ${r.changeId}: ${r.task.error}`]
+        : [`Reverted settings change ${r.changeId} on ${r.index}.`],
+      json: { change_id: r.changeId, index: r.index, task: r.task },
+    },
+    failed: r.task.status !== "succeeded",
+  };
+}
+
+export function auditLines(rows: AuditRow[]): string[] {
+  if (rows.length === 0) return ["No audit entries."];
+  return rows.map((r) => {
+    const target = Object.entries(r.target)
+      .map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
+      .join(" ");
+    const reason = r.reason ? ` reason=${r.reason}` : "";
+    return `${isoTimestamp(r.at)} ${r.actor} ${r.action} ${r.schema ?? "-"} ${r.outcome}${reason}${target ? ` ${target}` : ""}`;
+  });
+}
