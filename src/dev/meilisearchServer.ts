@@ -255,10 +255,13 @@ async function launch(
 
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
   for (;;) {
-    if (spawnError) await fail(`could not be started (${spawnError.message})`);
     if (!running(child)) {
       await exited;
-      await fail(`exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`);
+      await fail(
+        spawnError
+          ? `could not be started (${spawnError.message})`
+          : `exited during start-up (code ${child.exitCode}, signal ${child.signalCode})`,
+      );
     }
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });

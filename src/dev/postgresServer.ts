@@ -40,7 +40,7 @@ let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
  * "beforeExit", overriding any `process.exitCode` the program set, (b) on SIGINT/SIGTERM/SIGHUP stops
  * the clusters and exits with 128+n, racing our own stop(), and (c) on "exit" throws
  * "TypeError: done is not a function" once any cluster was created. Our own exit hook (onProcessExit)
- * replaces it: it sends a still-running postmaster SIGINT and removes the temp dir.
+ * replaces it: it sends a still-running postmaster SIGQUIT and removes the temp dir.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   loaded ??= (async () => {
@@ -103,7 +103,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   let server: EmbeddedPostgres | undefined;
   const unregister = onProcessExit(() => {
     const child = server && serverProcess(server);
-    if (running(child)) child.kill("SIGINT");
+    if (running(child)) child.kill("SIGQUIT"); // immediate shutdown: nothing more written to the data dir
     removeDirSync(dir);
   });
 
@@ -156,7 +156,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       if (result === "ready") break;
       await stopServer(server);
       // The free port can be taken between probing and binding: try another one.
-      if (result === "exited" && attempt < 3 && /could not (bind|create listen)/i.test(tail.text())) {
+      if (result === "exited" && attempt < 3 && /address already in use|could not bind/i.test(tail.text())) {
         port = await freePort();
         server = make(port);
         continue;
