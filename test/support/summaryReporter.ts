@@ -2,6 +2,7 @@
 // CI reads this exact format. Besides failed tests, these count as failures so that a broken run never
 // reads "0 failed": a test file that fails outside any test (import error, failing beforeAll), each
 // unhandled error, and a run that failed without any of those (globalSetup could not start the services).
+import { writeSync } from "node:fs";
 import type { Reporter, SerializedError, TestModule, TestRunEndReason } from "vitest/node";
 
 export default class SummaryReporter implements Reporter {
@@ -26,6 +27,8 @@ export default class SummaryReporter implements Reporter {
     }
     failed += unhandledErrors.length;
     if (reason === "failed" && failed === 0) failed = 1;
-    process.stdout.write(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}\n`);
+    const line = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}\n`;
+    // Written at exit, so it is the closing line, after vitest's own summary.
+    process.once("exit", () => writeSync(1, line));
   }
 }
