@@ -105,6 +105,25 @@ const configSchema = z
       .strict(),
     indexPrefix: nonEmpty.optional(),
     schemas: z.array(schemaEntry).default([]),
+    slack: z
+      .object({
+        /** URL templates with {id}, {queue}, {index}, {schema} placeholders. */
+        dashboardLinks: z
+          .object({ job: z.url().optional(), index: z.url().optional(), runbook: z.url().optional() })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({ dashboardLinks: {} }),
+    access: z
+      .object({
+        /** Channel ids where the bot answers; empty means everywhere. */
+        channels: z
+          .array(z.string().regex(/^[CGD][A-Z0-9]+$/, "expected a Slack channel id such as C0123456789"))
+          .default([]),
+      })
+      .strict()
+      .default({ channels: [] }),
     state: z
       .object({
         schema: z
@@ -161,6 +180,8 @@ export interface Config {
   schemas: SchemaConfig[];
   /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
   state: { schema: string };
+  slack: { dashboardLinks: { job?: string; index?: string; runbook?: string } };
+  access: { channels: string[] };
 }
 
 /** Runtime overrides, as the mix tasks' switches (`--index-prefix`, `--sync-mode`, …). */
@@ -273,6 +294,8 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
         : null,
     })),
     state: raw.state,
+    slack: raw.slack,
+    access: raw.access,
   };
 }
 

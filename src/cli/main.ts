@@ -7,9 +7,12 @@ import { parseArgs } from "node:util";
 import { type Config, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
 import { redactText, redactValue } from "../core/redact.ts";
+import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
-import { type Operator, openOperator } from "../operator/index.ts";
+import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
+import { checkReconcileAction } from "../operator/reconcileAction.ts";
+import { parseRetryTarget } from "../operator/retry.ts";
 import { COMMANDS, type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
 import {
   formatContractDrift,
@@ -24,6 +27,8 @@ import {
   confirmMutation,
   hotApplyCommand,
   type MutationOutcome,
+  parseChangeId,
+  readHotApplySettings,
   reconcileActionCommand,
   retryCommand,
   revertCommand,
@@ -178,27 +183,33 @@ async function runOperatorCommand(
   });
   const confirm = (description: string) => confirmMutation(io, values.yes === true, description);
   switch (spec.task) {
+    // Mutations check what they can without I/O before asking, so nobody confirms a command
+    // that cannot run.
     case "scrypath.retry": {
       const id = values.id as string | undefined;
       if (!id) throw new UsageError("`--id` is required for this command");
+      resolveSchema(operator.context, schema);
+      parseRetryTarget(id);
       await confirm(
         `retry failed work ${id} of ${schema}: insert one new Oban job (the failed job stays as it is)`,
       );
       return mutation(await retryCommand(operator, schema, id));
     }
     case "scrypath.settings.hot_apply": {
-      if (values["ack-live"] === true && values["settings-file"]) {
-        await confirm(`PATCH the live settings of ${schema} from ${values["settings-file"]}`);
+      const settingsFile = values["settings-file"] as string | undefined;
+      const settings = await readHotApplySettings({ settingsFile, ackLive: values["ack-live"] === true });
+      resolveSchema(operator.context, schema);
+      // Keys the operator refuses (and audits) are refused without asking first.
+      if (validateHotApplyPayload(settings).ok) {
+        await confirm(`PATCH the live settings of ${schema} from ${settingsFile}`);
       }
-      const r = await hotApplyCommand(operator, schema, {
-        settingsFile: values["settings-file"] as string | undefined,
-        ackLive: values["ack-live"] === true,
-      });
+      const r = await hotApplyCommand(operator, schema, settings);
       return mutation(r.outcome, r.failed);
     }
     case "scrypath.settings.revert": {
-      await confirm(`revert settings change ${schema} on the live index`);
-      const r = await revertCommand(operator, schema, values.force === true);
+      const changeId = parseChangeId(schema);
+      await confirm(`revert settings change ${changeId} on the live index`);
+      const r = await revertCommand(operator, changeId, values.force === true);
       return mutation(r.outcome, r.failed);
     }
     case "scrypath-bot.audit": {
@@ -238,6 +249,8 @@ async function runOperatorCommand(
     case "scrypath.reconcile": {
       if (typeof values.action === "string") {
         const action = values.action;
+        checkReconcileAction({ action, id: values.id as string | undefined });
+        resolveSchema(operator.context, schema);
         await confirm(
           `apply reconcile action ${action} to ${schema}${action === "swap" ? " (swaps the live index)" : ""}`,
         );

@@ -145,12 +145,14 @@ export async function reconcileActionCommand(
   return { outcome: actionLines(result), failed };
 }
 
-/** §8.7 guards, then the operator's own validation. */
-export async function hotApplyCommand(
-  operator: Operator,
-  schema: string,
-  input: { settingsFile?: string; ackLive: boolean },
-): Promise<{ outcome: MutationOutcome; failed: boolean }> {
+/**
+ * §8.7 guards, in order, on the command line and the file: no I/O but reading the file, so they
+ * run before the confirmation question. The operator validates the keys itself (and audits).
+ */
+export async function readHotApplySettings(input: {
+  settingsFile?: string;
+  ackLive: boolean;
+}): Promise<Record<string, unknown>> {
   if (!input.ackLive)
     throw new OperatorError("bad_argument", "live settings PATCH requires --ack-live acknowledgement");
   if (!input.settingsFile) throw new OperatorError("bad_argument", "--settings-file PATH is required");
@@ -172,6 +174,14 @@ export async function hotApplyCommand(
   if (!settings || typeof settings !== "object" || Array.isArray(settings)) {
     throw new OperatorError("bad_argument", "settings JSON must be an object at the top level");
   }
+  return settings as Record<string, unknown>;
+}
+
+export async function hotApplyCommand(
+  operator: Operator,
+  schema: string,
+  settings: Record<string, unknown>,
+): Promise<{ outcome: MutationOutcome; failed: boolean }> {
   const r = await operator.hotApplySettings(schema, { settings, acknowledgeLive: true, actor: cliActor() });
   return {
     outcome: {
@@ -187,10 +197,15 @@ export async function hotApplyCommand(
   };
 }
 
-export async function revertCommand(operator: Operator, id: string, force: boolean) {
-  if (!/^[1-9][0-9]*$/.test(id))
-    throw new OperatorError("bad_argument", `invalid settings change id "${id}"`);
-  const r = await operator.revertHotApply(Number(id), { actor: cliActor(), force });
+/** `settings revert <ID>`: a positive whole number. */
+export function parseChangeId(value: string): number {
+  if (!/^[1-9][0-9]*$/.test(value))
+    throw new OperatorError("bad_argument", `invalid settings change id "${value}"`);
+  return Number(value);
+}
+
+export async function revertCommand(operator: Operator, id: number, force: boolean) {
+  const r = await operator.revertHotApply(id, { actor: cliActor(), force });
   return {
     outcome: {
       lines: [`task uid=${r.task.uid} status=${r.task.status}`],

@@ -10,6 +10,7 @@ import { type OperatorContext, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { failedSyncWork } from "./failedWork.ts";
 import { hotApplySettings, revertHotApply } from "./hotApply.ts";
+import { fleetPosture } from "./posture.ts";
 import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
 import { retrySyncWork } from "./retry.ts";
@@ -23,6 +24,7 @@ export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
 export type { HandOffResult } from "./handOff.ts";
 export type { SettingsTaskResult } from "./hotApply.ts";
 export type { Actor } from "./mutation.ts";
+export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
 export type { RetryResult } from "./retry.ts";
@@ -47,14 +49,16 @@ export interface Operator {
   hotApplySettings: Bound<typeof hotApplySettings>;
   revertHotApply: Bound<typeof revertHotApply>;
   auditLog: Bound<typeof auditLog>;
+  fleetPosture: Bound<typeof fleetPosture>;
   close(): Promise<void>;
 }
 
 /** Recent audit entries, newest first (empty before the first mutation created the tables). */
 async function auditLog(ctx: OperatorContext, options: { schema?: string | null; limit?: number } = {}) {
   const name = ctx.config.state.schema;
-  if (!(await stateExists(ctx.db, name))) return [];
+  // Resolve first: an unknown schema is an error even before the first mutation.
   const schema = options.schema ? resolveSchema(ctx, options.schema).module : null;
+  if (!(await stateExists(ctx.db, name))) return [];
   return recentAudit(ctx.db, name, { schema, limit: Math.min(Math.max(options.limit ?? 20, 1), 200) });
 }
 
@@ -73,6 +77,7 @@ export function createOperator(context: OperatorContext): Operator {
     hotApplySettings: (...args) => hotApplySettings(context, ...args),
     revertHotApply: (...args) => revertHotApply(context, ...args),
     auditLog: (...args) => auditLog(context, ...args),
+    fleetPosture: (...args) => fleetPosture(context, ...args),
     close: () => context.db.end(),
   };
 }

@@ -6,7 +6,7 @@ import { type OperatorContext, resolveSchema, targetIndexFor } from "./context.t
 import { type HandOffResult, handOff } from "./handOff.ts";
 import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
 import { reconcileOf } from "./reconcile.ts";
-import { type RetryResult, retryOf } from "./retry.ts";
+import { parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
 import { type SwapResult, swapOf } from "./swap.ts";
 
 export const RECONCILE_ACTIONS = ["retry", "backfill", "reindex", "swap"] as const;
@@ -17,23 +17,34 @@ export type ReconcileActionResult =
   | { action: "backfill" | "reindex"; result: HandOffResult }
   | { action: "swap"; result: SwapResult };
 
-export async function reconcileAction(
-  ctx: OperatorContext,
-  schemaRef: string,
-  input: { action: string; id?: string | number | null; targetIndex?: string | null; actor: Actor },
-): Promise<ReconcileActionResult> {
+/** The checks that need no I/O: a known action, and a well-formed id for retry. */
+export function checkReconcileAction(input: {
+  action: string;
+  id?: string | number | null;
+}): ReconcileActionName {
   if (!(RECONCILE_ACTIONS as readonly string[]).includes(input.action)) {
     throw new OperatorError(
       "bad_argument",
       `unsupported action "${input.action}"; --action must be one of retry, backfill, reindex, or swap`,
     );
   }
-  const schema = resolveSchema(ctx, schemaRef);
-  const action = input.action as ReconcileActionName;
-  if (action === "retry") {
+  if (input.action === "retry") {
     if (input.id == null || input.id === "")
       throw new OperatorError("bad_argument", "`--id` is required for this command");
-    return { action, result: await retryOf(ctx, schema, input.id, input.actor) };
+    parseRetryTarget(input.id);
+  }
+  return input.action as ReconcileActionName;
+}
+
+export async function reconcileAction(
+  ctx: OperatorContext,
+  schemaRef: string,
+  input: { action: string; id?: string | number | null; targetIndex?: string | null; actor: Actor },
+): Promise<ReconcileActionResult> {
+  const action = checkReconcileAction(input);
+  const schema = resolveSchema(ctx, schemaRef);
+  if (action === "retry") {
+    return { action, result: await retryOf(ctx, schema, input.id as string | number, input.actor) };
   }
   if (action === "swap") {
     return {
