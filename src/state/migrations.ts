@@ -54,6 +54,26 @@ const MIGRATIONS: ((s: string) => string)[] = [
       reverted_by text,
       revert_task_uid bigint
     );`,
+  // Confirmation requests for mutations started from Slack: single use, expiring.
+  (s) => `
+    CREATE TABLE ${s}.confirmations (
+      id text PRIMARY KEY,
+      kind text NOT NULL,
+      schema_module text,
+      request jsonb NOT NULL,
+      requested_by text NOT NULL,
+      team_id text,
+      channel_id text NOT NULL,
+      message_ts text,
+      thread_ts text,
+      status text NOT NULL DEFAULT 'pending',
+      created_at timestamptz NOT NULL DEFAULT now(),
+      expires_at timestamptz NOT NULL,
+      decided_by text,
+      decided_at timestamptz,
+      result jsonb
+    );
+    CREATE INDEX confirmations_pending_index ON ${s}.confirmations (expires_at) WHERE status = 'pending';`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;
