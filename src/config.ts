@@ -121,9 +121,36 @@ const configSchema = z
         channels: z
           .array(z.string().regex(/^[CGD][A-Z0-9]+$/, "expected a Slack channel id such as C0123456789"))
           .default([]),
+        /** Who may request and confirm mutations. Empty means nobody: deny by default. */
+        operators: z
+          .object({
+            users: z
+              .array(z.string().regex(/^[UW][A-Z0-9]+$/, "expected a Slack user id such as U0123ABCD"))
+              .default([]),
+            usergroups: z
+              .array(z.string().regex(/^S[A-Z0-9]+$/, "expected a Slack user group id such as S0123ABCD"))
+              .default([]),
+          })
+          .strict()
+          .default({ users: [], usergroups: [] }),
+        /** The requester cannot confirm their own request. */
+        twoPersonRule: z.boolean().default(false),
+        /** How long a confirmation card stays valid: seconds, or "15m", "1h", "90s". */
+        confirmationTtl: z
+          .union([
+            z.number().int().positive(),
+            z.string().regex(/^[1-9][0-9]*[smh]$/, 'expected a duration such as "15m"'),
+          ])
+          .default("15m")
+          .transform(durationSeconds),
       })
       .strict()
-      .default({ channels: [] }),
+      .default({
+        channels: [],
+        operators: { users: [], usergroups: [] },
+        twoPersonRule: false,
+        confirmationTtl: 900,
+      }),
     state: z
       .object({
         schema: z
@@ -181,7 +208,19 @@ export interface Config {
   /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
   state: { schema: string };
   slack: { dashboardLinks: { job?: string; index?: string; runbook?: string } };
-  access: { channels: string[] };
+  access: {
+    channels: string[];
+    operators: { users: string[]; usergroups: string[] };
+    twoPersonRule: boolean;
+    /** Seconds. */
+    confirmationTtl: number;
+  };
+}
+
+function durationSeconds(value: number | string): number {
+  if (typeof value === "number") return value;
+  const n = Number(value.slice(0, -1));
+  return value.endsWith("h") ? n * 3600 : value.endsWith("m") ? n * 60 : n;
 }
 
 /** Runtime overrides, as the mix tasks' switches (`--index-prefix`, `--sync-mode`, …). */

@@ -1,0 +1,48 @@
+// Who may change production from Slack: deny by default. Reads are open in allowed channels;
+// every mutation request and every confirmation needs an operator (a listed user, or a member
+// of a listed user group), and with the two-person rule the requester cannot confirm.
+
+export interface OperatorsConfig {
+  users: readonly string[];
+  usergroups: readonly string[];
+}
+
+export type AccessRefusal = "no_operators_configured" | "not_an_operator" | "two_person_rule";
+
+export type AccessDecision = { allowed: true } | { allowed: false; reason: AccessRefusal; message: string };
+
+export const ACCESS_MESSAGES: Record<AccessRefusal, string> = {
+  no_operators_configured:
+    "mutations are disabled because no operators are configured; add Slack user ids under access.operators.users or user group ids under access.operators.usergroups",
+  not_an_operator: "this needs the operator role (access.operators); ask an operator to do it",
+  two_person_rule: "the two-person rule is on: someone other than the requester must confirm",
+};
+
+const refuse = (reason: AccessRefusal): AccessDecision => ({
+  allowed: false,
+  reason,
+  message: ACCESS_MESSAGES[reason],
+});
+
+/**
+ * `groupMembers`: members of the configured user groups, as resolved from Slack (null when
+ * they could not be resolved; a listed user is still allowed then).
+ */
+export function mutationAccess(input: {
+  userId: string;
+  operators: OperatorsConfig;
+  groupMembers: ReadonlySet<string> | null;
+  /** Set when deciding a confirmation: who asked for it. */
+  requestedBy?: string | null;
+  twoPersonRule?: boolean;
+}): AccessDecision {
+  const { operators } = input;
+  if (operators.users.length === 0 && operators.usergroups.length === 0)
+    return refuse("no_operators_configured");
+  const isOperator =
+    operators.users.includes(input.userId) || (input.groupMembers?.has(input.userId) ?? false);
+  if (!isOperator) return refuse("not_an_operator");
+  if (input.twoPersonRule && input.requestedBy && input.requestedBy === input.userId)
+    return refuse("two_person_rule");
+  return { allowed: true };
+}
