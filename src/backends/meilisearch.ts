@@ -221,3 +221,17 @@ export async function patchSettings(
     throw meiliError(error, client, index);
   }
 }
+
+/** GET /indexes/{uid}/documents/{id}; null when the document (or the index) does not exist. */
+export async function getDocument(
+  client: Meilisearch,
+  index: string,
+  id: string | number,
+): Promise<Record<string, unknown> | null> {
+  try {
+    return (await client.index(index).getDocument(id)) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof MeilisearchApiError && error.response.status === 404) return null;
+    throw meiliError(error, client, index);
+  }
+}
