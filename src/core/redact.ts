@@ -52,8 +52,10 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:/@]+):([^\s/@]+)@/gi;
 // `Bearer <token>` / `Basic <blob>` in headers or messages.
 const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+/g;
 // key=value, key: value, "key": "value", key => "value" (Elixir inspect), for secret-looking keys.
+// The lookbehind starts a key only at the beginning of a word, which keeps this linear on long
+// texts (a lazy key tried at every position was quadratic).
 const PAIR =
-  /(["']?)([A-Za-z0-9_.-]*?)\1(\s*(?:=>|[:=])\s*)(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s,;&}\])"']+))/g;
+  /(?<![A-Za-z0-9_.-])(["']?)([A-Za-z0-9_.-]+)\1(\s*(?:=>|[:=])\s*)(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^\s,;&}\])"']+))/g;
 
 /** Removes credentials from free text: bearer tokens, URL passwords, and secret key/value pairs. */
 export function redactText(text: string): string {
@@ -64,7 +66,9 @@ export function redactText(text: string): string {
     (m, quote: string, key: string, sep: string, dq?: string, sq?: string, bare?: string) => {
       if (key === "" || !isSecretKey(key)) return m;
       // Already handled (`[REDACTED]`) or an auth scheme whose token was redacted above.
-      if (bare !== undefined && (bare.startsWith(REDACTED) || /^(Bearer|Basic|Token)$/i.test(bare))) return m;
+      // (The bare-value pattern stops at "]", so an earlier redaction reads as "[REDACTED".)
+      if (bare !== undefined && (bare.startsWith("[REDACTED") || /^(Bearer|Basic|Token)$/i.test(bare)))
+        return m;
       if (dq !== undefined) return `${quote}${key}${quote}${sep}"${REDACTED}"`;
       if (sq !== undefined) return `${quote}${key}${quote}${sep}'${REDACTED}'`;
       return `${quote}${key}${quote}${sep}${REDACTED}`;

@@ -15,7 +15,7 @@ import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
 import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
-import { syncStatus } from "./status.ts";
+import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
 export type { AuditRow } from "../state/audit.ts";
@@ -29,7 +29,7 @@ export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
 export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
-export type { StatusOptions } from "./status.ts";
+export type { SettledStatus, StatusOptions } from "./status.ts";
 export type { SwapResult } from "./swap.ts";
 export { resolveSchema };
 
@@ -50,6 +50,7 @@ export interface Operator {
   revertHotApply: Bound<typeof revertHotApply>;
   auditLog: Bound<typeof auditLog>;
   fleetPosture: Bound<typeof fleetPosture>;
+  syncStatusSettled: Bound<typeof syncStatusSettled>;
   close(): Promise<void>;
 }
 
@@ -78,6 +79,7 @@ export function createOperator(context: OperatorContext): Operator {
     revertHotApply: (...args) => revertHotApply(context, ...args),
     auditLog: (...args) => auditLog(context, ...args),
     fleetPosture: (...args) => fleetPosture(context, ...args),
+    syncStatusSettled: (...args) => syncStatusSettled(context, ...args),
     close: () => context.db.end(),
   };
 }

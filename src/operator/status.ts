@@ -12,6 +12,7 @@ import {
   taskToSyncState,
 } from "../core/states.ts";
 import type { Bucket, Status } from "../core/types.ts";
+import { OperatorError } from "../errors.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 
 /** Document write tasks, the only ones the backend plane reads (§1.1). */
@@ -118,4 +119,33 @@ export async function syncStatus(
   options: StatusOptions = {},
 ): Promise<Status> {
   return statusOf(ctx, resolveSchema(ctx, schemaRef), options);
+}
+
+/** Status with each plane settled on its own: what could be read, and why the rest could not. */
+export interface SettledStatus {
+  schema: string;
+  mode: Status["mode"];
+  index: string;
+  backend: Status["backend"] | null;
+  queue: Status["queue"] | null;
+  errors: OperatorError[];
+}
+
+export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string): Promise<SettledStatus> {
+  const schema = resolveSchema(ctx, schemaRef);
+  const [backend, queue] = await Promise.allSettled([
+    backendPlane(ctx, schema, BUCKET_ITEMS),
+    queuePlane(ctx, schema, BUCKET_ITEMS),
+  ]);
+  const errors = [backend, queue]
+    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
+    .map((r) => (r.reason instanceof OperatorError ? r.reason : new OperatorError("meilisearch_error", String(r.reason))));
+  return {
+    schema: schema.module,
+    mode: schema.config.syncMode,
+    index: schema.liveIndex,
+    backend: backend.status === "fulfilled" ? backend.value : null,
+    queue: queue.status === "fulfilled" ? queue.value : null,
+    errors,
+  };
 }

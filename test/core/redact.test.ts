@@ -118,3 +118,11 @@ describe("firstLine", () => {
     expect(firstLine("  \n ")).toBe("");
   });
 });
+
+describe("redactText is idempotent", () => {
+  it("leaves already-redacted text as it is", () => {
+    const once = redactText('api_key=sk-1 token: "t" Bearer abc https://u:p@h/x {"password": "p"}');
+    expect(redactText(once)).toBe(once);
+    expect(once).not.toMatch(/\]\]/);
+  });
+});

@@ -42,7 +42,7 @@ export async function runScrypathJob(
             primaryKey: "id",
           },
         )
-      : await index.deleteDocuments(args.document_ids as (string | number)[]);
+      : await index.deleteDocuments((args.document_ids as (string | number)[]).map(String));
   const done = await meili.tasks.waitForTask(task.taskUid, { timeout: 20_000, interval: 10 });
   if (done.status !== "succeeded") throw new Error(`worker write failed: ${JSON.stringify(done.error)}`);
   await pool.query(

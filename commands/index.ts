@@ -1,0 +1,168 @@
+// `/scrypath <verb> …`: parse, check the channel, run the verb, and turn every failure a user
+// can cause or fix into a message. Only bugs throw; the listener answers those with a request id.
+import { didYouMean } from "../src/core/schemaRef.ts";
+import { isOperatorError } from "../src/errors.ts";
+import { backendErrorView } from "../views/errors.ts";
+import { helpView, usageView } from "../views/help.ts";
+import type { SlackMessage } from "../views/types.ts";
+import { drift } from "./drift.ts";
+import { failed } from "./failed.ts";
+import { clip, parseFlags, tokenize, UsageProblem } from "./parse.ts";
+import { reconcile } from "./reconcile.ts";
+import { status } from "./status.ts";
+import type { AnyCommand, CommandDeps, Invocation } from "./types.ts";
+
+export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift];
+
+export type Outcome = "ok" | "usage" | "denied" | "backend_error" | "error";
+
+export interface CommandResult {
+  message: SlackMessage;
+  /** Post in the channel for everyone (`--share`) instead of only to the requester. */
+  share: boolean;
+  verb: string;
+  schema: string | null;
+  outcome: Outcome;
+  /** The backend that failed, for metrics. */
+  backend?: "postgres" | "meilisearch" | null;
+}
+
+export function helpEntries() {
+  return [
+    ...COMMANDS.map((c) => ({
+      name: c.name,
+      usage: c.usage,
+      summary: c.summary,
+      mutates: c.mutates ?? false,
+    })),
+    {
+      name: "help",
+      usage: "/scrypath help [verb]",
+      summary: "this list, or one verb's usage",
+      mutates: false,
+    },
+  ];
+}
+
+function find(name: string): AnyCommand | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+function usageResult(verb: string, problem: string, usage: string, suggestion: string | null): CommandResult {
+  return {
+    message: usageView(problem, usage, suggestion),
+    share: false,
+    verb,
+    schema: null,
+    outcome: "usage",
+  };
+}
+
+function firstIssue(error: { issues: { message: string }[] }): string {
+  return error.issues[0]?.message ?? "invalid arguments";
+}
+
+/** The refusal for a channel outside `access.channels`, or null when the channel may ask. */
+export function channelDenied(verb: string, invocation: Invocation, deps: CommandDeps): CommandResult | null {
+  const allowed = deps.config.access.channels;
+  if (allowed.length === 0 || allowed.includes(invocation.channelId)) return null;
+  return {
+    message: usageView(
+      "scrypath-bot does not answer in this channel",
+      `Ask in one of the configured channels (access.channels), e.g. <#${allowed[0]}>.`,
+      null,
+    ),
+    share: false,
+    verb,
+    schema: null,
+    outcome: "denied",
+  };
+}
+
+export async function runSlashCommand(
+  text: string,
+  invocation: Invocation,
+  deps: CommandDeps,
+): Promise<CommandResult> {
+  let verb = "help";
+  let schema: string | null = null;
+  try {
+    const tokens = tokenize(text.trim());
+    verb = (tokens[0] ?? "help").toLowerCase();
+    const rest = tokens.slice(1);
+
+    if (verb === "help" || verb === "--help") {
+      const about = rest[0] ? find(rest[0].toLowerCase()) : undefined;
+      return {
+        message: helpView(helpEntries(), about?.name),
+        share: false,
+        verb: "help",
+        schema: null,
+        outcome: "ok",
+      };
+    }
+    const command = find(verb);
+    if (!command) {
+      const guess = didYouMean(verb, [...COMMANDS.map((c) => c.name), "help"]);
+      return usageResult(
+        "unknown",
+        `unknown command \`${clip(verb)}\``,
+        "/scrypath help",
+        guess ? `/scrypath ${[guess, ...rest].join(" ")}` : null,
+      );
+    }
+    const parsed = parseFlags(rest, command.flags);
+    if (parsed.flags.help) {
+      return {
+        message: helpView(helpEntries(), command.name),
+        share: false,
+        verb,
+        schema: null,
+        outcome: "ok",
+      };
+    }
+    const denied = channelDenied(verb, invocation, deps);
+    if (denied) return denied;
+    const args = command.args.safeParse(parsed);
+    if (!args.success) return usageResult(verb, firstIssue(args.error), command.usage, null);
+    schema = (args.data as { schema?: string | null }).schema ?? null;
+    const message = await command.run(args.data, deps, invocation);
+    return { message, share: parsed.flags.share === true, verb, schema, outcome: "ok" };
+  } catch (error) {
+    if (error instanceof UsageProblem) {
+      const command = find(verb);
+      const suggestion = error.suggestion ? `/scrypath ${verb} … ${error.suggestion}` : null;
+      return usageResult(verb, error.message, command?.usage ?? "/scrypath help", suggestion);
+    }
+    if (isOperatorError(error)) {
+      if (error.code === "unknown_schema" || error.code === "ambiguous_schema") {
+        const names = deps.config.schemas.flatMap((s) => [s.alias, s.module.split(".").pop()?.toLowerCase()]);
+        const guess = schema
+          ? didYouMean(
+              schema,
+              names.filter((n): n is string => !!n),
+            )
+          : null;
+        const fixed = guess && schema ? text.trim().replace(schema, guess) : null;
+        return usageResult(
+          verb,
+          error.message,
+          find(verb)?.usage ?? "/scrypath help",
+          fixed ? `/scrypath ${fixed}` : null,
+        );
+      }
+      if (error.code === "bad_argument" || error.code === "no_contract") {
+        return usageResult(verb, error.message, find(verb)?.usage ?? "/scrypath help", null);
+      }
+      return {
+        message: backendErrorView(error, { verb, ...(schema ? { schema } : {}) }),
+        share: false,
+        verb,
+        schema,
+        outcome: "backend_error",
+        backend: error.backend,
+      };
+    }
+    throw error;
+  }
+}

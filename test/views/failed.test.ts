@@ -1,0 +1,217 @@
+import { describe, expect, it } from "vitest";
+import { countReasonClasses } from "../../src/core/rollup.ts";
+import { BACKEND_NO_REPLAY, FAILED_PAGE_SIZE, failedView } from "../../views/failed.ts";
+import { ACTIONS, type OpenValue } from "../../views/types.ts";
+import {
+  backendRow,
+  buttons,
+  expectSafe,
+  failedResult,
+  hostileRow,
+  queueRow,
+  SCHEMA,
+  SECRET,
+  thousandRows,
+  viewContext,
+  visibleText,
+} from "./fixtures.ts";
+
+const opts = (over: Partial<Parameters<typeof failedView>[1]> = {}) => ({
+  ...viewContext(),
+  page: 1,
+  pageSize: FAILED_PAGE_SIZE,
+  ...over,
+});
+
+const sections = (m: ReturnType<typeof failedView>) =>
+  m.blocks.filter((b) => b.type === "section").map((b) => (b.type === "section" ? (b.text?.text ?? "") : ""));
+
+describe("failedView", () => {
+  it("says so when there is nothing to triage", () => {
+    const m = failedView(failedResult([]), opts());
+    expectSafe(m);
+    expect(visibleText(m)).toContain(":white_check_mark: No failed sync work for this schema");
+    expect(m.text).toBe(`${SCHEMA}: No failed sync work for this schema`);
+    expect(buttons(m).map((b) => b.text.text)).toEqual(["Status"]);
+  });
+
+  it("leads with the count, the class rollup in canonical order, and the dominant class", () => {
+    const rows = [
+      backendRow(),
+      queueRow(),
+      queueRow({ id: 605, state: "retryable" }),
+      queueRow({ id: 606, lastError: { error: "** (Ecto.CastError) cannot cast" } }),
+    ];
+    const m = failedView(failedResult(rows), opts());
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(m.blocks[0]?.type).toBe("header");
+    expect(text).toContain(":rotating_light: 4 failed sync work items need triage");
+    const rollup = /```\n([\s\S]*?)\n```/.exec(text)?.[1] ?? "";
+    expect(rollup.split("\n").map((l) => l.split(" ")[0])).toEqual([
+      "transport",
+      "validation",
+      "backend_rejected",
+      "queue_exhausted",
+      "unknown",
+    ]);
+    expect(rollup).toMatch(/transport\s+█████░░░░░\s+50%\s+2/);
+    expect(rollup).toMatch(/validation\s+█████░░░░░\s+50%\s+2/);
+    expect(rollup).toMatch(/unknown\s+░{10}\s+0%\s+0/);
+    expect(text).toContain("*Dominant reason:* `transport` (50%)");
+    expect(m.text).toContain("(mostly transport)");
+  });
+
+  it("renders one compact section per row with id, source, state, class, error, attempts and age", () => {
+    const m = failedView(failedResult([backendRow(), queueRow()]), opts());
+    expectSafe(m);
+    const [backend, queue] = sections(m).filter((s) => s.startsWith("*`"));
+    expect(backend).toContain("*`meilisearch:403`* · upsert · failed · validation · retryable: no");
+    expect(backend).toContain("failed 2 h ago · task `documentAdditionOrUpdate` on `prod_posts`");
+    expect(backend).toContain("> Document `42` has an invalid `_geo` field");
+    expect(backend).toContain(`_${BACKEND_NO_REPLAY}._`);
+    expect(backend).not.toContain("oban.example.com");
+
+    expect(queue).toContain("*`oban:601`* · upsert · failed · transport · retryable: yes");
+    expect(queue).toContain("attempt 3/20 · failed 4 min ago · queue `search_sync`");
+    expect(queue).toContain("> ** (Req.TransportError) timeout connecting to https://search.internal:7700");
+    expect(queue).toContain("<https://oban.example.com/jobs/601?queue=search_sync|Open job in dashboard>");
+    expect(queue).not.toContain(BACKEND_NO_REPLAY);
+  });
+
+  it("shows what a replay became", () => {
+    const row = {
+      ...queueRow(),
+      replayedAs: {
+        jobId: 1234,
+        state: "completed",
+        requestedBy: "U1",
+        at: new Date("2026-11-20T09:58:00Z"),
+      },
+    };
+    const gone = {
+      ...queueRow({ id: 700 }),
+      replayedAs: { jobId: 1300, state: null, requestedBy: "U1", at: new Date("2026-11-19T10:00:00Z") },
+    };
+    const m = failedView(failedResult([row, gone]), opts());
+    expectSafe(m);
+    expect(visibleText(m)).toContain(":repeat: replayed as #1234 (completed) 2 min ago");
+    expect(visibleText(m)).toContain("replayed as #1300 (no longer in oban_jobs) 24 h ago");
+  });
+
+  it("escapes, redacts and cuts hostile error text, and never shows job args", () => {
+    const row = hostileRow();
+    // The row's replay payload carries the raw key; the view must not render it.
+    expect(JSON.stringify(row.recovery?.reference?.payload)).toContain(SECRET);
+    const m = failedView(failedResult([row]), opts());
+    expectSafe(m);
+    const section = sections(m).find((s) => s.startsWith("*`oban:602`")) ?? "";
+    expect(section).toContain("&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil.example|click&gt; &amp;");
+    expect(section).toContain("api_key=[REDACTED] ");
+    expect(section).not.toContain("]]");
+    expect(section).toContain("Bearer [REDACTED]");
+    expect(section).not.toContain("meilisearch_api_key");
+    const quote = section.split("\n").find((l) => l.startsWith("> ")) ?? "";
+    expect(quote.replace(/&[a-z]+;/g, "_").length).toBeLessThanOrEqual(205);
+    expect(quote.endsWith("…")).toBe(true);
+  });
+
+  it("keeps unicode intact in errors and names", () => {
+    const row = queueRow({ id: 610, lastError: { error: `Crème brûlée 🍮 ${"é🍮".repeat(200)}` } });
+    const m = failedView(failedResult([row]), opts());
+    expectSafe(m);
+    expect(visibleText(m)).toContain("> Crème brûlée 🍮 é🍮");
+  });
+
+  it("shows one page of a 1,000-row result, with Next carrying the cursor and filters", () => {
+    const all = thousandRows();
+    const result = failedResult(all.slice(0, FAILED_PAGE_SIZE), {
+      counts: countReasonClasses(all),
+      nextCursor: "o8990",
+      backendCoverage: { total: 100, classified: 100 },
+    });
+    const m = failedView(result, opts({ reasonClass: "validation", source: "oban" }));
+    expectSafe(m);
+    expect(m.blocks.length).toBeLessThanOrEqual(25);
+    const text = visibleText(m);
+    expect(text).toContain("1,000 failed sync work items need triage");
+    expect(sections(m).filter((s) => s.startsWith("*`")).length).toBe(FAILED_PAGE_SIZE);
+    expect(text).toContain("*Page 1* · rows 1–10 of 1,000");
+    expect(text).toContain("Filters: class `validation`, source `oban` · page 1");
+
+    const next = buttons(m).find((b) => b.text.text.startsWith("Next"));
+    expect(next?.action_id).toBe(ACTIONS.page);
+    expect(JSON.parse(next?.value ?? "") as OpenValue).toEqual({
+      schema: SCHEMA,
+      page: 2,
+      cursor: "o8990",
+      reasonClass: "validation",
+      source: "oban",
+    });
+    expect(buttons(m).some((b) => b.text.text.includes("Previous"))).toBe(false);
+  });
+
+  it("never shows more than a page even when handed 1,000 entries", () => {
+    const all = thousandRows();
+    const m = failedView(failedResult(all, { nextCursor: "o1" }), opts({ page: 3, pageSize: 500 }));
+    expectSafe(m);
+    expect(m.blocks.length).toBeLessThan(50);
+    expect(sections(m).filter((s) => s.startsWith("*`")).length).toBe(20);
+    expect(visibleText(m)).toContain("980 more rows on this page not shown");
+  });
+
+  it("offers Previous without a cursor on later pages, and no Next on the last", () => {
+    const m = failedView(
+      failedResult([queueRow()], { counts: countReasonClasses(thousandRows()) }),
+      opts({ page: 4 }),
+    );
+    expectSafe(m);
+    const prev = buttons(m).find((b) => b.text.text.includes("Previous"));
+    expect(JSON.parse(prev?.value ?? "")).toEqual({ schema: SCHEMA, page: 3 });
+    expect(buttons(m).some((b) => b.text.text.startsWith("Next"))).toBe(false);
+    expect(visibleText(m)).toContain("*Page 4* · rows 31–31 of 1,000 · last page");
+    // Both page buttons share ACTIONS.page, so they never sit in one actions block.
+    for (const b of m.blocks) {
+      if (b.type !== "actions") continue;
+      const ids = b.elements.map((e) => ("action_id" in e ? e.action_id : null));
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
+  it("marks a partial result: the unread backend is unknown, not zero", () => {
+    const m = failedView(
+      failedResult([queueRow()]),
+      opts({
+        partial: { backend: "meilisearch", message: "Meilisearch at http://m is unreachable <!channel>" },
+      }),
+    );
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain(":warning: *Meilisearch could not be read:*");
+    expect(text).toContain("backend plane (Meilisearch tasks) is unknown, not zero");
+    expect(text).toContain("&lt;!channel&gt;");
+    expect(m.text).toContain("partial");
+    expect(text).toContain("1 failed sync work item needs triage (partial)");
+
+    const none = failedView(failedResult([]), opts({ partial: { backend: "meilisearch", message: "down" } }));
+    expectSafe(none);
+    expect(visibleText(none)).toContain(":warning: No failed sync work in what could be read");
+    expect(visibleText(none)).not.toContain("No failed sync work for this schema");
+  });
+
+  it("says when only part of the failed backend tasks were classified", () => {
+    const m = failedView(
+      failedResult([backendRow()], { backendCoverage: { total: 12_000, classified: 10_000 } }),
+      opts(),
+    );
+    expectSafe(m);
+    expect(visibleText(m)).toContain("Only 10,000 of 12,000 failed Meilisearch tasks were classified");
+  });
+
+  it("renders without dashboard links and with a shared requester", () => {
+    const m = failedView(failedResult([queueRow()]), opts({ dashboardLinks: {}, sharedBy: "W0XYZ" }));
+    expectSafe(m, { allowedUsers: ["W0XYZ"] });
+    expect(visibleText(m)).not.toContain("Open job in dashboard");
+    expect(visibleText(m)).toContain("Requested by <@W0XYZ>");
+  });
+});

@@ -1,0 +1,46 @@
+// What every view returns: a Slack message body. Views are pure functions from operator
+// results to this; they own Block Kit limits, truncation, escaping and redaction.
+import type { KnownBlock } from "@slack/types";
+
+export interface SlackMessage {
+  /** Plain-text fallback for notifications and screen readers; always present. */
+  text: string;
+  blocks: KnownBlock[];
+}
+
+/** Optional URL templates (`{id}`, `{queue}`, `{index}`, `{schema}` placeholders). */
+export interface DashboardLinks {
+  job?: string;
+  index?: string;
+  runbook?: string;
+}
+
+/** What views need besides the operator result. */
+export interface ViewContext {
+  /** "Now", for ages ("3 h ago"); injected so views stay pure. */
+  now: Date;
+  dashboardLinks: DashboardLinks;
+  /** Slack user id of the requester when the message is shared in the channel. */
+  sharedBy?: string | null;
+}
+
+/** action_ids of the buttons views render; src/slack/actions routes on these. */
+export const ACTIONS = {
+  openFailed: "scrypath.open.failed",
+  openReconcile: "scrypath.open.reconcile",
+  openDrift: "scrypath.open.drift",
+  openStatus: "scrypath.open.status",
+  page: "scrypath.failed.page",
+} as const;
+
+/**
+ * Button values are JSON of this shape (≤ 2000 chars): enough to re-run the read that the
+ * button opens. Never trusted: handlers re-validate the schema and options.
+ */
+export interface OpenValue {
+  schema: string;
+  cursor?: string | null;
+  page?: number;
+  reasonClass?: string;
+  source?: string;
+}
