@@ -71,7 +71,7 @@ describe("/scrypath dispatch over the real operator", () => {
   it("pages failed work: page 2 holds the rows after page 1", async () => {
     const first = await run("failed posts");
     const second = await run("failed posts --page 2");
-    const ids = (m: typeof first) => JSON.stringify(m.message.blocks).match(/oban:\d+/g) ?? [];
+    const ids = (m: typeof first): string[] => JSON.stringify(m.message.blocks).match(/oban:\d+/g) ?? [];
     expect(ids(first).length).toBeGreaterThan(0);
     expect(ids(second).filter((x) => ids(first).includes(x))).toEqual([]);
   });

@@ -1,0 +1,230 @@
+// Mutation requests as the Slack confirmation flow stores them: one zod shape per kind, a
+// read-only preview that states the blast radius, and the execution that re-validates through
+// the operator at the moment of acting. This is the one place that knows the request shapes.
+import { z } from "zod";
+import { getSettings } from "../backends/meilisearch.ts";
+import { findJob } from "../backends/obanJobs.ts";
+import { failedWorkFromJob } from "../core/failedWork.ts";
+import { queueSignalText } from "../core/reasonClass.ts";
+import { firstLine, redactText } from "../core/redact.ts";
+import { toWire, validateHotApplyPayload } from "../core/settings.ts";
+import { FAILED_OBAN_STATES, type ReasonClass } from "../core/types.ts";
+import { OperatorError, RefusedError } from "../errors.ts";
+import { stateExists } from "../state/migrations.ts";
+import { findChange } from "../state/settingsChanges.ts";
+import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
+import { hotApplyOf, revertHotApply, type SettingsTaskResult } from "./hotApply.ts";
+import type { Actor } from "./mutation.ts";
+import { type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
+import { parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+
+export const mutationRequest = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("retry"),
+    schema: z.string(),
+    target: z.string().regex(/^(oban:|meilisearch:)?[0-9]{1,18}$/),
+  }),
+  z.object({
+    kind: z.literal("action"),
+    schema: z.string(),
+    action: z.enum(["retry", "backfill", "reindex", "swap"]),
+    id: z
+      .string()
+      .regex(/^(oban:|meilisearch:)?[0-9]{1,18}$/)
+      .nullish(),
+    targetIndex: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,400}$/)
+      .nullish(),
+  }),
+  z.object({ kind: z.literal("hot_apply"), schema: z.string(), settings: z.record(z.string(), z.unknown()) }),
+  z.object({ kind: z.literal("revert"), changeId: z.number().int().positive() }),
+]);
+export type MutationRequest = z.infer<typeof mutationRequest>;
+
+/** What the confirmation card states before anything happens. */
+export interface RequestPreview {
+  title: string;
+  schema: string | null;
+  index: string | null;
+  /** Source and id of the row acted on, e.g. `oban:601`. */
+  target: string | null;
+  operation: string | null;
+  documentCount: number | null;
+  reasonClass: ReasonClass | null;
+  lastError: string | null;
+  /** "Inserts one new Oban job in queue search_sync; the failed job stays as it is." */
+  effect: string;
+  /** Destructive or live-changing: the Confirm button gets a danger dialog. */
+  danger: boolean;
+}
+
+export type RequestOutcome =
+  | { kind: "retry"; result: RetryResult }
+  | { kind: "action"; result: ReconcileActionResult }
+  | { kind: "hot_apply" | "revert"; result: SettingsTaskResult };
+
+/** Read what a request would act on and describe it; refuses what cannot possibly run. */
+export async function previewRequest(
+  ctx: OperatorContext,
+  request: MutationRequest,
+): Promise<RequestPreview> {
+  switch (request.kind) {
+    case "retry":
+      return previewRetry(ctx, request.schema, request.target);
+    case "action": {
+      const schema = resolveSchema(ctx, request.schema);
+      if (request.action === "retry") {
+        if (!request.id) throw new OperatorError("bad_argument", "`--id` is required for --action retry");
+        return previewRetry(ctx, request.schema, request.id);
+      }
+      const target = targetIndexFor(schema, request.targetIndex);
+      const base = {
+        schema: schema.module,
+        index: schema.liveIndex,
+        target: null,
+        operation: null,
+        documentCount: null,
+        reasonClass: null,
+        lastError: null,
+      };
+      if (request.action === "swap") {
+        return {
+          ...base,
+          title: `Swap ${schema.liveIndex} with ${target}`,
+          effect: `Swaps the live index ${schema.liveIndex} with ${target} in one step, if every promotion rule still holds when confirmed; ${target} then holds the previous documents.`,
+          danger: true,
+        };
+      }
+      const worker =
+        request.action === "reindex" ? schema.config.reindexWorker : schema.config.backfillWorker;
+      return {
+        ...base,
+        title: `${request.action === "reindex" ? "Reindex" : "Backfill"} ${schema.module}`,
+        effect: worker
+          ? `Inserts one ${worker.worker} job in queue ${worker.queue} (${request.action} of ${schema.liveIndex}${request.action === "reindex" ? ` into ${target}` : ""}); the application does the work.`
+          : `Nothing can run from Slack: no ${request.action}Worker is configured, so confirming will answer with the mix command to run.`,
+        danger: request.action === "reindex",
+      };
+    }
+    case "hot_apply": {
+      const schema = resolveSchema(ctx, request.schema);
+      const valid = validateHotApplyPayload(request.settings);
+      if (!valid.ok) {
+        throw new RefusedError(
+          valid.reason,
+          valid.reason === "unsupported_hot_apply_keys"
+            ? `refused keys: ${valid.keys.join(", ")}`
+            : "invalid settings",
+        );
+      }
+      const keys = Object.keys(toWire(valid.settings)).sort();
+      await getSettings(ctx.meili, schema.liveIndex); // the live index must exist
+      return {
+        title: `Hot-apply settings to ${schema.liveIndex}`,
+        schema: schema.module,
+        index: schema.liveIndex,
+        target: null,
+        operation: keys.join(", "),
+        documentCount: null,
+        reasonClass: null,
+        lastError: null,
+        effect: `PATCHes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for the settings task; the previous values are kept for a revert.`,
+        danger: true,
+      };
+    }
+    case "revert": {
+      const state = ctx.config.state.schema;
+      const change = (await stateExists(ctx.db, state))
+        ? await findChange(ctx.db, state, request.changeId)
+        : null;
+      if (!change) throw new OperatorError("not_found", `no settings change ${request.changeId}`);
+      return {
+        title: `Revert settings change ${change.id}`,
+        schema: change.schema,
+        index: change.index,
+        target: `change:${change.id}`,
+        operation: change.keys.join(", "),
+        documentCount: null,
+        reasonClass: null,
+        lastError: null,
+        effect: `Puts back the previous ${change.keys.join(", ")} of ${change.index} (changed by ${change.requestedBy}); refused if they changed since.`,
+        danger: true,
+      };
+    }
+  }
+}
+
+async function previewRetry(
+  ctx: OperatorContext,
+  schemaRef: string,
+  target: string,
+): Promise<RequestPreview> {
+  const schema = resolveSchema(ctx, schemaRef);
+  const { source, id } = parseRetryTarget(target);
+  const scope = schema.obanScope;
+  const job = scope && source !== "meilisearch" ? await findJob(ctx.db, scope.prefix, id) : null;
+  if (
+    !job ||
+    !scope ||
+    !(FAILED_OBAN_STATES as readonly string[]).includes(job.state) ||
+    job.args.schema !== scope.schema
+  ) {
+    throw new RefusedError(
+      source === "meilisearch" ? "not_retryable" : "not_found",
+      source === "meilisearch" ? "backend rows have no replay action" : `no failed work found for id ${id}`,
+    );
+  }
+  const row = failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND });
+  if (!row.retryable) throw new RefusedError("not_retryable", `job ${id} has no replayable payload`);
+  const count = typeof job.args.document_count === "number" ? job.args.document_count : null;
+  const lastError = queueSignalText(job.lastError);
+  return {
+    title: `Retry failed work oban:${id}`,
+    schema: schema.module,
+    index: typeof job.args.index === "string" ? job.args.index : schema.liveIndex,
+    target: `oban:${id}`,
+    operation: row.operation,
+    documentCount: count,
+    reasonClass: row.reasonClass,
+    lastError: lastError ? firstLine(redactText(lastError), 200) : null,
+    effect: `Inserts one new Oban job in queue ${scope.queue}; the failed job stays as it is.`,
+    danger: false,
+  };
+}
+
+/** Execute a confirmed request; every operator call re-reads and re-validates its target. */
+export async function executeRequest(
+  ctx: OperatorContext,
+  request: MutationRequest,
+  actor: Actor,
+): Promise<RequestOutcome> {
+  switch (request.kind) {
+    case "retry":
+      return {
+        kind: "retry",
+        result: await retryOf(ctx, resolveSchema(ctx, request.schema), request.target, actor),
+      };
+    case "action":
+      return {
+        kind: "action",
+        result: await reconcileAction(ctx, request.schema, {
+          action: request.action,
+          id: request.id ?? null,
+          targetIndex: request.targetIndex ?? null,
+          actor,
+        }),
+      };
+    case "hot_apply":
+      return {
+        kind: "hot_apply",
+        result: await hotApplyOf(ctx, resolveSchema(ctx, request.schema), {
+          settings: request.settings,
+          acknowledgeLive: true,
+          actor,
+        }),
+      };
+    case "revert":
+      return { kind: "revert", result: await revertHotApply(ctx, request.changeId, { actor }) };
+  }
+}
