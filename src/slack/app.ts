@@ -1,0 +1,244 @@
+// Assembles the Bolt app: HTTP receiver (default) or Socket Mode (SLACK_APP_TOKEN), the health,
+// readiness and metrics routes, JSON logs, per-app metrics, and the listeners.
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { App, HTTPReceiver, type LogLevel, type Receiver, SocketModeReceiver } from "@slack/bolt";
+import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
+import type { CommandDeps } from "../../commands/types.ts";
+import type { Config } from "../config.ts";
+import { checkReadiness } from "../health.ts";
+import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
+import type { Operator } from "../operator/index.ts";
+import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
+import { VERBS } from "./labels.ts";
+import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
+import { healthRoutes } from "./routes.ts";
+import { type SlackSettings, slackSettings } from "./settings.ts";
+import { SLACK_API_URL, slackFetch } from "./slackFetch.ts";
+
+export const EVENTS_PATH = "/slack/events";
+/** The "still working" note appears when an answer takes longer than this. */
+export const WORKING_AFTER_MS = 1_500;
+/** A graceful stop waits this long for answers still being computed. */
+const DRAIN_MS = 15_000;
+
+export interface SlackAppOptions {
+  config: Config;
+  operator: Operator;
+  env: NodeJS.ProcessEnv;
+  logger?: Logger;
+  now?: () => Date;
+  workingAfterMs?: number;
+  readinessTimeoutMs?: number;
+}
+
+export interface SlackApp {
+  app: App;
+  settings: SlackSettings;
+  metrics: Metrics;
+  logger: Logger;
+  /** HTTP: the port /slack/events and the routes listen on. Socket Mode: the routes' port. */
+  start(): Promise<{ port: number | null }>;
+  /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
+  stop(): Promise<void>;
+}
+
+function secretsOf(settings: SlackSettings, config: Config): (string | null)[] {
+  let dbPassword: string | null = null;
+  try {
+    dbPassword = decodeURIComponent(new URL(config.database.url).password) || null;
+  } catch {
+    // Not a URL (a libpq keyword string): redactText still hides password=… pairs.
+  }
+  return [
+    settings.botToken,
+    settings.signingSecret,
+    settings.appToken,
+    config.meilisearch.apiKey,
+    dbPassword,
+  ];
+}
+
+function portOf(server: Server | undefined): number | null {
+  const address = server?.address();
+  return address && typeof address === "object" ? (address as AddressInfo).port : null;
+}
+
+async function listening(server: Server): Promise<void> {
+  if (server.listening) return;
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+}
+
+export function createSlackApp(options: SlackAppOptions): SlackApp {
+  const { config, operator, env } = options;
+  const settings = slackSettings(env);
+  const logger =
+    options.logger ??
+    createLogger({ level: parseLevel(env.LOG_LEVEL), secrets: secretsOf(settings, config) });
+  const bolt = boltLogger(logger.child({ component: "slack" }), "bolt");
+  const logLevel: LogLevel = toBoltLevel(logger.level);
+  const metrics = createMetrics();
+
+  const apiUrl = settings.apiUrl ?? SLACK_API_URL;
+  const fetchFn = slackFetch(metrics, apiUrl);
+  const clientOptions = () => ({
+    slackApiUrl: apiUrl,
+    fetch: fetchFn,
+    // The Web API client waits forever by default.
+    timeout: 10_000,
+  });
+
+  const customRoutes = healthRoutes({
+    metrics,
+    logger,
+    readiness: () =>
+      checkReadiness({
+        db: operator.context.db,
+        databaseUrl: config.database.url,
+        meilisearch: config.meilisearch,
+        timeoutMs: options.readinessTimeoutMs ?? 2_000,
+      }),
+  });
+
+  let receiver: Receiver;
+  let routesServer: () => Server | undefined;
+  if (settings.mode === "socket") {
+    const socket = new SocketModeReceiver({
+      appToken: settings.appToken as string,
+      logger: bolt,
+      logLevel,
+      customRoutes,
+      // Socket Mode serves custom routes on installerOptions.port; its WebClient (for
+      // apps.connections.open) takes its options from here too.
+      installerOptions: { port: settings.port, clientOptions: clientOptions() },
+    });
+    receiver = socket;
+    routesServer = () => (socket as unknown as { httpServer?: Server }).httpServer;
+  } else {
+    const http = new HTTPReceiver({
+      signingSecret: settings.signingSecret as string,
+      endpoints: EVENTS_PATH,
+      port: settings.port,
+      customRoutes,
+      logger: bolt,
+      logLevel,
+      // The ack answers the HTTP request at once; the work continues after it.
+      processBeforeResponse: false,
+    });
+    receiver = http;
+    routesServer = () => (http as unknown as { server?: Server }).server;
+  }
+
+  const knowsBot = settings.botId !== null && settings.botUserId !== null;
+  const app = new App({
+    receiver,
+    token: settings.botToken,
+    ...(knowsBot ? { botId: settings.botId as string, botUserId: settings.botUserId as string } : {}),
+    // Without both ids Bolt would call auth.test in the constructor; do it in start() instead,
+    // where a bad token becomes a clear start-up error.
+    deferInitialization: !knowsBot,
+    logger: bolt,
+    logLevel,
+    clientOptions: clientOptions(),
+    extendedErrorHandler: true,
+  });
+
+  const inflight = new Set<Promise<unknown>>();
+  const commands: CommandDeps = { operator, config, now: options.now ?? (() => new Date()) };
+  const deps: ListenerDeps = {
+    commands,
+    logger,
+    metrics,
+    verbs: VERBS,
+    workingAfterMs: options.workingAfterMs ?? WORKING_AFTER_MS,
+    requestId: newRequestId,
+    track: (work) => {
+      inflight.add(work);
+      work.finally(() => inflight.delete(work)).catch(() => {});
+    },
+  };
+  registerListeners(app, deps);
+
+  // Backstop: listeners catch their own errors, so this sees middleware and authorization failures.
+  app.error(async ({ error, body }: ExtendedErrorHandlerArgs) => {
+    const requestId = newRequestId();
+    metrics.unexpectedErrors.inc({ where: "bolt" });
+    logger.error("unhandled error in Bolt", { requestId, code: error.code, type: body?.type, error });
+    const responseUrl = (body as { response_url?: unknown } | undefined)?.response_url;
+    if (typeof responseUrl !== "string") return;
+    try {
+      const response = await fetchFn(responseUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          ...unexpectedErrorMessage(requestId),
+          response_type: "ephemeral",
+          replace_original: false,
+        }),
+      });
+      if (!response.ok) throw new Error(`response_url answered HTTP ${response.status}`);
+    } catch (respondError) {
+      metrics.slackApiErrors.inc({ method: "response_url", reason: "backstop" });
+      logger.warn("could not post the error message to response_url", { requestId, error: respondError });
+    }
+  });
+
+  let started = false;
+  return {
+    app,
+    settings,
+    metrics,
+    logger,
+    async start() {
+      if (!knowsBot) {
+        try {
+          await app.init();
+        } catch (error) {
+          const code = (error as { data?: { error?: string } }).data?.error ?? (error as Error).message;
+          throw new Error(
+            `Slack rejected the bot token at start-up (auth.test: ${code}); check SLACK_BOT_TOKEN ` +
+              "(or set SLACK_BOT_ID and SLACK_BOT_USER_ID to skip the check)",
+            { cause: error },
+          );
+        }
+      }
+      if (settings.mode === "socket") {
+        await app.start();
+        started = true;
+        const server = routesServer();
+        if (!server) return { port: null };
+        await listening(server);
+        return { port: portOf(server) };
+      }
+      const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
+      const server = (await app.start(listen as number)) as Server;
+      started = true;
+      return { port: portOf(server) };
+    },
+    async stop() {
+      if (started) {
+        started = false;
+        const server = routesServer();
+        const closed = server?.listening ? new Promise((resolve) => server.once("close", resolve)) : null;
+        await app.stop();
+        server?.closeIdleConnections?.();
+        await closed;
+      }
+      if (inflight.size > 0) {
+        logger.info("waiting for answers in flight", { count: inflight.size });
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...inflight]),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, DRAIN_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,11 @@
+// Acknowledge first, always: an ack that fails (already acknowledged, socket closed) is logged,
+// and the work still runs so the answer can arrive through response_url.
+import type { Logger } from "../../log.ts";
+
+export async function acknowledge(ack: () => Promise<void>, logger: Logger, fields: Record<string, unknown>) {
+  try {
+    await ack();
+  } catch (error) {
+    logger.warn("ack failed", { ...fields, error });
+  }
+}

@@ -1,0 +1,43 @@
+// `/scrypath …`: ack at once with an empty body, then let commands/ do everything else.
+import type { App, SlackCommandMiddlewareArgs } from "@slack/bolt";
+import { runSlashCommand } from "../../../commands/index.ts";
+import { clip } from "../../../commands/parse.ts";
+import { answer } from "../answer.ts";
+import { commandLabel } from "../labels.ts";
+import { acknowledge } from "./ack.ts";
+import { type ListenerDeps, tracked } from "./deps.ts";
+
+/**
+ * `/scrypath`, and suffixed copies such as `/scrypath-staging` for a second deployment
+ * installed in the same workspace.
+ */
+export const COMMAND_PATTERN = /^\/scrypath(?:[-_][a-z0-9]+)*$/;
+
+export type CommandArgs = Pick<SlackCommandMiddlewareArgs, "command" | "ack" | "respond">;
+
+export function scrypathCommand(deps: ListenerDeps) {
+  return async ({ command, ack, respond }: CommandArgs): Promise<void> => {
+    const fields = {
+      command: command.command,
+      text: clip(command.text ?? "", 200),
+      user: command.user_id,
+      channel: command.channel_id,
+    };
+    await acknowledge(() => ack(), deps.logger, fields);
+    const invocation = { userId: command.user_id, channelId: command.channel_id };
+    await tracked(
+      deps,
+      answer(deps, respond, {
+        delivery: "command",
+        label: commandLabel(command.text ?? ""),
+        userId: command.user_id,
+        fields,
+        run: () => runSlashCommand(command.text ?? "", invocation, deps.commands),
+      }),
+    );
+  };
+}
+
+export function register(app: App, deps: ListenerDeps): void {
+  app.command(COMMAND_PATTERN, scrypathCommand(deps));
+}

@@ -1,0 +1,120 @@
+// Signed requests as Slack sends them: form-encoded bodies (content-type exactly
+// application/x-www-form-urlencoded), `X-Slack-Request-Timestamp` and
+// `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`.
+import { createHmac } from "node:crypto";
+
+export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
+export const TEAM_ID = "T0TEAM000";
+
+export interface SignedRequest {
+  body: string;
+  headers: Record<string, string>;
+}
+
+export function signature(secret: string, timestamp: number, body: string): string {
+  return `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
+}
+
+export interface SignOptions {
+  secret?: string;
+  /** Unix seconds; default now. */
+  timestamp?: number;
+  /** Leave the signature headers out. */
+  unsigned?: boolean;
+}
+
+export function signed(body: string, options: SignOptions = {}): SignedRequest {
+  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+  const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
+  if (!options.unsigned) {
+    headers["X-Slack-Request-Timestamp"] = String(timestamp);
+    headers["X-Slack-Signature"] = signature(options.secret ?? SIGNING_SECRET, timestamp, body);
+  }
+  return { body, headers };
+}
+
+export interface SlashCommand {
+  text: string;
+  responseUrl: string;
+  userId?: string;
+  channelId?: string;
+  command?: string;
+}
+
+/** The form fields Slack posts for a slash command. */
+export function slashCommandFields(c: SlashCommand): Record<string, string> {
+  return {
+    token: "deprecated-verification-token",
+    team_id: TEAM_ID,
+    team_domain: "scrypath-test",
+    channel_id: c.channelId ?? "C0ONCALL01",
+    channel_name: "oncall",
+    user_id: c.userId ?? "U0ALICE001",
+    user_name: "alice",
+    command: c.command ?? "/scrypath",
+    text: c.text,
+    api_app_id: "A0SCRYPATH",
+    is_enterprise_install: "false",
+    response_url: c.responseUrl,
+    trigger_id: "1234567890.123456.abcdef",
+  };
+}
+
+export function slashCommandRequest(c: SlashCommand, options: SignOptions = {}): SignedRequest {
+  return signed(new URLSearchParams(slashCommandFields(c)).toString(), options);
+}
+
+export interface ButtonClick {
+  actionId: string;
+  value: string;
+  responseUrl: string;
+  userId?: string;
+  channelId?: string;
+  /** Whether the message holding the button is ephemeral (default true: bot answers are). */
+  ephemeral?: boolean;
+}
+
+/** A block_actions payload for a button click, as Slack posts it (form field `payload`). */
+export function blockActionsPayload(c: ButtonClick): Record<string, unknown> {
+  const channel = c.channelId ?? "C0ONCALL01";
+  const ts = "1700000000.000200";
+  return {
+    type: "block_actions",
+    user: { id: c.userId ?? "U0ALICE001", username: "alice", name: "alice", team_id: TEAM_ID },
+    api_app_id: "A0SCRYPATH",
+    token: "deprecated-verification-token",
+    container: { type: "message", message_ts: ts, channel_id: channel, is_ephemeral: c.ephemeral ?? true },
+    trigger_id: "1234567890.123456.abcdef",
+    team: { id: TEAM_ID, domain: "scrypath-test" },
+    enterprise: null,
+    is_enterprise_install: false,
+    channel: { id: channel, name: "oncall" },
+    ...(c.ephemeral === false ? { message: { type: "message", ts, text: "scrypath", blocks: [] } } : {}),
+    state: { values: {} },
+    response_url: c.responseUrl,
+    actions: [
+      {
+        action_id: c.actionId,
+        block_id: "scrypath-actions",
+        text: { type: "plain_text", text: "Open", emoji: true },
+        value: c.value,
+        type: "button",
+        action_ts: "1700000001.000300",
+      },
+    ],
+  };
+}
+
+export function blockActionsRequest(c: ButtonClick, options: SignOptions = {}): SignedRequest {
+  return signed(new URLSearchParams({ payload: JSON.stringify(blockActionsPayload(c)) }).toString(), options);
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+export async function send(url: string, request: SignedRequest): Promise<HttpAnswer> {
+  const response = await fetch(url, { method: "POST", headers: request.headers, body: request.body });
+  return { status: response.status, body: await response.text() };
+}
