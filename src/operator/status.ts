@@ -139,7 +139,9 @@ export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string)
   ]);
   const errors = [backend, queue]
     .filter((r): r is PromiseRejectedResult => r.status === "rejected")
-    .map((r) => (r.reason instanceof OperatorError ? r.reason : new OperatorError("meilisearch_error", String(r.reason))));
+    .map((r) =>
+      r.reason instanceof OperatorError ? r.reason : new OperatorError("meilisearch_error", String(r.reason)),
+    );
   return {
     schema: schema.module,
     mode: schema.config.syncMode,

@@ -100,7 +100,7 @@ export async function observeReplay(
   ).catch(() => null);
   const newest = tasks?.results[0];
   const task =
-    newest && newest.enqueuedAt && newest.enqueuedAt >= since
+    newest?.enqueuedAt && newest.enqueuedAt >= since
       ? { uid: newest.uid, status: newest.status, error: newest.error?.message ?? null }
       : null;
   const base = {
