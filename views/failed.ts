@@ -29,7 +29,14 @@ import {
   section,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
-import { ACTIONS, type OpenValue, type SlackMessage, type ViewContext } from "./types.ts";
+import {
+  ACTIONS,
+  type OpenValue,
+  REQUEST_ACTIONS,
+  type RetryRequestValue,
+  type SlackMessage,
+  type ViewContext,
+} from "./types.ts";
 
 /** Rows per page the commands should request; the view never shows more than MAX_PAGE_SIZE. */
 export const FAILED_PAGE_SIZE = 10;
@@ -94,6 +101,29 @@ function replayLine(row: FailedWork, now: Date): string | null {
   return `:repeat: replayed as #${r.jobId} (${state}) ${age(r.at, now)}`;
 }
 
+/** Replay states in which the operator refuses another retry (`already_replayed`). */
+const REPLAY_BLOCKS_RETRY = new Set([
+  "available",
+  "suspended",
+  "scheduled",
+  "executing",
+  "retryable",
+  "completed",
+]);
+
+/**
+ * "Retry…" for a queue row that can be replayed: it only asks for a confirmation card. Rows
+ * already replayed into a job that is still live (or completed, or pruned) get none, since the
+ * operator would refuse them as `already_replayed`.
+ */
+function retryButton(row: FailedWork): Button | null {
+  if (row.source !== "oban" || !row.retryable) return null;
+  const r = row.replayedAs;
+  if (r && (r.state === null || REPLAY_BLOCKS_RETRY.has(r.state))) return null;
+  const value: RetryRequestValue = { schema: row.schema, target: rowId(row) };
+  return button({ text: "Retry…", actionId: REQUEST_ACTIONS.retry, value: JSON.stringify(value) });
+}
+
 function rowSection(row: FailedWork, opts: FailedViewOptions) {
   const meta = row.metadata;
   const where =
@@ -120,7 +150,8 @@ function rowSection(row: FailedWork, opts: FailedViewOptions) {
     row.source === "meilisearch" ? `_${BACKEND_NO_REPLAY}._` : null,
     jobUrl ? link(jobUrl, "Open job in dashboard") : null,
   ];
-  return section(lines.filter(Boolean).join("\n"));
+  const retry = retryButton(row);
+  return section(lines.filter(Boolean).join("\n"), retry ? { accessory: retry } : {});
 }
 
 function filterLabel(opts: FailedViewOptions): string {

@@ -31,10 +31,18 @@ import {
 } from "./common.ts";
 import { sharedContext } from "./errors.ts";
 import { ACCEPTED_NOT_SEARCHABLE } from "./status.ts";
-import { ACTIONS, type SlackMessage, type ViewContext } from "./types.ts";
+import {
+  ACTIONS,
+  type ActionRequestValue,
+  REQUEST_ACTIONS,
+  type SlackMessage,
+  type ViewContext,
+} from "./types.ts";
 
 /** Retry ids listed inline before "and N more". */
 export const RETRY_IDS_SHOWN = 8;
+/** One "Retry…" button per retry id only up to this many; more are retried from the failed list. */
+export const RETRY_BUTTONS_MAX = 3;
 
 function headlineEmoji(report: ReconcileReport): string {
   const s = report.driftSignals;
@@ -79,25 +87,105 @@ const ACTION_MEANING = {
   reindex: (a: RecoveryAction) => `rebuild into ${code(a.index)}, then swap it live`,
 };
 
-function actionLines(report: ReconcileReport): string[] {
+/** A button that only asks for a confirmation card (one per block: they share an action_id). */
+function requestButton(text: string, value: ActionRequestValue): Button {
+  return button({ text, actionId: REQUEST_ACTIONS.action, value: JSON.stringify(value) });
+}
+
+interface ActionRow {
+  text: string;
+  accessory?: Button;
+}
+
+/**
+ * The recommended actions in order, one row each, with the button that requests it. Retries get
+ * one button per job id only when there are few; a long list is retried from the failed view.
+ */
+function actionRows(report: ReconcileReport): ActionRow[] {
   const retries = report.actions.filter((a) => a.kind === "retry");
-  const lines: string[] = [];
+  const rows: ActionRow[] = [];
+  let n = 0;
+  const next = (): number => {
+    n += 1;
+    return n;
+  };
   if (retries.length > 0) {
     const ids = retries.map((a) => String(a.reference?.jobId ?? "?"));
     const shown = ids.slice(0, RETRY_IDS_SHOWN);
     const total = Math.max(report.retryableTotal, ids.length);
     const more = total - shown.length;
-    lines.push(
-      `${code(`retry(ids=${shown.join(",")}${more > 0 ? ",…" : ""})`)}${
-        more > 0 ? ` and ${count(more)} more` : ""
-      } — ${ACTION_MEANING.retry}`,
-    );
+    const text = `${next()}. ${code(`retry(ids=${shown.join(",")}${more > 0 ? ",…" : ""})`)}${
+      more > 0 ? ` and ${count(more)} more` : ""
+    } — ${ACTION_MEANING.retry}`;
+    const jobIds = retries.map((a) => a.reference?.jobId).filter((id) => typeof id === "number");
+    const few = total <= RETRY_BUTTONS_MAX && jobIds.length === total;
+    const value = (id: number): ActionRequestValue => ({
+      schema: report.schema,
+      action: "retry",
+      id: `oban:${id}`,
+    });
+    if (few && jobIds.length === 1 && jobIds[0] !== undefined) {
+      rows.push({ text, accessory: requestButton("Retry…", value(jobIds[0])) });
+    } else {
+      rows.push({ text });
+      if (few) {
+        for (const id of jobIds) {
+          const row = report.failedWork.find((f) => f.source === "oban" && f.id === id);
+          const about = row ? ` · ${row.operation} · ${row.reasonClass}` : "";
+          rows.push({
+            text: `↳ ${code(`oban:${id}`)}${about}`,
+            accessory: requestButton("Retry…", value(id)),
+          });
+        }
+      }
+    }
   }
   for (const a of report.actions) {
-    if (a.kind === "backfill") lines.push(`${code("backfill")} — ${ACTION_MEANING.backfill(a)}`);
-    if (a.kind === "reindex") lines.push(`${code("reindex")} — ${ACTION_MEANING.reindex(a)}`);
+    if (a.kind === "backfill") {
+      rows.push({
+        text: `${next()}. ${code("backfill")} — ${ACTION_MEANING.backfill(a)}`,
+        accessory: requestButton("Backfill…", { schema: report.schema, action: "backfill" }),
+      });
+    }
+    if (a.kind === "reindex") {
+      rows.push({
+        text: `${next()}. ${code("reindex")} — ${ACTION_MEANING.reindex(a)}`,
+        accessory: requestButton("Reindex…", {
+          schema: report.schema,
+          action: "reindex",
+          targetIndex: a.index,
+        }),
+      });
+    }
   }
-  return lines.map((l, i) => `${i + 1}. ${l}`);
+  return rows;
+}
+
+/**
+ * Cutover is never a recommendation, but it is offered once the target index has task history
+ * and no swap is already pending; every promotion rule is re-checked when it is confirmed.
+ */
+function swapRow(report: ReconcileReport): ActionRow | null {
+  const r = report.reindex;
+  if (!r.observed || r.cutover === "pending" || r.targetIndex === r.liveIndex) return null;
+  // What this report already shows would block promotion (§9.5); the confirmation re-checks all.
+  const pending =
+    report.status.backend.pending.total +
+    report.status.queue.pending.total +
+    report.status.queue.retrying.total;
+  const blockers = [
+    r.taskState === "pending" ? "a target-index task is still running" : null,
+    r.taskState === "failed" ? "the last target-index task failed" : null,
+    report.failedWorkCounts.total > 0 ? plural(report.failedWorkCounts.total, "failed row") : null,
+    pending > 0 ? `${count(pending)} pending queue or backend items` : null,
+  ].filter(Boolean);
+  const now = blockers.length > 0 ? `\n_Would be refused right now: ${blockers.join(", ")}._` : "";
+  return {
+    text: `*Cutover:* ${code("swap")} — make ${code(r.targetIndex)} live in one step (swapped with ${code(
+      r.liveIndex,
+    )}); refused at confirmation unless every promotion rule holds${now}`,
+    accessory: requestButton("Swap…", { schema: report.schema, action: "swap", targetIndex: r.targetIndex }),
+  };
 }
 
 function reindexFields(r: ReindexVisibility): string[] {
@@ -137,15 +225,20 @@ export function reconcileView(report: ReconcileReport, ctx: ViewContext): SlackM
       ? "*Failed work:* none"
       : `*Failed work:* ${count(counts.total)} — ${classLine(counts)}${dominant ? ` (mostly ${dominant})` : ""}`;
 
-  const lines = actionLines(report);
+  const rows = actionRows(report);
+  const swap = swapRow(report);
   const reindexKept =
     report.actions.some((a) => a.kind === "reindex") && report.reindex.cutover === "completed"
-      ? "\n_A completed swap is still in task history, so reindex stays recommended: check the cutover before running it._"
-      : "";
-  const actionsText =
-    lines.length === 0
-      ? "*Recommended actions:* none"
-      : `*Recommended actions*\n${lines.join("\n")}${reindexKept}`;
+      ? "_A completed swap is still in task history, so reindex stays recommended: check the cutover before running it._"
+      : null;
+  const actionBlocks =
+    rows.length === 0
+      ? [section("*Recommended actions:* none")]
+      : rows.map((row, i) =>
+          section(i === 0 ? `*Recommended actions*\n${row.text}` : row.text, {
+            ...(row.accessory ? { accessory: row.accessory } : {}),
+          }),
+        );
 
   const value = openValue({ schema: report.schema });
   const buttons: Button[] = [
@@ -163,9 +256,13 @@ export function reconcileView(report: ReconcileReport, ctx: ViewContext): SlackM
     header(`${headlineEmoji(report)} ${report.summary}`),
     context([`${code(report.schema)} · mode *${report.mode}* · index ${code(report.index)}`]),
     section(`${signalText}\n${failedText}`),
-    section(actionsText),
-    lines.length > 0
-      ? context(["Recommendations only: running one is a separate command that an operator confirms."])
+    ...actionBlocks,
+    reindexKept ? context([reindexKept]) : null,
+    swap ? section(swap.text, { ...(swap.accessory ? { accessory: swap.accessory } : {}) }) : null,
+    rows.length > 0 || swap
+      ? context([
+          "Recommendations only: a button posts a confirmation card stating the blast radius; nothing runs until an operator confirms it there.",
+        ])
       : null,
     divider(),
     fields(reindexFields(report.reindex), { text: "*Reindex visibility*" }),

@@ -44,3 +44,26 @@ export interface OpenValue {
   reasonClass?: string;
   source?: string;
 }
+
+/**
+ * action_ids of the buttons that *request* a mutation. A click never acts: the handler re-validates
+ * the value and posts a confirmation card (views/confirm.ts) that an operator must confirm.
+ */
+export const REQUEST_ACTIONS = {
+  retry: "scrypath.request.retry",
+  action: "scrypath.request.action",
+} as const;
+
+/** Value of a `REQUEST_ACTIONS.retry` button (JSON): the schema module and `oban:<job id>`. */
+export interface RetryRequestValue {
+  schema: string;
+  target: string;
+}
+
+/** Value of a `REQUEST_ACTIONS.action` button (JSON), as `/scrypath reconcile <schema> --action` takes it. */
+export interface ActionRequestValue {
+  schema: string;
+  action: "retry" | "backfill" | "reindex" | "swap";
+  id?: string;
+  targetIndex?: string;
+}

@@ -3,7 +3,7 @@
 // schema cannot express (unique block_ids, unique action_ids per block, a non-empty fallback).
 // Anything the schema does not know — another block type, another element, an extra property —
 // fails, so a view cannot drift into untested Block Kit.
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 
 const textObject = (type: "plain_text" | "mrkdwn", max: number) => ({
   type: "object",
@@ -125,8 +125,80 @@ export const BLOCK_KIT_SCHEMA = {
   },
 } as const;
 
+/**
+ * A modal view (spec slack-platform §1.6, §3.1): title/submit/close ≤ 24 characters, ≤ 100 blocks,
+ * private_metadata ≤ 3000, callback_id ≤ 255; the message blocks plus an input block holding a
+ * plain_text_input (initial_value, min/max_length ≤ 3000).
+ */
+export const MODAL_SCHEMA = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://scrypath-bot.test/block-kit-modal.json",
+  type: "object",
+  required: ["type", "title", "blocks"],
+  additionalProperties: false,
+  properties: {
+    type: { const: "modal" },
+    title: textObject("plain_text", 24),
+    submit: textObject("plain_text", 24),
+    close: textObject("plain_text", 24),
+    blocks: { type: "array", maxItems: 100, items: { $ref: "#/$defs/modalBlock" } },
+    private_metadata: { type: "string", maxLength: 3000 },
+    callback_id: id,
+    external_id: id,
+    clear_on_close: { type: "boolean" },
+    notify_on_close: { type: "boolean" },
+  },
+  $defs: {
+    ...BLOCK_KIT_SCHEMA.$defs,
+    plainTextInput: {
+      type: "object",
+      required: ["type"],
+      additionalProperties: false,
+      properties: {
+        type: { const: "plain_text_input" },
+        action_id: id,
+        initial_value: { type: "string", maxLength: 3000 },
+        multiline: { type: "boolean" },
+        min_length: { type: "integer", minimum: 0, maximum: 3000 },
+        max_length: { type: "integer", minimum: 1, maximum: 3000 },
+        placeholder: textObject("plain_text", 150),
+        focus_on_load: { type: "boolean" },
+      },
+    },
+    input: {
+      type: "object",
+      required: ["type", "label", "element"],
+      additionalProperties: false,
+      properties: {
+        type: { const: "input" },
+        block_id: id,
+        label: textObject("plain_text", 2000),
+        hint: textObject("plain_text", 2000),
+        optional: { type: "boolean" },
+        dispatch_action: { type: "boolean" },
+        element: { $ref: "#/$defs/plainTextInput" },
+      },
+    },
+    modalBlock: {
+      type: "object",
+      required: ["type"],
+      properties: { type: { type: "string" } },
+      discriminator: { propertyName: "type" },
+      oneOf: [
+        { $ref: "#/$defs/section" },
+        { $ref: "#/$defs/header" },
+        { $ref: "#/$defs/context" },
+        { $ref: "#/$defs/divider" },
+        { $ref: "#/$defs/actions" },
+        { $ref: "#/$defs/input" },
+      ],
+    },
+  },
+} as const;
+
 const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, strictRequired: false });
 const validate = ajv.compile(BLOCK_KIT_SCHEMA);
+const validateModalSchema = ajv.compile(MODAL_SCHEMA);
 
 function describe(error: ErrorObject): string {
   const where = error.instancePath || "(message)";
@@ -149,22 +221,23 @@ interface LooseBlock {
   accessory?: { action_id?: unknown };
 }
 
-/** Every violation of the schema and the message-level rules; empty when the message is valid. */
-export function validateMessage(message: unknown): string[] {
+function schemaProblems(check: ValidateFunction, value: unknown): string[] {
   const problems: string[] = [];
-  if (!validate(message)) {
+  if (!check(value)) {
     // oneOf/anyOf branch noise is left out when a more specific error explains the failure.
-    const errors = validate.errors ?? [];
+    const errors = check.errors ?? [];
     const specific = errors.filter((e) => e.keyword !== "oneOf" && e.keyword !== "anyOf");
     for (const e of specific.length > 0 ? specific : errors) {
       const line = describe(e);
       if (!problems.includes(line)) problems.push(line);
     }
   }
-  const m = message as { text?: unknown; blocks?: unknown };
-  if (typeof m?.text !== "string" || m.text.trim() === "")
-    problems.push("text: a non-empty fallback is required");
-  const blocks = Array.isArray(m?.blocks) ? (m.blocks as LooseBlock[]) : [];
+  return problems;
+}
+
+/** Unique block_ids in the surface, unique action_ids within each actions block. */
+function blockProblems(blocks: LooseBlock[]): string[] {
+  const problems: string[] = [];
   const ids = new Map<string, number>();
   blocks.forEach((b, i) => {
     if (typeof b?.block_id === "string") {
@@ -185,6 +258,53 @@ export function validateMessage(message: unknown): string[] {
     }
   });
   return problems;
+}
+
+/** Every violation of the schema and the message-level rules; empty when the message is valid. */
+export function validateMessage(message: unknown): string[] {
+  const problems = schemaProblems(validate, message);
+  const m = message as { text?: unknown; blocks?: unknown };
+  if (typeof m?.text !== "string" || m.text.trim() === "")
+    problems.push("text: a non-empty fallback is required");
+  const blocks = Array.isArray(m?.blocks) ? (m.blocks as LooseBlock[]) : [];
+  problems.push(...blockProblems(blocks));
+  return problems;
+}
+
+interface LooseInput {
+  type?: unknown;
+  element?: { initial_value?: unknown; min_length?: unknown; max_length?: unknown };
+}
+
+/**
+ * Every violation of the modal schema and the view-level rules: `submit` is required once an
+ * input block is present, and an input's initial_value must fit its own min/max_length.
+ */
+export function validateModal(view: unknown): string[] {
+  const problems = schemaProblems(validateModalSchema, view);
+  const v = view as { blocks?: unknown; submit?: unknown };
+  const blocks = Array.isArray(v?.blocks) ? (v.blocks as Array<LooseBlock & LooseInput>) : [];
+  problems.push(...blockProblems(blocks));
+  if (blocks.some((b) => b?.type === "input") && v?.submit === undefined)
+    problems.push("submit: required when the view has an input block");
+  blocks.forEach((b, i) => {
+    const el = b?.type === "input" ? b.element : undefined;
+    if (!el) return;
+    const min = typeof el.min_length === "number" ? el.min_length : 0;
+    const max = typeof el.max_length === "number" ? el.max_length : 3000;
+    if (min > max) problems.push(`/blocks/${i}/element: min_length ${min} is above max_length ${max}`);
+    if (typeof el.initial_value === "string" && el.initial_value.length > max)
+      problems.push(`/blocks/${i}/element: initial_value is longer than max_length ${max}`);
+  });
+  return problems;
+}
+
+/** Throws with a readable list of every violation of the modal rules. */
+export function expectValidModal(view: unknown): void {
+  const problems = validateModal(view);
+  if (problems.length > 0) {
+    throw new Error(`invalid modal view (${problems.length}):\n  - ${problems.join("\n  - ")}`);
+  }
 }
 
 /** Throws with a readable list of every violation. */

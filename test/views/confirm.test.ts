@@ -1,0 +1,687 @@
+import type { Button } from "@slack/types";
+import { describe, expect, it } from "vitest";
+import { ACCESS_MESSAGES } from "../../src/core/access.ts";
+import type { HandOffResult } from "../../src/operator/handOff.ts";
+import type { SettingsTaskResult } from "../../src/operator/hotApply.ts";
+import { mutationRequest, type RequestPreview } from "../../src/operator/requests.ts";
+import type { RetryResult } from "../../src/operator/retry.ts";
+import type { SwapResult } from "../../src/operator/swap.ts";
+import type { ReplayObservation, ReplayState } from "../../src/operator/verify.ts";
+import type { ConfirmationStatus } from "../../src/state/confirmations.ts";
+import {
+  accessRefusalView,
+  alreadyDecidedView,
+  type CardState,
+  CONFIRM_ACTIONS,
+  confirmationCard,
+  outcomeOf,
+  refusalOutcome,
+  verificationReply,
+} from "../../views/confirm.ts";
+import { FAILED_PAGE_SIZE, failedView } from "../../views/failed.ts";
+import { RETRY_BUTTONS_MAX, reconcileView } from "../../views/reconcile.ts";
+import { REQUEST_ACTIONS, type SlackMessage } from "../../views/types.ts";
+import {
+  backendRow,
+  buttons,
+  expectSafe,
+  failedResult,
+  HOSTILE,
+  INDEX,
+  NOW,
+  queueRow,
+  reconcileReport,
+  SCHEMA,
+  SECRET,
+  viewContext,
+  visibleText,
+} from "./fixtures.ts";
+
+const ID = "AbCdEfGhIjKlMnOpQrStUv";
+const REQUESTER = "U0REQUEST";
+const DECIDER = "U0DECIDE";
+const minutes = (m: number) => new Date(NOW.getTime() + m * 60_000);
+const unix = (d: Date) => Math.floor(d.getTime() / 1000);
+
+function retryPreview(over: Partial<RequestPreview> = {}): RequestPreview {
+  return {
+    title: "Retry failed work oban:601",
+    schema: SCHEMA,
+    index: INDEX,
+    target: "oban:601",
+    operation: "upsert",
+    documentCount: 3,
+    reasonClass: "transport",
+    lastError: "** (Req.TransportError) timeout connecting to https://search.internal:7700",
+    effect: "Inserts one new Oban job in queue search_sync; the failed job stays as it is.",
+    danger: false,
+    ...over,
+  };
+}
+
+function swapPreview(over: Partial<RequestPreview> = {}): RequestPreview {
+  return {
+    title: `Swap ${INDEX} with ${INDEX}__reindex`,
+    schema: SCHEMA,
+    index: INDEX,
+    target: null,
+    operation: null,
+    documentCount: null,
+    reasonClass: null,
+    lastError: null,
+    effect: `Swaps the live index ${INDEX} with ${INDEX}__reindex in one step, if every promotion rule still holds when confirmed; ${INDEX}__reindex then holds the previous documents.`,
+    danger: true,
+    ...over,
+  };
+}
+
+function state(over: Partial<CardState> = {}): CardState {
+  return { status: "pending", requestedBy: REQUESTER, expiresAt: minutes(15), ...over };
+}
+
+const decided = (status: ConfirmationStatus, over: Partial<CardState> = {}) =>
+  state({ status, decidedBy: DECIDER, decidedAt: minutes(-1), ...over });
+
+const users = { allowedUsers: [REQUESTER, DECIDER] };
+const hasActions = (m: SlackMessage) => m.blocks.some((b) => b.type === "actions") || buttons(m).length > 0;
+
+const retryResult = (over: Partial<RetryResult> = {}): RetryResult => ({
+  id: 601,
+  status: "accepted",
+  mode: "oban",
+  index: INDEX,
+  documentIds: [1, 2, 3],
+  documentCount: 3,
+  job: {
+    id: 1234,
+    worker: "Scrypath.Oban.UpsertWorker",
+    queue: "search_sync",
+    state: "available",
+    attempt: 0,
+    maxAttempts: 20,
+  },
+  auditId: 9,
+  ...over,
+});
+
+const handOffResult = (action: "backfill" | "reindex"): HandOffResult => ({
+  action,
+  status: "accepted",
+  mode: "oban",
+  index: INDEX,
+  targetIndex: `${INDEX}__reindex`,
+  job: {
+    id: 77,
+    worker: "MyApp.Search.ReindexWorker",
+    queue: "maintenance",
+    state: "available",
+    attempt: 0,
+    maxAttempts: 3,
+  },
+  auditId: 10,
+});
+
+const swapResult = (over: Partial<SwapResult> = {}): SwapResult => ({
+  status: "succeeded",
+  liveIndex: INDEX,
+  targetIndex: `${INDEX}__reindex`,
+  taskUid: 880,
+  error: null,
+  auditId: 11,
+  ...over,
+});
+
+const settingsResult = (task: Partial<SettingsTaskResult["task"]> = {}): SettingsTaskResult => ({
+  changeId: 12,
+  index: INDEX,
+  task: { uid: 55, status: "succeeded", error: null, ...task },
+  auditId: 13,
+});
+
+describe("confirmationCard — pending", () => {
+  it("states the blast radius, who asked, when it expires, and offers Confirm and Cancel", () => {
+    const m = confirmationCard(ID, retryPreview(), state(), viewContext());
+    expectSafe(m, users);
+    expect(m.text).toBe("Confirmation needed: Retry failed work oban:601 in MyApp.Blog.Post");
+    const text = visibleText(m);
+    expect(m.blocks[0]?.type).toBe("header");
+    expect(text).toContain("Confirmation needed: Retry failed work oban:601");
+    expect(text).toContain(`*Schema*\n\`${SCHEMA}\``);
+    expect(text).toContain(`*Index*\n\`${INDEX}\``);
+    expect(text).toContain("*Source and id*\n`oban:601`");
+    expect(text).toContain("*Operation*\nupsert");
+    expect(text).toContain("*Documents*\n3");
+    expect(text).toContain("*Reason class*\n`transport`");
+    expect(text).toContain(
+      "*Last error*\n> ** (Req.TransportError) timeout connecting to https://search.internal:7700",
+    );
+    expect(text).toContain("*What will happen*\nInserts one new Oban job in queue search_sync");
+    expect(text).toContain(`Requested by <@${REQUESTER}>`);
+    expect(text).toContain(
+      `expires <!date^${unix(minutes(15))}^{date_short_pretty} {time}|2026-11-20 10:15 UTC> (in 15 min)`,
+    );
+
+    const [confirm, cancel] = buttons(m);
+    expect(confirm?.action_id).toBe(CONFIRM_ACTIONS.confirm);
+    expect(confirm?.value).toBe(ID);
+    expect(confirm?.style).toBe("primary");
+    expect(confirm?.confirm).toBeUndefined();
+    expect(cancel?.action_id).toBe(CONFIRM_ACTIONS.cancel);
+    expect(cancel?.value).toBe(ID);
+    expect(buttons(m)).toHaveLength(2);
+  });
+
+  it("puts a danger dialog restating the effect on Confirm for destructive requests", () => {
+    const m = confirmationCard(ID, swapPreview(), state(), viewContext());
+    expectSafe(m, users);
+    expect(m.text).toBe(`Confirmation needed: Swap ${INDEX} with ${INDEX}__reindex in ${SCHEMA}`);
+    const confirm = buttons(m).find((b) => b.action_id === CONFIRM_ACTIONS.confirm) as Button;
+    expect(confirm.style).toBe("danger");
+    expect(confirm.value).toBe(ID);
+    expect(confirm.confirm?.style).toBe("danger");
+    expect(confirm.confirm?.title?.text).toBe(`Swap ${INDEX} with ${INDEX}__reindex?`);
+    expect(confirm.confirm?.text?.text).toContain(`Swaps the live index ${INDEX} with ${INDEX}__reindex`);
+    expect(confirm.confirm?.confirm?.text.length).toBeLessThanOrEqual(30);
+    expect(confirm.confirm?.deny?.text.length).toBeLessThanOrEqual(30);
+    // No row fields that do not apply; no "Documents" guess for a swap.
+    expect(visibleText(m)).not.toContain("*Documents*");
+    expect(visibleText(m)).not.toContain("*Last error*");
+  });
+
+  it("keeps the dialog within Slack's limits for very long titles and effects", () => {
+    const long = swapPreview({ title: `Swap ${"i".repeat(300)}`, effect: `Swaps ${"e".repeat(2000)} now.` });
+    const m = confirmationCard(ID, long, state(), viewContext());
+    expectSafe(m, users);
+    const dialog = buttons(m)[0]?.confirm;
+    expect(dialog?.title?.text.length).toBeLessThanOrEqual(100);
+    expect(dialog?.text?.text.length).toBeLessThanOrEqual(300);
+    expect(dialog?.text?.text).toMatch(/^Swaps e+… \(the card has the rest\)$/);
+  });
+
+  it("escapes hostile schema names, titles, effects and errors, and redacts secrets", () => {
+    const hostileSchema = "My&App.<Blog>.Post";
+    const preview = retryPreview({
+      title: `Retry ${HOSTILE}`,
+      schema: hostileSchema,
+      index: `idx_${HOSTILE}`,
+      operation: HOSTILE,
+      lastError: `${HOSTILE} api_key=${SECRET} Authorization: Bearer xyz.secret.token ${"x".repeat(5000)}`,
+      effect: `Inserts one job for ${HOSTILE}`,
+    });
+    const m = confirmationCard(ID, preview, state(), viewContext());
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain("`My&amp;App.&lt;Blog&gt;.Post`");
+    expect(text).toContain("&lt;!channel&gt; &lt;@U123&gt;");
+    expect(text).toContain("api_key=[REDACTED]");
+    expect(m.text).toContain("&lt;!channel&gt;");
+    const quote = text.split("\n").find((l) => l.startsWith("> ")) ?? "";
+    expect(quote.replace(/&[a-z]+;/g, "_").length).toBeLessThanOrEqual(205);
+  });
+
+  it("says when a pending request has already run out of time", () => {
+    const m = confirmationCard(ID, retryPreview(), state({ expiresAt: minutes(-3) }), viewContext());
+    expectSafe(m, users);
+    expect(visibleText(m)).toContain("expired <!date^");
+    expect(visibleText(m)).toContain("(3 min ago)");
+  });
+
+  it("shows a CLI requester as code, never as a mention", () => {
+    const m = confirmationCard(ID, retryPreview(), state({ requestedBy: "cli:alice" }), viewContext());
+    expectSafe(m);
+    expect(visibleText(m)).toContain("Requested by `cli:alice`");
+  });
+
+  it("says when the job did not record a document count", () => {
+    const m = confirmationCard(ID, retryPreview({ documentCount: null }), state(), viewContext());
+    expect(visibleText(m)).toContain("*Documents*\nnot recorded in the job");
+  });
+});
+
+describe("confirmationCard — after the decision", () => {
+  it("executing: running, confirmed by whom, no buttons", () => {
+    const m = confirmationCard(ID, retryPreview(), decided("executing"), viewContext());
+    expectSafe(m, users);
+    expect(hasActions(m)).toBe(false);
+    expect(m.text).toBe("Running: Retry failed work oban:601 in MyApp.Blog.Post");
+    expect(visibleText(m)).toContain(`*Running…* confirmed by <@${DECIDER}> at <!date^`);
+    expect(visibleText(m)).toContain("*What is happening*");
+  });
+
+  it("done: the outcome with the new job id, who confirmed and when, no buttons", () => {
+    const outcome = outcomeOf({ kind: "retry", result: retryResult() });
+    const m = confirmationCard(ID, retryPreview(), decided("done", { outcome }), viewContext());
+    expectSafe(m, users);
+    expect(hasActions(m)).toBe(false);
+    const text = visibleText(m);
+    expect(text).toContain(":white_check_mark: Done: Retry failed work oban:601");
+    expect(text).toContain("*Retry accepted · queue job 1234 (queue search_sync, state available)*");
+    expect(text).toContain(
+      "Accepted is not searchable: the worker still has to run. Follow-up in the thread.",
+    );
+    expect(text).toContain(`Confirmed by <@${DECIDER}> at <!date^${unix(minutes(-1))}^`);
+    expect(text).toContain(`requested by <@${REQUESTER}>`);
+    expect(m.text).toBe(
+      "Done: Retry failed work oban:601 in MyApp.Blog.Post — Retry accepted · queue job 1234 (queue search_sync, state available)",
+    );
+  });
+
+  it("failed: what failed and that nothing was changed, with hostile text escaped", () => {
+    const outcome = refusalOutcome("already_replayed", `job 601 was already replayed by ${HOSTILE}`);
+    const m = confirmationCard(ID, retryPreview(), decided("failed", { outcome }), viewContext());
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain(":x: Failed: Retry failed work oban:601");
+    expect(text).toContain("*Not done: already_replayed*");
+    expect(text).toContain("job 601 was already replayed by &lt;!channel&gt;");
+    expect(text).toContain("Nothing was changed.");
+    expect(hasActions(m)).toBe(false);
+  });
+
+  it("failed without an outcome points at the audit log instead of guessing", () => {
+    const m = confirmationCard(ID, retryPreview(), decided("failed"), viewContext());
+    expectSafe(m, users);
+    expect(visibleText(m)).toContain("*Failed before it finished.* Check `/scrypath audit MyApp.Blog.Post`");
+  });
+
+  it("an unconfirmed swap says so and how to check", () => {
+    const outcome = outcomeOf({
+      kind: "action",
+      result: {
+        action: "swap",
+        result: swapResult({
+          status: "unconfirmed",
+          error: "swap task 880 did not finish within 15000 ms; check it with GET /tasks/880",
+        }),
+      },
+    });
+    expect(outcome.ok).toBeNull();
+    const m = confirmationCard(ID, swapPreview(), decided("done", { outcome }), viewContext());
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain(":grey_question: Outcome unconfirmed: Swap");
+    expect(text).toContain("*Swap outcome unconfirmed · task uid=880*");
+    expect(text).toContain("GET /tasks/880");
+    expect(m.text).toMatch(/^Outcome unconfirmed: Swap/);
+  });
+
+  it("cancelled: by whom and when, nothing was done", () => {
+    const m = confirmationCard(ID, retryPreview(), decided("cancelled"), viewContext());
+    expectSafe(m, users);
+    expect(hasActions(m)).toBe(false);
+    expect(visibleText(m)).toContain(`*Cancelled by <@${DECIDER}>, nothing was done.*`);
+    expect(visibleText(m)).toContain(`Cancelled by <@${DECIDER}> at <!date^`);
+    expect(m.text).toBe("Cancelled, nothing was done: Retry failed work oban:601 in MyApp.Blog.Post");
+  });
+
+  it("expired: expired, nothing was done", () => {
+    const m = confirmationCard(
+      ID,
+      swapPreview(),
+      state({ status: "expired", decidedAt: minutes(-2), expiresAt: minutes(-2) }),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    expect(hasActions(m)).toBe(false);
+    expect(visibleText(m)).toContain(":hourglass: Expired: Swap");
+    expect(visibleText(m)).toMatch(/\*Expired at <!date\^\d+\^[^>]+>, nothing was done\.\*/);
+    expect(m.text).toMatch(/^Expired, nothing was done: Swap/);
+  });
+
+  it("renders every state with hostile data as valid, safe Block Kit", () => {
+    const preview = retryPreview({ schema: "A&<B>", lastError: HOSTILE, effect: HOSTILE, title: HOSTILE });
+    const statuses: ConfirmationStatus[] = ["pending", "executing", "done", "failed", "cancelled", "expired"];
+    for (const status of statuses) {
+      for (const outcome of [
+        null,
+        refusalOutcome(HOSTILE, HOSTILE),
+        { ok: null, headline: HOSTILE, lines: [HOSTILE] },
+      ]) {
+        const m = confirmationCard(
+          ID,
+          preview,
+          decided(status, { outcome, decidedBy: "cli:<!here>" }),
+          viewContext(),
+        );
+        expectSafe(m, users);
+        expect(hasActions(m)).toBe(status === "pending");
+      }
+    }
+  });
+});
+
+describe("outcomeOf", () => {
+  it("retry: the new job, its queue and state, and that accepted is not searchable", () => {
+    const o = outcomeOf({ kind: "retry", result: retryResult() });
+    expect(o.ok).toBe(true);
+    expect(o.headline).toBe("Retry accepted · queue job 1234 (queue search_sync, state available)");
+    expect(o.lines).toContain(
+      "Accepted is not searchable: the worker still has to run. Follow-up in the thread.",
+    );
+    const viaAction = outcomeOf({ kind: "action", result: { action: "retry", result: retryResult() } });
+    expect(viaAction).toEqual(o);
+  });
+
+  it("backfill and reindex: handed off as a job of the configured worker", () => {
+    for (const action of ["backfill", "reindex"] as const) {
+      const o = outcomeOf({ kind: "action", result: { action, result: handOffResult(action) } });
+      expect(o.ok).toBe(true);
+      expect(o.headline).toBe("Handed off as job 77 (MyApp.Search.ReindexWorker) in queue maintenance");
+      expect(o.lines.join("\n")).toContain("Accepted is not searchable");
+    }
+  });
+
+  it("swap: succeeded, failed with the error, unconfirmed with how to check", () => {
+    const ok = outcomeOf({ kind: "action", result: { action: "swap", result: swapResult() } });
+    expect(ok).toMatchObject({ ok: true, headline: "Swap succeeded · task uid=880 status=succeeded" });
+    const failed = outcomeOf({
+      kind: "action",
+      result: { action: "swap", result: swapResult({ status: "failed", error: "index_not_found" }) },
+    });
+    expect(failed.ok).toBe(false);
+    expect(failed.lines).toContain("index_not_found");
+    expect(failed.lines.join("\n")).toContain("was not changed");
+    const unknown = outcomeOf({
+      kind: "action",
+      result: {
+        action: "swap",
+        result: swapResult({ status: "unconfirmed", taskUid: null, error: "Meilisearch timed out" }),
+      },
+    });
+    expect(unknown.ok).toBeNull();
+    expect(unknown.headline).toBe("Swap outcome unconfirmed · no task uid");
+    expect(unknown.lines.join("\n")).toContain("/scrypath reconcile");
+  });
+
+  it("hot_apply and revert: the task uid and status, and how to revert", () => {
+    const applied = outcomeOf({ kind: "hot_apply", result: settingsResult() });
+    expect(applied.ok).toBe(true);
+    expect(applied.headline).toBe("Settings applied · task uid=55 status=succeeded");
+    expect(applied.lines.join("\n")).toContain("revert with `/scrypath settings revert 12`");
+
+    const failed = outcomeOf({
+      kind: "hot_apply",
+      result: settingsResult({ status: "failed", error: "bad synonyms" }),
+    });
+    expect(failed).toMatchObject({ ok: false, headline: "Settings not applied · task uid=55 status=failed" });
+    expect(failed.lines).toEqual(["bad synonyms", "The live settings were not changed."]);
+
+    const unconfirmed = outcomeOf({
+      kind: "hot_apply",
+      result: settingsResult({ status: "unconfirmed", error: "did not finish; check GET /tasks/55" }),
+    });
+    expect(unconfirmed.ok).toBeNull();
+    expect(unconfirmed.lines.join("\n")).toContain("/scrypath settings revert 12");
+
+    const reverted = outcomeOf({ kind: "revert", result: settingsResult() });
+    expect(reverted.headline).toBe("Settings reverted · task uid=55 status=succeeded");
+    expect(reverted.lines.join("\n")).not.toContain("revert with");
+  });
+
+  it("refusalOutcome: not done, the message, and whether anything changed", () => {
+    expect(refusalOutcome("not_found", "no failed work found for id 9")).toEqual({
+      ok: false,
+      headline: "Not done: not_found",
+      lines: ["no failed work found for id 9", "Nothing was changed."],
+    });
+    expect(refusalOutcome("x", "y", false).lines[1]).toContain("/scrypath audit");
+  });
+});
+
+describe("verificationReply", () => {
+  const obs = (over: Partial<ReplayObservation> = {}): ReplayObservation => ({
+    state: "accepted",
+    jobState: "available",
+    attempt: 0,
+    task: null,
+    documents: { checked: 0, matched: 0 },
+    lastError: null,
+    ...over,
+  });
+  const opts = { final: false, elapsedMs: 2_000, schema: SCHEMA, index: INDEX, queue: "search_sync" };
+
+  const cases: Array<[ReplayState, Partial<ReplayObservation>, string]> = [
+    ["accepted", {}, "Job 1,234 is accepted (state `available`): waiting for a worker to pick it up."],
+    [
+      "running",
+      { jobState: "executing", attempt: 1 },
+      "Job 1,234 is running (state `executing`, attempt 1).",
+    ],
+    [
+      "queue_only_completed",
+      {
+        jobState: "completed",
+        task: { uid: 900, status: "processing", error: null },
+        documents: { checked: 3, matched: 1 },
+      },
+      "Queue job completed; backend evidence pending — 1 of 3 documents observed in `prod_posts` so far.",
+    ],
+    [
+      "verified",
+      {
+        jobState: "completed",
+        task: { uid: 900, status: "succeeded", error: null },
+        documents: { checked: 3, matched: 3 },
+      },
+      "Verified: 3 of 3 documents observed in `prod_posts` with the expected values.",
+    ],
+    [
+      "failed",
+      { jobState: "discarded", lastError: `${HOSTILE} boom` },
+      "Job 1,234 failed (state `discarded`); nothing from this replay is searchable. Check `/scrypath failed MyApp.Blog.Post`.",
+    ],
+    [
+      "timed_out",
+      { jobState: "executing" },
+      "Stopped following after 2 s (job state `executing`); check `/scrypath failed MyApp.Blog.Post`.",
+    ],
+    ["unknown", { jobState: null }, "could not be found in `oban_jobs`"],
+  ];
+
+  for (const [replayState, over, sentence] of cases) {
+    it(`${replayState}: a plain sentence, and "accepted is not searchable" until verified`, () => {
+      const final = ["verified", "failed", "timed_out", "unknown"].includes(replayState);
+      const m = verificationReply(1234, obs({ state: replayState, ...over }), viewContext(), {
+        ...opts,
+        final,
+      });
+      expectSafe(m);
+      const text = visibleText(m);
+      expect(text).toContain(sentence);
+      if (replayState === "verified") expect(text).not.toContain("Accepted is not searchable");
+      else {
+        expect(text).toContain("Accepted is not searchable");
+        expect(m.text).toContain("accepted is not searchable");
+      }
+      expect(text).toContain(final ? "Stopped following after 2 s" : "Following… 2 s so far");
+      expect(text).toContain("<https://oban.example.com/jobs/1234?queue=search_sync|Open job in dashboard>");
+    });
+  }
+
+  it("shows the Meilisearch task uid and status, and escapes task and job errors", () => {
+    const m = verificationReply(
+      1234,
+      obs({
+        state: "failed",
+        jobState: "discarded",
+        task: { uid: 901, status: "failed", error: `${HOSTILE} token=${SECRET}` },
+        lastError: `${HOSTILE} api_key=${SECRET}`,
+      }),
+      viewContext(),
+      { ...opts, final: true },
+    );
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain("Meilisearch task uid=901 status=`failed`");
+    expect(text).toContain("*Last error:*\n> &lt;!channel&gt;");
+    expect(m.text).toBe("Retry job 1,234: failed (accepted is not searchable)");
+  });
+
+  it("works with only the listener's minimal options", () => {
+    const m = verificationReply(7, obs({ state: "timed_out", jobState: "executing" }), viewContext(), {
+      final: true,
+      elapsedMs: 30_400,
+    });
+    expectSafe(m);
+    expect(visibleText(m)).toContain("Stopped following after 30 s");
+    expect(visibleText(m)).toContain("check `/scrypath failed &lt;schema&gt;`");
+    expect(visibleText(m)).not.toContain("Open job in dashboard");
+  });
+
+  it("says a completed job without checkable documents cannot be verified here", () => {
+    const m = verificationReply(
+      7,
+      obs({ state: "queue_only_completed", jobState: "completed" }),
+      viewContext(),
+      { ...opts },
+    );
+    expect(visibleText(m)).toContain("Queue job completed; backend evidence pending");
+    expect(visibleText(m)).toContain("no documents the bot can look up");
+    expect(visibleText(m)).toContain("No Meilisearch document task seen");
+  });
+});
+
+describe("ephemeral answers", () => {
+  it("accessRefusalView names the role and the reason, for every access refusal", () => {
+    for (const message of Object.values(ACCESS_MESSAGES)) {
+      const m = accessRefusalView(message);
+      expectSafe(m);
+      expect(visibleText(m)).toContain("this needs the operator role");
+      expect(visibleText(m)).toContain("Nothing was done.");
+    }
+    const m = accessRefusalView(ACCESS_MESSAGES.not_an_operator);
+    expect(visibleText(m)).toContain(
+      "This needs the operator role (access.operators); ask an operator to do it.",
+    );
+    const hostile = accessRefusalView(HOSTILE, "<!channel>");
+    expectSafe(hostile);
+    expect(visibleText(hostile)).toContain("&lt;!channel&gt; role");
+  });
+
+  it("alreadyDecidedView says who decided and when, or that it expired", () => {
+    const at = minutes(-1);
+    const confirmed = alreadyDecidedView({ status: "done", decidedBy: DECIDER, decidedAt: at });
+    expectSafe(confirmed, users);
+    expect(visibleText(confirmed)).toContain(`Already confirmed by <@${DECIDER}> at <!date^${unix(at)}^`);
+    const running = alreadyDecidedView({ status: "executing", decidedBy: DECIDER, decidedAt: at });
+    expect(visibleText(running)).toContain("it is running now");
+    const cancelled = alreadyDecidedView({ status: "cancelled", decidedBy: "cli:bob", decidedAt: at });
+    expectSafe(cancelled);
+    expect(visibleText(cancelled)).toContain("Already cancelled by `cli:bob` at");
+    const expired = alreadyDecidedView({ status: "expired", decidedBy: null, decidedAt: at });
+    expect(visibleText(expired)).toContain(`This request expired at <!date^${unix(at)}^`);
+    expect(visibleText(expired)).toContain("nothing was done");
+    // A claim that failed on a row still marked pending: the request ran out of time.
+    const stale = alreadyDecidedView({ status: "pending", decidedBy: null, decidedAt: null, expiresAt: at });
+    expect(visibleText(stale)).toContain("This request expired at");
+  });
+});
+
+describe("request buttons on the failed and reconcile views", () => {
+  const failedOpts = { ...viewContext(), page: 1, pageSize: FAILED_PAGE_SIZE };
+  const parsesAs = (kind: "retry" | "action", value: string | undefined) =>
+    mutationRequest.safeParse({ kind, ...JSON.parse(value ?? "null") }).success;
+
+  it("failed: Retry… on each replayable queue row only, carrying schema and target", () => {
+    const replayed = {
+      ...queueRow({ id: 603 }),
+      replayedAs: { jobId: 9, state: "available", requestedBy: "U1", at: NOW },
+    };
+    const replayFailed = {
+      ...queueRow({ id: 604 }),
+      replayedAs: { jobId: 10, state: "discarded", requestedBy: "U1", at: NOW },
+    };
+    const rows = [
+      queueRow(),
+      queueRow({ id: 602, state: "retryable" }),
+      backendRow(),
+      replayed,
+      replayFailed,
+    ];
+    const m = failedView(failedResult(rows), failedOpts);
+    expectSafe(m);
+    const retries = buttons(m).filter((b) => b.action_id === REQUEST_ACTIONS.retry);
+    expect(retries.map((b) => JSON.parse(b.value ?? ""))).toEqual([
+      { schema: SCHEMA, target: "oban:601" },
+      { schema: SCHEMA, target: "oban:602" },
+      { schema: SCHEMA, target: "oban:604" },
+    ]);
+    for (const b of retries) {
+      expect(b.text.text).toBe("Retry…");
+      expect(parsesAs("retry", b.value)).toBe(true);
+    }
+    // Each sits on its own row as an accessory: never two of one action_id in a block.
+    for (const block of m.blocks) {
+      if (block.type !== "actions") continue;
+      expect(block.elements.some((e) => "action_id" in e && e.action_id === REQUEST_ACTIONS.retry)).toBe(
+        false,
+      );
+    }
+  });
+
+  it("reconcile: one Retry… per id when few, Reindex… with its target, and Swap…", () => {
+    const m = reconcileView(reconcileReport(), viewContext());
+    expectSafe(m);
+    const requests = buttons(m).filter((b) => b.action_id === REQUEST_ACTIONS.action);
+    expect(requests.map((b) => [b.text.text, JSON.parse(b.value ?? "")])).toEqual([
+      ["Retry…", { schema: SCHEMA, action: "retry", id: "oban:601" }],
+      ["Retry…", { schema: SCHEMA, action: "retry", id: "oban:605" }],
+      ["Reindex…", { schema: SCHEMA, action: "reindex", targetIndex: `${INDEX}__reindex` }],
+      ["Swap…", { schema: SCHEMA, action: "swap", targetIndex: `${INDEX}__reindex` }],
+    ]);
+    for (const b of requests) expect(parsesAs("action", b.value)).toBe(true);
+    const text = visibleText(m);
+    expect(text).toContain("↳ `oban:601` · upsert · transport");
+    expect(text).toContain(
+      "_Would be refused right now: a target-index task is still running, 3 failed rows",
+    );
+    expect(text).toContain("Recommendations only: a button posts a confirmation card");
+  });
+
+  it(`reconcile: no per-id Retry… above ${RETRY_BUTTONS_MAX} ids, and the single id rides on the retry line`, () => {
+    const many = reconcileView(
+      reconcileReport({
+        failed: Array.from({ length: RETRY_BUTTONS_MAX + 1 }, (_, i) => queueRow({ id: 700 + i })),
+      }),
+      viewContext(),
+    );
+    expectSafe(many);
+    const labels = buttons(many)
+      .filter((b) => b.action_id === REQUEST_ACTIONS.action)
+      .map((b) => b.text.text);
+    expect(labels).not.toContain("Retry…");
+
+    const one = reconcileView(reconcileReport({ failed: [queueRow()] }), viewContext());
+    const retryLine = one.blocks.find(
+      (b) => b.type === "section" && b.text?.text.includes("`retry(ids=601)`"),
+    );
+    expect(retryLine?.type === "section" && retryLine.accessory?.type === "button").toBe(true);
+  });
+
+  it("reconcile: Backfill… for a backfill recommendation, no Swap… while a cutover is pending", () => {
+    const base = reconcileReport({ failed: [backendRow()] });
+    const report = {
+      ...base,
+      reindex: { ...base.reindex, cutover: "pending" as const },
+      actions: [
+        {
+          ...base.actions[0],
+          kind: "backfill" as const,
+          index: INDEX,
+          reference: null,
+        } as (typeof base.actions)[number],
+      ],
+    };
+    const m = reconcileView(report, viewContext());
+    expectSafe(m);
+    const requests = buttons(m).filter((b) => b.action_id === REQUEST_ACTIONS.action);
+    expect(requests.map((b) => JSON.parse(b.value ?? ""))).toEqual([{ schema: SCHEMA, action: "backfill" }]);
+
+    const unobserved = reconcileView(
+      { ...base, reindex: { ...base.reindex, observed: false }, actions: [] },
+      viewContext(),
+    );
+    expect(buttons(unobserved).some((b) => b.action_id === REQUEST_ACTIONS.action)).toBe(false);
+    expect(visibleText(unobserved)).not.toContain("Recommendations only");
+  });
+});

@@ -1,0 +1,147 @@
+// `/scrypath audit [schema] [--limit N]`: the newest audit entries, one compact line each — when,
+// who, what, on which schema, how it ended and on which ids — packed into as few sections as fit.
+import type { AuditRow } from "../src/state/audit.ts";
+import {
+  code,
+  context,
+  count,
+  escapeMrkdwn,
+  excerpt,
+  finalizeMessage,
+  header,
+  packLines,
+  plural,
+  section,
+  slackDate,
+} from "./common.ts";
+import { userRef } from "./confirm.ts";
+import type { SlackMessage, ViewContext } from "./types.ts";
+
+/** Sections the entries may use, and characters overall (200 entries fit). */
+export const AUDIT_SECTIONS = 40;
+export const AUDIT_MAX_CHARS = 40_000;
+
+/** Upstream's gated-action names (§9.4) → the verbs operators type. */
+const SHORT_ACTIONS: Record<string, string> = {
+  "scrypath.ops.failed_work_retry": "retry",
+  "scrypath.ops.reindex": "reindex",
+  "scrypath.ops.backfill": "backfill",
+  "scrypath.ops.swap_live": "swap",
+  "scrypath.ops.hot_apply": "hot_apply",
+  "scrypath.ops.delete_documents": "delete_documents",
+  "scrypath.ops.playbook_delete": "playbook_delete",
+};
+
+const OUTCOME_EMOJI: Record<string, string> = {
+  accepted: ":inbox_tray:",
+  started: ":hourglass_flowing_sand:",
+  succeeded: ":white_check_mark:",
+  verified: ":white_check_mark:",
+  done: ":white_check_mark:",
+  refused: ":no_entry:",
+  failed: ":x:",
+  cancelled: ":no_entry_sign:",
+  expired: ":hourglass:",
+  unconfirmed: ":grey_question:",
+  requested: ":raised_hand:",
+};
+
+const scalar = (v: unknown): v is string | number | boolean =>
+  typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+
+/** "retry", "swap", "revert" (a hot-apply entry that reverts a change), or the action's last part. */
+export function shortAction(row: Pick<AuditRow, "action" | "target">): string {
+  const short = SHORT_ACTIONS[row.action];
+  if (short === "hot_apply" && row.target?.revert_of !== undefined) return "revert";
+  return short ?? row.action.replace(/^scrypath\.(ops\.)?/, "");
+}
+
+/** Target keys rendered on their own; anything else shows as `key=value` (at most three). */
+const KNOWN_TARGET_KEYS = new Set([
+  "source",
+  "id",
+  "new_job_id",
+  "live_index",
+  "target_index",
+  "keys",
+  "revert_of",
+]);
+
+/** The ids an entry acted on: `oban:601 → job 1234`, `prod_posts ⇄ prod_posts__reindex`, keys, change, task. */
+export function targetIds(row: Pick<AuditRow, "target" | "details">): string {
+  const t = row.target ?? {};
+  const d = row.details ?? {};
+  const parts: string[] = [];
+  if (scalar(t.id)) parts.push(code(`${scalar(t.source) ? t.source : "oban"}:${t.id}`));
+  if (scalar(t.new_job_id)) parts.push(`→ job ${escapeMrkdwn(String(t.new_job_id))}`);
+  if (scalar(t.live_index) && scalar(t.target_index)) {
+    parts.push(`${code(String(t.live_index))} ⇄ ${code(String(t.target_index))}`);
+  } else if (scalar(t.target_index)) parts.push(`→ ${code(String(t.target_index))}`);
+  if (Array.isArray(t.keys) && t.keys.length > 0) parts.push(escapeMrkdwn(t.keys.map(String).join(", ")));
+  if (scalar(t.revert_of)) parts.push(`revert of change ${escapeMrkdwn(String(t.revert_of))}`);
+  if (scalar(d.change_id)) parts.push(`change ${escapeMrkdwn(String(d.change_id))}`);
+  if (scalar(d.task_uid)) parts.push(`task ${escapeMrkdwn(String(d.task_uid))}`);
+  const other = Object.entries(t)
+    .filter(([k, v]) => !KNOWN_TARGET_KEYS.has(k) && scalar(v))
+    .slice(0, 3)
+    .map(([k, v]) => `${escapeMrkdwn(k.slice(0, 40))}=${excerpt(String(v), 60)}`);
+  return [...parts, ...other].join(" ");
+}
+
+/** A reason name (`already_replayed`) as code; free text (an error message) as a short excerpt. */
+function reasonText(reason: string | null): string {
+  if (!reason) return "";
+  return /^[a-z][a-z0-9_]{0,60}$/.test(reason) ? ` ${code(reason)}` : ` — ${excerpt(reason, 80)}`;
+}
+
+/** One compact line: time · who · what · schema · outcome (reason) · ids. */
+export function auditLine(row: AuditRow): string {
+  const emoji = OUTCOME_EMOJI[row.outcome] ?? ":small_blue_diamond:";
+  const ids = targetIds(row);
+  return [
+    slackDate(row.at),
+    userRef(row.actor),
+    `*${escapeMrkdwn(shortAction(row))}*`,
+    row.schema ? code(row.schema) : "no schema",
+    `${emoji} ${escapeMrkdwn(row.outcome)}${reasonText(row.reason)}`,
+    ids === "" ? null : ids,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+}
+
+export function auditView(
+  rows: AuditRow[],
+  _ctx: ViewContext,
+  opts: { schema?: string | null; limit: number },
+): SlackMessage {
+  const limit = Math.max(1, Math.floor(opts.limit) || 1);
+  // Newest first whatever order the rows came in (ties: the later id first).
+  const sorted = [...rows].sort((a, b) => b.at.getTime() - a.at.getTime() || b.id - a.id).slice(0, limit);
+  const scope = opts.schema ? ` for ${code(opts.schema)}` : "";
+  const blocks =
+    sorted.length === 0
+      ? [
+          header(":scroll: Audit log"),
+          section(`No audit entries${scope}.`),
+          context(["Every mutation requested from Slack or the CLI — and every refusal — is recorded here."]),
+        ]
+      : [
+          header(":scroll: Audit log"),
+          context([
+            `${plural(sorted.length, "entry", "entries")}${scope} · newest first · limit ${count(limit)}`,
+          ]),
+          ...packLines(sorted.map(auditLine), {
+            maxBlocks: AUDIT_SECTIONS,
+            maxChars: AUDIT_MAX_CHARS,
+            more: (left) =>
+              `_… ${plural(left, "older entry", "older entries")} not shown — name a schema to narrow the list._`,
+          }),
+        ];
+  const forSchema = opts.schema ? ` for ${escapeMrkdwn(opts.schema)}` : "";
+  const text =
+    sorted.length === 0
+      ? `Audit log${forSchema}: No audit entries.`
+      : `Audit log${forSchema}: ${plural(sorted.length, "entry", "entries")}, newest first`;
+  return finalizeMessage(text, blocks, { overflowHint: "name a schema to narrow the list" });
+}

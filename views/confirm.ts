@@ -1,0 +1,554 @@
+// Confirmation cards (spec slack-platform §1.4–§1.5, operator §9.4–§9.6): every mutation asked for
+// in Slack is posted in the channel as a card that states its blast radius and waits for one
+// operator's Confirm. The card is edited in place once decided (buttons removed, outcome added),
+// and a retry is followed in the thread until its documents are observed in the index.
+import type { Button } from "@slack/types";
+import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
+import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
+import type { RequestOutcome, RequestPreview } from "../src/operator/requests.ts";
+import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
+import type { Confirmation, ConfirmationStatus } from "../src/state/confirmations.ts";
+import {
+  actions,
+  age,
+  button,
+  code,
+  context,
+  count,
+  escapeMrkdwn,
+  excerpt,
+  fields,
+  fillTemplate,
+  finalizeMessage,
+  header,
+  link,
+  plural,
+  section,
+  slackDate,
+  truncate,
+} from "./common.ts";
+import { commandLabel, errorSentence } from "./errors.ts";
+import type { SlackMessage, ViewContext } from "./types.ts";
+
+/** action_ids of the card's buttons; their `value` is the confirmation id and nothing else. */
+export const CONFIRM_ACTIONS = { confirm: "scrypath.confirm", cancel: "scrypath.cancel" } as const;
+
+/**
+ * How an executed request ended, as card lines. `headline` and `lines` are plain text (backtick
+ * code spans allowed): the card redacts, escapes and bounds them.
+ */
+export interface CardOutcome {
+  /** true: done; false: not done; null: unconfirmed (it may or may not have happened). */
+  ok: boolean | null;
+  headline: string;
+  lines: string[];
+}
+
+export interface CardState {
+  status: ConfirmationStatus;
+  requestedBy: string;
+  expiresAt: Date;
+  decidedBy?: string | null;
+  decidedAt?: Date | null;
+  outcome?: CardOutcome | null;
+}
+
+/** Excerpt of the request's last error shown on the card. */
+export const CARD_ERROR_EXCERPT = 200;
+
+export const ACCEPTED_NOT_SEARCHABLE_RETRY =
+  "Accepted is not searchable: the worker still has to run. Follow-up in the thread.";
+
+const USER_ID = /^[UW][A-Z0-9]+$/;
+
+/** `<@U…>` for a Slack user id (a deliberate mention); anything else (`cli:alice`) as escaped code. */
+export function userRef(id: string | null | undefined): string {
+  if (!id) return "someone";
+  return USER_ID.test(id) ? `<@${id}>` : code(id);
+}
+
+/** Plain text from the operator (names, errors) → bounded, redacted, escaped mrkdwn. */
+function safe(text: string, max = 600): string {
+  return errorSentence(text, max);
+}
+
+/** `text` inside a code span for plain-text outcome lines (escaped later by the card). */
+const tick = (text: string | number): string => `\`${String(text).replace(/`/g, "ˋ")}\``;
+
+// ── The card ────────────────────────────────────────────────────────────────────────────────
+
+function subject(preview: RequestPreview): string {
+  const inSchema = preview.schema && !preview.title.includes(preview.schema) ? ` in ${preview.schema}` : "";
+  return `${preview.title}${inSchema}`;
+}
+
+function blastRadius(preview: RequestPreview): string[] {
+  const items: string[] = [];
+  if (preview.schema !== null) items.push(`*Schema*\n${code(preview.schema)}`);
+  if (preview.index !== null) items.push(`*Index*\n${code(preview.index)}`);
+  if (preview.target !== null) items.push(`*Source and id*\n${code(preview.target)}`);
+  if (preview.operation !== null) items.push(`*Operation*\n${escapeMrkdwn(preview.operation)}`);
+  if (preview.documentCount !== null) items.push(`*Documents*\n${count(preview.documentCount)}`);
+  else if (preview.target?.startsWith("oban:")) items.push("*Documents*\nnot recorded in the job");
+  if (preview.reasonClass !== null) items.push(`*Reason class*\n${code(preview.reasonClass)}`);
+  return items;
+}
+
+interface Look {
+  emoji: string;
+  label: string;
+}
+
+function look(preview: RequestPreview, state: CardState): Look {
+  const ok = state.outcome?.ok;
+  switch (state.status) {
+    case "pending":
+      return { emoji: preview.danger ? ":warning:" : ":raised_hand:", label: "Confirmation needed" };
+    case "executing":
+      return { emoji: ":hourglass_flowing_sand:", label: "Running" };
+    case "done":
+    case "failed":
+      if (ok === null) return { emoji: ":grey_question:", label: "Outcome unconfirmed" };
+      if (ok === true || (ok === undefined && state.status === "done")) {
+        return { emoji: ":white_check_mark:", label: "Done" };
+      }
+      return { emoji: ":x:", label: state.status === "failed" ? "Failed" : "Not done" };
+    case "cancelled":
+      return { emoji: ":no_entry_sign:", label: "Cancelled" };
+    case "expired":
+      return { emoji: ":hourglass:", label: "Expired" };
+  }
+}
+
+/** The Confirm button: danger-styled with a client-side dialog for destructive or live changes. */
+function confirmButton(id: string, preview: RequestPreview): Button {
+  if (!preview.danger) {
+    return button({ text: "Confirm", actionId: CONFIRM_ACTIONS.confirm, value: id, style: "primary" });
+  }
+  return button({
+    text: "Confirm…",
+    actionId: CONFIRM_ACTIONS.confirm,
+    value: id,
+    style: "danger",
+    // plain_text: shown literally, so nothing is escaped; the builder bounds every field.
+    confirm: {
+      title: truncate(`${preview.title}?`, 100, () => "…?"),
+      text: truncate(preview.effect, 300, () => "… (the card has the rest)"),
+      confirm: "Yes, do it",
+      deny: "Go back",
+      style: "danger",
+    },
+  });
+}
+
+function outcomeText(outcome: CardOutcome): string {
+  const lines = outcome.lines.filter((l) => l.trim() !== "").map((l) => safe(l));
+  return [`*${safe(outcome.headline, 300)}*`, ...lines].join("\n");
+}
+
+function decisionLine(state: CardState, ctx: ViewContext): string {
+  const by = userRef(state.decidedBy);
+  const at = state.decidedAt ? ` at ${slackDate(state.decidedAt)}` : "";
+  const asked = `requested by ${userRef(state.requestedBy)}`;
+  switch (state.status) {
+    case "pending": {
+      const expired = state.expiresAt.getTime() <= ctx.now.getTime();
+      return `Requested by ${userRef(state.requestedBy)} · ${expired ? "expired" : "expires"} ${slackDate(
+        state.expiresAt,
+      )} (${age(state.expiresAt, ctx.now)})`;
+    }
+    case "executing":
+      return `Requested by ${userRef(state.requestedBy)}`;
+    case "done":
+    case "failed":
+      return `Confirmed by ${by}${at} · ${asked}`;
+    case "cancelled":
+      return `Cancelled by ${by}${at} · ${asked}`;
+    case "expired":
+      return `Expired ${slackDate(state.decidedAt ?? state.expiresAt)} · ${asked}`;
+  }
+}
+
+/** What the card says once decided, besides the blast radius. */
+function resultSection(preview: RequestPreview, state: CardState): string | null {
+  const by = userRef(state.decidedBy);
+  switch (state.status) {
+    case "pending":
+      return null;
+    case "executing":
+      return `:hourglass_flowing_sand: *Running…* confirmed by ${by}${
+        state.decidedAt ? ` at ${slackDate(state.decidedAt)}` : ""
+      }. This card shows the outcome when it finishes.`;
+    case "done":
+    case "failed":
+      if (state.outcome) return outcomeText(state.outcome);
+      return state.status === "done"
+        ? "*Done.*"
+        : `*Failed before it finished.* Check ${code(commandLabel("audit", preview.schema))} for what was recorded.`;
+    case "cancelled":
+      return `*Cancelled by ${by}, nothing was done.*`;
+    case "expired":
+      return `*Expired at ${slackDate(state.decidedAt ?? state.expiresAt)}, nothing was done.* Ask again if it is still needed.`;
+  }
+}
+
+const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
+  pending: "What will happen",
+  executing: "What is happening",
+  done: "What was requested",
+  failed: "What was requested",
+  cancelled: "What was requested (not done)",
+  expired: "What was requested (not done)",
+};
+
+/**
+ * The public card for one mutation request, in every state. Pending: blast radius and
+ * Confirm/Cancel; executing: "Running…" without buttons; decided: the outcome without buttons.
+ */
+export function confirmationCard(
+  id: string,
+  preview: RequestPreview,
+  state: CardState,
+  ctx: ViewContext,
+): SlackMessage {
+  const { emoji, label } = look(preview, state);
+  const radius = blastRadius(preview);
+  const error = preview.lastError ? excerpt(preview.lastError, CARD_ERROR_EXCERPT) : "";
+  const result = resultSection(preview, state);
+  const pending = state.status === "pending";
+
+  const blocks = [
+    header(`${emoji} ${label}: ${preview.title}`),
+    radius.length > 0 ? fields(radius) : null,
+    error !== "" ? section(`*Last error*\n> ${error}`) : null,
+    section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
+    result ? section(result) : null,
+    context([decisionLine(state, ctx)]),
+    pending
+      ? context([
+          "Nothing happens until an operator confirms; the target is re-read and re-validated at that moment.",
+        ])
+      : null,
+    pending
+      ? actions(
+          [
+            confirmButton(id, preview),
+            button({ text: "Cancel", actionId: CONFIRM_ACTIONS.cancel, value: id }),
+          ],
+          { blockId: `scrypath.confirm.${id}` },
+        )
+      : null,
+  ];
+
+  const what = escapeMrkdwn(subject(preview));
+  const headline = state.outcome && !pending && state.status !== "executing" ? state.outcome.headline : null;
+  const text =
+    state.status === "expired"
+      ? `Expired, nothing was done: ${what}`
+      : state.status === "cancelled"
+        ? `Cancelled, nothing was done: ${what}`
+        : `${label}: ${what}${headline ? ` — ${safe(headline, 300)}` : ""}`;
+  return finalizeMessage(text, blocks);
+}
+
+// ── Outcomes ────────────────────────────────────────────────────────────────────────────────
+
+function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): CardOutcome {
+  const task = `task uid=${r.task.uid} status=${r.task.status}`;
+  const revert = `revert with ${tick(`/scrypath settings revert ${r.changeId}`)}`;
+  const what =
+    kind === "hot_apply"
+      ? `Settings change ${r.changeId} on ${tick(r.index)}`
+      : `Revert of settings change ${r.changeId} on ${tick(r.index)}`;
+  switch (r.task.status) {
+    case "succeeded":
+      return {
+        ok: true,
+        headline: `${kind === "hot_apply" ? "Settings applied" : "Settings reverted"} · ${task}`,
+        lines: [
+          kind === "hot_apply"
+            ? `${what}: live now; ${revert}`
+            : `${what}: the previous values are live again.`,
+        ],
+      };
+    case "failed":
+    case "cancelled":
+      return {
+        ok: false,
+        headline: `${kind === "hot_apply" ? "Settings not applied" : "Revert not applied"} · ${task}`,
+        lines: [r.task.error ?? `the settings task ${r.task.status}`, "The live settings were not changed."],
+      };
+    case "unconfirmed":
+      return {
+        ok: null,
+        headline: `Outcome unconfirmed · ${task}`,
+        lines: [
+          r.task.error ?? `check GET /tasks/${r.task.uid}`,
+          kind === "hot_apply"
+            ? `${what} may or may not be live; if it applied, ${revert}`
+            : `${what} may or may not be live; check the settings before trying again.`,
+        ],
+      };
+  }
+}
+
+/** An executed request as card lines: job id or task uid, and what is (not yet) true. */
+export function outcomeOf(outcome: RequestOutcome): CardOutcome {
+  switch (outcome.kind) {
+    case "hot_apply":
+    case "revert":
+      return settingsOutcome(outcome.kind, outcome.result);
+    case "retry":
+      return actionOutcome({ action: "retry", result: outcome.result });
+    case "action":
+      return actionOutcome(outcome.result);
+  }
+}
+
+function actionOutcome(action: ReconcileActionResult): CardOutcome {
+  switch (action.action) {
+    case "retry": {
+      const r = action.result;
+      return {
+        ok: true,
+        headline: `Retry accepted · queue job ${r.job.id} (queue ${r.job.queue}, state ${r.job.state})`,
+        lines: [
+          `Replays oban:${r.id}: ${plural(r.documentCount, "document")} into ${tick(r.index)}; the failed job stays as it is.`,
+          ACCEPTED_NOT_SEARCHABLE_RETRY,
+        ],
+      };
+    }
+    case "backfill":
+    case "reindex": {
+      const r = action.result;
+      return {
+        ok: true,
+        headline: `Handed off as job ${r.job.id} (${r.job.worker}) in queue ${r.job.queue}`,
+        lines: [
+          r.action === "reindex"
+            ? `Reindex of ${tick(r.index)} into ${tick(r.targetIndex)}: the application's worker does the work; swap once ${tick(r.targetIndex)} is complete.`
+            : `Backfill of ${tick(r.index)}: the application's worker re-sends the documents.`,
+          "Accepted is not searchable: the worker still has to run. Follow it with `/scrypath reconcile`.",
+        ],
+      };
+    }
+    case "swap": {
+      const r = action.result;
+      const task = r.taskUid !== null ? `task uid=${r.taskUid}` : "no task uid";
+      if (r.status === "succeeded") {
+        return {
+          ok: true,
+          headline: `Swap succeeded · ${task} status=succeeded`,
+          lines: [
+            `${tick(r.liveIndex)} now serves what was built in ${tick(r.targetIndex)}; ${tick(r.targetIndex)} holds the previous documents.`,
+          ],
+        };
+      }
+      if (r.status === "failed") {
+        return {
+          ok: false,
+          headline: `Swap failed · ${task} status=failed`,
+          lines: [r.error ?? "the swap task failed", `The live index ${tick(r.liveIndex)} was not changed.`],
+        };
+      }
+      const check = r.taskUid !== null ? `GET /tasks/${r.taskUid}` : "the Meilisearch task list";
+      return {
+        ok: null,
+        headline: `Swap outcome unconfirmed · ${task}`,
+        lines: [
+          r.error ?? `the swap may still complete; check ${check}`,
+          `Check ${check} or ${tick("/scrypath reconcile")} before asking again: swapping twice swaps back.`,
+        ],
+      };
+    }
+  }
+}
+
+/** A refusal or an error before anything changed, as card lines. */
+export function refusalOutcome(reason: string, message: string, nothingChanged = true): CardOutcome {
+  return {
+    ok: false,
+    headline: `Not done: ${reason}`,
+    lines: [
+      message,
+      nothingChanged
+        ? "Nothing was changed."
+        : "It may have partly run: check `/scrypath audit` for what was recorded.",
+    ],
+  };
+}
+
+// ── Retry follow-up in the thread ───────────────────────────────────────────────────────────
+
+export const REPLAY_EMOJI: Record<ReplayState, string> = {
+  accepted: ":inbox_tray:",
+  running: ":gear:",
+  queue_only_completed: ":hourglass:",
+  verified: ":white_check_mark:",
+  failed: ":x:",
+  timed_out: ":alarm_clock:",
+  unknown: ":grey_question:",
+};
+
+export const REPLAY_LABELS: Record<ReplayState, string> = {
+  accepted: "accepted",
+  running: "running",
+  queue_only_completed: "queue job completed",
+  verified: "verified",
+  failed: "failed",
+  timed_out: "timed out",
+  unknown: "unknown",
+};
+
+export interface VerificationOptions {
+  final: boolean;
+  elapsedMs: number;
+  /** The schema module, for the `/scrypath failed <schema>` hint. */
+  schema?: string | null;
+  /** The index the documents are checked in. */
+  index?: string | null;
+  /** The new job's queue, for the dashboard link. */
+  queue?: string | null;
+}
+
+function seconds(ms: number): string {
+  return count(Math.max(0, Math.round(ms / 1000)));
+}
+
+function stateSentence(jobId: number, obs: ReplayObservation, opts: VerificationOptions): string {
+  const job = `Job ${count(jobId)}`;
+  const jobState = obs.jobState ? code(obs.jobState) : "unknown";
+  const where = opts.index ? ` in ${code(opts.index)}` : " in the index";
+  const failedCmd = code(commandLabel("failed", opts.schema ?? "<schema>"));
+  const docs = obs.documents;
+  switch (obs.state) {
+    case "accepted":
+      return `${job} is accepted (state ${jobState}): waiting for a worker to pick it up.`;
+    case "running":
+      return obs.jobState === "retryable"
+        ? `${job} failed attempt ${obs.attempt ?? "?"} and Oban will run it again (state ${jobState}).`
+        : `${job} is running (state ${jobState}${obs.attempt !== null ? `, attempt ${obs.attempt}` : ""}).`;
+    case "queue_only_completed":
+      return docs.checked === 0
+        ? `Queue job completed; backend evidence pending — the job carried no documents the bot can look up, so search${where} to check.`
+        : `Queue job completed; backend evidence pending — ${count(docs.matched)} of ${count(docs.checked)} documents observed${where} so far.`;
+    case "verified":
+      return `Verified: ${count(docs.matched)} of ${count(docs.checked)} documents observed${where} with the expected values.`;
+    case "failed":
+      return `${job} failed (state ${jobState}); nothing from this replay is searchable. Check ${failedCmd}.`;
+    case "timed_out":
+      return `Stopped following after ${seconds(opts.elapsedMs)} s (job state ${jobState}${
+        docs.checked > 0 ? `, ${count(docs.matched)} of ${count(docs.checked)} documents observed` : ""
+      }); check ${failedCmd}.`;
+    case "unknown":
+      return `${job} could not be found in ${code("oban_jobs")} (pruned, or not readable), so its outcome is unknown; check ${failedCmd}.`;
+  }
+}
+
+/**
+ * The thread reply that follows a retry's new job: accepted → running → queue job completed →
+ * verified / failed / timed out. "Accepted is not searchable" stays until documents are observed.
+ */
+export function verificationReply(
+  jobId: number,
+  obs: ReplayObservation,
+  ctx: ViewContext,
+  opts: VerificationOptions,
+): SlackMessage {
+  const label = REPLAY_LABELS[obs.state];
+  const emoji = REPLAY_EMOJI[obs.state];
+  const task = obs.task
+    ? `Meilisearch task uid=${count(obs.task.uid)} status=${code(obs.task.status)}${
+        obs.task.error ? `\n> ${excerpt(obs.task.error, CARD_ERROR_EXCERPT)}` : ""
+      }`
+    : obs.state === "accepted" || obs.state === "running"
+      ? null
+      : "No Meilisearch document task seen on the index since the retry started.";
+  const showError =
+    obs.lastError && (obs.state === "failed" || obs.state === "running" || obs.state === "timed_out");
+  const jobUrl = ctx.dashboardLinks.job
+    ? fillTemplate(ctx.dashboardLinks.job, {
+        id: jobId,
+        queue: opts.queue ?? null,
+        schema: opts.schema ?? null,
+        index: opts.index ?? null,
+      })
+    : null;
+  const following = opts.final
+    ? `Stopped following after ${seconds(opts.elapsedMs)} s · checked ${slackDate(ctx.now)}`
+    : `Following… ${seconds(opts.elapsedMs)} s so far; this reply updates in place · checked ${slackDate(ctx.now)}`;
+
+  const blocks = [
+    section(
+      `${emoji} *Retry job ${count(jobId)}: ${label}*\n${stateSentence(jobId, obs, opts)}${
+        showError ? `\n*Last error:*\n> ${excerpt(obs.lastError ?? "", CARD_ERROR_EXCERPT)}` : ""
+      }`,
+    ),
+    task ? section(task) : null,
+    obs.state !== "verified"
+      ? context([
+          "Accepted is not searchable: only documents observed in the index with the expected values count as done.",
+        ])
+      : null,
+    context([following, ...(jobUrl ? [link(jobUrl, "Open job in dashboard")] : [])]),
+  ];
+  const docs =
+    obs.state === "verified" || obs.documents.checked > 0
+      ? ` — ${count(obs.documents.matched)} of ${count(obs.documents.checked)} documents observed`
+      : "";
+  const text = `Retry job ${count(jobId)}: ${label}${docs}${obs.state === "verified" ? "" : " (accepted is not searchable)"}`;
+  return finalizeMessage(text, blocks);
+}
+
+// ── Ephemeral answers to a click ────────────────────────────────────────────────────────────
+
+function sentence(text: string): string {
+  const t = text.trim();
+  if (t === "") return "";
+  const first = `${t.charAt(0).toUpperCase()}${t.slice(1)}`;
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+/** "Not allowed (needs the operator role)" and why, for the clicker only. */
+export function accessRefusalView(message: string, role = "operator"): SlackMessage {
+  const why = safe(sentence(message), 600);
+  return finalizeMessage(`Not allowed: this needs the ${escapeMrkdwn(role)} role. Nothing was done.`, [
+    section(`:lock: *Not allowed — this needs the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
+  ]);
+}
+
+/**
+ * The answer to a click on a card someone else already decided. A request still `pending` when a
+ * claim failed has run out of time (the claim refuses expired requests), so it reads as expired.
+ */
+export function alreadyDecidedView(
+  c: Pick<Confirmation, "status" | "decidedBy" | "decidedAt"> & { expiresAt?: Date | null },
+): SlackMessage {
+  const by = userRef(c.decidedBy);
+  const at = c.decidedAt ? ` at ${slackDate(c.decidedAt)}` : "";
+  let line: string;
+  let plain: string;
+  switch (c.status) {
+    case "executing":
+      line = `:hourglass_flowing_sand: Already confirmed by ${by}${at}; it is running now.`;
+      plain = "This request was already confirmed; it is running now.";
+      break;
+    case "done":
+    case "failed":
+      line = `:ballot_box_with_check: Already confirmed by ${by}${at}; the card shows the outcome.`;
+      plain = "This request was already confirmed; the card shows the outcome.";
+      break;
+    case "cancelled":
+      line = `:no_entry_sign: Already cancelled by ${by}${at}; nothing was done.`;
+      plain = "This request was already cancelled; nothing was done.";
+      break;
+    case "expired":
+    case "pending": {
+      const when = c.decidedAt ?? c.expiresAt ?? null;
+      line = `:hourglass: This request expired${when ? ` at ${slackDate(when)}` : ""}; nothing was done. Ask again if it is still needed.`;
+      plain = "This request expired; nothing was done.";
+      break;
+    }
+  }
+  return finalizeMessage(plain, [section(line)]);
+}
