@@ -22,3 +22,11 @@ export function positionals(count: number, what: string) {
         : `expected ${what}`,
   });
 }
+
+/** A failed-work id: `601`, `oban:601` or `meilisearch:403` (backend rows are refused later). */
+export const retryTarget = z
+  .string({ error: "expected a job id, for example `601` or `oban:601`" })
+  .regex(/^(oban:|meilisearch:)?[0-9]{1,18}$/, "expected a job id such as `601` or `oban:601`");
+
+/** `--limit N` for listings. */
+export const limit = z.number().int().min(1).max(200, "--limit must be between 1 and 200");

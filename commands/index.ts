@@ -1,18 +1,22 @@
 // `/scrypath <verb> …`: parse, check the channel, run the verb, and turn every failure a user
 // can cause or fix into a message. Only bugs throw; the listener answers those with a request id.
 import { didYouMean } from "../src/core/schemaRef.ts";
-import { isOperatorError } from "../src/errors.ts";
+import { isOperatorError, type OperatorError } from "../src/errors.ts";
+import type { MutationRequest } from "../src/operator/requests.ts";
 import { backendErrorView } from "../views/errors.ts";
 import { helpView, usageView } from "../views/help.ts";
 import type { SlackMessage } from "../views/types.ts";
+import { audit } from "./audit.ts";
 import { drift } from "./drift.ts";
 import { failed } from "./failed.ts";
 import { clip, parseFlags, tokenize, UsageProblem } from "./parse.ts";
 import { reconcile } from "./reconcile.ts";
+import { retry } from "./retry.ts";
+import { settings } from "./settings.ts";
 import { status } from "./status.ts";
-import type { AnyCommand, CommandDeps, Invocation } from "./types.ts";
+import type { AnyCommand, CommandDeps, Invocation, ModalRequest } from "./types.ts";
 
-export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift];
+export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift, retry, settings, audit];
 
 export type Outcome = "ok" | "usage" | "denied" | "backend_error" | "error";
 
@@ -25,7 +29,24 @@ export interface CommandResult {
   outcome: Outcome;
   /** The backend that failed, for metrics. */
   backend?: "postgres" | "meilisearch" | null;
+  /**
+   * A mutation to put before an operator: the listener posts a confirmation card in the channel
+   * (`message` then only describes the verb).
+   */
+  confirmation?: MutationRequest;
+  /** A modal for the listener to open with the command's trigger_id. */
+  modal?: ModalRequest;
+  /** The answer went elsewhere (a card in the channel, a modal): post nothing to the requester. */
+  silent?: boolean;
 }
+
+/** `reconcile --action` changes state: listed with the mutating verbs too. */
+const RECONCILE_ACTION_HELP = {
+  name: "reconcile --action",
+  usage: "/scrypath reconcile <schema> --action retry --id N | backfill | reindex | swap [--target-index X]",
+  summary: "run one recommended action of the reconcile report",
+  mutates: true,
+};
 
 export function helpEntries() {
   return [
@@ -35,6 +56,7 @@ export function helpEntries() {
       summary: c.summary,
       mutates: c.mutates ?? false,
     })),
+    RECONCILE_ACTION_HELP,
     {
       name: "help",
       usage: "/scrypath help [verb]",
@@ -76,6 +98,46 @@ export function channelDenied(verb: string, invocation: Invocation, deps: Comman
     verb,
     schema: null,
     outcome: "denied",
+  };
+}
+
+/**
+ * What a user sees for an OperatorError: usage (with did-you-mean) for what they typed wrong, the
+ * refusal's sentence for a mutation that cannot run, and which backend failed otherwise.
+ */
+export function operatorErrorResult(
+  error: OperatorError,
+  at: { verb: string; schema: string | null; text?: string },
+  deps: CommandDeps,
+): CommandResult {
+  const { verb, schema } = at;
+  const usage = find(verb)?.usage ?? "/scrypath help";
+  if (error.code === "unknown_schema" || error.code === "ambiguous_schema") {
+    const names = deps.config.schemas.flatMap((s) => [s.alias, s.module.split(".").pop()?.toLowerCase()]);
+    const guess = schema
+      ? didYouMean(
+          schema,
+          names.filter((n): n is string => !!n),
+        )
+      : null;
+    const fixed = guess && schema && at.text ? at.text.trim().replace(schema, guess) : null;
+    return usageResult(verb, error.message, usage, fixed ? `/scrypath ${fixed}` : null);
+  }
+  if (
+    error.code === "bad_argument" ||
+    error.code === "no_contract" ||
+    error.code === "refused" ||
+    error.code === "not_found"
+  ) {
+    return { ...usageResult(verb, error.message, usage, null), schema };
+  }
+  return {
+    message: backendErrorView(error, { verb, ...(schema ? { schema } : {}) }),
+    share: false,
+    verb,
+    schema,
+    outcome: "backend_error",
+    backend: error.backend,
   };
 }
 
@@ -126,43 +188,26 @@ export async function runSlashCommand(
     const args = command.args.safeParse(parsed);
     if (!args.success) return usageResult(verb, firstIssue(args.error), command.usage, null);
     schema = (args.data as { schema?: string | null }).schema ?? null;
-    const message = await command.run(args.data, deps, invocation);
-    return { message, share: parsed.flags.share === true, verb, schema, outcome: "ok" };
+    const reply = await command.run(args.data, deps, invocation);
+    if ("confirmation" in reply || "modal" in reply) {
+      // The listener acts on these; the message only says what the verb does.
+      return {
+        message: helpView(helpEntries(), command.name),
+        share: false,
+        verb,
+        schema,
+        outcome: "ok",
+        ...reply,
+      };
+    }
+    return { message: reply, share: parsed.flags.share === true, verb, schema, outcome: "ok" };
   } catch (error) {
     if (error instanceof UsageProblem) {
       const command = find(verb);
       const suggestion = error.suggestion ? `/scrypath ${verb} … ${error.suggestion}` : null;
       return usageResult(verb, error.message, command?.usage ?? "/scrypath help", suggestion);
     }
-    if (isOperatorError(error)) {
-      if (error.code === "unknown_schema" || error.code === "ambiguous_schema") {
-        const names = deps.config.schemas.flatMap((s) => [s.alias, s.module.split(".").pop()?.toLowerCase()]);
-        const guess = schema
-          ? didYouMean(
-              schema,
-              names.filter((n): n is string => !!n),
-            )
-          : null;
-        const fixed = guess && schema ? text.trim().replace(schema, guess) : null;
-        return usageResult(
-          verb,
-          error.message,
-          find(verb)?.usage ?? "/scrypath help",
-          fixed ? `/scrypath ${fixed}` : null,
-        );
-      }
-      if (error.code === "bad_argument" || error.code === "no_contract") {
-        return usageResult(verb, error.message, find(verb)?.usage ?? "/scrypath help", null);
-      }
-      return {
-        message: backendErrorView(error, { verb, ...(schema ? { schema } : {}) }),
-        share: false,
-        verb,
-        schema,
-        outcome: "backend_error",
-        backend: error.backend,
-      };
-    }
+    if (isOperatorError(error)) return operatorErrorResult(error, { verb, schema, text }, deps);
     throw error;
   }
 }

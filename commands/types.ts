@@ -2,6 +2,7 @@
 import type { z } from "zod";
 import type { Config } from "../src/config.ts";
 import type { Operator } from "../src/operator/index.ts";
+import type { MutationRequest } from "../src/operator/requests.ts";
 import type { SlackMessage } from "../views/types.ts";
 import type { FlagSpec } from "./parse.ts";
 
@@ -16,6 +17,19 @@ export interface Invocation {
   channelId: string;
 }
 
+/** A modal the listener opens with the command's trigger_id (it expires 3 s after the command). */
+export interface ModalRequest {
+  kind: "hot_apply";
+  /** The schema as typed; the listener resolves it again. */
+  schema: string;
+}
+
+/**
+ * What a verb answers: a message for the requester, a mutation for an operator to confirm (the
+ * listener posts a confirmation card; nothing acts yet), or a modal to open.
+ */
+export type Reply = SlackMessage | { confirmation: MutationRequest } | { modal: ModalRequest };
+
 export interface Command<A> {
   name: string;
   /** e.g. `/scrypath failed <schema> [--class C]` */
@@ -26,7 +40,7 @@ export interface Command<A> {
   flags: FlagSpec;
   /** Validates positionals and flags into the command's arguments (zod). */
   args: z.ZodType<A>;
-  run(args: A, deps: CommandDeps, invocation: Invocation): Promise<SlackMessage>;
+  run(args: A, deps: CommandDeps, invocation: Invocation): Promise<Reply>;
 }
 
 /** Erases the argument type for the registry. */

@@ -5,15 +5,21 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { stripElixir } from "./core/naming.ts";
-import { didYouMean } from "./core/schemaRef.ts";
+import { didYouMean, resolveSchemaRef } from "./core/schemaRef.ts";
 import { normalizeSettings } from "./core/settings.ts";
 import type { SchemaContract, SyncMode } from "./core/types.ts";
+import { cronProblem, isTimeZone } from "./digest/schedule.ts";
 import { OperatorError } from "./errors.ts";
 
 const MODULE_PATTERN = /^(Elixir\.)?[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/;
 const IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]*$/;
 
 const nonEmpty = z.string().trim().min(1, "expected a non-empty string");
+/** Seconds, or a string such as "15m", "1h", "90s". */
+const duration = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^[1-9][0-9]*[smh]$/, 'expected a duration such as "15m"'),
+]);
 const names = z.array(nonEmpty).default([]);
 
 const facetingSchema = z
@@ -86,6 +92,50 @@ const schemaEntry = z
     }
   });
 
+/** A scheduled digest (src/digest): which schemas, when, in which time zone, posted where. */
+const digestEntry = z
+  .object({
+    name: z
+      .string()
+      .max(64, "expected at most 64 characters")
+      .regex(/^[a-z0-9-]+$/, "expected lower-case letters, digits and dashes, such as search-morning"),
+    channel: z.string().regex(/^[CG][A-Z0-9]+$/, "expected a Slack channel id such as C0123456789"),
+    /** node-cron syntax, five fields (minute hour day-of-month month day-of-week). */
+    cron: z
+      .string()
+      .trim()
+      .superRefine((value, ctx) => {
+        const problem = cronProblem(value);
+        if (problem)
+          ctx.addIssue({ code: "custom", message: `invalid cron expression "${value}": ${problem}` });
+      }),
+    /** IANA name; the cron expression is read in this zone. */
+    timezone: z
+      .string()
+      .trim()
+      .default("UTC")
+      .superRefine((value, ctx) => {
+        if (!isTimeZone(value)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `unknown time zone "${value}"; use an IANA name such as Europe/Berlin or America/New_York`,
+          });
+        }
+      }),
+    /** Schema references (module, alias or short name); all configured schemas when left out. */
+    schemas: z
+      .array(nonEmpty)
+      .min(1, "expected at least one schema, or leave schemas out for all")
+      .optional(),
+    when: z.enum(["always", "degraded", "changed"]).default("changed"),
+    /** User group mentioned when the digest is degraded. */
+    mention: z
+      .string()
+      .regex(/^S[A-Z0-9]+$/, "expected a Slack user group id such as S0123ABCD")
+      .optional(),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     meilisearch: z
@@ -112,9 +162,11 @@ const configSchema = z
           .object({ job: z.url().optional(), index: z.url().optional(), runbook: z.url().optional() })
           .strict()
           .default({}),
+        /** How long the thread reply follows a retry before it says "timed out": seconds, or "5m". */
+        verifyTimeout: duration.default("5m").transform(durationSeconds),
       })
       .strict()
-      .default({ dashboardLinks: {} }),
+      .default({ dashboardLinks: {}, verifyTimeout: 300 }),
     access: z
       .object({
         /** Channel ids where the bot answers; empty means everywhere. */
@@ -136,13 +188,7 @@ const configSchema = z
         /** The requester cannot confirm their own request. */
         twoPersonRule: z.boolean().default(false),
         /** How long a confirmation card stays valid: seconds, or "15m", "1h", "90s". */
-        confirmationTtl: z
-          .union([
-            z.number().int().positive(),
-            z.string().regex(/^[1-9][0-9]*[smh]$/, 'expected a duration such as "15m"'),
-          ])
-          .default("15m")
-          .transform(durationSeconds),
+        confirmationTtl: duration.default("15m").transform(durationSeconds),
       })
       .strict()
       .default({
@@ -160,6 +206,9 @@ const configSchema = z
       })
       .strict()
       .default({ schema: "scrypath_bot" }),
+    digests: z.array(digestEntry).default([]),
+    /** How late a digest may still be posted after its slot (catch-up after downtime): seconds, or "1h". */
+    digestGrace: duration.default("1h").transform(durationSeconds),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -177,7 +226,39 @@ const configSchema = z
         seen.set(name, i);
       }
     });
+    digestIssues(c, ctx);
   });
+
+/** Digest names are unique, and every schema a digest names resolves to one configured schema. */
+function digestIssues(
+  c: {
+    schemas: { module: string; alias?: string | undefined }[];
+    digests: { name: string; schemas?: string[] }[];
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const names = new Map<string, number>();
+  const configured = c.schemas.map((s) => stripElixir(s.module) + (s.alias ? ` (${s.alias})` : ""));
+  c.digests.forEach((d, i) => {
+    const first = names.get(d.name);
+    if (first !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["digests", i, "name"],
+        message: `"${d.name}" is already used by digests.${first}`,
+      });
+    } else names.set(d.name, i);
+    d.schemas?.forEach((ref, j) => {
+      const found = resolveSchemaRef(ref, c.schemas);
+      if (found.ok) return;
+      const message =
+        found.reason === "ambiguous"
+          ? `schema "${ref}" is ambiguous: it matches ${found.candidates.join(", ")}; use the full module name`
+          : `unknown schema "${ref}"; configured schemas: ${configured.length > 0 ? configured.join(", ") : "none"}`;
+      ctx.addIssue({ code: "custom", path: ["digests", i, "schemas", j], message });
+    });
+  });
+}
 
 type RawConfig = z.infer<typeof configSchema>;
 
@@ -200,6 +281,25 @@ export interface SchemaConfig {
   backfillWorker: HandOffWorker | null;
 }
 
+export type DigestWhen = "always" | "degraded" | "changed";
+
+export interface DigestConfig {
+  /** Unique, `[a-z0-9-]`. */
+  name: string;
+  /** Slack channel id the digest is posted to. */
+  channel: string;
+  /** node-cron expression (five fields), read in `timezone`. */
+  cron: string;
+  /** IANA time zone name. */
+  timezone: string;
+  /** Resolved module names; null means every configured schema. */
+  schemas: string[] | null;
+  /** always: every slot; degraded: only when posture is not ok; changed: only when the content changed. */
+  when: DigestWhen;
+  /** Slack user group id mentioned when the digest is degraded. */
+  mention: string | null;
+}
+
 export interface Config {
   meilisearch: { url: string; apiKey: string | null; timeoutMs: number; taskWaitMs: number };
   database: { url: string; obanPrefix: string };
@@ -207,7 +307,11 @@ export interface Config {
   schemas: SchemaConfig[];
   /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
   state: { schema: string };
-  slack: { dashboardLinks: { job?: string; index?: string; runbook?: string } };
+  slack: {
+    dashboardLinks: { job?: string; index?: string; runbook?: string };
+    /** Seconds the verification reply follows a retry. */
+    verifyTimeout: number;
+  };
   access: {
     channels: string[];
     operators: { users: string[]; usergroups: string[] };
@@ -215,6 +319,9 @@ export interface Config {
     /** Seconds. */
     confirmationTtl: number;
   };
+  digests: DigestConfig[];
+  /** Seconds after its slot that a digest may still be posted (catch-up after downtime). */
+  digestGrace: number;
 }
 
 function durationSeconds(value: number | string): number {
@@ -266,6 +373,7 @@ const KNOWN_KEYS: Record<string, string[]> = {
   "schemas.*.contract.faceting": Object.keys(facetingSchema.in.shape),
   "schemas.*.reindexWorker": Object.keys(handOffWorkerSchema.shape),
   "schemas.*.backfillWorker": Object.keys(handOffWorkerSchema.shape),
+  "digests.*": Object.keys(digestEntry.shape),
 };
 
 function describeIssue(issue: z.core.$ZodIssue, unset: Map<string, string>): string[] {
@@ -335,7 +443,26 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
     state: raw.state,
     slack: raw.slack,
     access: raw.access,
+    digests: raw.digests.map((d) => ({
+      name: d.name,
+      channel: d.channel,
+      cron: d.cron,
+      timezone: d.timezone,
+      schemas: d.schemas ? resolvedModules(d.schemas, raw.schemas) : null,
+      when: d.when,
+      mention: d.mention ?? null,
+    })),
+    digestGrace: raw.digestGrace,
   };
+}
+
+/** Module names (without `Elixir.`) of already validated schema references, without repeats. */
+function resolvedModules(refs: string[], schemas: RawConfig["schemas"]): string[] {
+  const modules = refs.flatMap((ref) => {
+    const found = resolveSchemaRef(ref, schemas);
+    return found.ok ? [stripElixir(found.schema.module)] : [];
+  });
+  return [...new Set(modules)];
 }
 
 /** Path from `--config`, else `SCRYPATH_BOT_CONFIG`, else `./scrypath-bot.yml`. */

@@ -20,6 +20,12 @@ export interface Metrics {
   workingNotes: Counter<"verb">;
   /** Bugs: errors no command turned into a message. */
   unexpectedErrors: Counter<"where">;
+  /** Confirmation requests by kind (retry, backfill, reindex, swap, hot_apply, revert) and outcome. */
+  confirmations: Counter<"kind" | "outcome">;
+  /** Calls to Slack the bot retried itself (chat.postMessage, chat.update…), by method and reason. */
+  slackRetries: Counter<"method" | "reason">;
+  /** Retry verifications that reached a final state, by state. */
+  verifications: Counter<"state">;
   /** Prometheus text exposition. */
   text(): Promise<string>;
   contentType: string;
@@ -80,6 +86,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "scrypath_bot_unexpected_errors_total",
       help: "Errors that no command turned into a message (bugs), by where they were caught.",
       labelNames: ["where"],
+      registers,
+    }),
+    confirmations: new Counter({
+      name: "scrypath_bot_confirmations_total",
+      help: "Mutation confirmation requests, by kind and outcome (requested, confirmed, done, failed, cancelled, expired, refused).",
+      labelNames: ["kind", "outcome"],
+      registers,
+    }),
+    slackRetries: new Counter({
+      name: "scrypath_bot_slack_retries_total",
+      help: "Slack Web API calls retried by the bot after a rate limit, a 5xx or a network error, by method and reason.",
+      labelNames: ["method", "reason"],
+      registers,
+    }),
+    verifications: new Counter({
+      name: "scrypath_bot_retry_verifications_total",
+      help: "Retry verifications followed to a final state (verified, failed, timed_out, unknown), by state.",
+      labelNames: ["state"],
       registers,
     }),
     text: () => registry.metrics(),

@@ -38,6 +38,20 @@ export interface AnswerRequest {
   /** Added to the log lines (command, user, channel, action…). */
   fields: Fields;
   run: () => Promise<CommandResult>;
+  /** Post the "still working" note when the answer is slow (default true). */
+  workingNote?: boolean;
+}
+
+/** A result that was delivered elsewhere (a card in the channel, a modal): nothing more is posted. */
+export function silentResult(verb: string, schema: string | null): CommandResult {
+  return {
+    message: { text: "Answered elsewhere", blocks: [] },
+    silent: true,
+    share: false,
+    verb,
+    schema,
+    outcome: "ok",
+  };
 }
 
 export function newRequestId(): string {
@@ -104,7 +118,7 @@ export async function answer(deps: AnswerDeps, respond: RespondFn, request: Answ
     }
   })();
 
-  let settled = await within(work, deps.workingAfterMs);
+  let settled = request.workingNote === false ? await work : await within(work, deps.workingAfterMs);
   let working = false;
   if (settled === null) {
     const note = workingView(request.label.verb, request.label.schema ?? null);
@@ -162,6 +176,12 @@ async function deliver(
   post: (what: string, body: RespondArguments) => Promise<boolean>,
 ): Promise<boolean> {
   const { message } = result;
+  if (result.silent) {
+    // The answer went elsewhere (a card in the channel, a modal): only our own note goes.
+    return working && request.delivery !== "new"
+      ? post("working note removal", { delete_original: true })
+      : true;
+  }
   if (request.delivery === "command" && result.share) {
     // An ephemeral note cannot become an in-channel message: remove it, then post for everyone.
     if (working) await post("working note removal", { delete_original: true });

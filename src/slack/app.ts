@@ -2,15 +2,21 @@
 // readiness and metrics routes, JSON logs, per-app metrics, and the listeners.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { App, HTTPReceiver, type LogLevel, type Receiver, SocketModeReceiver } from "@slack/bolt";
+import { App, HTTPReceiver, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@slack/bolt";
 import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
+import type { ViewContext } from "../../views/types.ts";
 import type { Config } from "../config.ts";
 import { checkReadiness } from "../health.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
+import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
+import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
+import { type Confirmations, createConfirmations, SWEEP_INTERVAL_MS } from "./confirmations.ts";
+import { createFollowers, type Followers } from "./follow.ts";
+import { createHotApplyForm } from "./hotApplyForm.ts";
 import { VERBS } from "./labels.ts";
 import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
 import { healthRoutes } from "./routes.ts";
@@ -31,6 +37,12 @@ export interface SlackAppOptions {
   now?: () => Date;
   workingAfterMs?: number;
   readinessTimeoutMs?: number;
+  /** How often pending confirmation cards are checked for expiry (default 30 s). */
+  sweepIntervalMs?: number;
+  /** Verification replies: how long to follow a retry (default `slack.verifyTimeout`) and how often to look. */
+  follow?: { timeoutMs?: number; intervalMs?: number; maxIntervalMs?: number };
+  /** Bounded retries of the bot's own Slack calls (cards, replies); tests shorten the backoff. */
+  chat?: { maxAttempts?: number; baseDelayMs?: number };
 }
 
 export interface SlackApp {
@@ -38,6 +50,10 @@ export interface SlackApp {
   settings: SlackSettings;
   metrics: Metrics;
   logger: Logger;
+  /** Confirmation cards: requests, decisions, expiry. */
+  confirmations: Confirmations;
+  /** Verification replies following confirmed retries. */
+  followers: Followers;
   /** HTTP: the port /slack/events and the routes listen on. Socket Mode: the routes' port. */
   start(): Promise<{ port: number | null }>;
   /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
@@ -149,6 +165,43 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   const inflight = new Set<Promise<unknown>>();
   const commands: CommandDeps = { operator, config, now: options.now ?? (() => new Date()) };
+
+  // The bot's own messages (cards, replies, modals): a client without hidden retries, so that
+  // chat.ts decides (bounded, honouring Retry-After) and an interaction never waits for minutes.
+  const ownClient = new webApi.WebClient(settings.botToken, {
+    slackApiUrl: apiUrl,
+    fetch: fetchFn,
+    logger: bolt,
+    logLevel,
+    ...NO_RETRY_CLIENT_OPTIONS,
+  });
+  const chatLogger = logger.child({ component: "chat" });
+  const chat = createChat({ client: ownClient, metrics, logger: chatLogger, ...options.chat });
+  const viewContext = (): ViewContext => ({
+    now: commands.now(),
+    dashboardLinks: config.slack.dashboardLinks,
+    sharedBy: null,
+  });
+  const followers = createFollowers({
+    ctx: operator.context,
+    chat,
+    logger: logger.child({ component: "follow" }),
+    metrics,
+    viewContext,
+    options: { timeoutMs: config.slack.verifyTimeout * 1000, ...options.follow },
+  });
+  const confirmations = createConfirmations({
+    ctx: operator.context,
+    commands,
+    chat,
+    access: createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) }),
+    followers,
+    logger: logger.child({ component: "confirmations" }),
+    metrics,
+    viewContext,
+  });
+  const hotApply = createHotApplyForm({ operator, chat, confirmations, logger: chatLogger });
+
   const deps: ListenerDeps = {
     commands,
     logger,
@@ -156,6 +209,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     verbs: VERBS,
     workingAfterMs: options.workingAfterMs ?? WORKING_AFTER_MS,
     requestId: newRequestId,
+    mutations: { confirmations, hotApply },
     track: (work) => {
       inflight.add(work);
       work.finally(() => inflight.delete(work)).catch(() => {});
@@ -193,6 +247,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     settings,
     metrics,
     logger,
+    confirmations,
+    followers,
     async start() {
       if (!knowsBot) {
         try {
@@ -206,9 +262,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           );
         }
       }
+      const sweep = () => confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
       if (settings.mode === "socket") {
         await app.start();
         started = true;
+        sweep();
         const server = routesServer();
         if (!server) return { port: null };
         await listening(server);
@@ -217,9 +275,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
       const server = (await app.start(listen as number)) as Server;
       started = true;
+      sweep();
       return { port: portOf(server) };
     },
     async stop() {
+      confirmations.stopSweeper();
+      followers.stopAll();
       if (started) {
         started = false;
         const server = routesServer();

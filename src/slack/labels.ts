@@ -4,7 +4,14 @@ import { COMMANDS } from "../../commands/index.ts";
 import { ACTIONS } from "../../views/types.ts";
 
 /** Every verb a CommandResult can carry; other values are counted as "other". */
-export const VERBS: readonly string[] = [...COMMANDS.map((c) => c.name), "help", "unknown", "button"];
+export const VERBS: readonly string[] = [
+  ...COMMANDS.map((c) => c.name),
+  "help",
+  "unknown",
+  "button",
+  "confirm",
+  "cancel",
+];
 
 const SCHEMA_LIKE = /^[A-Za-z][A-Za-z0-9_.]{0,99}$/;
 

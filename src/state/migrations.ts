@@ -74,6 +74,28 @@ const MIGRATIONS: ((s: string) => string)[] = [
       result jsonb
     );
     CREATE INDEX confirmations_pending_index ON ${s}.confirmations (expires_at) WHERE status = 'pending';`,
+  // Scheduled digest slots: one row per digest and slot, claimed by exactly one replica.
+  (s) => `
+    CREATE TABLE ${s}.digest_slots (
+      id bigserial PRIMARY KEY,
+      digest text NOT NULL,
+      slot_key text NOT NULL,
+      slot_at timestamptz NOT NULL,
+      claimed_by text NOT NULL,
+      claimed_at timestamptz NOT NULL,
+      attempts integer NOT NULL DEFAULT 1,
+      status text NOT NULL DEFAULT 'claimed'
+        CHECK (status IN ('claimed', 'posted', 'skipped', 'failed')),
+      late boolean NOT NULL DEFAULT false,
+      content jsonb,
+      content_hash text,
+      channel text,
+      message_ts text[] NOT NULL DEFAULT '{}',
+      reason text,
+      finished_at timestamptz,
+      UNIQUE (digest, slot_key)
+    );
+    CREATE INDEX digest_slots_digest_at_index ON ${s}.digest_slots (digest, slot_at DESC);`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

@@ -186,6 +186,18 @@ describe("settings hot-apply and revert, on a real Meilisearch", () => {
     });
   });
 
+  it("reverts lists given in any order: Meilisearch reads stop words and synonyms back sorted", async () => {
+    const applied = await d.operator.hotApplySettings("posts", {
+      settings: { stopWords: ["the", "an"], synonyms: { tv: ["television", "telly"] } },
+      acknowledgeLive: true,
+      actor,
+    });
+    expect(await d.meili.index(live).getStopWords()).toEqual(["an", "the"]);
+    const reverted = await d.operator.revertHotApply(applied.changeId, { actor });
+    expect(reverted.task.status).toBe("succeeded");
+    expect(await d.meili.index(live).getStopWords()).toEqual(["a"]);
+  });
+
   it("refuses a revert that would overwrite a later change, unless forced", async () => {
     const applied = await d.operator.hotApplySettings("posts", {
       settings: { stopWords: ["x"] },

@@ -131,3 +131,33 @@ describe("answer", () => {
     expect(JSON.stringify(shared.blocks.at(-1))).toContain("Requested by <@U0ALICE001>");
   });
 });
+
+describe("answers delivered elsewhere (a card in the channel, a modal)", () => {
+  it("posts nothing for a fast silent result", async () => {
+    expect(await run("command", false, result({ silent: true }))).toEqual([]);
+  });
+
+  it("removes its own working note for a slow one, and never a clicked message", async () => {
+    const posted = await run("command", true, result({ silent: true }));
+    expect(posted.slice(1)).toEqual([{ delete_original: true }]);
+    // Behind a button, the response_url's original is the message holding the button: kept.
+    expect((await run("new", true, result({ silent: true }))).slice(1)).toEqual([]);
+  });
+
+  it("posts no working note when asked not to (clicks on confirmation cards)", async () => {
+    const { deps, posted, respond } = setup(5);
+    await answer(deps, respond, {
+      delivery: "new",
+      label: { verb: "confirm" },
+      userId: "U0BOB00002",
+      fields: {},
+      workingNote: false,
+      run: async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return result({ verb: "confirm" });
+      },
+    });
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toMatchObject({ response_type: "ephemeral", replace_original: false });
+  });
+});

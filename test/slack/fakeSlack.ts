@@ -24,6 +24,8 @@ export type Failure = { status: 429; retryAfter: number } | { status: number; er
 interface FailureRule {
   failure: Failure;
   remaining: number;
+  /** Only calls whose body matches fail (and count). */
+  when?: (body: Record<string, unknown>) => boolean;
 }
 
 const BOT = { user_id: "U0BOT0000", bot_id: "B0BOT0000", team_id: "T0TEAM000", team: "Scrypath Test" };
@@ -43,6 +45,8 @@ export class FakeSlack {
   private apiFailures = new Map<string, FailureRule>();
   private respondFailures = new Map<string, FailureRule>();
   private waiters: (() => void)[] = [];
+  private postedMessages: { ts: string; body: Record<string, unknown> }[] = [];
+  private updates: Record<string, unknown>[] = [];
   private ts = 1_700_000_000;
 
   private constructor() {
@@ -76,8 +80,13 @@ export class FakeSlack {
   }
 
   /** The next `times` calls of `method` fail (429 with Retry-After, or an HTTP status / ok:false). */
-  failApi(method: string, failure: Failure, times = 1): void {
-    this.apiFailures.set(method, { failure, remaining: times });
+  failApi(
+    method: string,
+    failure: Failure,
+    times = 1,
+    when?: (body: Record<string, unknown>) => boolean,
+  ): void {
+    this.apiFailures.set(method, { failure, remaining: times, ...(when ? { when } : {}) });
   }
 
   /** The next `times` posts to response_url `id` get `status`. */
@@ -87,6 +96,24 @@ export class FakeSlack {
 
   callsTo(method: string): ApiCall[] {
     return this.calls.filter((c) => c.method === method);
+  }
+
+  /**
+   * The messages the bot posted (chat.postMessage answered ok) with their ts, in order: cards,
+   * thread replies. `ts` is what the fake answered.
+   */
+  get posted(): { ts: string; body: Record<string, unknown> }[] {
+    return this.postedMessages;
+  }
+
+  /** Successful chat.update calls of the message `ts`, in order. */
+  updatesOf(ts: string): Record<string, unknown>[] {
+    return this.updates.filter((u) => u.ts === ts);
+  }
+
+  /** Waits until `check` holds (bounded), re-checking whenever a call or post arrives. */
+  async waitFor(check: () => boolean, describe: () => string, timeoutMs = 20_000): Promise<void> {
+    await this.until(check, timeoutMs, describe);
   }
 
   postsTo(id: string): ResponsePost[] {
@@ -130,9 +157,13 @@ export class FakeSlack {
     for (const w of waiters) w();
   }
 
-  private take(rules: Map<string, FailureRule>, key: string): Failure | null {
+  private take(
+    rules: Map<string, FailureRule>,
+    key: string,
+    body: Record<string, unknown> = {},
+  ): Failure | null {
     const rule = rules.get(key);
-    if (!rule || rule.remaining <= 0) return null;
+    if (!rule || rule.remaining <= 0 || (rule.when && !rule.when(body))) return null;
     rule.remaining -= 1;
     if (rule.remaining === 0) rules.delete(key);
     return rule.failure;
@@ -169,7 +200,7 @@ export class FakeSlack {
     this.calls.push({ method, body, token });
     this.notify();
 
-    const failure = this.take(this.apiFailures, method);
+    const failure = this.take(this.apiFailures, method, body);
     if (failure && failure.status === 429 && "retryAfter" in failure) {
       res.writeHead(429, { "Retry-After": String(failure.retryAfter), "Content-Type": "application/json" });
       res.end(JSON.stringify({ ok: false, error: "ratelimited" }));
@@ -200,6 +231,7 @@ export class FakeSlack {
         return { ok: true, url: "https://scrypath-test.slack.com/", user: "scrypath", ...BOT };
       case "chat.postMessage": {
         const ts = this.nextTs();
+        this.postedMessages.push({ ts, body });
         return {
           ok: true,
           channel: body.channel,
@@ -208,11 +240,14 @@ export class FakeSlack {
         };
       }
       case "chat.update":
+        this.updates.push(body);
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
       case "chat.postEphemeral":
         return { ok: true, message_ts: this.nextTs() };
       case "views.open":
         return { ok: true, view: { id: `V${randomBytes(4).toString("hex").toUpperCase()}`, type: "modal" } };
+      case "views.update":
+        return { ok: true, view: { id: body.view_id, type: "modal" } };
       case "usergroups.users.list":
         return { ok: true, users: this.usergroups.get(String(body.usergroup)) ?? [] };
       case "apps.connections.open":

@@ -48,6 +48,8 @@ function harness(operator: Partial<Operator> = {}, workingAfterMs = 60_000) {
     metrics,
     verbs: VERBS,
     workingAfterMs,
+    // These tests click no mutation buttons; test/slack/confirm*.test.ts covers that side.
+    mutations: {} as ListenerDeps["mutations"],
   };
   const ack = vi.fn(async () => {
     events.push("ack");

@@ -72,24 +72,38 @@ export interface ButtonClick {
   channelId?: string;
   /** Whether the message holding the button is ephemeral (default true: bot answers are). */
   ephemeral?: boolean;
+  /** ts of the message holding the button (a card's ts); default a fixed one. */
+  messageTs?: string;
+  /** thread_ts of that message when it is a thread reply. */
+  threadTs?: string;
+  /** The clicker's workspace (default TEAM_ID). */
+  teamId?: string;
 }
 
 /** A block_actions payload for a button click, as Slack posts it (form field `payload`). */
 export function blockActionsPayload(c: ButtonClick): Record<string, unknown> {
   const channel = c.channelId ?? "C0ONCALL01";
-  const ts = "1700000000.000200";
+  const ts = c.messageTs ?? "1700000000.000200";
+  const team = c.teamId ?? TEAM_ID;
+  const message = {
+    type: "message",
+    ts,
+    text: "scrypath",
+    blocks: [],
+    ...(c.threadTs ? { thread_ts: c.threadTs } : {}),
+  };
   return {
     type: "block_actions",
-    user: { id: c.userId ?? "U0ALICE001", username: "alice", name: "alice", team_id: TEAM_ID },
+    user: { id: c.userId ?? "U0ALICE001", username: "alice", name: "alice", team_id: team },
     api_app_id: "A0SCRYPATH",
     token: "deprecated-verification-token",
     container: { type: "message", message_ts: ts, channel_id: channel, is_ephemeral: c.ephemeral ?? true },
     trigger_id: "1234567890.123456.abcdef",
-    team: { id: TEAM_ID, domain: "scrypath-test" },
+    team: { id: team, domain: "scrypath-test" },
     enterprise: null,
     is_enterprise_install: false,
     channel: { id: channel, name: "oncall" },
-    ...(c.ephemeral === false ? { message: { type: "message", ts, text: "scrypath", blocks: [] } } : {}),
+    ...(c.ephemeral === false ? { message } : {}),
     state: { values: {} },
     response_url: c.responseUrl,
     actions: [
@@ -107,6 +121,59 @@ export function blockActionsPayload(c: ButtonClick): Record<string, unknown> {
 
 export function blockActionsRequest(c: ButtonClick, options: SignOptions = {}): SignedRequest {
   return signed(new URLSearchParams({ payload: JSON.stringify(blockActionsPayload(c)) }).toString(), options);
+}
+
+export interface ViewSubmission {
+  callbackId: string;
+  privateMetadata: string;
+  /** state.values: block_id → action_id → { type, value }. */
+  values: Record<string, Record<string, { type: string; value: string | null }>>;
+  userId?: string;
+  teamId?: string;
+}
+
+/** A view_submission payload, as Slack posts it when a modal's submit button is pressed. */
+export function viewSubmissionPayload(s: ViewSubmission): Record<string, unknown> {
+  const team = s.teamId ?? TEAM_ID;
+  return {
+    type: "view_submission",
+    team: { id: team, domain: "scrypath-test" },
+    user: { id: s.userId ?? "U0ALICE001", username: "alice", name: "alice", team_id: team },
+    api_app_id: "A0SCRYPATH",
+    token: "deprecated-verification-token",
+    trigger_id: "1234567890.123457.abcdef",
+    view: {
+      id: "V0MODAL0001",
+      team_id: team,
+      type: "modal",
+      blocks: [],
+      private_metadata: s.privateMetadata,
+      callback_id: s.callbackId,
+      state: { values: s.values },
+      hash: "1700000000.abcdef",
+      title: { type: "plain_text", text: "Hot-apply settings" },
+      clear_on_close: false,
+      notify_on_close: false,
+      close: null,
+      submit: { type: "plain_text", text: "Request" },
+      previous_view_id: null,
+      root_view_id: "V0MODAL0001",
+      app_id: "A0SCRYPATH",
+      external_id: "",
+      app_installed_team_id: team,
+      bot_id: "B0BOT0000",
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
+}
+
+export function viewSubmissionRequest(s: ViewSubmission, options: SignOptions = {}): SignedRequest {
+  return signed(
+    new URLSearchParams({ payload: JSON.stringify(viewSubmissionPayload(s)) }).toString(),
+    options,
+  );
 }
 
 export interface HttpAnswer {

@@ -9,6 +9,7 @@ import type { Delivery } from "../answer.ts";
 import { answer } from "../answer.ts";
 import { actionLabel } from "../labels.ts";
 import { acknowledge } from "./ack.ts";
+import { MUTATION_ACTION_IDS } from "./confirmations.ts";
 import { type ListenerDeps, tracked } from "./deps.ts";
 
 export type ActionArgs = Pick<SlackActionMiddlewareArgs<BlockAction>, "ack" | "body" | "action" | "respond">;
@@ -51,8 +52,10 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** Matches every action_id except the open buttons (Bolt runs every matching listener). */
-export const OTHER_ACTIONS = new RegExp(`^(?!(?:${OPEN_ACTION_IDS.map(escapeRegExp).join("|")})$)`);
+/** Matches every action_id except the handled buttons (Bolt runs every matching listener). */
+export const OTHER_ACTIONS = new RegExp(
+  `^(?!(?:${[...OPEN_ACTION_IDS, ...MUTATION_ACTION_IDS].map(escapeRegExp).join("|")})$)`,
+);
 
 export function register(app: App, deps: ListenerDeps): void {
   for (const id of OPEN_ACTION_IDS) app.action<BlockAction>(id, openAction(deps));

@@ -1,4 +1,5 @@
-// `/scrypath …`: ack at once with an empty body, then let commands/ do everything else.
+// `/scrypath …`: ack at once with an empty body, then let commands/ do everything else. A mutation
+// verb comes back as a request (posted as a confirmation card) or a modal to open.
 import type { App, SlackCommandMiddlewareArgs } from "@slack/bolt";
 import { runSlashCommand } from "../../../commands/index.ts";
 import { clip } from "../../../commands/parse.ts";
@@ -25,6 +26,21 @@ export function scrypathCommand(deps: ListenerDeps) {
     };
     await acknowledge(() => ack(), deps.logger, fields);
     const invocation = { userId: command.user_id, channelId: command.channel_id };
+    // A slash command cannot be in a thread: its card goes in the channel.
+    const origin = {
+      userId: command.user_id,
+      teamId: command.team_id ?? null,
+      channelId: command.channel_id,
+      threadTs: null,
+    };
+    const run = async () => {
+      const result = await runSlashCommand(command.text ?? "", invocation, deps.commands);
+      if (result.modal) return deps.mutations.hotApply.open(result.modal, command.trigger_id, origin);
+      if (result.confirmation) {
+        return deps.mutations.confirmations.request(result.confirmation, origin, result.verb);
+      }
+      return result;
+    };
     await tracked(
       deps,
       answer(deps, respond, {
@@ -32,7 +48,7 @@ export function scrypathCommand(deps: ListenerDeps) {
         label: commandLabel(command.text ?? ""),
         userId: command.user_id,
         fields,
-        run: () => runSlashCommand(command.text ?? "", invocation, deps.commands),
+        run,
       }),
     );
   };

@@ -1,9 +1,18 @@
-// What every listener needs: the command layer's dependencies and the answer machinery.
+// What every listener needs: the command layer's dependencies, the answer machinery, and the
+// mutation side (confirmation cards, the hot-apply modal).
 import type { CommandDeps } from "../../../commands/types.ts";
 import type { AnswerDeps } from "../answer.ts";
+import type { Confirmations } from "../confirmations.ts";
+import type { HotApplyForm } from "../hotApplyForm.ts";
+
+export interface Mutations {
+  confirmations: Confirmations;
+  hotApply: HotApplyForm;
+}
 
 export interface ListenerDeps extends AnswerDeps {
   commands: CommandDeps;
+  mutations: Mutations;
   /** Registers work still running after the ack, so a graceful stop can wait for it. */
   track?: (work: Promise<unknown>) => void;
 }

@@ -2,11 +2,15 @@
 import type { App } from "@slack/bolt";
 import * as actions from "./actions.ts";
 import * as commands from "./commands.ts";
+import * as confirmations from "./confirmations.ts";
 import type { ListenerDeps } from "./deps.ts";
+import * as views from "./views.ts";
 
-export type { ListenerDeps } from "./deps.ts";
+export type { ListenerDeps, Mutations } from "./deps.ts";
 
 export function registerListeners(app: App, deps: ListenerDeps): void {
   commands.register(app, deps);
+  confirmations.register(app, deps);
   actions.register(app, deps);
+  views.register(app, deps);
 }

@@ -1,0 +1,90 @@
+// Who may request and confirm mutations from Slack: src/core/access.ts decides, this resolves the
+// members of the configured user groups (usergroups.users.list), cached for a short time. A lookup
+// that fails is logged and counts as "not a member": deny by default.
+
+import type { Config } from "../config.ts";
+import { type AccessDecision, mutationAccess } from "../core/access.ts";
+import type { Logger } from "../log.ts";
+import type { Chat } from "./chat.ts";
+
+/** How long resolved user-group members are trusted. */
+export const USERGROUP_TTL_MS = 60_000;
+
+/** How refusals name the role that is needed. */
+export const OPERATOR_ROLE = "operator (access.operators)";
+
+export interface AccessDeps {
+  access: Config["access"];
+  chat: Pick<Chat, "call">;
+  logger: Logger;
+  ttlMs?: number;
+  /** Milliseconds; injected for tests. */
+  clock?: () => number;
+}
+
+export interface Access {
+  /**
+   * May `userId` request a mutation (no `requestedBy`), or confirm one that `requestedBy` asked for
+   * (the two-person rule applies when configured)?
+   */
+  decide(
+    userId: string,
+    options?: { requestedBy?: string | null; twoPersonRule?: boolean },
+  ): Promise<AccessDecision>;
+}
+
+interface Entry {
+  at: number;
+  members: Promise<ReadonlySet<string> | null>;
+}
+
+export function createAccess(deps: AccessDeps): Access {
+  const ttl = deps.ttlMs ?? USERGROUP_TTL_MS;
+  const clock = deps.clock ?? Date.now;
+  const cache = new Map<string, Entry>();
+
+  const lookup = async (group: string): Promise<ReadonlySet<string> | null> => {
+    try {
+      const result = await deps.chat.call<{ users?: unknown }>("usergroups.users.list", { usergroup: group });
+      const users = Array.isArray(result.users) ? result.users.filter((u) => typeof u === "string") : [];
+      return new Set(users);
+    } catch (error) {
+      deps.logger.warn("could not resolve a user group; its members count as non-operators", {
+        usergroup: group,
+        error,
+      });
+      return null;
+    }
+  };
+
+  /** One lookup per group at a time; failures are not cached, so the next decision asks again. */
+  const membersOf = (group: string): Promise<ReadonlySet<string> | null> => {
+    const now = clock();
+    const cached = cache.get(group);
+    if (cached && now - cached.at < ttl) return cached.members;
+    const members = lookup(group);
+    cache.set(group, { at: now, members });
+    members.then((m) => {
+      if (m === null && cache.get(group)?.members === members) cache.delete(group);
+    });
+    return members;
+  };
+
+  return {
+    async decide(userId, options = {}) {
+      const { operators, twoPersonRule } = deps.access;
+      let groupMembers: ReadonlySet<string> | null = null;
+      if (!operators.users.includes(userId) && operators.usergroups.length > 0) {
+        const sets = await Promise.all(operators.usergroups.map(membersOf));
+        groupMembers = new Set(sets.flatMap((s) => (s ? [...s] : [])));
+      }
+      return mutationAccess({
+        userId,
+        operators,
+        groupMembers,
+        requestedBy: options.requestedBy ?? null,
+        twoPersonRule: options.twoPersonRule ?? twoPersonRule,
+      });
+    },
+  };
+}

@@ -1,0 +1,144 @@
+// What the bot keeps and records about a mutation request: the shape stored with a confirmation
+// (the request and the preview its card shows), its kind and upstream audit action, the ids it acts
+// on, and the summary of how it ended. Pure functions; src/slack/confirmations.ts does the I/O.
+import { z } from "zod";
+import type { CardOutcome, CardState } from "../../views/confirm.ts";
+import { toWire } from "../core/settings.ts";
+import { type OperatorError, RefusedError } from "../errors.ts";
+import {
+  type MutationRequest,
+  mutationRequest,
+  type RequestOutcome,
+  type RequestPreview,
+} from "../operator/requests.ts";
+import { AUDIT_ACTIONS } from "../state/audit.ts";
+import type { Confirmation } from "../state/confirmations.ts";
+
+/** A stored request, parsed back: what to do, and what its card said it would do. */
+export interface StoredRequest {
+  request: MutationRequest;
+  preview: RequestPreview;
+}
+
+/** What the confirmations table holds for a request: the request and the preview its card shows. */
+const stored = z.object({
+  request: mutationRequest,
+  preview: z.object({
+    title: z.string(),
+    schema: z.string().nullable(),
+    index: z.string().nullable(),
+    target: z.string().nullable(),
+    operation: z.string().nullable(),
+    documentCount: z.number().nullable(),
+    reasonClass: z.string().nullable(),
+    lastError: z.string().nullable(),
+    effect: z.string(),
+    danger: z.boolean(),
+  }),
+});
+
+/** A bounded label and the audit action for each kind of request. */
+export function requestKind(request: MutationRequest): string {
+  return request.kind === "action" ? request.action : request.kind;
+}
+
+export function auditActionOf(request: MutationRequest): string {
+  switch (requestKind(request)) {
+    case "retry":
+      return AUDIT_ACTIONS.retry;
+    case "backfill":
+      return AUDIT_ACTIONS.backfill;
+    case "reindex":
+      return AUDIT_ACTIONS.reindex;
+    case "swap":
+      return AUDIT_ACTIONS.swap;
+    default:
+      return AUDIT_ACTIONS.hotApply;
+  }
+}
+
+/** The ids a request acts on, in the audit log's `target` shape. */
+export function auditTarget(request: MutationRequest): Record<string, unknown> {
+  const job = (target: string) => {
+    const [source, id] = target.includes(":") ? target.split(":") : ["oban", target];
+    return { source, id: Number(id) };
+  };
+  switch (request.kind) {
+    case "retry":
+      return job(request.target);
+    case "action":
+      return request.action === "retry" && request.id
+        ? job(request.id)
+        : request.targetIndex
+          ? { target_index: request.targetIndex }
+          : {};
+    case "hot_apply":
+      // Meilisearch's spelling, as the operator's own rows name the keys.
+      return { keys: Object.keys(toWire(request.settings)).sort() };
+    case "revert":
+      return { revert_of: request.changeId };
+  }
+}
+
+/** The reason without the `reason: ` prefix RefusedError puts in its message. */
+export function refusalSentence(error: OperatorError): { reason: string; message: string } {
+  if (error instanceof RefusedError) {
+    const prefix = `${error.reason}: `;
+    return {
+      reason: error.reason,
+      message: error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message,
+    };
+  }
+  return { reason: error.code, message: error.message };
+}
+
+export function cardState(row: Confirmation, extra: Partial<CardState> = {}): CardState {
+  return {
+    status: row.status,
+    requestedBy: row.requestedBy,
+    expiresAt: row.expiresAt,
+    decidedBy: row.decidedBy,
+    decidedAt: row.decidedAt,
+    ...extra,
+  };
+}
+
+/** Whether a request's outcome is what was asked for: done, not done, or unknown (→ failed). */
+export function statusOf(outcome: CardOutcome): "done" | "failed" {
+  return outcome.ok === true ? "done" : "failed";
+}
+
+/** The bits of an outcome worth keeping with the request: job id, task uid, status. */
+export function summaryOf(outcome: RequestOutcome): Record<string, unknown> {
+  switch (outcome.kind) {
+    case "retry":
+      return { kind: "retry", job_id: outcome.result.job.id, audit_id: outcome.result.auditId };
+    case "action": {
+      const a = outcome.result;
+      if (a.action === "swap") {
+        return { kind: "swap", status: a.result.status, task_uid: a.result.taskUid, error: a.result.error };
+      }
+      return { kind: a.action, job_id: a.result.job.id, audit_id: a.result.auditId };
+    }
+    default:
+      return {
+        kind: outcome.kind,
+        change_id: outcome.result.changeId,
+        task_uid: outcome.result.task.uid,
+        status: outcome.result.task.status,
+      };
+  }
+}
+
+/** The new job a confirmed retry inserted, to follow in the thread. */
+export function replayJobOf(outcome: RequestOutcome): number | null {
+  if (outcome.kind === "retry") return outcome.result.job.id;
+  if (outcome.kind === "action" && outcome.result.action === "retry") return outcome.result.result.job.id;
+  return null;
+}
+
+/** The stored request of a confirmation row, or null when it does not parse (never acted on). */
+export function parseStored(row: Pick<Confirmation, "request">): StoredRequest | null {
+  const parsed = stored.safeParse(row.request);
+  return parsed.success ? (parsed.data as StoredRequest) : null;
+}
