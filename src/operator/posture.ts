@@ -23,7 +23,8 @@ export interface FleetPosture {
 export const POSTURE_CONCURRENCY = 3;
 export const POSTURE_TIMEOUT_MS = 15_000;
 
-function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+/** Rejects with an OperatorError when `work` takes longer than `ms` (the work itself runs on). */
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(

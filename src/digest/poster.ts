@@ -1,0 +1,161 @@
+// Posting a digest: the parent with chat.postMessage, then each detail message as a thread reply,
+// one after another, at most about one message per second per channel (spec slack-platform §5).
+// A 429 waits Retry-After and tries again (bounded). Every ts is handed to `record` as soon as
+// Slack returns it, and a retried slot passes the recorded ts back in `posted`: posting resumes
+// after the last recorded message instead of starting over, so nothing is posted twice.
+import type { KnownBlock } from "@slack/types";
+import type { SlackMessage } from "../../views/types.ts";
+
+export interface PostMessageArgs {
+  channel: string;
+  text: string;
+  blocks: KnownBlock[];
+  thread_ts?: string;
+  unfurl_links: boolean;
+  unfurl_media: boolean;
+}
+
+/**
+ * The one Web API method digests use. Bolt's `WebClient` fits; create it with
+ * `rejectRateLimitedCalls: true` (and `retryConfig: { retries: 0 }`) so that 429s come back here and
+ * are paced per channel instead of pausing the shared client.
+ */
+export interface ChatClient {
+  chat: { postMessage(args: PostMessageArgs): Promise<{ ok?: boolean; ts?: string; error?: string }> };
+}
+
+export type Sleep = (ms: number) => Promise<void>;
+
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** chat.postMessage allows about one message per second per channel. */
+export const POST_INTERVAL_MS = 1000;
+/** 429 answers tolerated per message before the attempt fails (the slot is retried later). */
+export const MAX_RATE_LIMIT_RETRIES = 3;
+/** A Retry-After longer than this is capped: the slot's grace window is the real limit. */
+export const MAX_RETRY_AFTER_MS = 120_000;
+
+/** Spaces posts to the same channel at least `intervalMs` apart, across every digest of a runner. */
+export interface ChannelPacer {
+  turn(channel: string): Promise<void>;
+}
+
+export function createPacer(options: {
+  sleep: Sleep;
+  intervalMs?: number;
+  now?: () => number;
+}): ChannelPacer {
+  const interval = options.intervalMs ?? POST_INTERVAL_MS;
+  const now = options.now ?? (() => performance.now());
+  const last = new Map<string, number>();
+  const queues = new Map<string, Promise<void>>();
+  return {
+    turn(channel) {
+      const mine = (queues.get(channel) ?? Promise.resolve()).then(async () => {
+        const previous = last.get(channel);
+        const wait = previous === undefined ? 0 : previous + interval - now();
+        if (wait > 0) await options.sleep(wait);
+        last.set(channel, now());
+      });
+      queues.set(
+        channel,
+        mine.catch(() => {}),
+      );
+      return mine;
+    },
+  };
+}
+
+/** Milliseconds Slack asked us to wait, when the error is a rate limit; null otherwise. */
+export function rateLimitDelay(error: unknown): number | null {
+  const e = error as { code?: string; retryAfter?: unknown; data?: { error?: string } } | null;
+  if (e?.code === "slack_webapi_rate_limited_error") {
+    const seconds = typeof e.retryAfter === "number" && e.retryAfter > 0 ? e.retryAfter : 1;
+    return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
+  }
+  if (e?.code === "slack_webapi_platform_error" && e.data?.error === "ratelimited") return 1000;
+  return null;
+}
+
+/** The claim on the slot was taken over by another replica: stop posting. */
+export class ClaimLostError extends Error {
+  override readonly name = "ClaimLostError";
+}
+
+export interface PostDigestOptions {
+  client: ChatClient;
+  channel: string;
+  /** The parent first, then the thread replies. */
+  messages: readonly SlackMessage[];
+  /** ts already posted for this slot by an earlier attempt, in order. */
+  posted: readonly string[];
+  /** Stores every ts posted so far; `complete` once the last one is in. False: the claim was lost. */
+  record(ts: string[], complete: boolean): Promise<boolean>;
+  pacer: ChannelPacer;
+  sleep: Sleep;
+  maxRetries?: number;
+  onRetry?(reason: "rate_limited", delayMs: number): void;
+}
+
+export interface PostResult {
+  /** Every ts of the slot, the parent first. */
+  ts: string[];
+  /** Messages this call posted (the others were posted by an earlier attempt). */
+  postedNow: number;
+}
+
+async function postOne(options: PostDigestOptions, args: PostMessageArgs): Promise<string> {
+  const max = options.maxRetries ?? MAX_RATE_LIMIT_RETRIES;
+  for (let attempt = 0; ; attempt++) {
+    await options.pacer.turn(options.channel);
+    let answer: { ok?: boolean; ts?: string; error?: string };
+    try {
+      answer = await options.client.chat.postMessage(args);
+    } catch (error) {
+      const delay = rateLimitDelay(error);
+      if (delay === null || attempt >= max) throw error;
+      options.onRetry?.("rate_limited", delay);
+      await options.sleep(delay);
+      continue;
+    }
+    if (answer.ok === false && answer.error === "ratelimited" && attempt < max) {
+      options.onRetry?.("rate_limited", 1000);
+      await options.sleep(1000);
+      continue;
+    }
+    if (answer.ok === false || typeof answer.ts !== "string") {
+      throw new Error(`chat.postMessage did not post (${answer.error ?? "no ts in the answer"})`);
+    }
+    return answer.ts;
+  }
+}
+
+/** Posts what is left of a digest, recording each ts as soon as it is known. */
+export async function postDigest(options: PostDigestOptions): Promise<PostResult> {
+  const ts = [...options.posted];
+  const total = options.messages.length;
+  if (ts.length >= total) {
+    if (!(await options.record(ts, true)))
+      throw new ClaimLostError("the slot was taken over by another replica");
+    return { ts, postedNow: 0 };
+  }
+  let postedNow = 0;
+  for (let i = ts.length; i < total; i++) {
+    const message = options.messages[i] as SlackMessage;
+    const parent = ts[0];
+    const posted = await postOne(options, {
+      channel: options.channel,
+      text: message.text,
+      blocks: message.blocks,
+      ...(i > 0 && parent ? { thread_ts: parent } : {}),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    ts.push(posted);
+    postedNow += 1;
+    if (!(await options.record([...ts], i === total - 1))) {
+      throw new ClaimLostError("the slot was taken over by another replica");
+    }
+  }
+  return { ts, postedNow };
+}

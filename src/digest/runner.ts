@@ -1,0 +1,417 @@
+// The digest runner: for each configured digest, the latest slot at or before now; if it is within
+// the grace window, one replica claims it, builds the snapshot, decides, and posts (or records the
+// skip). After downtime only the latest slot is considered, once, marked late: never a burst of old
+// slots. A failed or abandoned attempt is taken over on a later tick and resumes after the last
+// message it recorded. `start()` ticks each digest at its cron times (node-cron, in its zone), once
+// at start-up for catch-up, and every minute for retries.
+import cron, { type ScheduledTask } from "node-cron";
+import { digestDetails, digestParent } from "../../views/digest.ts";
+import type { SlackMessage } from "../../views/types.ts";
+import type { Config, DigestConfig, DigestWhen } from "../config.ts";
+import { didYouMean } from "../core/schemaRef.ts";
+import { OperatorError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { Operator } from "../operator/index.ts";
+import {
+  claimSlot,
+  type DigestSlot,
+  lastSlot,
+  previousSlot,
+  reclaimSlot,
+  recordContent,
+  recordFailed,
+  recordPosted,
+  recordSkipped,
+  type SlotClaim,
+} from "../state/digestSlots.ts";
+import { ensureState } from "../state/migrations.ts";
+import {
+  type BuildOptions,
+  buildDigest,
+  type DigestSnapshot,
+  diffDigest,
+  digestHash,
+  isSnapshot,
+} from "./content.ts";
+import { type Decision, shouldPost } from "./decide.ts";
+import {
+  type ChannelPacer,
+  type ChatClient,
+  ClaimLostError,
+  createPacer,
+  postDigest,
+  realSleep,
+  type Sleep,
+} from "./poster.ts";
+import { latestSlot, nextSlot, type Slot } from "./schedule.ts";
+
+/** A digest posted more than this after its slot is marked late. */
+export const LATE_AFTER_MS = 2 * 60_000;
+/** A claim with no progress for this long was abandoned (the claimant crashed): it can be taken over. */
+export const CLAIM_LEASE_MS = 10 * 60_000;
+/** Attempts per slot (the first and its retries) before it stays failed. */
+export const MAX_ATTEMPTS = 3;
+/** How often `start()` looks for slots to retry or catch up. */
+export const RETRY_EVERY_MS = 60_000;
+
+export type TickOutcome =
+  /** Posted now (or finished posting what an earlier attempt started). */
+  | "posted"
+  /** Decided to stay quiet; the slot is recorded with its snapshot. */
+  | "skipped"
+  /** This attempt failed; a later tick retries within grace. */
+  | "failed"
+  /** Another replica (or an earlier attempt) has the slot. */
+  | "taken"
+  /** This runner is already working on the digest. */
+  | "busy"
+  /** No slot in the last days. */
+  | "no_slot"
+  /** The latest slot is older than the grace window: it is not posted late. */
+  | "outside_grace";
+
+export interface TickResult {
+  digest: string;
+  outcome: TickOutcome;
+  slot: Slot | null;
+  late: boolean;
+  /** Why it was skipped or failed. */
+  reason: string | null;
+  /** Messages this tick posted. */
+  messages: number;
+}
+
+export interface DigestHooks {
+  /** Each digest's tick outcome (for a counter by digest and outcome). */
+  outcome?(digest: string, outcome: TickOutcome): void;
+  /** A Slack call retried after a rate limit. */
+  slackRetry?(reason: string): void;
+}
+
+export interface DigestRunnerOptions {
+  operator: Operator;
+  config: Config;
+  client: ChatClient;
+  clock: () => Date;
+  sleep?: Sleep;
+  logger?: Pick<Logger, "info" | "warn" | "error">;
+  /** Names this replica in claims (e.g. `host:pid`). */
+  instanceId: string;
+  hooks?: DigestHooks;
+  build?: BuildOptions;
+  postIntervalMs?: number;
+  /** Monotonic milliseconds for pacing posts (default performance.now); tests advance it in `sleep`. */
+  monotonic?: () => number;
+  leaseMs?: number;
+  maxAttempts?: number;
+  /** 0 disables the periodic retry tick of `start()`. */
+  retryEveryMs?: number;
+}
+
+export interface DigestPreview {
+  name: string;
+  channel: string;
+  decision: Decision;
+  parent: SlackMessage;
+  details: SlackMessage[];
+  snapshot: DigestSnapshot;
+}
+
+export interface DigestListEntry {
+  name: string;
+  channel: string;
+  cron: string;
+  timezone: string;
+  when: DigestWhen;
+  schemas: string[] | null;
+  nextRun: Date | null;
+  /** The newest slot and what happened to it (without its snapshot). */
+  lastSlot: DigestSlot | null;
+}
+
+export interface DigestRunner {
+  /** Works the latest slot of each digest (or of `only`); never throws. */
+  tick(now?: Date, only?: readonly string[]): Promise<TickResult[]>;
+  /** Cron tasks per digest (in its zone, unref'd), a catch-up tick now, and periodic retries. */
+  start(): void;
+  stop(): Promise<void>;
+  /** The messages a digest would post now, without posting or claiming anything. */
+  preview(name?: string | null, now?: Date): Promise<DigestPreview>;
+  list(now?: Date): Promise<DigestListEntry[]>;
+}
+
+const noop = () => {};
+const NO_LOG = { info: noop, warn: noop, error: noop };
+
+function sentence(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split("\n")[0] ?? "").slice(0, 500) || "unknown error";
+}
+
+export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
+  const { operator, config, client, clock, instanceId } = options;
+  const db = operator.context.db;
+  const stateName = config.state.schema;
+  const sleep = options.sleep ?? realSleep;
+  const log = options.logger ?? NO_LOG;
+  const hooks = options.hooks ?? {};
+  const leaseMs = options.leaseMs ?? CLAIM_LEASE_MS;
+  const maxAttempts = options.maxAttempts ?? MAX_ATTEMPTS;
+  const pacer: ChannelPacer = createPacer({
+    sleep,
+    ...(options.postIntervalMs !== undefined ? { intervalMs: options.postIntervalMs } : {}),
+    ...(options.monotonic ? { now: options.monotonic } : {}),
+  });
+  const inFlight = new Map<string, Promise<TickResult>>();
+  let tasks: ScheduledTask[] = [];
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  function findDigest(name: string | null | undefined): DigestConfig {
+    const digests = config.digests;
+    if (!name) {
+      if (digests.length === 1 && digests[0]) return digests[0];
+      throw new OperatorError(
+        "bad_argument",
+        digests.length === 0
+          ? "no digests are configured; add them under digests: in the bot configuration"
+          : `name the digest to preview: ${digests.map((d) => d.name).join(", ")}`,
+      );
+    }
+    const found = digests.find((d) => d.name === name);
+    if (found) return found;
+    const hint = didYouMean(
+      name,
+      digests.map((d) => d.name),
+    );
+    throw new OperatorError(
+      "bad_argument",
+      `unknown digest "${name}"${hint ? ` (did you mean ${hint}?)` : ""}; configured digests: ${
+        digests.map((d) => d.name).join(", ") || "none"
+      }`,
+    );
+  }
+
+  function render(
+    digest: DigestConfig,
+    snapshot: DigestSnapshot,
+    previous: DigestSnapshot | null,
+    parent: { late: boolean; slotAt: Date | null },
+  ): SlackMessage[] {
+    // Pure in the snapshot: a retried slot renders exactly the messages the first attempt did.
+    const ctx = {
+      now: new Date(snapshot.checkedAt),
+      dashboardLinks: config.slack.dashboardLinks,
+      digest: digest.name,
+    };
+    return [
+      digestParent(snapshot, diffDigest(previous, snapshot), { ...ctx, ...parent, mention: digest.mention }),
+      ...digestDetails(snapshot, ctx),
+    ];
+  }
+
+  const previousSnapshot = (row: DigestSlot | null) => (row && isSnapshot(row.content) ? row.content : null);
+
+  async function work(digest: DigestConfig, row: DigestSlot, now: Date): Promise<TickResult> {
+    const claim: SlotClaim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
+    const slot = { at: row.slotAt, key: row.slotKey };
+    const result = (outcome: TickOutcome, extra: Partial<TickResult> = {}): TickResult => ({
+      digest: digest.name,
+      outcome,
+      slot,
+      late: row.late,
+      reason: null,
+      messages: 0,
+      ...extra,
+    });
+    // Something was posted already: finish that digest, from the snapshot it was decided on.
+    const resume = row.messageTs.length > 0 && isSnapshot(row.content);
+    const snapshot = resume
+      ? (row.content as DigestSnapshot)
+      : await buildDigest(operator, digest, config, now, options.build);
+    const contentHash = digestHash(snapshot);
+    const previous = await previousSlot(db, stateName, digest.name, row.slotAt);
+    if (!resume) {
+      const decision = shouldPost(digest.when, snapshot, previous);
+      if (!decision.post) {
+        const at = clock();
+        if (
+          !(await recordSkipped(db, stateName, claim, {
+            content: snapshot,
+            contentHash,
+            reason: decision.reason,
+            at,
+          }))
+        ) {
+          throw new ClaimLostError("the slot was taken over by another replica");
+        }
+        log.info("digest skipped", { digest: digest.name, slot: row.slotKey, reason: decision.reason });
+        return result("skipped", { reason: decision.reason });
+      }
+      if (!(await recordContent(db, stateName, claim, { content: snapshot, contentHash, at: clock() }))) {
+        throw new ClaimLostError("the slot was taken over by another replica");
+      }
+    }
+    const messages = render(digest, snapshot, previousSnapshot(previous), {
+      late: row.late,
+      slotAt: row.slotAt,
+    });
+    const channel = row.channel ?? digest.channel;
+    const posted = await postDigest({
+      client,
+      channel,
+      messages,
+      posted: row.messageTs,
+      record: (ts, complete) => recordPosted(db, stateName, claim, { channel, ts, complete, at: clock() }),
+      pacer,
+      sleep,
+      onRetry: (reason) => hooks.slackRetry?.(reason),
+    });
+    log.info("digest posted", {
+      digest: digest.name,
+      slot: row.slotKey,
+      late: row.late,
+      messages: posted.postedNow,
+      resumed: row.messageTs.length,
+    });
+    return result("posted", { messages: posted.postedNow });
+  }
+
+  async function runDigest(digest: DigestConfig, now: Date): Promise<TickResult> {
+    const slot = latestSlot(digest, now);
+    const base = { digest: digest.name, slot, late: false, reason: null, messages: 0 };
+    if (!slot) return { ...base, outcome: "no_slot" };
+    const age = now.getTime() - slot.at.getTime();
+    if (age > config.digestGrace * 1000) return { ...base, outcome: "outside_grace" };
+    const late = age > LATE_AFTER_MS;
+    let row: DigestSlot | null = null;
+    try {
+      await ensureState(db, stateName);
+      const at = clock();
+      row =
+        (await claimSlot(db, stateName, {
+          digest: digest.name,
+          slotKey: slot.key,
+          slotAt: slot.at,
+          claimedBy: instanceId,
+          at,
+          late,
+        })) ??
+        (await reclaimSlot(db, stateName, {
+          digest: digest.name,
+          slotKey: slot.key,
+          claimedBy: instanceId,
+          at,
+          staleBefore: new Date(at.getTime() - leaseMs),
+          maxAttempts,
+          late,
+        }));
+      if (!row) return { ...base, outcome: "taken" };
+      return await work(digest, row, now);
+    } catch (error) {
+      const reason = sentence(error);
+      if (error instanceof ClaimLostError || !row) {
+        log.warn("digest not posted", { digest: digest.name, slot: slot.key, reason });
+        return { ...base, late, outcome: error instanceof ClaimLostError ? "taken" : "failed", reason };
+      }
+      const claim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
+      await recordFailed(db, stateName, claim, { reason, at: clock() }).catch(() => false);
+      log.error("digest failed", { digest: digest.name, slot: slot.key, attempt: row.attempts, err: error });
+      return { ...base, late: row.late, outcome: "failed", reason };
+    }
+  }
+
+  async function tick(now: Date = clock(), only?: readonly string[]): Promise<TickResult[]> {
+    const digests = only ? config.digests.filter((d) => only.includes(d.name)) : config.digests;
+    return Promise.all(
+      digests.map((digest) => {
+        const running = inFlight.get(digest.name);
+        if (running) {
+          return Promise.resolve<TickResult>({
+            digest: digest.name,
+            outcome: "busy",
+            slot: null,
+            late: false,
+            reason: null,
+            messages: 0,
+          });
+        }
+        const job = runDigest(digest, now).then((r) => {
+          hooks.outcome?.(digest.name, r.outcome);
+          return r;
+        });
+        inFlight.set(digest.name, job);
+        return job.finally(() => inFlight.delete(digest.name));
+      }),
+    );
+  }
+
+  return {
+    tick,
+
+    start() {
+      if (tasks.length > 0 || retryTimer) return;
+      tasks = config.digests.map((digest) => {
+        const task = cron.createTask(
+          digest.cron,
+          // node-cron passes the matched slot time; the clock is never earlier than the slot.
+          (run) => tick(new Date(Math.max(clock().getTime(), run.date.getTime())), [digest.name]),
+          {
+            timezone: digest.timezone,
+            name: `scrypath-digest:${digest.name}`,
+            unref: true,
+            suppressMissedWarning: true,
+          },
+        );
+        void task.start();
+        return task;
+      });
+      void tick();
+      const every = options.retryEveryMs ?? RETRY_EVERY_MS;
+      if (every > 0) {
+        retryTimer = setInterval(() => void tick(), every);
+        retryTimer.unref();
+      }
+    },
+
+    async stop() {
+      for (const task of tasks) await task.destroy();
+      tasks = [];
+      if (retryTimer) clearInterval(retryTimer);
+      retryTimer = undefined;
+      await Promise.allSettled([...inFlight.values()]);
+    },
+
+    async preview(name, now = clock()) {
+      const digest = findDigest(name);
+      const snapshot = await buildDigest(operator, digest, config, now, options.build);
+      const previous = await previousSlot(db, stateName, digest.name);
+      const [parent, ...details] = render(digest, snapshot, previousSnapshot(previous), {
+        late: false,
+        slotAt: null,
+      });
+      return {
+        name: digest.name,
+        channel: digest.channel,
+        decision: shouldPost(digest.when, snapshot, previous),
+        parent: parent as SlackMessage,
+        details,
+        snapshot,
+      };
+    },
+
+    async list(now = clock()) {
+      return Promise.all(
+        config.digests.map(async (d) => ({
+          name: d.name,
+          channel: d.channel,
+          cron: d.cron,
+          timezone: d.timezone,
+          when: d.when,
+          schemas: d.schemas,
+          nextRun: nextSlot(d, now)?.at ?? null,
+          lastSlot: await lastSlot(db, stateName, d.name),
+        })),
+      );
+    },
+  };
+}

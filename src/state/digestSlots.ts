@@ -1,0 +1,261 @@
+// Digest slots: one row per scheduled digest and slot. Claiming is one conditional statement
+// (INSERT … ON CONFLICT DO NOTHING, or an UPDATE guarded on a failed or abandoned claim), so
+// exactly one replica works a slot. Every later write is fenced on the claimant, and each posted
+// message ts is recorded as soon as Slack returns it, so a retry resumes instead of re-posting.
+// Times come from the caller's clock, so tests can move through slots without waiting.
+import type pg from "pg";
+import { stateSchema } from "./migrations.ts";
+
+type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
+export type SlotStatus = "claimed" | "posted" | "skipped" | "failed";
+
+export interface DigestSlot {
+  id: number;
+  digest: string;
+  /** Local wall time and zone, e.g. `2026-11-20T09:00 Europe/Berlin`. */
+  slotKey: string;
+  slotAt: Date;
+  claimedBy: string;
+  /** When the claim was taken or last showed progress (a heartbeat). */
+  claimedAt: Date;
+  attempts: number;
+  status: SlotStatus;
+  /** Posted on catch-up, well after its slot. */
+  late: boolean;
+  /** The digest snapshot (JSON) the slot was decided on; what "changed since" compares with. */
+  content: unknown;
+  contentHash: string | null;
+  channel: string | null;
+  /** ts of every message posted for the slot, in order: the parent first, then thread replies. */
+  messageTs: string[];
+  /** Why it was skipped or failed. */
+  reason: string | null;
+  finishedAt: Date | null;
+}
+
+/** Who holds a slot: every write after the claim is conditional on it. */
+export interface SlotClaim {
+  digest: string;
+  slotKey: string;
+  claimedBy: string;
+}
+
+function toSlot(r: Record<string, unknown>): DigestSlot {
+  return {
+    id: Number(r.id),
+    digest: r.digest as string,
+    slotKey: r.slot_key as string,
+    slotAt: r.slot_at as Date,
+    claimedBy: r.claimed_by as string,
+    claimedAt: r.claimed_at as Date,
+    attempts: r.attempts as number,
+    status: r.status as SlotStatus,
+    late: r.late as boolean,
+    content: r.content ?? null,
+    contentHash: (r.content_hash as string | null) ?? null,
+    channel: (r.channel as string | null) ?? null,
+    messageTs: (r.message_ts as string[] | null) ?? [],
+    reason: (r.reason as string | null) ?? null,
+    finishedAt: (r.finished_at as Date | null) ?? null,
+  };
+}
+
+const table = (stateName: string) => `${stateSchema(stateName)}.digest_slots`;
+
+/** Reads before the first digest ran (no schema or table yet) find nothing instead of failing. */
+async function readOrNull<T>(read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "42P01" || code === "3F000") return null;
+    throw error;
+  }
+}
+
+/** Claims a slot that has no row yet. Exactly one of any number of concurrent callers gets the row. */
+export async function claimSlot(
+  db: Queryable,
+  stateName: string,
+  input: { digest: string; slotKey: string; slotAt: Date; claimedBy: string; at: Date; late: boolean },
+): Promise<DigestSlot | null> {
+  const { rows } = await db.query(
+    `INSERT INTO ${table(stateName)} (digest, slot_key, slot_at, claimed_by, claimed_at, late)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (digest, slot_key) DO NOTHING
+     RETURNING *`,
+    [input.digest, input.slotKey, input.slotAt, input.claimedBy, input.at, input.late],
+  );
+  return rows[0] ? toSlot(rows[0]) : null;
+}
+
+/**
+ * Takes over a slot whose last attempt failed, or whose claimant showed no progress since
+ * `staleBefore` (it crashed), while it has had fewer than `maxAttempts` attempts. Posted ts and
+ * content are kept, so the new claimant resumes where the last one stopped.
+ */
+export async function reclaimSlot(
+  db: Queryable,
+  stateName: string,
+  input: {
+    digest: string;
+    slotKey: string;
+    claimedBy: string;
+    at: Date;
+    staleBefore: Date;
+    maxAttempts: number;
+    late: boolean;
+  },
+): Promise<DigestSlot | null> {
+  const { rows } = await db.query(
+    `UPDATE ${table(stateName)}
+     SET claimed_by = $3, claimed_at = $4, attempts = attempts + 1, status = 'claimed',
+         late = late OR $7, reason = NULL
+     WHERE digest = $1 AND slot_key = $2 AND attempts < $6
+       AND (status = 'failed' OR (status = 'claimed' AND claimed_at < $5))
+     RETURNING *`,
+    [
+      input.digest,
+      input.slotKey,
+      input.claimedBy,
+      input.at,
+      input.staleBefore,
+      input.maxAttempts,
+      input.late,
+    ],
+  );
+  return rows[0] ? toSlot(rows[0]) : null;
+}
+
+/** Fenced write: false when the claim was lost (another replica took the slot over). */
+async function updateClaimed(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  set: string,
+  values: unknown[],
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE ${table(stateName)} SET ${set}
+     WHERE digest = $1 AND slot_key = $2 AND claimed_by = $3 AND status = 'claimed'`,
+    [claim.digest, claim.slotKey, claim.claimedBy, ...values],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** The snapshot the slot is decided on (also a heartbeat). */
+export function recordContent(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { content: unknown; contentHash: string; at: Date },
+): Promise<boolean> {
+  return updateClaimed(db, stateName, claim, "content = $4, content_hash = $5, claimed_at = $6", [
+    JSON.stringify(input.content),
+    input.contentHash,
+    input.at,
+  ]);
+}
+
+/**
+ * Every ts posted so far (also a heartbeat); `complete` marks the slot posted. Call it after each
+ * message, as soon as Slack returned its ts.
+ */
+export function recordPosted(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { channel: string; ts: string[]; complete: boolean; at: Date },
+): Promise<boolean> {
+  return updateClaimed(
+    db,
+    stateName,
+    claim,
+    `channel = $4, message_ts = $5, claimed_at = $7,
+     status = CASE WHEN $6 THEN 'posted' ELSE status END,
+     finished_at = CASE WHEN $6 THEN $7 ELSE finished_at END`,
+    [input.channel, input.ts, input.complete, input.at],
+  );
+}
+
+/** Decided not to post; the snapshot stays, so the next digest compares with it. */
+export function recordSkipped(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { content: unknown; contentHash: string; reason: string; at: Date },
+): Promise<boolean> {
+  return updateClaimed(
+    db,
+    stateName,
+    claim,
+    "status = 'skipped', content = $4, content_hash = $5, reason = $6, finished_at = $7",
+    [JSON.stringify(input.content), input.contentHash, input.reason, input.at],
+  );
+}
+
+/** The attempt failed; what was posted stays recorded for the next attempt to resume after. */
+export function recordFailed(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { reason: string; at: Date },
+): Promise<boolean> {
+  return updateClaimed(db, stateName, claim, "status = 'failed', reason = $4, finished_at = $5", [
+    input.reason,
+    input.at,
+  ]);
+}
+
+/** One slot by its key. */
+export async function findSlot(
+  db: Queryable,
+  stateName: string,
+  digest: string,
+  slotKey: string,
+): Promise<DigestSlot | null> {
+  return readOrNull(async () => {
+    const { rows } = await db.query(`SELECT * FROM ${table(stateName)} WHERE digest = $1 AND slot_key = $2`, [
+      digest,
+      slotKey,
+    ]);
+    return rows[0] ? toSlot(rows[0]) : null;
+  });
+}
+
+/**
+ * The newest posted or skipped slot of a digest (before `before` when given), with its snapshot:
+ * what "changed since the previous digest" compares with.
+ */
+export async function previousSlot(
+  db: Queryable,
+  stateName: string,
+  digest: string,
+  before?: Date,
+): Promise<DigestSlot | null> {
+  return readOrNull(async () => {
+    const { rows } = await db.query(
+      `SELECT * FROM ${table(stateName)}
+       WHERE digest = $1 AND status IN ('posted', 'skipped') AND ($2::timestamptz IS NULL OR slot_at < $2)
+       ORDER BY slot_at DESC LIMIT 1`,
+      [digest, before ?? null],
+    );
+    return rows[0] ? toSlot(rows[0]) : null;
+  });
+}
+
+/** Every column but the snapshot, for listings. */
+const WITHOUT_CONTENT =
+  "id, digest, slot_key, slot_at, claimed_by, claimed_at, attempts, status, late, content_hash, channel, message_ts, reason, finished_at";
+
+/** The newest slot of a digest, whatever its status, without its snapshot (for `/scrypath digest list`). */
+export async function lastSlot(db: Queryable, stateName: string, digest: string): Promise<DigestSlot | null> {
+  return readOrNull(async () => {
+    const { rows } = await db.query(
+      `SELECT ${WITHOUT_CONTENT} FROM ${table(stateName)} WHERE digest = $1 ORDER BY slot_at DESC LIMIT 1`,
+      [digest],
+    );
+    return rows[0] ? toSlot(rows[0]) : null;
+  });
+}
