@@ -7,6 +7,7 @@ import { backendErrorView } from "../views/errors.ts";
 import { helpView, usageView } from "../views/help.ts";
 import type { SlackMessage } from "../views/types.ts";
 import { audit } from "./audit.ts";
+import { digest } from "./digest.ts";
 import { drift } from "./drift.ts";
 import { failed } from "./failed.ts";
 import { clip, parseFlags, tokenize, UsageProblem } from "./parse.ts";
@@ -16,7 +17,7 @@ import { settings } from "./settings.ts";
 import { status } from "./status.ts";
 import type { AnyCommand, CommandDeps, Invocation, ModalRequest } from "./types.ts";
 
-export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift, retry, settings, audit];
+export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift, retry, settings, audit, digest];
 
 export type Outcome = "ok" | "usage" | "denied" | "backend_error" | "error";
 

@@ -1,6 +1,7 @@
 // The contract between the Slack listener and each `/scrypath <verb>` module.
 import type { z } from "zod";
 import type { Config } from "../src/config.ts";
+import type { DigestRunner } from "../src/digest/runner.ts";
 import type { Operator } from "../src/operator/index.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
 import type { SlackMessage } from "../views/types.ts";
@@ -10,6 +11,8 @@ export interface CommandDeps {
   operator: Operator;
   config: Config;
   now: () => Date;
+  /** The digest runner, when the app runs one (`/scrypath digest list|preview`). */
+  digests?: Pick<DigestRunner, "list" | "preview">;
 }
 
 export interface Invocation {

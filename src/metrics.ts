@@ -26,6 +26,8 @@ export interface Metrics {
   slackRetries: Counter<"method" | "reason">;
   /** Retry verifications that reached a final state, by state. */
   verifications: Counter<"state">;
+  /** Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, …). */
+  digests: Counter<"digest" | "outcome">;
   /** Prometheus text exposition. */
   text(): Promise<string>;
   contentType: string;
@@ -104,6 +106,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "scrypath_bot_retry_verifications_total",
       help: "Retry verifications followed to a final state (verified, failed, timed_out, unknown), by state.",
       labelNames: ["state"],
+      registers,
+    }),
+    digests: new Counter({
+      name: "scrypath_bot_digests_total",
+      help: "Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, busy, no_slot, outside_grace).",
+      labelNames: ["digest", "outcome"],
       registers,
     }),
     text: () => registry.metrics(),

@@ -2,14 +2,16 @@
 // readiness and metrics routes, JSON logs, per-app metrics, and the listeners.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname } from "node:os";
 import { App, HTTPReceiver, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@slack/bolt";
 import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
 import type { Config } from "../config.ts";
+import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { checkReadiness } from "../health.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
-import { createMetrics, type Metrics } from "../metrics.ts";
+import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
@@ -43,6 +45,8 @@ export interface SlackAppOptions {
   follow?: { timeoutMs?: number; intervalMs?: number; maxIntervalMs?: number };
   /** Bounded retries of the bot's own Slack calls (cards, replies); tests shorten the backoff. */
   chat?: { maxAttempts?: number; baseDelayMs?: number };
+  /** false: do not schedule digests on start (tests drive `digests.tick` themselves). */
+  digestSchedules?: boolean;
 }
 
 export interface SlackApp {
@@ -54,6 +58,8 @@ export interface SlackApp {
   confirmations: Confirmations;
   /** Verification replies following confirmed retries. */
   followers: Followers;
+  /** Scheduled digests (started with the app when any are configured). */
+  digests: DigestRunner;
   /** HTTP: the port /slack/events and the routes listen on. Socket Mode: the routes' port. */
   start(): Promise<{ port: number | null }>;
   /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
@@ -201,6 +207,22 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     viewContext,
   });
   const hotApply = createHotApplyForm({ operator, chat, confirmations, logger: chatLogger });
+  // Scheduled digests post through the same no-retry client: the poster paces and honours
+  // Retry-After itself, and records every posted ts so a retried slot never double-posts.
+  const digests = createDigestRunner({
+    operator,
+    config,
+    client: ownClient,
+    clock: commands.now,
+    logger: logger.child({ component: "digest" }),
+    instanceId: `${hostname()}:${process.pid}`,
+    hooks: {
+      outcome: (digest, outcome) => metrics.digests.inc({ digest, outcome }),
+      slackRetry: (reason) =>
+        metrics.slackRetries.inc({ method: "chat.postMessage", reason: reasonLabel(reason) }),
+    },
+  });
+  commands.digests = digests;
 
   const deps: ListenerDeps = {
     commands,
@@ -249,6 +271,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     logger,
     confirmations,
     followers,
+    digests,
     async start() {
       if (!knowsBot) {
         try {
@@ -262,7 +285,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           );
         }
       }
-      const sweep = () => confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+      const sweep = () => {
+        confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
+        if (config.digests.length > 0 && options.digestSchedules !== false) digests.start();
+      };
       if (settings.mode === "socket") {
         await app.start();
         started = true;
@@ -280,6 +306,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
     async stop() {
       confirmations.stopSweeper();
+      await digests.stop();
       followers.stopAll();
       if (started) {
         started = false;
