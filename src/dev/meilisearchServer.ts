@@ -35,6 +35,30 @@ export interface MeilisearchServer {
 export interface StartMeilisearchOptions {
   /** Receives every line the server writes (stdout and stderr). Quiet by default. */
   log?: (line: string) => void;
+  /**
+   * Keep the database (and its master key) here across runs; created when missing, never removed.
+   * Default: a fresh temporary directory removed on stop().
+   */
+  dataDir?: string;
+}
+
+/** The master key of a kept database, stored beside it (0600), or a new one for a new database. */
+async function masterKey(dir: string): Promise<string> {
+  const file = path.join(dir, "master-key");
+  try {
+    const saved = (await fs.readFile(file, "utf8")).trim();
+    if (saved) return saved;
+  } catch {
+    // first run
+  }
+  const key = newMasterKey();
+  await fs.writeFile(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+/** 32 characters; production mode wants at least 16 bytes. */
+function newMasterKey(): string {
+  return randomBytes(24).toString("base64url");
 }
 
 let verifiedBinary: Promise<string> | undefined;
@@ -183,11 +207,16 @@ class PortInUseError extends Error {}
 
 export async function startMeilisearch(opts: StartMeilisearchOptions = {}): Promise<MeilisearchServer> {
   const binary = await meilisearchBinary();
-  const dir = await makeTempDir("scrypath-meili-", 0o700, await memoryTempBase());
+  const kept = opts.dataDir !== undefined;
+  const dir = kept
+    ? path.resolve(opts.dataDir as string)
+    : await makeTempDir("scrypath-meili-", 0o700, await memoryTempBase());
   try {
+    if (kept) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    const apiKey = kept ? await masterKey(dir) : newMasterKey();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await launch(binary, dir, await freePort(), opts.log);
+        return await launch(binary, { dir, kept, apiKey }, await freePort(), opts.log);
       } catch (err) {
         // The free port can be taken between probing and binding: try another one.
         if (err instanceof PortInUseError && attempt < 3) continue;
@@ -195,18 +224,18 @@ export async function startMeilisearch(opts: StartMeilisearchOptions = {}): Prom
       }
     }
   } catch (err) {
-    await removeDir(dir);
+    if (!kept) await removeDir(dir);
     throw err;
   }
 }
 
 async function launch(
   binary: string,
-  dir: string,
+  where: { dir: string; kept: boolean; apiKey: string },
   port: number,
   log: ((line: string) => void) | undefined,
 ): Promise<MeilisearchServer> {
-  const apiKey = randomBytes(24).toString("base64url"); // 32 characters; production mode wants ≥ 16 bytes
+  const { dir, kept, apiKey } = where;
   const url = `http://127.0.0.1:${port}`;
   // MEILI_* variables would override our flags (or add a config file): start from a clean slate.
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("MEILI_")));
@@ -215,8 +244,8 @@ async function launch(
     [
       "--http-addr",
       `127.0.0.1:${port}`,
-      "--master-key",
-      apiKey,
+      // One argument: a base64url key can start with "-", which would read as another option.
+      `--master-key=${apiKey}`,
       "--no-analytics",
       "--db-path",
       path.join(dir, "data.ms"),
@@ -242,8 +271,9 @@ async function launch(
   child.stderr?.on("data", (chunk: Buffer) => tail.push(chunk));
   const exited = exitOf(child);
   const unregister = onProcessExit(() => {
-    if (running(child)) child.kill("SIGKILL");
-    removeDirSync(dir);
+    // A kept database gets the chance to close cleanly; a throwaway one is simply removed.
+    if (running(child)) child.kill(kept ? "SIGTERM" : "SIGKILL");
+    if (!kept) removeDirSync(dir);
   });
 
   const fail = async (what: string): Promise<never> => {
@@ -285,7 +315,7 @@ async function launch(
           await terminate(child, STOP_GRACE_MS);
         } finally {
           unregister();
-          await removeDir(dir);
+          if (!kept) await removeDir(dir);
         }
       })();
       return stopping;

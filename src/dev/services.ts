@@ -1,5 +1,6 @@
 // The real services the tests and the local demo need: PostgreSQL with Oban's tables, and Meilisearch.
 // Existing servers are used when DATABASE_URL / MEILISEARCH_URL are set; otherwise embedded ones start.
+import path from "node:path";
 import pg from "pg";
 import { startMeilisearch } from "./meilisearchServer.ts";
 import { createObanSchema } from "./obanSchema.ts";
@@ -20,6 +21,11 @@ export interface StartServicesOptions {
   env?: NodeJS.ProcessEnv;
   /** Receives the embedded servers' log lines, prefixed with "[postgres] " / "[meilisearch] ". */
   log?: (line: string) => void;
+  /**
+   * Keep the embedded servers' data in `<dataDir>/postgres` and `<dataDir>/meilisearch` across runs
+   * (the sandbox's `--data-dir`). Default: temporary directories removed on stop().
+   */
+  dataDir?: string;
 }
 
 interface Stoppable {
@@ -73,10 +79,18 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
   const externalMeilisearchUrl = nonEmpty(env.MEILISEARCH_URL);
 
   const [postgres, meilisearch] = await Promise.allSettled([
-    externalDatabaseUrl ? undefined : startPostgres({ log: log && ((line) => log(`[postgres] ${line}`)) }),
+    externalDatabaseUrl
+      ? undefined
+      : startPostgres({
+          log: log && ((line) => log(`[postgres] ${line}`)),
+          ...(opts.dataDir ? { dataDir: path.join(opts.dataDir, "postgres") } : {}),
+        }),
     externalMeilisearchUrl
       ? checkMeilisearch(externalMeilisearchUrl).then(() => undefined)
-      : startMeilisearch({ log: log && ((line) => log(`[meilisearch] ${line}`)) }),
+      : startMeilisearch({
+          log: log && ((line) => log(`[meilisearch] ${line}`)),
+          ...(opts.dataDir ? { dataDir: path.join(opts.dataDir, "meilisearch") } : {}),
+        }),
   ]);
 
   const started: Stoppable[] = [];

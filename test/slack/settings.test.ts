@@ -1,6 +1,7 @@
 // Slack settings from the environment, and what `npm start` says when they are missing.
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/main.ts";
+import type { SandboxOptions } from "../../src/sandbox/index.ts";
 import { SlackSetupError, slackSettings } from "../../src/slack/settings.ts";
 
 describe("slackSettings", () => {
@@ -56,13 +57,60 @@ describe("slackSettings", () => {
 });
 
 describe("npm start", () => {
-  it("exits 1 naming the variables when the environment has no Slack credentials", async () => {
+  it("starts the sandbox when the environment has no Slack credentials, with --port and --data-dir", async () => {
+    let out = "";
+    const calls: SandboxOptions[] = [];
+    let stopped = 0;
+    const started = await main(["--port", "4321", "--data-dir", "/tmp/keep"], {
+      env: { PORT: "9999" },
+      stderr: () => {},
+      stdout: (t) => (out += t),
+      startSandbox: async (options) => {
+        calls.push(options);
+        const stop = async () => {
+          stopped += 1;
+        };
+        return { url: "http://127.0.0.1:4321/", stop };
+      },
+    });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ port: 4321, dataDir: "/tmp/keep" });
+    expect(out).toContain("no Slack credentials in the environment, so this is the sandbox");
+    expect(out).toContain("open http://127.0.0.1:4321/");
+    expect(out).toContain("Ctrl-C");
+    if (!("stop" in started)) throw new Error("expected a running sandbox");
+    await Promise.all([started.stop(), started.stop()]);
+    expect(stopped).toBe(1);
+  });
+
+  it("reads the sandbox's port from PORT, refuses a bad one, and says why the sandbox failed", async () => {
+    const calls: SandboxOptions[] = [];
+    const fake = async (options: SandboxOptions) => {
+      calls.push(options);
+      if (options.port === 1) throw new Error("port 1 on 127.0.0.1 is in use; pass --port N (or PORT=N)");
+      return { url: "http://127.0.0.1:4000/", stop: async () => {} };
+    };
+    await main([], { env: { PORT: "4000" }, stderr: () => {}, stdout: () => {}, startSandbox: fake });
+    expect(calls.at(-1)).toMatchObject({ port: 4000 });
+    expect(calls.at(-1)).not.toHaveProperty("dataDir");
+
     let err = "";
-    const started = await main([], { env: {}, stderr: (t) => (err += t) });
+    const bad = await main(["--port", "http"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
+    expect(bad).toEqual({ code: 1 });
+    expect(err).toContain('--port must be a port number between 0 and 65535, got "http"');
+
+    err = "";
+    const taken = await main(["--port", "1"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
+    expect(taken).toEqual({ code: 1 });
+    expect(err).toContain("the sandbox did not start: port 1 on 127.0.0.1 is in use");
+  });
+
+  it("refuses --data-dir when Slack credentials are set (it belongs to the sandbox)", async () => {
+    let err = "";
+    const env = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" };
+    const started = await main(["--data-dir", "x"], { env, stderr: (t) => (err += t) });
     expect(started).toEqual({ code: 1 });
-    expect(err).toMatch(/^scrypath-bot: no Slack credentials in the environment/);
-    for (const name of ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"])
-      expect(err).toContain(name);
+    expect(err).toContain("--data-dir is for the sandbox");
   });
 
   it("exits 1 with the missing variable when the credentials are incomplete", async () => {

@@ -1,7 +1,10 @@
 // Signed requests as Slack sends them: form-encoded bodies (content-type exactly
 // application/x-www-form-urlencoded), `X-Slack-Request-Timestamp` and
-// `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`.
-import { createHmac } from "node:crypto";
+// `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`. The signing itself is the
+// sandbox's (src/sandbox/signer.ts), so the tests and the sandbox sign the same way.
+import { FORM_CONTENT_TYPE, signature, signedHeaders } from "../../src/sandbox/signer.ts";
+
+export { signature };
 
 export const SIGNING_SECRET = "test-signing-secret-0123456789abcdef";
 export const TEAM_ID = "T0TEAM000";
@@ -9,10 +12,6 @@ export const TEAM_ID = "T0TEAM000";
 export interface SignedRequest {
   body: string;
   headers: Record<string, string>;
-}
-
-export function signature(secret: string, timestamp: number, body: string): string {
-  return `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:${body}`).digest("hex")}`;
 }
 
 export interface SignOptions {
@@ -24,13 +23,8 @@ export interface SignOptions {
 }
 
 export function signed(body: string, options: SignOptions = {}): SignedRequest {
-  const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
-  const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
-  if (!options.unsigned) {
-    headers["X-Slack-Request-Timestamp"] = String(timestamp);
-    headers["X-Slack-Signature"] = signature(options.secret ?? SIGNING_SECRET, timestamp, body);
-  }
-  return { body, headers };
+  if (options.unsigned) return { body, headers: { "Content-Type": FORM_CONTENT_TYPE } };
+  return { body, headers: signedHeaders(options.secret ?? SIGNING_SECRET, body, options.timestamp) };
 }
 
 export interface SlashCommand {
