@@ -1,0 +1,62 @@
+// Renders the JSON of `npm run bench` as the Markdown tables and plans of BENCHMARKS.md:
+//   npm run --silent bench > bench.json && npx tsx bench/report.ts bench.json
+import { readFileSync } from "node:fs";
+import type { CallResult } from "./calls.ts";
+import type { Explained } from "./inspect.ts";
+
+const file = process.argv[2];
+if (!file) {
+  process.stderr.write("usage: tsx bench/report.ts bench.json\n");
+  process.exit(2);
+}
+const report = JSON.parse(readFileSync(file, "utf8")) as {
+  date: string;
+  machine: Record<string, unknown>;
+  results: Record<string, CallResult>;
+  rss: { maxRssMb: number; sampledPeakMb: number; startMb: number; targetMb: number; pass: boolean };
+  explain: Explained[];
+};
+
+const out: string[] = [];
+const ms = (n: number) => `${n.toLocaleString("en", { maximumFractionDigits: 1 })} ms`;
+const failures = (r: CallResult) =>
+  [
+    r.op.errors && `op ${r.op.errors.count} (${r.op.errors.first.replace(/^.*: /, "")})`,
+    r.floor.errors && `floor ${r.floor.errors.count} (${r.floor.errors.first.replace(/^.*: /, "")})`,
+  ]
+    .filter(Boolean)
+    .join("; ") || "0";
+const ok = (pass: boolean) => (pass ? "pass" : "**FAIL**");
+
+out.push(
+  "| call | median | p95 | floor median | floor p95 | ratio | SQL / HTTP requests | failed runs | ratio ≤ 1.5 | p95 < 500 ms |",
+);
+out.push("|---|---:|---:|---:|---:|---:|---:|---|---|---|");
+for (const r of Object.values(report.results)) {
+  out.push(
+    `| \`${r.call}\` | ${ms(r.op.medianMs)} | ${ms(r.op.p95Ms)} | ${ms(r.floor.medianMs)} | ${ms(r.floor.p95Ms)} | ${r.ratio} | ${r.requests.sql} / ${r.requests.http} | ${failures(r)} | ${ok(r.ratio <= r.target.ratio)} | ${ok(r.op.p95Ms < r.target.ms && !r.op.errors)} |`,
+  );
+}
+out.push("");
+out.push(
+  `Peak RSS of the measuring process: ${report.rss.maxRssMb} MB (maxRSS; sampled peak ${report.rss.sampledPeakMb} MB, ${report.rss.startMb} MB after start-up); target < ${report.rss.targetMb} MB: ${ok(report.rss.pass)}.`,
+);
+out.push("");
+
+// The class-count statements carry the whole classification CASE in their Group Key and Sort Key
+// lines (several KB); shorten such lines, nothing else.
+const shorten = (line: string) =>
+  line.length > 240 ? `${line.slice(0, 200)} … (${line.length} chars)` : line;
+for (const e of report.explain) {
+  out.push(
+    `#### \`${e.statement}\` — sent by ${e.sentBy.join(", ")}; indexes: ${e.indexes.join(", ") || "none"}; Seq Scan on oban_jobs: ${e.seqScan ? "**yes**" : "no"}`,
+  );
+  out.push("");
+  out.push(`Parameters: \`${JSON.stringify(e.params)}\``);
+  out.push("");
+  out.push("```");
+  out.push(...e.plan.map(shorten));
+  out.push("```");
+  out.push("");
+}
+process.stdout.write(`${out.join("\n")}\n`);
