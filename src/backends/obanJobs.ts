@@ -35,16 +35,20 @@ function scopeParams(scope: ObanScope, states: readonly string[]): unknown[] {
   return [states, scope.queue, JSON.stringify({ schema: scope.schema })];
 }
 
-// The signal text of the newest error (spec §3.3 step 1, as core/reasonClass reads it): a string
-// element as is; an object's `error` field when that is a string, else nothing; any other shape
-// stringified; no errors → NULL.
 const LAST_ERROR = "j.errors[array_length(j.errors, 1)]";
-const SIGNAL_TEXT = `CASE jsonb_typeof(${LAST_ERROR})
-    WHEN 'string' THEN ${LAST_ERROR} #>> '{}'
-    WHEN 'object' THEN CASE WHEN jsonb_typeof(${LAST_ERROR} -> 'error') = 'string' THEN ${LAST_ERROR} ->> 'error' END
+
+// The signal text of the newest error in array `a` (spec §3.3 step 1, as core/reasonClass reads
+// it): a string element as is; an object's `error` field when that is a string, else nothing;
+// any other shape stringified; no errors → NULL.
+function signalText(a: string): string {
+  const last = `${a}[array_length(${a}, 1)]`;
+  return `CASE jsonb_typeof(${last})
+    WHEN 'string' THEN ${last} #>> '{}'
+    WHEN 'object' THEN CASE WHEN jsonb_typeof(${last} -> 'error') = 'string' THEN ${last} ->> 'error' END
     WHEN 'null' THEN NULL
-    ELSE ${LAST_ERROR}::text
+    ELSE ${last}::text
   END`;
+}
 
 function literal(value: string): string {
   if (!/^[a-z0-9._]+$/.test(value)) throw new Error(`unexpected rule literal ${value}`);
@@ -64,10 +68,22 @@ export const REASON_CLASS_SQL = (() => {
     }
     return `WHEN ${conditions.join(" OR ")} THEN ${literal(rule.reasonClass)}`;
   });
-  return `CASE ${whens.join(" ")} WHEN j.state = 'discarded' THEN 'queue_exhausted' ELSE 'unknown' END`;
+  return `CASE ${whens.join(" ")} WHEN x.state = 'discarded' THEN 'queue_exhausted' ELSE 'unknown' END`;
 })();
 
-const SIGNAL_LATERAL = `CROSS JOIN LATERAL (SELECT s.t, lower(s.t) AS lt FROM (SELECT ${SIGNAL_TEXT} AS t) s) x`;
+/**
+ * The scoped rows with their newest error's signal text (`x.id, x.state, x.t, x.lt`), computed
+ * once per row. Each level is fenced with OFFSET 0: inlined, the planner re-read and
+ * re-decompressed the whole errors array in every branch of the class CASE (40× per row);
+ * `errors || '{}'` detoasts it once. See BENCHMARKS.md.
+ */
+function classifiedRows(prefix: string, where: string): string {
+  return `(SELECT y.id, y.state, y.t, lower(y.t) AS lt FROM (
+      SELECT le.id, le.state, ${signalText("le.a")} AS t FROM (
+        SELECT j.id, j.state, j.errors || '{}'::jsonb[] AS a FROM ${table(prefix)} j WHERE ${where} OFFSET 0
+      ) le OFFSET 0
+    ) y OFFSET 0) x`;
+}
 
 // Listings never load document payloads (a batch can hold megabytes): `documents` is reduced
 // to the list of document ids. Retry re-reads the full row at the moment it acts.
@@ -186,18 +202,15 @@ export interface FailedFilter {
   retryableOnly?: boolean;
 }
 
-// Scrypath's `retryable?` (§3.1): the payload can be replayed.
-const RETRYABLE_SQL = `((j.args ->> 'operation' = 'upsert' AND jsonb_typeof(j.args -> 'documents') = 'array')
-  OR (j.args ->> 'operation' = 'delete' AND jsonb_typeof(j.args -> 'document_ids') = 'array'))`;
+// Scrypath's `retryable?` (§3.1): the payload can be replayed. Wrapped in a CASE so the planner
+// does not estimate it at ~1 row and sort every failed row instead of walking the primary key
+// backward (1.3 s → 1 ms on 60,000 failed rows; BENCHMARKS.md).
+const RETRYABLE_SQL = `(CASE WHEN (j.args ->> 'operation' = 'upsert' AND jsonb_typeof(j.args -> 'documents') = 'array')
+  OR (j.args ->> 'operation' = 'delete' AND jsonb_typeof(j.args -> 'document_ids') = 'array') THEN true ELSE false END)`;
 
-function failedConditions(filter: FailedFilter, classParam: number): string {
-  return [
-    filter.reasonClass ? `(${REASON_CLASS_SQL}) = $${classParam}` : null,
-    filter.retryableOnly ? RETRYABLE_SQL : null,
-  ]
-    .filter(Boolean)
-    .map((c) => ` AND ${c}`)
-    .join("");
+/** The scope's failed rows, restricted to replayable ones when asked. */
+function failedWhere(prefix: string, filter: FailedFilter, extra = ""): string {
+  return `${scoped(prefix)}${filter.retryableOnly ? ` AND ${RETRYABLE_SQL}` : ""}${extra}`;
 }
 
 /** Failed work (retryable, discarded, cancelled) counted by reason class, aggregated in SQL. */
@@ -209,9 +222,9 @@ export async function failedCountsByClass(
   const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
   const params = [...scopeParams(scope, known), ...(filter.reasonClass ? [filter.reasonClass] : [])];
   const { rows } = await db.query<{ reason_class: string; n: number }>(
-    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n
-     FROM ${table(scope.prefix)} j ${SIGNAL_LATERAL}
-     WHERE ${scoped(scope.prefix)}${failedConditions(filter, 4)}
+    `SELECT reason_class, count(*)::int AS n FROM (
+       SELECT ${REASON_CLASS_SQL} AS reason_class FROM ${classifiedRows(scope.prefix, failedWhere(scope.prefix, filter))}
+     ) c${filter.reasonClass ? " WHERE reason_class = $4" : ""}
      GROUP BY 1`,
     params,
   );
@@ -227,9 +240,14 @@ export async function failedJobsPage(
   const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
   const params: unknown[] = [...scopeParams(scope, known), options.beforeId ?? null, options.limit];
   if (options.reasonClass) params.push(options.reasonClass);
+  const where = failedWhere(scope.prefix, options, " AND ($4::bigint IS NULL OR j.id < $4)");
+  // Filtering by class classifies the scope's rows once (as the rollup does), then reads the page.
+  const byClass = options.reasonClass
+    ? ` AND j.id IN (SELECT x.id FROM ${classifiedRows(scope.prefix, where)} WHERE (${REASON_CLASS_SQL}) = $6)`
+    : ` AND ${where}`;
   const { rows } = await db.query<JobRow>(
-    `SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j ${SIGNAL_LATERAL}
-     WHERE ${scoped(scope.prefix)} AND ($4::bigint IS NULL OR j.id < $4)${failedConditions(options, 6)}
+    `SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j
+     WHERE true${byClass}
      ORDER BY j.id DESC LIMIT $5`,
     params,
   );
@@ -325,4 +343,18 @@ export async function jobStates(db: Queryable, prefix: string, ids: number[]): P
     [ids],
   );
   return new Map(rows.map((r) => [Number(r.id), r.state]));
+}
+
+/** How many failed rows the scope holds (no classification: cheaper than the class rollup). */
+export async function countFailed(
+  db: Queryable,
+  scope: ObanScope,
+  filter: FailedFilter = {},
+): Promise<number> {
+  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${table(scope.prefix)} j WHERE ${failedWhere(scope.prefix, filter)}`,
+    scopeParams(scope, known),
+  );
+  return rows[0]?.n ?? 0;
 }

@@ -20,6 +20,8 @@ export interface PoolOptions {
   connectionTimeoutMillis?: number;
   statementTimeoutMillis?: number;
   applicationName?: string;
+  /** Postgres `work_mem` for the bot's sessions (default 16MB). */
+  workMem?: string;
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
@@ -29,6 +31,10 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
     statement_timeout: options.statementTimeoutMillis ?? 15_000,
     application_name: options.applicationName ?? "scrypath-bot",
+    // Exact bitmaps for the scoped counts: at the default 4 MB, the GIN + btree bitmap over a
+    // busy schema goes lossy and re-checks hundreds of thousands of rows (BENCHMARKS.md).
+    // Per session, at most pool size × 16 MB.
+    options: `-c work_mem=${options.workMem ?? "16MB"}`,
     types,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.

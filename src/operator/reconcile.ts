@@ -1,6 +1,9 @@
 // Scrypath.reconcile_sync/2, report mode (§2.4, §5): status, failed work, reindex visibility of
 // the target index, drift signals and recommended actions, optionally the contract drift.
 import { countTasks, listTasks } from "../backends/meilisearch.ts";
+import { countFailed, failedJobsPage } from "../backends/obanJobs.ts";
+import { describeDatabase, postgresError } from "../backends/postgres.ts";
+import { failedWorkFromJob } from "../core/failedWork.ts";
 import {
   driftSignals,
   INDEX_SWAP,
@@ -88,6 +91,30 @@ export async function targetFacts(ctx: OperatorContext, target: string): Promise
   };
 }
 
+/**
+ * The newest replayable failed rows (for retry actions) and how many there are in all: a plain
+ * count, since their classes are not needed here.
+ */
+async function retryableRows(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+): Promise<{ rows: FailedWork[]; total: number }> {
+  const scope = schema.obanScope;
+  if (!scope) return { rows: [], total: 0 };
+  try {
+    const [jobs, total] = await Promise.all([
+      failedJobsPage(ctx.db, scope, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
+      countFailed(ctx.db, scope, { retryableOnly: true }),
+    ]);
+    const rows = jobs.map((job) =>
+      failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND }),
+    );
+    return { rows, total };
+  } catch (error) {
+    throw postgresError(error, describeDatabase(ctx.config.database.url));
+  }
+}
+
 export async function reconcileOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -97,7 +124,7 @@ export async function reconcileOf(
   const [status, failed, retryable, facts, drift] = await Promise.all([
     statusOf(ctx, schema),
     failedWorkOf(ctx, schema, { limit: 1 }),
-    failedWorkOf(ctx, schema, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
+    retryableRows(ctx, schema),
     targetFacts(ctx, target),
     // "No false-green": when asked for, a failed contract read fails the whole reconcile.
     options.includeContractDrift ? contractDriftOf(ctx, schema) : Promise.resolve(null),
@@ -110,7 +137,7 @@ export async function reconcileOf(
     failedWork: failed.counts.total,
     reindex,
   });
-  const retryRows = retryable.entries.filter((row) => row.recovery !== null);
+  const retryRows = retryable.rows.filter((row) => row.recovery !== null);
   const actions = recommendedActions({
     retryActions: retryRows.map((row) => row.recovery as RecoveryAction),
     failedWork: failed.counts.total,
@@ -129,7 +156,7 @@ export async function reconcileOf(
     failedWorkCounts: failed.counts,
     driftSignals: signals,
     actions,
-    retryableTotal: retryable.counts.total,
+    retryableTotal: retryable.total,
     reindex,
     summary: reconcileSummary(signals, reindex),
     indexContractDrift: drift,
