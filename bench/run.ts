@@ -12,13 +12,18 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
+import { parseConfig } from "../src/config.ts";
 import { createObanSchema } from "../src/dev/obanSchema.ts";
 import { type Services, startServices } from "../src/dev/services.ts";
+import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";
 import { BENCH_SCHEMA, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
+import { benchDigest } from "./digest.ts";
 import { describeObanJobs, describeTasks, explainAll, machine } from "./inspect.ts";
+import { benchRetries } from "./mutations.ts";
 import { liveIndexOf, seedMeilisearch, seedPostgres } from "./seed.ts";
+import { benchSlack } from "./slack.ts";
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -179,6 +184,36 @@ async function main() {
     targets: { ratio: TARGETS.ratio, ms: TARGETS.ms },
   });
 
+  // --- Write side, Slack and digests, on the same dataset -------------------------------------
+  const benchConfig = parseConfig(
+    {
+      meilisearch: { url: meilisearchUrl, ...(meilisearchApiKey ? { apiKey: meilisearchApiKey } : {}) },
+      database: { url: databaseUrl, obanPrefix: prefix },
+      indexPrefix,
+      state: { schema: stateSchema },
+      schemas: SCHEMAS.map((s) => ({
+        module: s.module,
+        alias: s.alias,
+        syncMode: "oban",
+        obanQueue: s.queue,
+      })),
+    },
+    {},
+  );
+  log("timing slash commands (ack at 20 concurrent, final answers)");
+  const slack = await benchSlack(benchConfig, BENCH_SCHEMA.alias);
+  log("timing retries (one at a time, then 100 concurrent)");
+  const retryOperator = openOperator(benchConfig);
+  const retries = await benchRetries(retryOperator, {
+    pool: admin,
+    prefix,
+    module: BENCH_SCHEMA.module,
+    queue: BENCH_SCHEMA.queue,
+    live,
+  }).finally(() => retryOperator.close());
+  log("timing a digest of 200 schemas");
+  const digest = await benchDigest({ databaseUrl, meilisearchUrl, meilisearchApiKey });
+
   // --- Describe what was measured ------------------------------------------------------------
   log("explaining the captured oban_jobs statements");
   const explain = await explainAll(
@@ -216,6 +251,9 @@ async function main() {
     },
     seeding: { seconds: seedSeconds, postgres: pgSeed, meilisearch: meiliSeed },
     results: measured.results,
+    slashCommands: { ...slack, targets: { ackP99Ms: 100, finalAnswerMs: 1000 } },
+    retries,
+    digest: { ...digest, targetMs: 10_000 },
     rss: {
       ...measured.rss,
       note: "of the measuring process (bench/calls.ts under tsx), which only opens the operator and runs the calls",
