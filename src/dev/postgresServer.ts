@@ -36,6 +36,8 @@ export interface StartPostgresOptions {
    * again when present, never removed. Default: a fresh temporary directory removed on stop().
    */
   dataDir?: string;
+  /** Postgres `shared_buffers` (default: the server's own 128MB); the bench sizes it like production. */
+  sharedBuffers?: string;
 }
 
 /** Unix socket paths are limited to about 107 bytes; a longer directory gets no socket (TCP only). */
@@ -170,6 +172,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
         "full_page_writes=off",
         "-c",
         "max_connections=200",
+        ...(opts.sharedBuffers ? ["-c", `shared_buffers=${opts.sharedBuffers}`] : []),
       ],
       onLog: (message) => tail.push(message),
       onError: (err) => tail.push(`${errorMessage(err)}\n`),

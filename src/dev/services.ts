@@ -26,6 +26,8 @@ export interface StartServicesOptions {
    * (the sandbox's `--data-dir`). Default: temporary directories removed on stop().
    */
   dataDir?: string;
+  /** `shared_buffers` of the embedded Postgres (see StartPostgresOptions). */
+  sharedBuffers?: string;
 }
 
 interface Stoppable {
@@ -84,6 +86,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
       : startPostgres({
           log: log && ((line) => log(`[postgres] ${line}`)),
           ...(opts.dataDir ? { dataDir: path.join(opts.dataDir, "postgres") } : {}),
+          ...(opts.sharedBuffers ? { sharedBuffers: opts.sharedBuffers } : {}),
         }),
     externalMeilisearchUrl
       ? checkMeilisearch(externalMeilisearchUrl).then(() => undefined)
