@@ -113,8 +113,9 @@ export const SQL = {
   countByState: (t: string) => /GROUP BY j\.state/.test(t),
   latestCompleted: (t: string) => /ORDER BY completed_at DESC/.test(t),
   newestJobs: (t: string) => /ORDER BY j\.id DESC LIMIT \$4/.test(t) && !/ORDER BY completed_at/.test(t),
-  classCounts: (t: string) => /AS reason_class, count\(\*\)/.test(t) && !RETRYABLE.test(t),
-  retryableClassCounts: (t: string) => /AS reason_class, count\(\*\)/.test(t) && RETRYABLE.test(t),
+  classCounts: (t: string) => /SELECT reason_class, count\(\*\)/.test(t) && !RETRYABLE.test(t),
+  retryableClassCounts: (t: string) => /SELECT reason_class, count\(\*\)/.test(t) && RETRYABLE.test(t),
+  retryableCount: (t: string) => /^SELECT count\(\*\)::int AS n FROM/.test(t) && RETRYABLE.test(t),
   failedPage: (t: string) => /j\.id < \$4/.test(t) && !RETRYABLE.test(t),
   retryableFailedPage: (t: string) => /j\.id < \$4/.test(t) && RETRYABLE.test(t),
   stateExists: (t: string) => /to_regclass/.test(t),
@@ -166,9 +167,9 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
       plan = failedSteps(p, live, "plain", true);
       break;
     case "reconcile":
-      // reconcileOf: statusOf ∥ failedWorkOf(limit 1) ∥ failedWorkOf(retryable only) ∥ targetFacts.
+      // reconcileOf: statusOf ∥ failedWorkOf(limit 1) ∥ (retryable page ∥ retryable count) ∥ targetFacts.
       plan = all(
-        failedSteps(p, live, "retryable", false),
+        all(p.sql(SQL.retryableFailedPage, "retryable page"), p.sql(SQL.retryableCount, "retryable count")),
         failedSteps(p, live, "plain", true),
         statusSteps(p, live),
         all(p.httpAll(tasksOf(target))),

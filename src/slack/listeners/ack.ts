@@ -8,4 +8,7 @@ export async function acknowledge(ack: () => Promise<void>, logger: Logger, fiel
   } catch (error) {
     logger.warn("ack failed", { ...fields, error });
   }
+  // Let requests that arrived meanwhile be acknowledged before this one's work takes the CPU:
+  // in a burst (an incident channel), every ack stays fast, not only the first.
+  await new Promise((resolve) => setImmediate(resolve));
 }
