@@ -34,7 +34,9 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     // Exact bitmaps for the scoped counts: at the default 4 MB, the GIN + btree bitmap over a
     // busy schema goes lossy and re-checks hundreds of thousands of rows (BENCHMARKS.md).
     // Per session, at most pool size × 16 MB.
-    options: `-c work_mem=${options.workMem ?? "16MB"}`,
+    // No parallel workers: the bot is a guest on the application's database, and one query
+    // fanning out over every core starves everything else on a small machine (BENCHMARKS.md).
+    options: `-c work_mem=${options.workMem ?? "16MB"} -c max_parallel_workers_per_gather=0`,
     types,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
