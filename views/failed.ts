@@ -1,5 +1,6 @@
 // `/scrypath failed <schema>`: the class rollup of every failed row, then one page of rows.
 import type { Button } from "@slack/types";
+import { replayBlocksRetry } from "../src/core/failedWork.ts";
 import { dominantClass } from "../src/core/rollup.ts";
 import {
   type FailedWork,
@@ -101,16 +102,6 @@ function replayLine(row: FailedWork, now: Date): string | null {
   return `:repeat: replayed as #${r.jobId} (${state}) ${age(r.at, now)}`;
 }
 
-/** Replay states in which the operator refuses another retry (`already_replayed`). */
-const REPLAY_BLOCKS_RETRY = new Set([
-  "available",
-  "suspended",
-  "scheduled",
-  "executing",
-  "retryable",
-  "completed",
-]);
-
 /**
  * "Retry…" for a queue row that can be replayed: it only asks for a confirmation card. Rows
  * already replayed into a job that is still live (or completed, or pruned) get none, since the
@@ -119,7 +110,7 @@ const REPLAY_BLOCKS_RETRY = new Set([
 function retryButton(row: FailedWork): Button | null {
   if (row.source !== "oban" || !row.retryable) return null;
   const r = row.replayedAs;
-  if (r && (r.state === null || REPLAY_BLOCKS_RETRY.has(r.state))) return null;
+  if (r && replayBlocksRetry(r.state)) return null;
   const value: RetryRequestValue = { schema: row.schema, target: rowId(row) };
   return button({ text: "Retry…", actionId: REQUEST_ACTIONS.retry, value: JSON.stringify(value) });
 }

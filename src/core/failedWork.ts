@@ -127,3 +127,19 @@ export function parseRowKey(key: string): { source: Source; id: number } | null 
   const id = Number(m[2]);
   return Number.isSafeInteger(id) ? { source: m[1] as Source, id } : null;
 }
+
+// A replay that is pending, running, retrying or done blocks another retry of the same failed
+// job (`already_replayed`); only a replay that itself failed (discarded, cancelled) does not.
+const REPLAY_BLOCKING_STATES = new Set([
+  "available",
+  "suspended",
+  "scheduled",
+  "executing",
+  "retryable",
+  "completed",
+]);
+
+/** Whether a replay in `state` (null: the replay job is gone, pruned) blocks another retry. */
+export function replayBlocksRetry(state: string | null): boolean {
+  return state === null || REPLAY_BLOCKING_STATES.has(state);
+}

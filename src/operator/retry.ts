@@ -4,7 +4,7 @@
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
 import { findJob, type InsertedJob, insertObanJob } from "../backends/obanJobs.ts";
-import { DELETE_WORKER, failedWorkFromJob, UPSERT_WORKER } from "../core/failedWork.ts";
+import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
 import { FAILED_OBAN_STATES } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
@@ -129,8 +129,6 @@ function validate(
   return null;
 }
 
-const STILL_ACTIVE = new Set(["available", "suspended", "scheduled", "executing", "retryable", "completed"]);
-
 export async function retryOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -198,7 +196,7 @@ export async function retryOf(
       if (invalid) throw invalid;
 
       const previous = (await latestReplays(client, stateName, scope.prefix, [id])).get(id);
-      if (previous && (previous.replayState === null || STILL_ACTIVE.has(previous.replayState))) {
+      if (previous && replayBlocksRetry(previous.replayState)) {
         throw new RefusedError(
           "already_replayed",
           `job ${id} was already replayed as job ${previous.replayJobId} (${previous.replayState ?? "pruned"}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,

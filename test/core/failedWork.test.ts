@@ -4,6 +4,7 @@ import {
   failedWorkFromTask,
   operationFromJob,
   parseRowKey,
+  replayBlocksRetry,
   rowKey,
 } from "../../src/core/failedWork.ts";
 import type { MeiliTask, ObanJob } from "../../src/core/types.ts";
@@ -239,4 +240,23 @@ describe("row keys", () => {
       expect(parseRowKey(k)).toBeNull();
     },
   );
+});
+
+describe("replayBlocksRetry", () => {
+  it("blocks while the replay is pending, running, retrying or done, or gone; not once it failed", () => {
+    for (const state of [
+      "available",
+      "suspended",
+      "scheduled",
+      "executing",
+      "retryable",
+      "completed",
+      null,
+    ]) {
+      expect({ state, blocks: replayBlocksRetry(state) }).toEqual({ state, blocks: true });
+    }
+    for (const state of ["discarded", "cancelled"]) {
+      expect({ state, blocks: replayBlocksRetry(state) }).toEqual({ state, blocks: false });
+    }
+  });
 });
