@@ -8,7 +8,7 @@ import { failedWorkFromJob } from "../core/failedWork.ts";
 import { queueSignalText } from "../core/reasonClass.ts";
 import { firstLine, redactText } from "../core/redact.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
-import { FAILED_OBAN_STATES, type ReasonClass } from "../core/types.ts";
+import type { ReasonClass } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
@@ -16,7 +16,7 @@ import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFo
 import { hotApplyOf, revertHotApply, type SettingsTaskResult } from "./hotApply.ts";
 import type { Actor } from "./mutation.ts";
 import { type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
-import { parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
 
 export const mutationRequest = z.discriminatedUnion("kind", [
   z.object({
@@ -164,12 +164,7 @@ async function previewRetry(
   const { source, id } = parseRetryTarget(target);
   const scope = schema.obanScope;
   const job = scope && source !== "meilisearch" ? await findJob(ctx.db, scope.prefix, id) : null;
-  if (
-    !job ||
-    !scope ||
-    !(FAILED_OBAN_STATES as readonly string[]).includes(job.state) ||
-    job.args.schema !== scope.schema
-  ) {
+  if (!job || !scope || !isFailedWorkOf(scope, job)) {
     throw new RefusedError(
       source === "meilisearch" ? "not_retryable" : "not_found",
       source === "meilisearch" ? "backend rows have no replay action" : `no failed work found for id ${id}`,

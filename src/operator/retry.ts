@@ -3,9 +3,9 @@
 // row are written in the same transaction, under a per-job advisory lock, so concurrent
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
-import { findJob, type InsertedJob, insertObanJob } from "../backends/obanJobs.ts";
+import { findJob, type InsertedJob, insertObanJob, type ObanScope } from "../backends/obanJobs.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
-import { FAILED_OBAN_STATES } from "../core/types.ts";
+import { FAILED_OBAN_STATES, type ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, recordReplay } from "../state/replayLinks.ts";
@@ -129,6 +129,15 @@ function validate(
   return null;
 }
 
+/** The job is failed work of this scope: a failed state, the schema's queue, the schema's module. */
+export function isFailedWorkOf(scope: ObanScope, job: ObanJob): boolean {
+  return (
+    (FAILED_OBAN_STATES as readonly string[]).includes(job.state) &&
+    job.queue === scope.queue &&
+    job.args.schema === scope.schema
+  );
+}
+
 export async function retryOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -165,12 +174,7 @@ export async function retryOf(
     return await inTransaction(ctx, async (client) => {
       await lockTarget(client, "retry", scope.prefix, id);
       const job = await findJob(client, scope.prefix, id);
-      const belongs =
-        job &&
-        (FAILED_OBAN_STATES as readonly string[]).includes(job.state) &&
-        job.queue === scope.queue &&
-        job.args.schema === scope.schema;
-      if (!job || !belongs) {
+      if (!job || !isFailedWorkOf(scope, job)) {
         if (source === null && (await isFailedTask(ctx, schema, id))) {
           throw new RefusedError(
             "not_retryable",

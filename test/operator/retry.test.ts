@@ -3,6 +3,7 @@ import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { previewRequest } from "../../src/operator/requests.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
@@ -294,6 +295,19 @@ describe("retrySyncWork over real Postgres", () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  it("previews only what retry would act on: a failed job of the schema's queue and module", async () => {
+    const elsewhere = await insertJob(d.oban.pool, d.oban.prefix, {
+      state: "discarded",
+      queue: "other_queue",
+      args: upsertArgs(POST, live, [70]),
+    });
+    const request = { kind: "retry" as const, schema: "posts", target: String(elsewhere) };
+    await expect(previewRequest(d.operator.context, request)).rejects.toMatchObject({ reason: "not_found" });
+    await expect(d.operator.retrySyncWork("posts", elsewhere, actor)).rejects.toMatchObject({
+      reason: "not_found",
+    });
   });
 
   it("keeps its state schema configurable", () => {
