@@ -4,6 +4,7 @@
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
 import { classifyQueueJob } from "../src/core/reasonClass.ts";
+import { mapLimited } from "../src/operator/posture.ts";
 import {
   BENCH_SCHEMA,
   ERROR_MIX,
@@ -169,18 +170,9 @@ export interface PostgresSeed {
   seconds: { insert: number; indexes: number; vacuumAnalyze: number; total: number };
 }
 
-/** Runs `tasks` with at most `n` in flight. */
-export async function inParallel<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const i = next++;
-      results[i] = await (tasks[i] as () => Promise<T>)();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, tasks.length) }, worker));
-  return results;
+/** Runs `tasks` with at most `n` in flight (the operator's own limiter). */
+export function inParallel<T>(n: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
+  return mapLimited(tasks, n, (task) => task());
 }
 
 /**
