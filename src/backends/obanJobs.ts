@@ -4,7 +4,7 @@
 // `args @> {"schema": …}` for the GIN index on args.
 import type pg from "pg";
 import { QUEUE_TEXT_RULES } from "../core/reasonClass.ts";
-import { FAILED_OBAN_STATES, type ObanJob, type ReasonClass } from "../core/types.ts";
+import { FAILED_OBAN_STATES, type FailedRollupCell, type ObanJob, type ReasonClass } from "../core/types.ts";
 
 export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
@@ -36,6 +36,14 @@ function scopeParams(scope: ObanScope, states: readonly string[]): unknown[] {
 }
 
 const LAST_ERROR = "j.errors[array_length(j.errors, 1)]";
+
+// Scrypath's `retryable?` (§3.1): the payload can be replayed (core/failedWork
+// replayPayloadAvailable). `{"documents": []}` is contained exactly when `documents` is an
+// array; containment walks the stored jsonb instead of copying the payload out as `->` would.
+// Wrapped in a CASE so the planner does not estimate it at ~1 row and sort every failed row
+// instead of walking the primary key backward (1.3 s → 1 ms on 60,000 failed rows; BENCHMARKS.md).
+const RETRYABLE_SQL = `(CASE WHEN j.args @> '{"operation": "upsert", "documents": []}'
+  OR j.args @> '{"operation": "delete", "document_ids": []}' THEN true ELSE false END)`;
 
 // The signal text of the newest error in array `a` (spec §3.3 step 1, as core/reasonClass reads
 // it): a string element as is; an object's `error` field when that is a string, else nothing;
@@ -73,14 +81,17 @@ export const REASON_CLASS_SQL = (() => {
 
 /**
  * The scoped rows with their newest error's signal text (`x.id, x.state, x.t, x.lt`), computed
- * once per row. Each level is fenced with OFFSET 0: inlined, the planner re-read and
- * re-decompressed the whole errors array in every branch of the class CASE (40× per row);
- * `errors || '{}'` detoasts it once. See BENCHMARKS.md.
+ * once per row, and, when asked, whether each row is replayable (`x.replayable`). Each level is
+ * fenced with OFFSET 0: inlined, the planner re-read and re-decompressed the whole errors array
+ * in every branch of the class CASE (40× per row); `errors || '{}'` detoasts it once. See
+ * BENCHMARKS.md.
  */
-function classifiedRows(prefix: string, where: string): string {
-  return `(SELECT y.id, y.state, y.t, lower(y.t) AS lt FROM (
-      SELECT le.id, le.state, ${signalText("le.a")} AS t FROM (
-        SELECT j.id, j.state, j.errors || '{}'::jsonb[] AS a FROM ${table(prefix)} j WHERE ${where} OFFSET 0
+function classifiedRows(prefix: string, where: string, withReplayable = false): string {
+  const carry = (alias: string) => (withReplayable ? `, ${alias}.replayable` : "");
+  return `(SELECT y.id, y.state, y.t, lower(y.t) AS lt${carry("y")} FROM (
+      SELECT le.id, le.state, ${signalText("le.a")} AS t${carry("le")} FROM (
+        SELECT j.id, j.state, j.errors || '{}'::jsonb[] AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
+        FROM ${table(prefix)} j WHERE ${where} OFFSET 0
       ) le OFFSET 0
     ) y OFFSET 0) x`;
 }
@@ -202,33 +213,87 @@ export interface FailedFilter {
   retryableOnly?: boolean;
 }
 
-// Scrypath's `retryable?` (§3.1): the payload can be replayed. Wrapped in a CASE so the planner
-// does not estimate it at ~1 row and sort every failed row instead of walking the primary key
-// backward (1.3 s → 1 ms on 60,000 failed rows; BENCHMARKS.md).
-const RETRYABLE_SQL = `(CASE WHEN (j.args ->> 'operation' = 'upsert' AND jsonb_typeof(j.args -> 'documents') = 'array')
-  OR (j.args ->> 'operation' = 'delete' AND jsonb_typeof(j.args -> 'document_ids') = 'array') THEN true ELSE false END)`;
-
 /** The scope's failed rows, restricted to replayable ones when asked. */
 function failedWhere(prefix: string, filter: FailedFilter, extra = ""): string {
   return `${scoped(prefix)}${filter.retryableOnly ? ` AND ${RETRYABLE_SQL}` : ""}${extra}`;
 }
 
-/** Failed work (retryable, discarded, cancelled) counted by reason class, aggregated in SQL. */
-export async function failedCountsByClass(
+/**
+ * The rollup is classified in up to this many concurrent statements, each over its own range of
+ * job ids. Postgres does not run a bitmap scan of Oban's (state, queue, …) index in parallel,
+ * and one backend classifies 60,000 failed rows in ~0.7 s of CPU; two ranges use two cores, as
+ * one parallel worker would, and no more (BENCHMARKS.md).
+ */
+export const ROLLUP_PARTITIONS = 2;
+/** Below this many failed jobs in the queue, one statement beats splitting. */
+const ROLLUP_PARTITION_MIN_ROWS = 10_000;
+
+/**
+ * Job ids that cut the queue's failed jobs into ROLLUP_PARTITIONS ranges of about equal size,
+ * or none when there are too few to be worth it. An index-only scan of the (state, queue, …)
+ * index (about 15 ms for 74,000 entries), so neither `args` nor the heap is read.
+ */
+async function rollupCuts(
   db: Queryable,
   scope: ObanScope,
-  filter: FailedFilter = {},
-): Promise<Record<string, number>> {
-  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
-  const params = [...scopeParams(scope, known), ...(filter.reasonClass ? [filter.reasonClass] : [])];
-  const { rows } = await db.query<{ reason_class: string; n: number }>(
-    `SELECT reason_class, count(*)::int AS n FROM (
-       SELECT ${REASON_CLASS_SQL} AS reason_class FROM ${classifiedRows(scope.prefix, failedWhere(scope.prefix, filter))}
-     ) c${filter.reasonClass ? " WHERE reason_class = $4" : ""}
-     GROUP BY 1`,
-    params,
+  states: string[],
+  minRows: number,
+): Promise<number[]> {
+  const fractions = Array.from({ length: ROLLUP_PARTITIONS - 1 }, (_, i) => (i + 1) / ROLLUP_PARTITIONS);
+  const { rows } = await db.query<{ n: number; cuts: (number | string)[] | null }>(
+    `SELECT count(*)::int AS n, percentile_disc($3::float8[]) WITHIN GROUP (ORDER BY j.id) AS cuts
+     FROM ${table(scope.prefix)} j WHERE state = ANY($1::${stateArray(scope.prefix)}) AND queue = $2`,
+    [states, scope.queue, fractions],
   );
-  return Object.fromEntries(rows.map((r) => [r.reason_class, r.n]));
+  const { n = 0, cuts = [] } = rows[0] ?? {};
+  if (n < minRows) return [];
+  return [...new Set((cuts ?? []).map(Number))].sort((a, b) => a - b);
+}
+
+/**
+ * The scope's failed work (retryable, discarded, cancelled) counted by state and reason class,
+ * exactly, aggregated in SQL; with `replayable`, also how many of each cell can be replayed.
+ */
+export async function failedRollup(
+  db: Queryable,
+  scope: ObanScope,
+  options: { replayable?: boolean; minRowsToSplit?: number } = {},
+): Promise<FailedRollupCell[]> {
+  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
+  const cuts = await rollupCuts(db, scope, known, options.minRowsToSplit ?? ROLLUP_PARTITION_MIN_ROWS);
+  // Ranges (-∞, c1], (c1, c2], …, (ck, ∞): every row in exactly one. The id bound is served by
+  // the last column of the (state, queue, priority, scheduled_at, id) index.
+  const ranges = [null, ...cuts].map((low, i) => ({ low, high: cuts[i] ?? null }));
+  const withReplayable = options.replayable === true;
+  const parts = await Promise.all(
+    ranges.map(({ low, high }) => {
+      const params: unknown[] = scopeParams(scope, known);
+      let where = scoped(scope.prefix);
+      if (low !== null) where += ` AND j.id > $${params.push(low)}`;
+      if (high !== null) where += ` AND j.id <= $${params.push(high)}`;
+      return db.query<{ state: string; reason_class: ReasonClass; n: number; replayable: number | null }>(
+        `SELECT x.state::text AS state, ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n,
+           ${withReplayable ? "count(*) FILTER (WHERE x.replayable)::int" : "NULL::int"} AS replayable
+         FROM ${classifiedRows(scope.prefix, where, withReplayable)}
+         GROUP BY 1, 2`,
+        params,
+      );
+    }),
+  );
+  const cells = new Map<string, FailedRollupCell>();
+  for (const row of parts.flatMap((part) => part.rows)) {
+    const key = `${row.state}:${row.reason_class}`;
+    const cell = cells.get(key) ?? {
+      state: row.state,
+      reasonClass: row.reason_class,
+      count: 0,
+      replayable: null,
+    };
+    cell.count += row.n;
+    if (row.replayable !== null) cell.replayable = (cell.replayable ?? 0) + row.replayable;
+    cells.set(key, cell);
+  }
+  return [...cells.values()];
 }
 
 /** One page of failed jobs, newest first, continuing below `beforeId` (keyset cursor). */
@@ -343,18 +408,4 @@ export async function jobStates(db: Queryable, prefix: string, ids: number[]): P
     [ids],
   );
   return new Map(rows.map((r) => [Number(r.id), r.state]));
-}
-
-/** How many failed rows the scope holds (no classification: cheaper than the class rollup). */
-export async function countFailed(
-  db: Queryable,
-  scope: ObanScope,
-  filter: FailedFilter = {},
-): Promise<number> {
-  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${table(scope.prefix)} j WHERE ${failedWhere(scope.prefix, filter)}`,
-    scopeParams(scope, known),
-  );
-  return rows[0]?.n ?? 0;
 }

@@ -1,5 +1,5 @@
 // reason_class_counts rollup (spec §3.4): dense, zero-filled, canonical order.
-import { REASON_CLASSES, type ReasonClass, type ReasonClassCounts } from "./types.ts";
+import { type FailedRollupCell, REASON_CLASSES, type ReasonClass, type ReasonClassCounts } from "./types.ts";
 
 const isReasonClass = (v: unknown): v is ReasonClass =>
   typeof v === "string" && (REASON_CLASSES as readonly string[]).includes(v);
@@ -32,14 +32,31 @@ export function addCounts(a: ReasonClassCounts, b: ReasonClassCounts): ReasonCla
   return out;
 }
 
-/** From e.g. a SQL `GROUP BY reason_class` result; unrecognized keys fold into `unknown`. */
-export function countsFromMap(map: Partial<Record<string, number>>): ReasonClassCounts {
+/**
+ * Class counts of SQL rollup cells: all rows, or only one class, or only replayable rows (which
+ * needs cells counted with `replayable`).
+ */
+export function countsFromCells(
+  cells: readonly FailedRollupCell[],
+  filter: { reasonClass?: ReasonClass; retryableOnly?: boolean } = {},
+): ReasonClassCounts {
   const out = emptyCounts();
-  for (const [key, n] of Object.entries(map)) {
-    if (typeof n !== "number" || !Number.isFinite(n)) continue;
-    out.byClass[isReasonClass(key) ? key : "unknown"] += n;
+  for (const cell of cells) {
+    if (filter.reasonClass && cell.reasonClass !== filter.reasonClass) continue;
+    if (filter.retryableOnly && cell.replayable === null) {
+      throw new Error("replayable rows were not counted in this rollup");
+    }
+    const n = filter.retryableOnly ? (cell.replayable ?? 0) : cell.count;
+    out.byClass[isReasonClass(cell.reasonClass) ? cell.reasonClass : "unknown"] += n;
     out.total += n;
   }
+  return out;
+}
+
+/** Rows per Oban state in rollup cells. */
+export function countsByState(cells: readonly FailedRollupCell[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const cell of cells) out[cell.state] = (out[cell.state] ?? 0) + cell.count;
   return out;
 }
 

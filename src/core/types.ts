@@ -35,6 +35,15 @@ export const FAILED_OBAN_STATES = [
   "cancelled",
 ] as const satisfies readonly ObanState[];
 
+/** How many failed Oban jobs of a schema are in one state and reason class (SQL rollup). */
+export interface FailedRollupCell {
+  state: string;
+  reasonClass: ReasonClass;
+  count: number;
+  /** Of them, rows Scrypath can replay; null when not counted. */
+  replayable: number | null;
+}
+
 /** Normalized Meilisearch task status (§1.4). */
 export type TaskStatus = "enqueued" | "processing" | "succeeded" | "failed" | "cancelled";
 

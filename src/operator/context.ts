@@ -5,6 +5,7 @@ import type { ObanScope } from "../backends/obanJobs.ts";
 import type { Config, SchemaConfig } from "../config.ts";
 import { elixirModule, liveIndexName, targetIndexName } from "../core/naming.ts";
 import { resolveSchemaRef } from "../core/schemaRef.ts";
+import type { FailedRollupCell } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 
 /** Scrypath's only operator backend (§2). */
@@ -14,6 +15,14 @@ export interface OperatorContext {
   config: Config;
   db: pg.Pool;
   meili: Meilisearch;
+}
+
+/**
+ * Reads that the calls of one operation share instead of each sending its own: reconcile's
+ * status plane, failed-work counts and retryable total all come from one failed-work rollup.
+ */
+export interface SharedReads {
+  failedRollup?: Promise<FailedRollupCell[]>;
 }
 
 /** A configured schema with everything derived from it: names, index, Oban scope. */

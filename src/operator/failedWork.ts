@@ -2,15 +2,21 @@
 // document tasks on the live index, newest first), then queue rows (failed Oban jobs, newest
 // first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
 import { collectTasks } from "../backends/meilisearch.ts";
-import { failedCountsByClass, failedJobsPage } from "../backends/obanJobs.ts";
+import { failedJobsPage, failedRollup } from "../backends/obanJobs.ts";
 import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
-import { addCounts, countReasonClasses, countsFromMap, emptyCounts } from "../core/rollup.ts";
-import type { FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
+import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
+import type { FailedRollupCell, FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { latestReplays } from "../state/replayLinks.ts";
-import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+import {
+  MEILISEARCH_BACKEND,
+  type OperatorContext,
+  type ResolvedSchema,
+  resolveSchema,
+  type SharedReads,
+} from "./context.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -77,9 +83,28 @@ async function backendRows(ctx: OperatorContext, schema: ResolvedSchema, options
   return { rows, coverage: { total, classified: tasks.length } };
 }
 
-async function queueCounts(ctx: OperatorContext, schema: ResolvedSchema, options: FailedWorkOptions) {
+/**
+ * The schema's failed Oban rows by state and class (one rollup; `replayable` adds the count of
+ * replayable rows per cell). Null when the schema does not sync through Oban.
+ */
+export function queueRollup(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: { replayable?: boolean } = {},
+): Promise<FailedRollupCell[]> | null {
+  return schema.obanScope ? failedRollup(ctx.db, schema.obanScope, options) : null;
+}
+
+async function queueCounts(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: FailedWorkOptions,
+  shared: SharedReads,
+) {
   if (!schema.obanScope || options.source === "meilisearch") return emptyCounts();
-  return countsFromMap(await failedCountsByClass(ctx.db, schema.obanScope, options));
+  const cells =
+    (await (shared.failedRollup ?? queueRollup(ctx, schema, { replayable: options.retryableOnly }))) ?? [];
+  return countsFromCells(cells, options);
 }
 
 async function queueRows(
@@ -98,6 +123,7 @@ export async function failedWorkOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   options: FailedWorkOptions = {},
+  shared: SharedReads = {},
 ): Promise<FailedWorkResult> {
   const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_PAGE_SIZE, 1000));
   const cursor = decodeCursor(options.cursor);
@@ -112,7 +138,7 @@ export async function failedWorkOf(
 
   const [backend, qCounts] = await Promise.all([
     backendRows(ctx, schema, options),
-    queue(() => queueCounts(ctx, schema, options)),
+    queue(() => queueCounts(ctx, schema, options, shared)),
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.

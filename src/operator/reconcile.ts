@@ -1,7 +1,7 @@
 // Scrypath.reconcile_sync/2, report mode (§2.4, §5): status, failed work, reindex visibility of
 // the target index, drift signals and recommended actions, optionally the contract drift.
 import { countTasks, listTasks } from "../backends/meilisearch.ts";
-import { countFailed, failedJobsPage } from "../backends/obanJobs.ts";
+import { failedJobsPage } from "../backends/obanJobs.ts";
 import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedWorkFromJob } from "../core/failedWork.ts";
 import {
@@ -12,6 +12,7 @@ import {
   reindexVisibility,
   type TargetTaskFacts,
 } from "../core/reconcile.ts";
+import { countsFromCells } from "../core/rollup.ts";
 import { normalizeTaskStatus } from "../core/states.ts";
 import type {
   ContractDriftReport,
@@ -27,10 +28,11 @@ import {
   type OperatorContext,
   type ResolvedSchema,
   resolveSchema,
+  type SharedReads,
   targetIndexFor,
 } from "./context.ts";
 import { contractDriftOf } from "./contractDrift.ts";
-import { failedWorkOf } from "./failedWork.ts";
+import { failedWorkOf, queueRollup } from "./failedWork.ts";
 import { statusOf } from "./status.ts";
 
 /** Task types reconcile reads on the target index (§1.4 list_index_tasks). */
@@ -91,21 +93,20 @@ export async function targetFacts(ctx: OperatorContext, target: string): Promise
   };
 }
 
-/**
- * The newest replayable failed rows (for retry actions) and how many there are in all: a plain
- * count, since their classes are not needed here.
- */
+/** The newest replayable failed rows (for retry actions) and how many there are in all. */
 async function retryableRows(
   ctx: OperatorContext,
   schema: ResolvedSchema,
+  shared: SharedReads,
 ): Promise<{ rows: FailedWork[]; total: number }> {
   const scope = schema.obanScope;
   if (!scope) return { rows: [], total: 0 };
   try {
-    const [jobs, total] = await Promise.all([
+    const [jobs, cells] = await Promise.all([
       failedJobsPage(ctx.db, scope, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
-      countFailed(ctx.db, scope, { retryableOnly: true }),
+      shared.failedRollup ?? queueRollup(ctx, schema, { replayable: true }) ?? [],
     ]);
+    const total = countsFromCells(cells, { retryableOnly: true }).total;
     const rows = jobs.map((job) =>
       failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND }),
     );
@@ -121,10 +122,15 @@ export async function reconcileOf(
   options: ReconcileOptions = {},
 ): Promise<ReconcileReport> {
   const target = targetIndexFor(schema, options.targetIndex);
+  // One rollup of the failed rows feeds the status plane's retrying/failed totals, the class
+  // counts and the retryable total; each caller awaits it and reports its failure.
+  const failedRollup = queueRollup(ctx, schema, { replayable: true });
+  failedRollup?.catch(() => {});
+  const shared: SharedReads = failedRollup ? { failedRollup } : {};
   const [status, failed, retryable, facts, drift] = await Promise.all([
-    statusOf(ctx, schema),
-    failedWorkOf(ctx, schema, { limit: 1 }),
-    retryableRows(ctx, schema),
+    statusOf(ctx, schema, {}, shared),
+    failedWorkOf(ctx, schema, { limit: 1 }, shared),
+    retryableRows(ctx, schema, shared),
     targetFacts(ctx, target),
     // "No false-green": when asked for, a failed contract read fails the whole reconcile.
     options.includeContractDrift ? contractDriftOf(ctx, schema) : Promise.resolve(null),

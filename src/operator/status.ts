@@ -4,6 +4,7 @@
 import { listTasks } from "../backends/meilisearch.ts";
 import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
 import { describeDatabase, postgresError } from "../backends/postgres.ts";
+import { countsByState } from "../core/rollup.ts";
 import {
   jobToSyncState,
   QUEUE_FAILED_STATES,
@@ -13,7 +14,7 @@ import {
 } from "../core/states.ts";
 import type { Bucket, Status } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
-import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+import { type OperatorContext, type ResolvedSchema, resolveSchema, type SharedReads } from "./context.ts";
 
 /** Document write tasks, the only ones the backend plane reads (§1.1). */
 export const DOCUMENT_TASK_TYPES = ["documentAdditionOrUpdate", "documentDeletion"];
@@ -68,13 +69,23 @@ async function queuePlane(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   items: number,
+  shared: SharedReads,
 ): Promise<Status["queue"]> {
   const scope = schema.obanScope;
   if (!scope) return EMPTY_QUEUE;
   try {
     const buckets = [QUEUE_PENDING_STATES, QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES] as const;
+    // With a failed-work rollup at hand, only the pending states still need counting.
+    const stateCounts = async () => {
+      if (!shared.failedRollup) return countByState(ctx.db, scope, buckets.flat());
+      const [pending, failed] = await Promise.all([
+        countByState(ctx.db, scope, QUEUE_PENDING_STATES),
+        shared.failedRollup,
+      ]);
+      return { ...pending, ...countsByState(failed) };
+    };
     const [counts, completed, ...newest] = await Promise.all([
-      countByState(ctx.db, scope, buckets.flat()),
+      stateCounts(),
       latestCompleted(ctx.db, scope),
       ...buckets.map((states) =>
         items > 0 ? newestJobs(ctx.db, scope, states, items) : Promise.resolve([]),
@@ -104,11 +115,12 @@ export async function statusOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   options: StatusOptions = {},
+  shared: SharedReads = {},
 ): Promise<Status> {
   const items = options.items ?? BUCKET_ITEMS;
   const [backend, queue] = await Promise.all([
     backendPlane(ctx, schema, items),
-    queuePlane(ctx, schema, items),
+    queuePlane(ctx, schema, items, shared),
   ]);
   return { schema: schema.module, mode: schema.config.syncMode, index: schema.liveIndex, backend, queue };
 }
@@ -135,7 +147,7 @@ export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string)
   const schema = resolveSchema(ctx, schemaRef);
   const [backend, queue] = await Promise.allSettled([
     backendPlane(ctx, schema, BUCKET_ITEMS),
-    queuePlane(ctx, schema, BUCKET_ITEMS),
+    queuePlane(ctx, schema, BUCKET_ITEMS, {}),
   ]);
   const errors = [backend, queue]
     .filter((r): r is PromiseRejectedResult => r.status === "rejected")

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { failedCountsByClass, failedJobsPage } from "../../src/backends/obanJobs.ts";
+import { failedJobsPage, failedRollup } from "../../src/backends/obanJobs.ts";
 import { formatFailed } from "../../src/cli/format.ts";
 import { failedJson } from "../../src/cli/json.ts";
+import { replayPayloadAvailable } from "../../src/core/failedWork.ts";
 import { classifyQueueJob } from "../../src/core/reasonClass.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { insertJob } from "../support/db.ts";
@@ -232,17 +233,30 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
       [null],
       [42],
     ];
+    // Payload shapes for the replayable count (core's replayPayloadAvailable decides).
+    const payloads: Record<string, unknown>[] = [
+      upsertArgs(POST, live),
+      deleteArgs(POST, live),
+      { ...upsertArgs(POST, live), documents: "not a list" },
+      { ...upsertArgs(POST, live), documents: { id: 1 } },
+      { ...deleteArgs(POST, live), document_ids: null },
+      { ...upsertArgs(POST, live), operation: ["upsert"] },
+      { schema: `Elixir.${POST}`, documents: [] },
+    ];
     const scope = { prefix, queue: "parity", schema: `Elixir.${POST}` };
     const expected = new Map<number, string>();
+    const cells = new Map<string, { count: number; replayable: number }>();
+    let k = 0;
     for (const state of ["retryable", "discarded", "cancelled"]) {
       for (const errors of shapes) {
-        const id = await insertJob(seedPool, prefix, {
-          state,
-          queue: "parity",
-          args: upsertArgs(POST, live),
-          errors,
-        });
-        expected.set(id, classifyQueueJob(state, errors[errors.length - 1] ?? null));
+        const args = payloads[k++ % payloads.length] ?? {};
+        const id = await insertJob(seedPool, prefix, { state, queue: "parity", args, errors });
+        const reasonClass = classifyQueueJob(state, errors[errors.length - 1] ?? null);
+        expected.set(id, reasonClass);
+        const cell = cells.get(`${state}:${reasonClass}`) ?? { count: 0, replayable: 0 };
+        cell.count += 1;
+        if (replayPayloadAvailable(args)) cell.replayable += 1;
+        cells.set(`${state}:${reasonClass}`, cell);
       }
     }
     for (const reasonClass of REASON_CLASSES) {
@@ -253,10 +267,29 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
         .sort((a, b) => b - a);
       expect({ reasonClass, ids: rows.map((r) => r.id) }).toEqual({ reasonClass, ids: want });
     }
-    const counts = await failedCountsByClass(pool, scope);
-    const tsCounts: Record<string, number> = {};
-    for (const c of expected.values()) tsCounts[c] = (tsCounts[c] ?? 0) + 1;
-    expect(counts).toEqual(tsCounts);
+    const asMap = (rollup: Awaited<ReturnType<typeof failedRollup>>, withReplayable: boolean) =>
+      new Map(
+        rollup.map((c) => [
+          `${c.state}:${c.reasonClass}`,
+          withReplayable ? { count: c.count, replayable: c.replayable } : { count: c.count },
+        ]),
+      );
+    const withoutReplayable = new Map([...cells].map(([key, c]) => [key, { count: c.count }]));
+    expect(asMap(await failedRollup(pool, scope), false)).toEqual(withoutReplayable);
+    expect((await failedRollup(pool, scope)).every((c) => c.replayable === null)).toBe(true);
+    expect(asMap(await failedRollup(pool, scope, { replayable: true }), true)).toEqual(cells);
+    // Split into id ranges (as for large rollups), every row is still counted exactly once.
+    const rollupStatements: string[] = [];
+    const counting = {
+      query: (text: string, values?: unknown[]) => {
+        if (/GROUP BY 1, 2/.test(text)) rollupStatements.push(text);
+        return pool.query(text, values);
+      },
+    } as typeof pool;
+    expect(asMap(await failedRollup(counting, scope, { replayable: true, minRowsToSplit: 1 }), true)).toEqual(
+      cells,
+    );
+    expect(rollupStatements).toHaveLength(2);
   });
 
   it("encodes --json with upstream's keys and redacts secrets", async () => {
