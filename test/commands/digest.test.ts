@@ -29,7 +29,12 @@ describe("/scrypath digest list | preview", () => {
       operator: d.operator,
       config,
       client: {
-        chat: { postMessage: async (args: unknown) => (posted.push(args), { ok: true, ts: "1.1" }) },
+        chat: {
+          postMessage: async (args: unknown) => {
+            posted.push(args);
+            return { ok: true, ts: "1.1" };
+          },
+        },
       },
       clock: () => now,
       instanceId: "test",
