@@ -1,7 +1,11 @@
 // The sandbox in a real browser (Debian's Chromium through playwright-core): the page, the signed
 // requests to the real bot, the bot's answers through the fake Slack API, the demo Oban worker and
-// real Postgres and Meilisearch. The same run saves the README's screenshots to docs/screenshots/.
-import { mkdirSync } from "node:fs";
+// real Postgres and Meilisearch. The same run takes the README's screenshots: into a temporary
+// directory, or into docs/screenshots/ with UPDATE_SCREENSHOTS=1 (so `npm test` leaves the
+// working tree as it found it).
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +13,8 @@ import { type Sandbox, startSandbox } from "../../src/sandbox/index.ts";
 import { ANA, BEN, VIC } from "../../src/sandbox/seed.ts";
 import { type Browser, chromiumMissing, launchChromium } from "./chromium.ts";
 
-const SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
+const UPDATE = process.env.UPDATE_SCREENSHOTS === "1";
+const DOCS_SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 const missing = chromiumMissing();
 if (missing) console.warn(`note: ${missing}`);
 
@@ -18,6 +23,7 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
   let browser: Browser;
   let page: Page;
   const logs: string[] = [];
+  let SHOTS = DOCS_SHOTS;
 
   const as = async (user: { id: string }) => {
     await page.click(`[data-user-switch="${user.id}"]`);
@@ -54,7 +60,8 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
   };
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
+    if (UPDATE) mkdirSync(SHOTS, { recursive: true });
+    else SHOTS = `${mkdtempSync(join(tmpdir(), "scrypath-shots-"))}/`;
     sandbox = await startSandbox({
       port: 0,
       log: (line) => logs.push(line),
@@ -71,6 +78,7 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
   afterAll(async () => {
     await browser?.close();
     await sandbox?.stop();
+    if (!UPDATE) rmSync(SHOTS, { recursive: true, force: true });
     expect(logs.filter((l) => l.startsWith("pageerror"))).toEqual([]);
   });
 
