@@ -113,15 +113,16 @@ export const SQL = {
   countByState: (t: string) => /GROUP BY j\.state/.test(t),
   latestCompleted: (t: string) => /ORDER BY completed_at DESC/.test(t),
   newestJobs: (t: string) => /ORDER BY j\.id DESC LIMIT \$4/.test(t) && !/ORDER BY completed_at/.test(t),
-  classCounts: (t: string) => /SELECT reason_class, count\(\*\)/.test(t) && !RETRYABLE.test(t),
-  retryableClassCounts: (t: string) => /SELECT reason_class, count\(\*\)/.test(t) && RETRYABLE.test(t),
-  retryableCount: (t: string) => /^SELECT count\(\*\)::int AS n FROM/.test(t) && RETRYABLE.test(t),
+  rollupCuts: (t: string) => /percentile_disc/.test(t),
+  rollup: (t: string) => /GROUP BY 1, 2/.test(t) && !REPLAYABLE_COUNT.test(t),
+  replayableRollup: (t: string) => /GROUP BY 1, 2/.test(t) && REPLAYABLE_COUNT.test(t),
   failedPage: (t: string) => /j\.id < \$4/.test(t) && !RETRYABLE.test(t),
   retryableFailedPage: (t: string) => /j\.id < \$4/.test(t) && RETRYABLE.test(t),
   stateExists: (t: string) => /to_regclass/.test(t),
   replays: (t: string) => /replay_links/.test(t),
 };
-const RETRYABLE = /args ->> 'operation' = 'upsert'/;
+const RETRYABLE = /args @> '\{"operation": "upsert"/;
+const REPLAYABLE_COUNT = /FILTER \(WHERE x\.replayable\)/;
 
 /** Names a captured statement after the backend function that sends it. */
 export function sqlName(text: string): string {
@@ -140,17 +141,23 @@ function statusSteps(p: Picker, live: string): Step {
   );
 }
 
+/** failedRollup: the id cuts, then one statement per id range, concurrently. */
+function rollupSteps(p: Picker, variant: "plain" | "replayable"): Step {
+  const parts = p.sqlAll(variant === "plain" ? SQL.rollup : SQL.replayableRollup);
+  if (parts.length === 0) throw new Error(`floor plan: the operation sent no ${variant} rollup statement`);
+  return seq(p.sql(SQL.rollupCuts, "rollup cuts"), all(parts));
+}
+
 /**
- * failedWorkOf: (failed-task pages one after another ∥ class counts), then the queue page if
- * the page has room for queue rows, then (if it lists queue rows) the replay-link lookups.
+ * failedWorkOf: (failed-task pages one after another ∥ the rollup, unless shared), then the
+ * queue page if the page has room for queue rows, then (if it lists queue rows) the replay-link
+ * lookups.
  */
-function failedSteps(p: Picker, live: string, variant: "plain" | "retryable", backend: boolean): Step {
-  const counts = variant === "plain" ? SQL.classCounts : SQL.retryableClassCounts;
-  const page = variant === "plain" ? SQL.failedPage : SQL.retryableFailedPage;
-  const pages = backend ? p.httpAll(tasksOf(live, "failed")) : [];
-  const queuePage = p.sqlOptional(page);
+function failedSteps(p: Picker, live: string, rollup: Step | null): Step {
+  const pages = p.httpAll(tasksOf(live, "failed"));
+  const queuePage = p.sqlOptional(SQL.failedPage);
   const replays = queuePage.length > 0 ? [p.sqlOptional(SQL.stateExists), p.sqlOptional(SQL.replays)] : [];
-  return seq(all(seq(pages), p.sql(counts, "class-count")), queuePage, ...replays);
+  return seq(all(seq(pages), rollup ? [rollup] : []), queuePage, ...replays);
 }
 
 export type PlanName = "failed" | "failedQueuePage" | "status" | "reconcile";
@@ -164,13 +171,16 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
       break;
     case "failed":
     case "failedQueuePage":
-      plan = failedSteps(p, live, "plain", true);
+      plan = failedSteps(p, live, rollupSteps(p, "plain"));
       break;
     case "reconcile":
-      // reconcileOf: statusOf ∥ failedWorkOf(limit 1) ∥ (retryable page ∥ retryable count) ∥ targetFacts.
+      // reconcileOf: one shared rollup (with replayable counts) ∥ statusOf (pending states only)
+      // ∥ failedWorkOf(limit 1) ∥ the retryable page ∥ targetFacts. The calls that await the
+      // shared rollup end after it, as the `all` does.
       plan = all(
-        all(p.sql(SQL.retryableFailedPage, "retryable page"), p.sql(SQL.retryableCount, "retryable count")),
-        failedSteps(p, live, "plain", true),
+        rollupSteps(p, "replayable"),
+        p.sql(SQL.retryableFailedPage, "retryable page"),
+        failedSteps(p, live, null),
         statusSteps(p, live),
         all(p.httpAll(tasksOf(target))),
       );

@@ -8,6 +8,8 @@ export interface Timing {
   p95Ms: number;
   minMs: number;
   maxMs: number;
+  /** Every sample, in the order taken (to see when outliers happened). */
+  samplesMs: number[];
   errors?: { count: number; first: string };
 }
 
@@ -29,6 +31,7 @@ export function summarize(samples: number[]): Timing {
     p95Ms: round(at(0.95)),
     minMs: round(sorted[0] ?? 0),
     maxMs: round(sorted[sorted.length - 1] ?? 0),
+    samplesMs: samples.map(round),
   };
 }
 

@@ -51,8 +51,13 @@ out.push("");
 
 const slash = report.slashCommands;
 if (slash) {
+  const finalP95 = Math.max(slash.finalAnswer.status.p95Ms, slash.finalAnswer.failed.p95Ms);
   out.push(
-    `Slash commands (the real Bolt app over HTTP, signed requests from a separate process, ${slash.ack.concurrency} at a time, ${slash.ack.requests} measured): ack p50 ${ms(slash.ack.medianMs)}, p99 ${ms(slash.ack.p99Ms)} (target < ${slash.targets.ackP99Ms} ms: ${ok(slash.ack.p99Ms < slash.targets.ackP99Ms)}); final answer at response_url, \`status\` median ${ms(slash.finalAnswer.status.medianMs)} / p95 ${ms(slash.finalAnswer.status.p95Ms)}, \`failed\` median ${ms(slash.finalAnswer.failed.medianMs)} / p95 ${ms(slash.finalAnswer.failed.p95Ms)} (target < ${slash.targets.finalAnswerMs} ms: ${ok(Math.max(slash.finalAnswer.status.p95Ms, slash.finalAnswer.failed.p95Ms) < slash.targets.finalAnswerMs)}).`,
+    `Slash commands (the real Bolt app over HTTP, signed requests from a separate process): ack at ${slash.ack.concurrency} concurrent commands, each burst sent once the previous one was answered (${slash.ack.requests} measured): p50 ${ms(slash.ack.medianMs)}, p99 ${ms(slash.ack.p99Ms)} (target < ${slash.targets.ackP99Ms} ms: ${ok(slash.ack.p99Ms < slash.targets.ackP99Ms)}). Stress, bursts 300 ms apart landing on the previous bursts' work (${slash.ackUnderLoad.requests} measured): p50 ${ms(slash.ackUnderLoad.medianMs)}, p99 ${ms(slash.ackUnderLoad.p99Ms)}, max ${ms(slash.ackUnderLoad.maxMs)}.`,
+  );
+  out.push("");
+  out.push(
+    `Final answer at response_url, one command at a time: \`status\` median ${ms(slash.finalAnswer.status.medianMs)} / p95 ${ms(slash.finalAnswer.status.p95Ms)}, \`failed\` median ${ms(slash.finalAnswer.failed.medianMs)} / p95 ${ms(slash.finalAnswer.failed.p95Ms)} (target < ${slash.targets.finalAnswerMs} ms: ${ok(finalP95 < slash.targets.finalAnswerMs)}).`,
   );
   out.push("");
 }

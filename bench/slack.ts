@@ -10,10 +10,15 @@ import { createSlackApp } from "../src/slack/app.ts";
 import { FakeSlack } from "../test/slack/fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../test/slack/signing.ts";
 import { summarize, type Timing } from "./measure.ts";
-import type { LoadJob } from "./slackLoad.ts";
+import type { LoadRound } from "./slackLoad.ts";
+
+type AckFigures = Timing & { p99Ms: number; concurrency: number; requests: number };
 
 export interface SlackBenchFigures {
-  ack: Timing & { p99Ms: number; concurrency: number; requests: number };
+  /** Each burst sent once the previous burst's answers are in: 20 commands in flight. */
+  ack: AckFigures;
+  /** Bursts 300 ms apart, so the previous bursts' work is still running (a stress figure). */
+  ackUnderLoad: AckFigures;
   finalAnswer: Record<"status" | "failed", Timing>;
 }
 
@@ -27,20 +32,32 @@ function percentile(samples: number[], q: number): number {
   return Math.round(value * 10) / 10;
 }
 
-function inChild(job: LoadJob): Promise<number[]> {
-  return new Promise((resolve, reject) => {
-    // fork() reuses this process's execArgv, so the child runs under tsx too.
-    const child = fork(new URL("./slackLoad.ts", import.meta.url), {
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
-    child.once("message", (m: { latencies: number[] } | { error: string }) => {
-      child.kill();
-      if ("error" in m) reject(new Error(`load generator failed: ${m.error}`));
-      else resolve(m.latencies);
-    });
-    child.once("exit", (code) => reject(new Error(`load generator exited with ${code}`)));
-    child.send(job);
+/** The load generator process: `run` fires one round and resolves with its ack latencies. */
+function loadGenerator() {
+  // fork() reuses this process's execArgv, so the child runs under tsx too.
+  const child = fork(new URL("./slackLoad.ts", import.meta.url), {
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
+  let exited: Error | null = null;
+  child.once("exit", (code) => {
+    exited = new Error(`load generator exited with ${code}`);
+  });
+  return {
+    run(round: LoadRound): Promise<number[]> {
+      if (exited) return Promise.reject(exited);
+      return new Promise((resolve, reject) => {
+        const onExit = () => reject(exited);
+        child.once("exit", onExit);
+        child.once("message", (m: { latencies: number[] } | { error: string }) => {
+          child.off("exit", onExit);
+          if ("error" in m) reject(new Error(`load generator failed: ${m.error}`));
+          else resolve(m.latencies);
+        });
+        child.send(round);
+      });
+    },
+    close: () => child.kill(),
+  };
 }
 
 export async function benchSlack(
@@ -79,25 +96,46 @@ export async function benchSlack(
       return { id, started, ackMs };
     };
 
+    // The answer itself: a "still working" note, if one came first, is not the answer.
+    const answered = async (id: string) => {
+      const [first] = await fake.waitForPosts(id, 1, 60_000);
+      if (String(first?.body.text ?? "").startsWith("Still working")) await fake.waitForPosts(id, 2, 60_000);
+    };
+
     // Ack latency: rounds of `concurrency` signed status/failed commands sent together from a
     // separate process; the ack must not wait for the backend work (Slack's 3-second wall).
-    const round = (n: number) =>
-      Array.from({ length: concurrency }, (_, i) => ({
-        text: i % 2 ? `status ${schema}` : `failed ${schema}`,
-        responseUrl: fake.responseUrl(`r${n}-${i}`).url,
-      }));
-    const acks = await inChild({
-      events,
-      channelId: CHANNEL,
-      rounds: Array.from({ length: rounds + WARMUP_ROUNDS }, (_, n) => round(n)),
-    });
-    acks.splice(0, WARMUP_ROUNDS * concurrency);
-    // Every one of them got its answer before the next measurement starts.
-    await Promise.all(
-      Array.from({ length: (rounds + WARMUP_ROUNDS) * concurrency }, (_, k) =>
-        fake.waitForPosts(`r${Math.floor(k / concurrency)}-${k % concurrency}`, 1, 60_000),
-      ),
-    );
+    const loader = loadGenerator();
+    let roundNo = 0;
+    const ackRounds = async (spacing: "answers" | "300ms"): Promise<AckFigures> => {
+      const acks: number[] = [];
+      const keys: string[] = [];
+      for (let n = 0; n < rounds + WARMUP_ROUNDS; n++) {
+        const commands = Array.from({ length: concurrency }, (_, i) => {
+          const { id, url } = fake.responseUrl(`r${roundNo}-${i}`);
+          keys.push(id);
+          return { text: i % 2 ? `status ${schema}` : `failed ${schema}`, responseUrl: url };
+        });
+        roundNo++;
+        const latencies = await loader.run({ events, channelId: CHANNEL, commands });
+        if (n >= WARMUP_ROUNDS) acks.push(...latencies);
+        // "answers": the next burst comes once this one is answered (on-call bursts are spaced
+        // in life); "300ms": the next burst lands on this one's work still running.
+        if (spacing === "answers")
+          await Promise.all(commands.map((_, i) => answered(`r${roundNo - 1}-${i}`)));
+        else await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      // Every command got its answer before the next measurement starts.
+      await Promise.all(keys.map(answered));
+      return { ...summarize(acks), p99Ms: percentile(acks, 0.99), concurrency, requests: acks.length };
+    };
+    let ack: AckFigures;
+    let ackUnderLoad: AckFigures;
+    try {
+      ack = await ackRounds("answers");
+      ackUnderLoad = await ackRounds("300ms");
+    } finally {
+      loader.close();
+    }
 
     // Time to the final answer, one command at a time.
     const finalAnswer = {} as SlackBenchFigures["finalAnswer"];
@@ -105,19 +143,13 @@ export async function benchSlack(
       const samples: number[] = [];
       for (let i = 0; i < (options.answers ?? 15); i++) {
         const { id, started } = await command(`${verb} ${schema}`);
-        // The fake notifies waiters as each post arrives, so this resolves on the answer itself;
-        // a "still working" note, if one came first, is not the answer.
-        const [first] = await fake.waitForPosts(id, 1, 60_000);
-        if (String(first?.body.text ?? "").startsWith("Still working"))
-          await fake.waitForPosts(id, 2, 60_000);
+        // The fake notifies waiters as each post arrives, so this resolves on the answer itself.
+        await answered(id);
         samples.push(performance.now() - started);
       }
       finalAnswer[verb] = summarize(samples);
     }
-    return {
-      ack: { ...summarize(acks), p99Ms: percentile(acks, 0.99), concurrency, requests: acks.length },
-      finalAnswer,
-    };
+    return { ack, ackUnderLoad, finalAnswer };
   } finally {
     await bot.stop();
     await operator.close();
