@@ -71,8 +71,12 @@ export const REASON_CLASS_SQL = (() => {
   const whens = QUEUE_TEXT_RULES.map((rule) => {
     const conditions = rule.substrings.map((s) => `strpos(x.lt, ${literal(s)}) > 0`);
     if (rule.wholeWordNumbers.length > 0) {
-      const numbers = rule.wholeWordNumbers.map((n) => n.replace(/[^0-9]/g, "")).join("|");
-      conditions.push(`x.t ~ '(^|[^A-Za-z0-9_])(${numbers})([^A-Za-z0-9_]|$)'`);
+      const numbers = rule.wholeWordNumbers.map((n) => n.replace(/[^0-9]/g, ""));
+      // The regex scans the whole text (~3 µs for 800 bytes); most texts hold none of the
+      // numbers' two-digit prefixes, which LIKE rules out for a fraction of that.
+      const prefixes = [...new Set(numbers.map((n) => n.slice(0, 2)))];
+      const gate = prefixes.map((p) => `x.t LIKE '%${p}%'`).join(" OR ");
+      conditions.push(`((${gate}) AND x.t ~ '(^|[^A-Za-z0-9_])(${numbers.join("|")})([^A-Za-z0-9_]|$)')`);
     }
     return `WHEN ${conditions.join(" OR ")} THEN ${literal(rule.reasonClass)}`;
   });
