@@ -141,11 +141,11 @@ function statusSteps(p: Picker, live: string): Step {
   );
 }
 
-/** failedRollup: the id cuts, then one statement per id range, concurrently. */
+/** failedRollup: the id cuts (unless still cached), then one statement per id range, concurrently. */
 function rollupSteps(p: Picker, variant: "plain" | "replayable"): Step {
   const parts = p.sqlAll(variant === "plain" ? SQL.rollup : SQL.replayableRollup);
   if (parts.length === 0) throw new Error(`floor plan: the operation sent no ${variant} rollup statement`);
-  return seq(p.sql(SQL.rollupCuts, "rollup cuts"), all(parts));
+  return seq(p.sqlOptional(SQL.rollupCuts), all(parts));
 }
 
 /**

@@ -232,10 +232,15 @@ export const ROLLUP_PARTITIONS = 2;
 /** Below this many failed jobs in the queue, one statement beats splitting. */
 const ROLLUP_PARTITION_MIN_ROWS = 10_000;
 
+/** How long a measured cut is reused: it only balances the ranges, every row is counted anyway. */
+const CUTS_TTL_MS = 60_000;
+const cutsCache = new WeakMap<object, Map<string, { at: number; n: number; cuts: number[] }>>();
+
 /**
  * Job ids that cut the queue's failed jobs into ROLLUP_PARTITIONS ranges of about equal size,
  * or none when there are too few to be worth it. An index-only scan of the (state, queue, …)
- * index (about 15 ms for 74,000 entries), so neither `args` nor the heap is read.
+ * index (about 15 ms for 74,000 entries), so neither `args` nor the heap is read; reused for a
+ * minute per queue, since a stale cut costs balance, never exactness.
  */
 async function rollupCuts(
   db: Queryable,
@@ -243,15 +248,22 @@ async function rollupCuts(
   states: string[],
   minRows: number,
 ): Promise<number[]> {
-  const fractions = Array.from({ length: ROLLUP_PARTITIONS - 1 }, (_, i) => (i + 1) / ROLLUP_PARTITIONS);
-  const { rows } = await db.query<{ n: number; cuts: (number | string)[] | null }>(
-    `SELECT count(*)::int AS n, percentile_disc($3::float8[]) WITHIN GROUP (ORDER BY j.id) AS cuts
-     FROM ${table(scope.prefix)} j WHERE state = ANY($1::${stateArray(scope.prefix)}) AND queue = $2`,
-    [states, scope.queue, fractions],
-  );
-  const { n = 0, cuts = [] } = rows[0] ?? {};
-  if (n < minRows) return [];
-  return [...new Set((cuts ?? []).map(Number))].sort((a, b) => a - b);
+  const byScope = cutsCache.get(db) ?? new Map<string, { at: number; n: number; cuts: number[] }>();
+  cutsCache.set(db, byScope);
+  const key = JSON.stringify([scope.prefix, scope.queue, states]);
+  let entry = byScope.get(key);
+  if (!entry || Date.now() - entry.at > CUTS_TTL_MS) {
+    const fractions = Array.from({ length: ROLLUP_PARTITIONS - 1 }, (_, i) => (i + 1) / ROLLUP_PARTITIONS);
+    const { rows } = await db.query<{ n: number; cuts: (number | string)[] | null }>(
+      `SELECT count(*)::int AS n, percentile_disc($3::float8[]) WITHIN GROUP (ORDER BY j.id) AS cuts
+       FROM ${table(scope.prefix)} j WHERE state = ANY($1::${stateArray(scope.prefix)}) AND queue = $2`,
+      [states, scope.queue, fractions],
+    );
+    const cuts = [...new Set((rows[0]?.cuts ?? []).map(Number))].sort((a, b) => a - b);
+    entry = { at: Date.now(), n: rows[0]?.n ?? 0, cuts };
+    byScope.set(key, entry);
+  }
+  return entry.n < minRows ? [] : entry.cuts;
 }
 
 /**

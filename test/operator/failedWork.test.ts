@@ -280,9 +280,11 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
     expect(asMap(await failedRollup(pool, scope, { replayable: true }), true)).toEqual(cells);
     // Split into id ranges (as for large rollups), every row is still counted exactly once.
     const rollupStatements: string[] = [];
+    const cutStatements: string[] = [];
     const counting = {
       query: (text: string, values?: unknown[]) => {
         if (/GROUP BY 1, 2/.test(text)) rollupStatements.push(text);
+        if (/percentile_disc/.test(text)) cutStatements.push(text);
         return pool.query(text, values);
       },
     } as typeof pool;
@@ -290,6 +292,21 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
       cells,
     );
     expect(rollupStatements).toHaveLength(2);
+    // The cut is measured once and reused (it only balances the ranges).
+    expect(asMap(await failedRollup(counting, scope, { minRowsToSplit: 1 }), false)).toEqual(
+      withoutReplayable,
+    );
+    expect({ rollups: rollupStatements.length, cuts: cutStatements.length }).toEqual({ rollups: 4, cuts: 1 });
+    // A job failing after the cut was measured (a higher id) is still counted.
+    await insertJob(seedPool, prefix, {
+      state: "discarded",
+      queue: "parity",
+      args: upsertArgs(POST, live),
+      errors: [],
+    });
+    const after = await failedRollup(counting, scope, { minRowsToSplit: 1 });
+    expect(cutStatements).toHaveLength(1);
+    expect(after.reduce((sum, c) => sum + c.count, 0)).toBe(expected.size + 1);
   });
 
   it("encodes --json with upstream's keys and redacts secrets", async () => {
