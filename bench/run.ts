@@ -12,6 +12,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
+import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
 import { createObanSchema } from "../src/dev/obanSchema.ts";
 import { type Services, startServices } from "../src/dev/services.ts";
@@ -209,10 +210,13 @@ async function main() {
 
   // --- Describe what was measured ------------------------------------------------------------
   log("explaining the captured oban_jobs statements");
+  // In a session set up as the bot's (work_mem, no parallel workers), so the plans are the ones
+  // the calls got.
+  const botSession = createPool(databaseUrl, { max: 1, applicationName: `scrypath-bench-explain-${runId}` });
   const explain = await explainAll(
-    admin,
+    botSession,
     measured.captures.flatMap(({ op, capture }) => capture.sql.map((sql) => ({ op, sql }))),
-  );
+  ).finally(() => botSession.end());
   log("describing the dataset");
   const [host, obanJobs, tasks] = await Promise.all([
     machine(admin, meili),
