@@ -35,6 +35,7 @@ import {
 } from "../operator/requests.ts";
 import { writeAudit } from "../state/audit.ts";
 import {
+  abandonExecution,
   attachMessage,
   CONFIRMATION_ID,
   type Confirmation,
@@ -44,6 +45,7 @@ import {
   expireConfirmation,
   findConfirmation,
   finishConfirmation,
+  staleExecuting,
 } from "../state/confirmations.ts";
 import { stateExists } from "../state/migrations.ts";
 import { type Access, OPERATOR_ROLE } from "./access.ts";
@@ -65,7 +67,9 @@ import {
 
 /** How often the sweeper looks for pending cards whose time is up. */
 export const SWEEP_INTERVAL_MS = 30_000;
-/** The audit actor for what the bot decides by itself (expiry). */
+/** An execution still unfinished this long after its confirmation was interrupted (at least). */
+export const INTERRUPTED_AFTER_S = 600;
+/** The audit actor for what the bot decides by itself (expiry, interrupted executions). */
 export const BOT_ACTOR = "scrypath-bot";
 /** The audit action of a click that names no request the bot knows. */
 export const UNKNOWN_REQUEST_ACTION = "scrypath.ops.confirmation";
@@ -111,7 +115,10 @@ export interface Confirmations {
   request(request: MutationRequest, origin: Origin, verb: string): Promise<CommandResult>;
   /** A Confirm or Cancel click; the result is the clicker's ephemeral answer (silent when none). */
   decide(click: Click): Promise<CommandResult>;
-  /** Expire every pending request whose time is up and update its card; returns how many. */
+  /**
+   * Expire every pending request whose time is up, close every interrupted execution as failed,
+   * and update their cards; returns how many.
+   */
   sweep(): Promise<number>;
   startSweeper(intervalMs?: number): void;
   stopSweeper(): void;
@@ -546,19 +553,64 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
   const request = guarded((_r: unknown, _o: Origin, verb: string) => verb, requestUnguarded);
   const decide = guarded((click: Click) => click.decision, decideUnguarded);
 
-  // ── Expiry ────────────────────────────────────────────────────────────────────────────────
+  // ── Expiry, and executions that never recorded their end ──────────────────────────────────
+
+  // An execution waits at most `meilisearch.taskWaitMs` for a task; one still "executing" long
+  // after that was interrupted (the process stopped, or the state database failed at the last
+  // step). Its card would say "Running…" forever and every click "already being executed".
+  const interruptedAfterSeconds = Math.max(
+    INTERRUPTED_AFTER_S,
+    2 * Math.ceil(ctx.config.meilisearch.taskWaitMs / 1000) + 60,
+  );
+
+  /** Close an interrupted execution as failed (once, whoever gets there first) and say so on its card. */
+  const closeInterrupted = async (row: Confirmation): Promise<boolean> => {
+    const reason = "execution_interrupted";
+    const message = "the bot stopped before it recorded how this ended";
+    const closed = await db(
+      abandonExecution(ctx.db, stateName, row.id, interruptedAfterSeconds, { error: reason, message }),
+    );
+    if (!closed) return false;
+    const saved = parseStored(closed);
+    count(saved?.request ?? null, "failed");
+    await audit({
+      actor: BOT_ACTOR,
+      request: saved?.request ?? null,
+      preview: saved?.preview ?? null,
+      outcome: "failed",
+      reason,
+      where: whereOf(closed),
+      details: {
+        message,
+        nothing_changed: false,
+        confirmed_by: closed.decidedBy,
+        confirmed_at: closed.decidedAt?.toISOString() ?? null,
+      },
+    });
+    if (saved) {
+      await showCard(
+        closed,
+        saved.preview,
+        cardState(closed, { outcome: refusalOutcome(reason, message, false) }),
+      );
+    }
+    return true;
+  };
 
   const sweepOnce = async (): Promise<number> => {
     if (!(await db(stateExists(ctx.db, stateName)))) return 0;
-    let expired = 0;
+    let closed = 0;
     for (const row of await db(duePending(ctx.db, stateName))) {
-      if (await expire(row)) expired += 1;
+      if (await expire(row)) closed += 1;
     }
-    return expired;
+    for (const row of await db(staleExecuting(ctx.db, stateName, interruptedAfterSeconds))) {
+      if (await closeInterrupted(row)) closed += 1;
+    }
+    return closed;
   };
 
   const sweep = (): Promise<number> => {
-    // One sweep at a time per process; replicas race harmlessly (expiry is a conditional UPDATE).
+    // One sweep at a time per process; replicas race harmlessly (each close is a conditional UPDATE).
     sweeping ??= sweepOnce().finally(() => {
       sweeping = null;
     });

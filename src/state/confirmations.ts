@@ -170,3 +170,39 @@ export async function duePending(db: Queryable, stateName: string, limit = 50): 
   );
   return rows.map(toConfirmation);
 }
+
+/**
+ * Executing requests whose execution started more than `seconds` ago: the process running them
+ * stopped, or could not record how they ended.
+ */
+export async function staleExecuting(
+  db: Queryable,
+  stateName: string,
+  seconds: number,
+  limit = 50,
+): Promise<Confirmation[]> {
+  const { rows } = await db.query(
+    `SELECT * FROM ${stateSchema(stateName)}.confirmations
+     WHERE status = 'executing' AND decided_at <= now() - make_interval(secs => $1)
+     ORDER BY decided_at LIMIT $2`,
+    [seconds, limit],
+  );
+  return rows.map(toConfirmation);
+}
+
+/** Close a stale executing request as failed with `result` (once, whichever replica gets there). */
+export async function abandonExecution(
+  db: Queryable,
+  stateName: string,
+  id: string,
+  seconds: number,
+  result: Record<string, unknown>,
+): Promise<Confirmation | null> {
+  const { rows } = await db.query(
+    `UPDATE ${stateSchema(stateName)}.confirmations SET status = 'failed', result = $3
+     WHERE id = $1 AND status = 'executing' AND decided_at <= now() - make_interval(secs => $2)
+     RETURNING *`,
+    [id, seconds, JSON.stringify(result)],
+  );
+  return rows[0] ? toConfirmation(rows[0]) : null;
+}

@@ -414,6 +414,44 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     expect((await h.confirmation(second.id)).status).toBe("expired");
   });
 
+  it("closes an execution that never recorded its end (a replica stopped mid-way), and only such", async () => {
+    const failed = await failedJob([502]);
+    const state = `"${d.config.state.schema}".confirmations`;
+    const cards = [];
+    for (let i = 0; i < 2; i++) {
+      const before = h.fake.posted.length;
+      await h.command(bot, `retry posts ${failed}`, ALICE);
+      cards.push(await h.nextCard(before));
+    }
+    const [stale, running] = cards as [(typeof cards)[number], (typeof cards)[number]];
+    // As a replica that claimed them and stopped would leave them: one long ago, one just now.
+    await d.oban.pool.query(
+      `UPDATE ${state} SET status = 'executing', decided_by = $2, decided_at = now() - interval '11 minutes' WHERE id = $1`,
+      [stale.id, BOB],
+    );
+    await d.oban.pool.query(
+      `UPDATE ${state} SET status = 'executing', decided_by = $2, decided_at = now() WHERE id = $1`,
+      [running.id, BOB],
+    );
+
+    // (Any replica's sweeper may get there first: the end state is what counts.)
+    await bot.bot.confirmations.sweep();
+    const update = await h.cardUpdate(stale.ts, /^Failed: .* — Not done: execution_interrupted/);
+    expect(textOf(update)).toContain("check `/scrypath audit`");
+    expect(buttonValues(update, CONFIRM_ACTIONS.confirm)).toEqual([]);
+    expect(await h.confirmation(stale.id)).toMatchObject({
+      status: "failed",
+      result: { error: "execution_interrupted" },
+    });
+    expect((await h.auditOf(stale.id)).map((r) => [r.actor, r.outcome, r.reason])).toEqual([
+      [ALICE, "requested", null],
+      ["scrypath-bot", "failed", "execution_interrupted"],
+    ]);
+    // The recent one may still be running somewhere: left alone, also by a second sweep.
+    expect((await h.confirmation(running.id)).status).toBe("executing");
+    expect(await bot.bot.confirmations.sweep()).toBe(0);
+  });
+
   it("refuses every mutation when no operators are configured, saying how to configure them", async () => {
     const nobody = await h.bot({ access: { channels: [CHANNEL] } });
     const failed = await failedJob([601]);
