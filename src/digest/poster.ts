@@ -5,6 +5,7 @@
 // after the last recorded message instead of starting over, so nothing is posted twice.
 import type { KnownBlock } from "@slack/types";
 import type { SlackMessage } from "../../views/types.ts";
+import { rateLimitWait } from "../slack/chat.ts";
 
 export interface PostMessageArgs {
   channel: string;
@@ -66,15 +67,10 @@ export function createPacer(options: {
   };
 }
 
-/** Milliseconds Slack asked us to wait, when the error is a rate limit; null otherwise. */
+/** Milliseconds Slack asked us to wait (capped), when the error is a rate limit; null otherwise. */
 export function rateLimitDelay(error: unknown): number | null {
-  const e = error as { code?: string; retryAfter?: unknown; data?: { error?: string } } | null;
-  if (e?.code === "slack_webapi_rate_limited_error") {
-    const seconds = typeof e.retryAfter === "number" && e.retryAfter > 0 ? e.retryAfter : 1;
-    return Math.min(seconds * 1000, MAX_RETRY_AFTER_MS);
-  }
-  if (e?.code === "slack_webapi_platform_error" && e.data?.error === "ratelimited") return 1000;
-  return null;
+  const wait = rateLimitWait(error);
+  return wait === null ? null : Math.min(wait, MAX_RETRY_AFTER_MS);
 }
 
 /** The claim on the slot was taken over by another replica: stop posting. */

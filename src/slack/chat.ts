@@ -62,6 +62,20 @@ export interface Chat {
   ): Promise<T>;
 }
 
+/**
+ * Milliseconds Slack asked to wait before trying again, when `error` says the call was rate
+ * limited (and so was not carried out); null for any other error. Retry-After, else 1 s.
+ */
+export function rateLimitWait(error: unknown): number | null {
+  const e = error as { code?: string; retryAfter?: unknown; data?: { error?: string } } | null;
+  if (e?.code === "slack_webapi_rate_limited_error") {
+    const seconds = typeof e.retryAfter === "number" && e.retryAfter > 0 ? e.retryAfter : 1;
+    return seconds * 1000;
+  }
+  if (e?.code === "slack_webapi_platform_error" && e.data?.error === "ratelimited") return 1000;
+  return null;
+}
+
 /** Slack error codes that say "try again later" rather than "this cannot work". */
 const TRANSIENT_CODES = new Set(["ratelimited", "internal_error", "fatal_error", "service_unavailable"]);
 
@@ -84,11 +98,11 @@ function classify(
     data?: { error?: string };
   };
   const backoff = options.baseDelayMs * 2 ** (attempt - 1);
+  const rateLimited = rateLimitWait(error);
+  if (rateLimited !== null) {
+    return { reason: "ratelimited", waitMs: rateLimited <= options.maxWaitMs ? rateLimited : null };
+  }
   switch (e?.code) {
-    case "slack_webapi_rate_limited_error": {
-      const ms = Math.max(0, (e.retryAfter ?? 1) * 1000);
-      return { reason: "ratelimited", waitMs: ms <= options.maxWaitMs ? ms : null };
-    }
     case "slack_webapi_http_error": {
       const status = e.statusCode ?? 0;
       const after = Number(e.headers?.["retry-after"]);
