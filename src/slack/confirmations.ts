@@ -313,6 +313,21 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
         ttlSeconds: deps.commands.config.access.confirmationTtl,
       }),
     );
+    // Audited before the card exists, so no click on it can be audited ahead of the request
+    // (the card's ts is on the confirmation row and on every later audit row).
+    await audit({
+      actor: origin.userId,
+      request: req,
+      preview,
+      outcome: "requested",
+      where: { ...where, id: row.id },
+      details: {
+        expires_at: row.expiresAt.toISOString(),
+        thread_ts: origin.threadTs,
+        effect: preview.effect,
+      },
+    });
+    count(req, "requested");
     let ts: string;
     try {
       ts = await chat.post(
@@ -348,19 +363,6 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       );
     }
     await db(attachMessage(ctx.db, stateName, row.id, ts));
-    await audit({
-      actor: origin.userId,
-      request: req,
-      preview,
-      outcome: "requested",
-      where: { ...where, messageTs: ts, id: row.id },
-      details: {
-        expires_at: row.expiresAt.toISOString(),
-        thread_ts: origin.threadTs,
-        effect: preview.effect,
-      },
-    });
-    count(req, "requested");
     log.info("posted a confirmation card", { confirmationId: row.id, ts });
     return silentResult(verb, preview.schema);
   };

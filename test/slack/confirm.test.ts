@@ -92,7 +92,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     expect(card.id).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(h.fake.postsTo(ask)).toEqual([]);
     expect(await h.replaysOf(failed)).toEqual([]);
-    const stored = await h.confirmation(card.id);
+    const stored = await h.recordedConfirmation(card.id);
     expect(stored).toMatchObject({
       status: "pending",
       requestedBy: ALICE,

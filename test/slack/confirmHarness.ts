@@ -245,6 +245,16 @@ export class Harness {
     return (call as ApiCall).body.view as Record<string, unknown>;
   }
 
+  /** The request once the bot has stored where its card was posted (right after posting it). */
+  async recordedConfirmation(id: string): Promise<Confirmation> {
+    for (let waited = 0; waited < 10_000; waited += 20) {
+      const row = await this.confirmation(id);
+      if (row.messageTs !== null) return row;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`the card of request ${id} was never stored`);
+  }
+
   async confirmation(id: string): Promise<Confirmation> {
     const { rows } = await this.d.oban.pool.query(
       `SELECT * FROM "${this.d.config.state.schema}".confirmations WHERE id = $1`,
