@@ -228,7 +228,7 @@ function failedWhere(prefix: string, filter: FailedFilter, extra = ""): string {
  * and one backend classifies 60,000 failed rows in ~0.7 s of CPU; two ranges use two cores, as
  * one parallel worker would, and no more (BENCHMARKS.md).
  */
-export const ROLLUP_PARTITIONS = 2;
+const ROLLUP_PARTITIONS = 2;
 /** Below this many failed jobs in the queue, one statement beats splitting. */
 const ROLLUP_PARTITION_MIN_ROWS = 10_000;
 

@@ -77,7 +77,8 @@ export function rateLimitWait(error: unknown): number | null {
 }
 
 /** Slack error codes that say "try again later" rather than "this cannot work". */
-const TRANSIENT_CODES = new Set(["ratelimited", "internal_error", "fatal_error", "service_unavailable"]);
+// ("ratelimited" is read by rateLimitWait, before these.)
+const TRANSIENT_CODES = new Set(["internal_error", "fatal_error", "service_unavailable"]);
 
 interface Verdict {
   reason: string;
