@@ -208,22 +208,37 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
   };
 
-  /** Expire a pending request whose time is up (once, whoever gets there first) and update its card. */
-  const expire = async (row: Confirmation): Promise<boolean> => {
-    const expired = await db(expireConfirmation(ctx.db, stateName, row.id));
-    if (!expired) return false;
-    const saved = parseStored(expired);
-    count(saved?.request ?? null, "expired");
+  /**
+   * What the bot records when it closes a request by itself (the sweeper or a late click won the
+   * conditional UPDATE): the metric, a BOT_ACTOR audit row, and the card.
+   */
+  const recordBotClose = async (
+    closed: Confirmation,
+    entry: { outcome: string; reason: string; details: Record<string, unknown>; card?: Partial<CardState> },
+  ): Promise<void> => {
+    const saved = parseStored(closed);
+    count(saved?.request ?? null, entry.outcome);
     await audit({
       actor: BOT_ACTOR,
       request: saved?.request ?? null,
       preview: saved?.preview ?? null,
+      outcome: entry.outcome,
+      reason: entry.reason,
+      where: whereOf(closed),
+      details: entry.details,
+    });
+    if (saved) await showCard(closed, saved.preview, cardState(closed, entry.card));
+  };
+
+  /** Expire a pending request whose time is up (once, whoever gets there first) and update its card. */
+  const expire = async (row: Confirmation): Promise<boolean> => {
+    const expired = await db(expireConfirmation(ctx.db, stateName, row.id));
+    if (!expired) return false;
+    await recordBotClose(expired, {
       outcome: "expired",
       reason: "confirmation_expired",
-      where: whereOf(expired),
       details: { requested_by: expired.requestedBy, expires_at: expired.expiresAt.toISOString() },
     });
-    if (saved) await showCard(expired, saved.preview, cardState(expired));
     return true;
   };
 
@@ -573,29 +588,17 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       abandonExecution(ctx.db, stateName, row.id, interruptedAfterSeconds, { error: reason, message }),
     );
     if (!closed) return false;
-    const saved = parseStored(closed);
-    count(saved?.request ?? null, "failed");
-    await audit({
-      actor: BOT_ACTOR,
-      request: saved?.request ?? null,
-      preview: saved?.preview ?? null,
+    await recordBotClose(closed, {
       outcome: "failed",
       reason,
-      where: whereOf(closed),
       details: {
         message,
         nothing_changed: false,
         confirmed_by: closed.decidedBy,
         confirmed_at: closed.decidedAt?.toISOString() ?? null,
       },
+      card: { outcome: refusalOutcome(reason, message, false) },
     });
-    if (saved) {
-      await showCard(
-        closed,
-        saved.preview,
-        cardState(closed, { outcome: refusalOutcome(reason, message, false) }),
-      );
-    }
     return true;
   };
 
