@@ -17,6 +17,7 @@ import { normalizeTaskStatus } from "../core/states.ts";
 import type {
   ContractDriftReport,
   DriftSignal,
+  FailedRollupCell,
   FailedWork,
   ReasonClassCounts,
   RecoveryAction,
@@ -93,18 +94,21 @@ export async function targetFacts(ctx: OperatorContext, target: string): Promise
   };
 }
 
-/** The newest replayable failed rows (for retry actions) and how many there are in all. */
+/**
+ * The newest replayable failed rows (for retry actions) and how many there are in all (from
+ * reconcile's rollup, counted with `replayable`).
+ */
 async function retryableRows(
   ctx: OperatorContext,
   schema: ResolvedSchema,
-  shared: SharedReads,
+  rollup: Promise<FailedRollupCell[]> | null,
 ): Promise<{ rows: FailedWork[]; total: number }> {
   const scope = schema.obanScope;
-  if (!scope) return { rows: [], total: 0 };
+  if (!scope || !rollup) return { rows: [], total: 0 };
   try {
     const [jobs, cells] = await Promise.all([
       failedJobsPage(ctx.db, scope, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
-      shared.failedRollup ?? queueRollup(ctx, schema, { replayable: true }) ?? [],
+      rollup,
     ]);
     const total = countsFromCells(cells, { retryableOnly: true }).total;
     const rows = jobs.map((job) =>
@@ -130,7 +134,7 @@ export async function reconcileOf(
   const [status, failed, retryable, facts, drift] = await Promise.all([
     statusOf(ctx, schema, {}, shared),
     failedWorkOf(ctx, schema, { limit: 1 }, shared),
-    retryableRows(ctx, schema, shared),
+    retryableRows(ctx, schema, failedRollup),
     targetFacts(ctx, target),
     // "No false-green": when asked for, a failed contract read fails the whole reconcile.
     options.includeContractDrift ? contractDriftOf(ctx, schema) : Promise.resolve(null),
