@@ -15,11 +15,24 @@ export interface Timing {
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
+/** The nearest-rank `q` quantile of ascending `sorted`. */
+function nearestRank(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
+}
+
+/** Nearest-rank percentile of the samples, in ms (one decimal). */
+export function percentile(samples: number[], q: number): number {
+  return round(
+    nearestRank(
+      [...samples].sort((a, b) => a - b),
+      q,
+    ),
+  );
+}
+
 /** Median and nearest-rank p95 of the samples, in ms (one decimal). */
 export function summarize(samples: number[]): Timing {
   const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
   const mid = sorted.length / 2;
   const median =
     sorted.length % 2 === 1
@@ -28,7 +41,7 @@ export function summarize(samples: number[]): Timing {
   return {
     runs: sorted.length,
     medianMs: round(median),
-    p95Ms: round(at(0.95)),
+    p95Ms: round(nearestRank(sorted, 0.95)),
     minMs: round(sorted[0] ?? 0),
     maxMs: round(sorted[sorted.length - 1] ?? 0),
     samplesMs: samples.map(round),

@@ -9,7 +9,7 @@ import { openOperator } from "../src/operator/index.ts";
 import { createSlackApp } from "../src/slack/app.ts";
 import { FakeSlack } from "../test/slack/fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../test/slack/signing.ts";
-import { summarize, type Timing } from "./measure.ts";
+import { percentile, summarize, type Timing } from "./measure.ts";
 import type { LoadRound } from "./slackLoad.ts";
 
 type AckFigures = Timing & { p99Ms: number; concurrency: number; requests: number };
@@ -24,13 +24,6 @@ export interface SlackBenchFigures {
 
 const CHANNEL = "C0BENCH001";
 const WARMUP_ROUNDS = 2;
-
-/** Nearest-rank percentile, in ms (one decimal). */
-function percentile(samples: number[], q: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const value = sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
-  return Math.round(value * 10) / 10;
-}
 
 /** The load generator process: `run` fires one round and resolves with its ack latencies. */
 function loadGenerator() {
@@ -110,18 +103,18 @@ export async function benchSlack(
       const acks: number[] = [];
       const keys: string[] = [];
       for (let n = 0; n < rounds + WARMUP_ROUNDS; n++) {
-        const commands = Array.from({ length: concurrency }, (_, i) => {
-          const { id, url } = fake.responseUrl(`r${roundNo}-${i}`);
-          keys.push(id);
-          return { text: i % 2 ? `status ${schema}` : `failed ${schema}`, responseUrl: url };
-        });
+        const urls = Array.from({ length: concurrency }, (_, i) => fake.responseUrl(`r${roundNo}-${i}`));
         roundNo++;
+        keys.push(...urls.map((u) => u.id));
+        const commands = urls.map(({ url }, i) => ({
+          text: i % 2 ? `status ${schema}` : `failed ${schema}`,
+          responseUrl: url,
+        }));
         const latencies = await loader.run({ events, channelId: CHANNEL, commands });
         if (n >= WARMUP_ROUNDS) acks.push(...latencies);
         // "answers": the next burst comes once this one is answered (on-call bursts are spaced
         // in life); "300ms": the next burst lands on this one's work still running.
-        if (spacing === "answers")
-          await Promise.all(commands.map((_, i) => answered(`r${roundNo - 1}-${i}`)));
+        if (spacing === "answers") await Promise.all(urls.map((u) => answered(u.id)));
         else await new Promise((resolve) => setTimeout(resolve, 300));
       }
       // Every command got its answer before the next measurement starts.
