@@ -19,6 +19,8 @@ export const audit: Command<AuditArgs> = {
   usage: "/scrypath audit [schema] [--limit N] [--share]",
   summary: "recent mutation requests, confirmations, refusals and their outcomes (the audit log)",
   flags: { ...COMMON_FLAGS, limit: "integer" },
+  // The log names people and why they were refused: operators only, unless configured otherwise.
+  operatorsOnly: (config) => config.access.auditReaders === "operators",
   args: z
     .object({
       positionals: z.array(z.string()).max(1, "expected at most one schema").pipe(z.array(schemaName)),

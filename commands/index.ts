@@ -1,8 +1,10 @@
 // `/scrypath <verb> …`: parse, check the channel, run the verb, and turn every failure a user
 // can cause or fix into a message. Only bugs throw; the listener answers those with a request id.
+import { ACCESS_MESSAGES } from "../src/core/access.ts";
 import { didYouMean } from "../src/core/schemaRef.ts";
 import { isOperatorError, type OperatorError } from "../src/errors.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
+import { accessRefusalView } from "../views/confirm.ts";
 import { backendErrorView } from "../views/errors.ts";
 import { helpView, usageView } from "../views/help.ts";
 import type { SlackMessage } from "../views/types.ts";
@@ -102,6 +104,30 @@ export function channelDenied(verb: string, invocation: Invocation, deps: Comman
   };
 }
 
+/** Where a verb is for operators only: the refusal for anyone else, or null. */
+async function operatorsOnlyDenied(
+  command: AnyCommand,
+  invocation: Invocation,
+  deps: CommandDeps,
+): Promise<CommandResult | null> {
+  if (!command.operatorsOnly?.(deps.config)) return null;
+  const decision = deps.operatorRole
+    ? await deps.operatorRole(invocation.userId)
+    : ({ allowed: false, reason: "not_an_operator", message: ACCESS_MESSAGES.not_an_operator } as const);
+  if (decision.allowed) return null;
+  const message =
+    decision.reason === "not_an_operator"
+      ? `\`${command.name}\` is for operators here (access.auditReaders: operators): ${decision.message}`
+      : decision.message;
+  return {
+    message: accessRefusalView(message, "operator", decision.reason),
+    share: false,
+    verb: command.name,
+    schema: null,
+    outcome: "denied",
+  };
+}
+
 /**
  * What a user sees for an OperatorError: usage (with did-you-mean) for what they typed wrong, the
  * refusal's sentence for a mutation that cannot run, and which backend failed otherwise.
@@ -184,7 +210,8 @@ export async function runSlashCommand(
         outcome: "ok",
       };
     }
-    const denied = channelDenied(verb, invocation, deps);
+    const denied =
+      channelDenied(verb, invocation, deps) ?? (await operatorsOnlyDenied(command, invocation, deps));
     if (denied) return denied;
     const args = command.args.safeParse(parsed);
     if (!args.success) return usageResult(verb, firstIssue(args.error), command.usage, null);

@@ -1,6 +1,7 @@
 // The contract between the Slack listener and each `/scrypath <verb>` module.
 import type { z } from "zod";
 import type { Config } from "../src/config.ts";
+import type { AccessDecision } from "../src/core/access.ts";
 import type { DigestRunner } from "../src/digest/runner.ts";
 import type { Operator } from "../src/operator/index.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
@@ -13,6 +14,8 @@ export interface CommandDeps {
   now: () => Date;
   /** The digest runner, when the app runs one (`/scrypath digest list|preview`). */
   digests?: Pick<DigestRunner, "list" | "preview">;
+  /** Whether a user holds the operator role (Slack user groups included); absent: nobody does. */
+  operatorRole?: (userId: string) => Promise<AccessDecision>;
 }
 
 export interface Invocation {
@@ -40,6 +43,8 @@ export interface Command<A> {
   summary: string;
   /** Changes production; needs an operator and a confirmation. */
   mutates?: boolean;
+  /** Reads something only operators may see under this configuration (checked before `run`). */
+  operatorsOnly?: (config: Config) => boolean;
   flags: FlagSpec;
   /** Validates positionals and flags into the command's arguments (zod). */
   args: z.ZodType<A>;

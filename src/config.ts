@@ -189,6 +189,11 @@ const configSchema = z
         twoPersonRule: z.boolean().default(false),
         /** How long a confirmation card stays valid: seconds, or "15m", "1h", "90s". */
         confirmationTtl: duration.default("15m").transform(durationSeconds),
+        /**
+         * Who may read (and --share) the audit log from Slack: it names actors and refusal reasons.
+         * `operators` (default) or `everyone` in the allowed channels.
+         */
+        auditReaders: z.enum(["operators", "everyone"]).default("operators"),
       })
       .strict()
       .default({
@@ -196,6 +201,7 @@ const configSchema = z
         operators: { users: [], usergroups: [] },
         twoPersonRule: false,
         confirmationTtl: 900,
+        auditReaders: "operators",
       }),
     state: z
       .object({
@@ -318,6 +324,7 @@ export interface Config {
     twoPersonRule: boolean;
     /** Seconds. */
     confirmationTtl: number;
+    auditReaders: "operators" | "everyone";
   };
   digests: DigestConfig[];
   /** Seconds after its slot that a digest may still be posted (catch-up after downtime). */

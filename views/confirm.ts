@@ -3,6 +3,7 @@
 // operator's Confirm. The card is edited in place once decided (buttons removed, outcome added),
 // and a retry is followed in the thread until its documents are observed in the index.
 import type { Button } from "@slack/types";
+import type { AccessRefusal } from "../src/core/access.ts";
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview } from "../src/operator/requests.ts";
@@ -510,8 +511,13 @@ function sentence(text: string): string {
 }
 
 /** "Not allowed (needs the operator role)" and why, for the clicker only. */
-export function accessRefusalView(message: string, role = "operator"): SlackMessage {
+export function accessRefusalView(message: string, role = "operator", reason?: AccessRefusal): SlackMessage {
   const why = safe(sentence(message), 600);
+  if (reason === "membership_unknown") {
+    return finalizeMessage(`Could not check the ${role} role. Nothing was done.`, [
+      section(`:warning: *Could not check the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
+    ]);
+  }
   return finalizeMessage(`Not allowed: this needs the ${escapeMrkdwn(role)} role. Nothing was done.`, [
     section(`:lock: *Not allowed — this needs the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
   ]);

@@ -7,7 +7,11 @@ export interface OperatorsConfig {
   usergroups: readonly string[];
 }
 
-export type AccessRefusal = "no_operators_configured" | "not_an_operator" | "two_person_rule";
+export type AccessRefusal =
+  | "no_operators_configured"
+  | "not_an_operator"
+  | "membership_unknown"
+  | "two_person_rule";
 
 export type AccessDecision = { allowed: true } | { allowed: false; reason: AccessRefusal; message: string };
 
@@ -15,6 +19,8 @@ export const ACCESS_MESSAGES: Record<AccessRefusal, string> = {
   no_operators_configured:
     "mutations are disabled because no operators are configured; add Slack user ids under access.operators.users or user group ids under access.operators.usergroups",
   not_an_operator: "this needs the operator role (access.operators); ask an operator to do it",
+  membership_unknown:
+    "Slack did not tell in time whether you are in the operators' user group, so the operator role could not be checked; try again in a minute, or ask an operator listed in access.operators.users",
   two_person_rule: "the two-person rule is on: someone other than the requester must confirm",
 };
 
@@ -26,12 +32,15 @@ const refuse = (reason: AccessRefusal): AccessDecision => ({
 
 /**
  * `groupMembers`: members of the configured user groups, as resolved from Slack (null when
- * they could not be resolved; a listed user is still allowed then).
+ * none could be resolved; a listed user is still allowed then). `groupsUnresolved`: some group
+ * could not be resolved, so someone not found elsewhere may still be a member: that refusal says
+ * the membership could not be checked, not that the person lacks the role.
  */
 export function mutationAccess(input: {
   userId: string;
   operators: OperatorsConfig;
   groupMembers: ReadonlySet<string> | null;
+  groupsUnresolved?: boolean;
   /** Set when deciding a confirmation: who asked for it. */
   requestedBy?: string | null;
   twoPersonRule?: boolean;
@@ -41,7 +50,7 @@ export function mutationAccess(input: {
     return refuse("no_operators_configured");
   const isOperator =
     operators.users.includes(input.userId) || (input.groupMembers?.has(input.userId) ?? false);
-  if (!isOperator) return refuse("not_an_operator");
+  if (!isOperator) return refuse(input.groupsUnresolved ? "membership_unknown" : "not_an_operator");
   if (input.twoPersonRule && input.requestedBy && input.requestedBy === input.userId)
     return refuse("two_person_rule");
   return { allowed: true };

@@ -1,6 +1,7 @@
 // Who may request and confirm mutations from Slack: src/core/access.ts decides, this resolves the
 // members of the configured user groups (usergroups.users.list), cached for a short time. A lookup
-// that fails is logged and counts as "not a member": deny by default.
+// that fails or does not answer within a few seconds is logged and denies: deny by default, saying
+// the membership could not be checked.
 
 import type { Config } from "../config.ts";
 import { type AccessDecision, mutationAccess } from "../core/access.ts";
@@ -10,6 +11,9 @@ import type { Chat } from "./chat.ts";
 /** How long resolved user-group members are trusted. */
 export const USERGROUP_TTL_MS = 60_000;
 
+/** Every user-group lookup of one decision together (they run in parallel) waits at most this long. */
+export const USERGROUP_LOOKUP_TIMEOUT_MS = 3_000;
+
 /** How refusals name the role that is needed. */
 export const OPERATOR_ROLE = "operator (access.operators)";
 
@@ -18,6 +22,7 @@ export interface AccessDeps {
   chat: Pick<Chat, "call">;
   logger: Logger;
   ttlMs?: number;
+  lookupTimeoutMs?: number;
   /** Milliseconds; injected for tests. */
   clock?: () => number;
 }
@@ -41,19 +46,35 @@ interface Entry {
 export function createAccess(deps: AccessDeps): Access {
   const ttl = deps.ttlMs ?? USERGROUP_TTL_MS;
   const clock = deps.clock ?? Date.now;
+  const lookupTimeoutMs = deps.lookupTimeoutMs ?? USERGROUP_LOOKUP_TIMEOUT_MS;
   const cache = new Map<string, Entry>();
 
   const lookup = async (group: string): Promise<ReadonlySet<string> | null> => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await deps.chat.call<{ users?: unknown }>("usergroups.users.list", { usergroup: group });
+      // The chat wrapper retries (and honours Retry-After); a decision cannot wait for all of that.
+      const call = deps.chat.call<{ users?: unknown }>("usergroups.users.list", { usergroup: group });
+      call.catch(() => {});
+      const result = await Promise.race([
+        call,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () =>
+              reject(new Error(`Slack did not answer usergroups.users.list within ${lookupTimeoutMs} ms`)),
+            lookupTimeoutMs,
+          );
+        }),
+      ]);
       const users = Array.isArray(result.users) ? result.users.filter((u) => typeof u === "string") : [];
       return new Set(users);
     } catch (error) {
-      deps.logger.warn("could not resolve a user group; its members count as non-operators", {
+      deps.logger.warn("could not resolve a user group; membership in it cannot be checked", {
         usergroup: group,
         error,
       });
       return null;
+    } finally {
+      clearTimeout(timer);
     }
   };
 
@@ -74,14 +95,17 @@ export function createAccess(deps: AccessDeps): Access {
     async decide(userId, options = {}) {
       const { operators, twoPersonRule } = deps.access;
       let groupMembers: ReadonlySet<string> | null = null;
+      let groupsUnresolved = false;
       if (!operators.users.includes(userId) && operators.usergroups.length > 0) {
         const sets = await Promise.all(operators.usergroups.map(membersOf));
         groupMembers = new Set(sets.flatMap((s) => (s ? [...s] : [])));
+        groupsUnresolved = sets.some((s) => s === null);
       }
       return mutationAccess({
         userId,
         operators,
         groupMembers,
+        groupsUnresolved,
         requestedBy: options.requestedBy ?? null,
         twoPersonRule: options.twoPersonRule ?? twoPersonRule,
       });

@@ -196,11 +196,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     viewContext,
     options: { timeoutMs: config.slack.verifyTimeout * 1000, ...options.follow },
   });
+  const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
+  commands.operatorRole = (userId) => access.decide(userId);
   const confirmations = createConfirmations({
     ctx: operator.context,
     commands,
     chat,
-    access: createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) }),
+    access,
     followers,
     logger: logger.child({ component: "confirmations" }),
     metrics,

@@ -269,7 +269,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       user: origin.userId,
       reason: decision.reason,
     });
-    return answerOf(verb, accessRefusalView(decision.message, OPERATOR_ROLE), "denied");
+    return answerOf(verb, accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason), "denied");
   };
 
   const requestUnguarded: Confirmations["request"] = async (input, origin, verb) => {
@@ -533,7 +533,11 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
         details: { message: decision.message, step: click.decision, requested_by: row.requestedBy },
       });
       count(saved.request, "refused");
-      return answerOf(click.decision, accessRefusalView(decision.message, OPERATOR_ROLE), "denied");
+      return answerOf(
+        click.decision,
+        accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason),
+        "denied",
+      );
     }
 
     const claimed = await db(

@@ -8,16 +8,20 @@ import type { AuditRow, Operator } from "../../src/operator/index.ts";
 import { mutationRequest } from "../../src/operator/requests.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 
-const CONFIG = parseConfig(
-  {
-    meilisearch: { url: "http://127.0.0.1:9" },
-    database: { url: "postgres://bot@127.0.0.1:9/app" },
-    schemas: [{ module: "MyApp.Blog.Post", alias: "posts", syncMode: "oban", obanQueue: "search_sync" }],
-    access: { channels: ["C0ONCALL01"] },
-  },
-  {},
-);
+const CONFIG_RAW = {
+  meilisearch: { url: "http://127.0.0.1:9" },
+  database: { url: "postgres://bot@127.0.0.1:9/app" },
+  schemas: [{ module: "MyApp.Blog.Post", alias: "posts", syncMode: "oban", obanQueue: "search_sync" }],
+  access: { channels: ["C0ONCALL01"] },
+};
+const CONFIG = parseConfig(CONFIG_RAW, {});
 const who = { userId: "U0ALICE001", channelId: "C0ONCALL01" };
+
+/** Alice and Bob hold the operator role. */
+const operatorRole = async (userId: string) =>
+  ["U0ALICE001", "U0BOB00002"].includes(userId)
+    ? ({ allowed: true } as const)
+    : ({ allowed: false, reason: "not_an_operator", message: "this needs the operator role" } as const);
 
 function deps(operator: Partial<Operator> = {}): { deps: CommandDeps; calls: string[] } {
   const calls: string[] = [];
@@ -31,7 +35,10 @@ function deps(operator: Partial<Operator> = {}): { deps: CommandDeps; calls: str
       },
     },
   ) as unknown as Operator;
-  return { deps: { operator: proxy, config: CONFIG, now: () => new Date("2026-11-24T12:00:00Z") }, calls };
+  return {
+    deps: { operator: proxy, config: CONFIG, now: () => new Date("2026-11-24T12:00:00Z"), operatorRole },
+    calls,
+  };
 }
 
 async function run(text: string, operator: Partial<Operator> = {}) {
@@ -159,5 +166,44 @@ describe("/scrypath audit", () => {
       },
     });
     expect(asked).toEqual([{ schema: null, limit: 20 }]);
+  });
+
+  it("is for operators by default: anyone else is refused before the log is read", async () => {
+    for (const role of [operatorRole, undefined]) {
+      const read: unknown[] = [];
+      const d = deps({
+        auditLog: async (options) => {
+          read.push(options);
+          return [];
+        },
+      });
+      const result = await runSlashCommand(
+        "audit --share",
+        { ...who, userId: "U0DAVE0004" },
+        { ...d.deps, operatorRole: role },
+      );
+      expect(result.outcome).toBe("denied");
+      expect(result.share).toBe(false);
+      expect(JSON.stringify(result.message)).toContain("access.auditReaders");
+      expect(read).toEqual([]);
+    }
+  });
+
+  it("is open to everyone in the allowed channels with access.auditReaders: everyone", async () => {
+    const config = parseConfig(
+      { ...CONFIG_RAW, access: { channels: ["C0ONCALL01"], auditReaders: "everyone" } },
+      {},
+    );
+    expect(config.access.auditReaders).toBe("everyone");
+    const result = await runSlashCommand(
+      "audit",
+      { ...who, userId: "U0DAVE0004" },
+      {
+        ...deps({ auditLog: async () => [] }).deps,
+        config,
+        operatorRole: undefined,
+      },
+    );
+    expect(result.outcome).toBe("ok");
   });
 });

@@ -31,4 +31,15 @@ describe("mutationAccess", () => {
     // Non-operators are refused for what they are, not for the two-person rule.
     expect(reason({ ...base, userId: "U_X", requestedBy: "U_X" })).toBe("not_an_operator");
   });
+
+  it("says the membership could not be checked when a group lookup failed and the user was not found", () => {
+    const unresolved = { operators, groupMembers: null, groupsUnresolved: true };
+    expect(reason({ ...unresolved, userId: "U_GRP" })).toBe("membership_unknown");
+    // A listed user, or one found in a group that did resolve, is still an operator.
+    expect(reason({ ...unresolved, userId: "U_OPS" })).toBe("allowed");
+    expect(reason({ ...unresolved, userId: "U_GRP", groupMembers: new Set(["U_GRP"]) })).toBe("allowed");
+    expect(mutationAccess({ ...unresolved, userId: "U_GRP" })).toMatchObject({
+      message: expect.stringContaining("could not be checked"),
+    });
+  });
 });

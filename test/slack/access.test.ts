@@ -16,7 +16,11 @@ function accessOf(access: Record<string, unknown>) {
   ).access;
 }
 
-function harness(access: Record<string, unknown>, members: Record<string, string[] | Error>) {
+function harness(
+  access: Record<string, unknown>,
+  members: Record<string, string[] | Error | "hang">,
+  lookupTimeoutMs?: number,
+) {
   let now = 1_000_000;
   const lookups: string[] = [];
   const lines: Record<string, unknown>[] = [];
@@ -29,12 +33,14 @@ function harness(access: Record<string, unknown>, members: Record<string, string
         lookups.push(group);
         await new Promise((r) => setTimeout(r, 5));
         const found = members[group];
+        if (found === "hang") return new Promise<T>(() => {});
         if (found instanceof Error) throw found;
         return { ok: true, users: found ?? [] } as T;
       },
     },
     logger: createLogger({ write: (l) => lines.push(JSON.parse(l)) }),
     clock: () => now,
+    ...(lookupTimeoutMs ? { lookupTimeoutMs } : {}),
   });
   return {
     decide: decide.decide,
@@ -76,13 +82,13 @@ describe("access for mutations from Slack", () => {
     expect(h.lookups).toEqual(["S0OPS00001", "S0OPS00001"]);
   });
 
-  it("logs a failed lookup and treats it as not a member; the next decision asks again", async () => {
+  it("logs a failed lookup and refuses as 'could not check' whoever it might hold; the next decision asks again", async () => {
     const h = harness(
       { operators: { users: ["U0ALICE001"], usergroups: ["S0OPS00001", "S0BROKEN01"] } },
       { S0OPS00001: ["U0CAROL003"], S0BROKEN01: new Error("ratelimited") },
     );
     expect(await h.decide("U0CAROL003")).toEqual({ allowed: true });
-    expect(await h.decide("U0ERIN0005")).toMatchObject({ allowed: false, reason: "not_an_operator" });
+    expect(await h.decide("U0ERIN0005")).toMatchObject({ allowed: false, reason: "membership_unknown" });
     expect(h.lines.filter((l) => l.usergroup === "S0BROKEN01" && l.level === "warn")).toHaveLength(2);
     expect(h.lookups.filter((g) => g === "S0BROKEN01")).toHaveLength(2);
     expect(h.lookups.filter((g) => g === "S0OPS00001")).toHaveLength(1);
@@ -96,5 +102,20 @@ describe("access for mutations from Slack", () => {
       reason: "two_person_rule",
     });
     expect(await h.decide("U0BOB00002", { requestedBy: "U0ALICE001" })).toEqual({ allowed: true });
+  });
+
+  it("bounds every lookup of a decision together: a group that never answers costs one timeout", async () => {
+    const h = harness(
+      { operators: { usergroups: ["S0OPS00001", "S0HANG0001", "S0HANG0002"] } },
+      { S0OPS00001: ["U0CAROL003"], S0HANG0001: "hang", S0HANG0002: "hang" },
+      300,
+    );
+    const started = Date.now();
+    const decision = await h.decide("U0ERIN0005");
+    const took = Date.now() - started;
+    expect(decision).toMatchObject({ allowed: false, reason: "membership_unknown" });
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1_500);
+    expect(h.lines.filter((l) => l.level === "warn")).toHaveLength(2);
   });
 });

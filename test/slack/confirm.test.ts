@@ -468,10 +468,41 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     });
   });
 
-  it("lists the audit log with /scrypath audit", async () => {
-    const answer = await h.answer(await h.command(bot, "audit posts --limit 50", DAVE));
+  it("lists the audit log with /scrypath audit to operators (a user-group member here), and only to them", async () => {
+    const answer = await h.answer(await h.command(bot, "audit posts --limit 50", CAROL));
     expect(textOf(answer)).toContain("Audit log");
     expect(textOf(answer)).toContain("requested");
     expect(textOf(answer)).toContain("confirmed");
+
+    const denied = await h.answer(await h.command(bot, "audit posts --share", DAVE));
+    expect(textOf(denied)).toContain("Not allowed");
+    expect(textOf(denied)).toContain("access.auditReaders");
+    expect(textOf(denied)).not.toContain("Audit log");
+    expect(denied.response_type).toBe("ephemeral");
+
+    const open = await h.bot({ access: operatorsConfig({ auditReaders: "everyone" }) });
+    expect(textOf(await h.answer(await h.command(open, "audit posts", DAVE)))).toContain("Audit log");
+  });
+
+  it("bounds a user-group lookup that does not answer, and says the role could not be checked", async () => {
+    // A fresh replica: nothing cached. Slack rate-limits the lookup for a minute.
+    const fresh = await h.bot();
+    const failed = await failedJob([991]);
+    const before = h.fake.posted.length;
+    await h.command(fresh, `retry posts ${failed}`, ALICE);
+    const card = await h.nextCard(before);
+    h.fake.failApi("usergroups.users.list", { status: 429, retryAfter: 60 }, 5);
+    const started = Date.now();
+    const answer = await h.answer(await h.decide(fresh, card, CAROL));
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(textOf(answer)).toContain("Could not check the operator (access.operators) role");
+    expect(textOf(answer)).not.toContain("Not allowed");
+    expect((await h.confirmation(card.id)).status).toBe("pending");
+    expect((await h.auditOf(card.id)).filter((r) => r.outcome === "refused")).toEqual([
+      expect.objectContaining({ actor: CAROL, reason: "membership_unknown" }),
+    ]);
+    // A listed operator needs no lookup and is not held up by it.
+    await h.decide(fresh, card, BOB);
+    await h.cardUpdate(card.ts, /^Done/);
   });
 });
