@@ -44,7 +44,11 @@ describe("fake Slack history and crashes", () => {
         include_all_metadata: true,
         ...(cursor ? { cursor } : {}),
       });
-      pages.push((page.messages ?? []).map((m) => `${m.text}:${m.metadata?.event_payload?.part}`));
+      pages.push(
+        (page.messages ?? []).map(
+          (m) => `${m.text}:${(m.metadata?.event_payload as Record<string, unknown> | undefined)?.part}`,
+        ),
+      );
       cursor = page.has_more ? page.response_metadata?.next_cursor : undefined;
     } while (cursor);
     // oldest is exclusive: m0 is left out.
@@ -73,7 +77,12 @@ describe("fake Slack history and crashes", () => {
       limit: 3,
       include_all_metadata: true,
     });
-    expect(first.messages?.map((m) => [m.text, m.metadata?.event_payload?.part])).toEqual([
+    expect(
+      first.messages?.map((m) => [
+        m.text,
+        (m.metadata?.event_payload as Record<string, unknown> | undefined)?.part,
+      ]),
+    ).toEqual([
       ["parent", 0],
       ["reply 1", 1],
       ["reply 2", 2],
