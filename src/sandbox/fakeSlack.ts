@@ -314,6 +314,11 @@ export class FakeSlack {
     return this.held.size;
   }
 
+  /** Forgets crashes set up with crashOn that have not happened yet. */
+  cancelCrashes(): void {
+    this.crashes.clear();
+  }
+
   /** Drops the connections crashOn held: the caller (if it still lives) sees them reset. */
   releaseCrashed(): void {
     for (const res of this.held) res.destroy();
