@@ -11,6 +11,7 @@ import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/r
 import { createOperator } from "../../src/operator/index.ts";
 import type { StoredMessage } from "../../src/sandbox/fakeSlack.ts";
 import { findSlot } from "../../src/state/digestSlots.ts";
+import { digestListView } from "../../views/digest.ts";
 import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -275,6 +276,23 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
     await dead.bury();
   });
 
+  it("died after the parent was stored, as its reply was being sent (it never reached Slack): the reply is posted once", async () => {
+    const ch = channel();
+    const config = configWith([digest("crash-reply-before", ch)]);
+    wall = plus(NINE, 1);
+    fake.crashOn("chat.postMessage", "before", (b) => b.channel === ch && b.thread_ts !== undefined);
+    const dead = await dyingReplica(config, plus(NINE, 1));
+    const [parent] = parents(ch);
+    expect(await slot("crash-reply-before")).toMatchObject({ messageTs: [parent?.ts], posting: 1 });
+
+    wall = plus(NINE, 12);
+    const [result] = await timed(() => runner(config, plus(NINE, 12)).tick());
+    expect(result).toMatchObject({ outcome: "posted", messages: 1 });
+    await expectOneCompleteDigest(ch, "crash-reply-before");
+    expect(historyReads(ch).map((c) => c.method)).toEqual(["conversations.replies"]);
+    await dead.bury();
+  });
+
   it("history unreadable (missing_scope): no second parent; the slot is left unconfirmed, saying why", async () => {
     const ch = channel();
     const config = configWith([digest("no-history", ch)]);
@@ -309,6 +327,15 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
         msg: "digest unconfirmed",
         fields: expect.objectContaining({ digest: "no-history" }),
       }),
+    );
+    // `/scrypath digest list` says so.
+    const list = digestListView(await runner(config, plus(NINE, 13)).list(), {
+      now: plus(NINE, 13),
+      dashboardLinks: {},
+    });
+    expect(list.text + JSON.stringify(list.blocks)).toContain(":warning: may be incomplete for");
+    expect(JSON.stringify(list.blocks)).toContain(
+      "could not check: conversations.history failed with missing_scope",
     );
     // For good: later ticks leave it alone, and post nothing.
     wall = plus(NINE, 30);
