@@ -417,6 +417,10 @@ function lastLine(entry: DigestListEntry): string {
       return `:x: failed at ${when}${last.reason ? `: ${errorSentence(last.reason, 200)}` : ""}`;
     case "claimed":
       return `in progress for ${when}`;
+    case "unconfirmed":
+      return `:warning: may be incomplete for ${when}${last.reason ? `: ${errorSentence(last.reason, 300)}` : ""}`;
+    case "superseded":
+      return `not posted for ${when} (a later slot came first)`;
   }
 }
 

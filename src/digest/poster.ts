@@ -3,17 +3,51 @@
 // A 429 waits Retry-After and tries again (bounded). Every ts is handed to `record` as soon as
 // Slack returns it, and a retried slot passes the recorded ts back in `posted`: posting resumes
 // after the last recorded message instead of starting over, so nothing is posted twice.
+// Between the post and the record there is a window (the replica dies, the answer is lost): each
+// post is written ahead with `intent` and carries message metadata naming its slot and part, so
+// the next attempt can find it in Slack (recover.ts) instead of posting it a second time.
 import type { KnownBlock } from "@slack/types";
 import type { SlackMessage } from "../../views/types.ts";
 import { rateLimitWait } from "../slack/chat.ts";
+
+/** Slack message metadata (an app event attached to the message, returned by history reads). */
+export interface MessageEvent {
+  event_type: string;
+  event_payload: Record<string, string | number | boolean>;
+}
 
 export interface PostMessageArgs {
   channel: string;
   text: string;
   blocks: KnownBlock[];
   thread_ts?: string;
+  metadata?: MessageEvent;
   unfurl_links: boolean;
   unfurl_media: boolean;
+}
+
+/** A message as conversations.history / conversations.replies return it (what digests read of it). */
+export interface HistoryMessage {
+  ts?: string;
+  thread_ts?: string;
+  bot_id?: string;
+  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
+}
+
+export interface HistoryPage {
+  ok?: boolean;
+  error?: string;
+  messages?: HistoryMessage[];
+  has_more?: boolean;
+  response_metadata?: { next_cursor?: string };
+}
+
+export interface HistoryArgs {
+  channel: string;
+  oldest?: string;
+  limit?: number;
+  cursor?: string;
+  include_all_metadata?: boolean;
 }
 
 /**
@@ -21,8 +55,20 @@ export interface PostMessageArgs {
  * `rejectRateLimitedCalls: true` (and `retryConfig: { retries: 0 }`) so that 429s come back here and
  * are paced per channel instead of pausing the shared client.
  */
-export interface ChatClient {
+export interface PostClient {
   chat: { postMessage(args: PostMessageArgs): Promise<{ ok?: boolean; ts?: string; error?: string }> };
+}
+
+/**
+ * What the digest runner uses: posting, and reading history only to find a post whose answer never
+ * came back (needs channels:history / groups:history). Without `conversations` such a post cannot be
+ * confirmed and the slot is left 'unconfirmed' instead of posting it again.
+ */
+export interface ChatClient extends PostClient {
+  conversations?: {
+    history(args: HistoryArgs): Promise<HistoryPage>;
+    replies(args: HistoryArgs & { ts: string }): Promise<HistoryPage>;
+  };
 }
 
 export type Sleep = (ms: number) => Promise<void>;
@@ -78,8 +124,27 @@ export class ClaimLostError extends Error {
   override readonly name = "ClaimLostError";
 }
 
+/** Slack answered a post with an error: the message was not posted. */
+export class SlackRefusedError extends Error {
+  override readonly name = "SlackRefusedError";
+}
+
+/** Slack's answers that may come after part of the work was done (docs: fatal_error). */
+const MAYBE_DONE = new Set(["internal_error", "fatal_error", "service_unavailable", "request_timeout"]);
+
+/**
+ * Whether a failed chat.postMessage certainly posted nothing: Slack answered it with an error (or a
+ * 429). A lost answer, a timeout or a 5xx may have posted it.
+ */
+export function certainlyNotPosted(error: unknown): boolean {
+  if (error instanceof SlackRefusedError) return true;
+  const e = error as { code?: string; data?: { error?: string } } | null;
+  if (e?.code === "slack_webapi_rate_limited_error") return true;
+  return e?.code === "slack_webapi_platform_error" && !MAYBE_DONE.has(e.data?.error ?? "");
+}
+
 export interface PostDigestOptions {
-  client: ChatClient;
+  client: PostClient;
   channel: string;
   /** The parent first, then the thread replies. */
   messages: readonly SlackMessage[];
@@ -87,6 +152,10 @@ export interface PostDigestOptions {
   posted: readonly string[];
   /** Stores every ts posted so far; `complete` once the last one is in. False: the claim was lost. */
   record(ts: string[], complete: boolean): Promise<boolean>;
+  /** Written ahead of each post of message `index` (0 = the parent). False: the claim was lost. */
+  intent?(index: number): Promise<boolean>;
+  /** Metadata for message `index`, so a later attempt can find it in Slack. */
+  metadata?(index: number): MessageEvent;
   pacer: ChannelPacer;
   sleep: Sleep;
   maxRetries?: number;
@@ -100,10 +169,14 @@ export interface PostResult {
   postedNow: number;
 }
 
-async function postOne(options: PostDigestOptions, args: PostMessageArgs): Promise<string> {
+async function postOne(options: PostDigestOptions, args: PostMessageArgs, index: number): Promise<string> {
   const max = options.maxRetries ?? MAX_RATE_LIMIT_RETRIES;
   for (let attempt = 0; ; attempt++) {
     await options.pacer.turn(options.channel);
+    // Written ahead, right before the request leaves: from here on it may be in Slack.
+    if (options.intent && !(await options.intent(index))) {
+      throw new ClaimLostError("the slot was taken over by another replica");
+    }
     let answer: { ok?: boolean; ts?: string; error?: string };
     try {
       answer = await options.client.chat.postMessage(args);
@@ -119,9 +192,8 @@ async function postOne(options: PostDigestOptions, args: PostMessageArgs): Promi
       await options.sleep(1000);
       continue;
     }
-    if (answer.ok === false || typeof answer.ts !== "string") {
-      throw new Error(`chat.postMessage did not post (${answer.error ?? "no ts in the answer"})`);
-    }
+    if (answer.ok === false) throw new SlackRefusedError(`chat.postMessage did not post (${answer.error})`);
+    if (typeof answer.ts !== "string") throw new Error("chat.postMessage did not post (no ts in the answer)");
     return answer.ts;
   }
 }
@@ -139,14 +211,27 @@ export async function postDigest(options: PostDigestOptions): Promise<PostResult
   for (let i = ts.length; i < total; i++) {
     const message = options.messages[i] as SlackMessage;
     const parent = ts[0];
-    const posted = await postOne(options, {
-      channel: options.channel,
-      text: message.text,
-      blocks: message.blocks,
-      ...(i > 0 && parent ? { thread_ts: parent } : {}),
-      unfurl_links: false,
-      unfurl_media: false,
-    });
+    let posted: string;
+    try {
+      posted = await postOne(
+        options,
+        {
+          channel: options.channel,
+          text: message.text,
+          blocks: message.blocks,
+          ...(i > 0 && parent ? { thread_ts: parent } : {}),
+          ...(options.metadata ? { metadata: options.metadata(i) } : {}),
+          unfurl_links: false,
+          unfurl_media: false,
+        },
+        i,
+      );
+    } catch (error) {
+      // Slack said no: nothing is out there to look for later (clears the write-ahead mark).
+      if (options.intent && certainlyNotPosted(error))
+        await options.record([...ts], false).catch(() => false);
+      throw error;
+    }
     ts.push(posted);
     postedNow += 1;
     if (!(await options.record([...ts], i === total - 1))) {

@@ -2,7 +2,10 @@
 // the grace window, one replica claims it, builds the snapshot, decides, and posts (or records the
 // skip). After downtime only the latest slot is considered, once, marked late: never a burst of old
 // slots. A failed or abandoned attempt is taken over on a later tick and resumes after the last
-// message it recorded. `start()` ticks each digest at its cron times (node-cron, in its zone), once
+// message it recorded; a post it sent without recording the answer is first looked for in Slack
+// (recover.ts) and adopted if it went out, so every message is posted once. When Slack cannot be read
+// the slot is left 'unconfirmed' rather than risk a second parent. An older slot left half-posted is
+// finished before the latest one is worked (a short schedule moves on before the lease ends). `start()` ticks each digest at its cron times (node-cron, in its zone), once
 // at start-up for catch-up, and every minute for retries.
 import cron, { type ScheduledTask } from "node-cron";
 import { digestDetails, digestParent } from "../../views/digest.ts";
@@ -20,9 +23,13 @@ import {
   reclaimSlot,
   recordContent,
   recordFailed,
+  recordIntent,
   recordPosted,
   recordSkipped,
+  recordSuperseded,
+  recordUnconfirmed,
   type SlotClaim,
+  unfinishedSlots,
 } from "../state/digestSlots.ts";
 import { ensureState } from "../state/migrations.ts";
 import {
@@ -43,6 +50,7 @@ import {
   realSleep,
   type Sleep,
 } from "./poster.ts";
+import { digestMetadata, findPosted, HistoryUnreadableError } from "./recover.ts";
 import { latestSlot, nextSlot, type Slot } from "./schedule.ts";
 
 /** A digest posted more than this after its slot is marked late. */
@@ -61,6 +69,13 @@ export type TickOutcome =
   | "skipped"
   /** This attempt failed; a later tick retries within grace. */
   | "failed"
+  /**
+   * A post of this slot may be in Slack but could not be confirmed (history unreadable): not posted
+   * again, recorded with the reason.
+   */
+  | "unconfirmed"
+  /** An older slot overtaken by a later one before anything of it was posted: not posted late. */
+  | "superseded"
   /** Another replica (or an earlier attempt) has the slot. */
   | "taken"
   /** This runner is already working on the digest. */
@@ -211,7 +226,73 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
 
   const previousSnapshot = (row: DigestSlot | null) => (row && isSnapshot(row.content) ? row.content : null);
 
-  async function work(digest: DigestConfig, row: DigestSlot, now: Date): Promise<TickResult> {
+  /**
+   * A post written ahead but never recorded may be in Slack: look for it by its metadata, and
+   * record it when found. Returns the slot's ts (with the found one), or a result when the slot
+   * must not go on: history unreadable for good ("unconfirmed").
+   */
+  async function settlePending(
+    digest: DigestConfig,
+    row: DigestSlot,
+    claim: SlotClaim,
+    channel: string,
+    result: (outcome: TickOutcome, extra?: Partial<TickResult>) => TickResult,
+  ): Promise<{ ts: string[] } | { done: TickResult }> {
+    const ts = [...row.messageTs];
+    if (row.posting === null || row.posting !== ts.length || !row.postingAt || !isSnapshot(row.content)) {
+      return { ts };
+    }
+    const part = row.posting;
+    let found: string | null;
+    try {
+      found = await findPosted({
+        client,
+        channel,
+        ref: { digest: digest.name, slotKey: row.slotKey, part },
+        since: row.postingAt,
+        parentTs: ts[0] ?? null,
+        sleep,
+      });
+    } catch (error) {
+      if (!(error instanceof HistoryUnreadableError) || !error.permanent) throw error;
+      // Posting again could put a second parent (or reply) in the channel; not posting leaves at
+      // worst one digest without (the rest of) its thread. The reason says what to fix.
+      const reason =
+        `not posted again: ${part === 0 ? "the parent" : `thread message ${part}`} may already be in Slack ` +
+        `(a replica stopped before recording it) and the bot could not check: ${error.message}` +
+        (error.code === "missing_scope" ? "; add the channels:history and groups:history scopes" : "");
+      if (!(await recordUnconfirmed(db, stateName, claim, { reason, at: clock() }))) {
+        throw new ClaimLostError("the slot was taken over by another replica");
+      }
+      log.error("digest unconfirmed", { digest: digest.name, slot: row.slotKey, part, reason });
+      return { done: result("unconfirmed", { reason }) };
+    }
+    if (found === null) {
+      log.info("digest post not found in Slack; posting it", {
+        digest: digest.name,
+        slot: row.slotKey,
+        part,
+      });
+      return { ts };
+    }
+    ts.push(found);
+    if (!(await recordPosted(db, stateName, claim, { channel, ts, complete: false, at: clock() }))) {
+      throw new ClaimLostError("the slot was taken over by another replica");
+    }
+    log.info("digest post found in Slack; resuming after it", {
+      digest: digest.name,
+      slot: row.slotKey,
+      part,
+    });
+    return { ts };
+  }
+
+  async function work(
+    digest: DigestConfig,
+    row: DigestSlot,
+    now: Date,
+    mode: "latest" | "finish" = "latest",
+  ): Promise<TickResult> {
     const claim: SlotClaim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
     const slot = { at: row.slotAt, key: row.slotKey };
     const result = (outcome: TickOutcome, extra: Partial<TickResult> = {}): TickResult => ({
@@ -223,8 +304,20 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       messages: 0,
       ...extra,
     });
+    const channel = row.channel ?? digest.channel;
+    const settled = await settlePending(digest, row, claim, channel, result);
+    if ("done" in settled) return settled.done;
+    const postedBefore = settled.ts;
     // Something was posted already: finish that digest, from the snapshot it was decided on.
-    const resume = row.messageTs.length > 0 && isSnapshot(row.content);
+    const resume = postedBefore.length > 0 && isSnapshot(row.content);
+    if (!resume && mode === "finish") {
+      // An older slot of which nothing reached Slack: the later slot speaks instead.
+      const reason = "a later slot came before anything of this one was posted";
+      if (!(await recordSuperseded(db, stateName, claim, { reason, at: clock() }))) {
+        throw new ClaimLostError("the slot was taken over by another replica");
+      }
+      return result("superseded", { reason });
+    }
     const snapshot = resume
       ? (row.content as DigestSnapshot)
       : await buildDigest(operator, digest, config, now, options.build);
@@ -255,13 +348,15 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       late: row.late,
       slotAt: row.slotAt,
     });
-    const channel = row.channel ?? digest.channel;
     const posted = await postDigest({
       client,
       channel,
       messages,
-      posted: row.messageTs,
+      posted: postedBefore,
       record: (ts, complete) => recordPosted(db, stateName, claim, { channel, ts, complete, at: clock() }),
+      intent: (index) => recordIntent(db, stateName, claim, { channel, index, at: clock() }),
+      metadata: (part) =>
+        digestMetadata({ digest: digest.name, slotKey: row.slotKey, part }, messages.length),
       pacer,
       sleep,
       onRetry: (reason) => hooks.slackRetry?.(reason),
@@ -271,9 +366,52 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       slot: row.slotKey,
       late: row.late,
       messages: posted.postedNow,
-      resumed: row.messageTs.length,
+      resumed: postedBefore.length,
     });
     return result("posted", { messages: posted.postedNow });
+  }
+
+  /**
+   * Older slots of the digest that an attempt left with something in Slack (or possibly in Slack)
+   * and that no one works any more: finish their thread before the latest slot is posted.
+   */
+  async function finishOlder(digest: DigestConfig, before: Date, now: Date): Promise<void> {
+    const at = clock();
+    const older = await unfinishedSlots(db, stateName, {
+      digest: digest.name,
+      before,
+      since: new Date(now.getTime() - config.digestGrace * 1000),
+      staleBefore: new Date(at.getTime() - leaseMs),
+      maxAttempts,
+    });
+    for (const stale of older) {
+      const row = await reclaimSlot(db, stateName, {
+        digest: digest.name,
+        slotKey: stale.slotKey,
+        claimedBy: instanceId,
+        at,
+        staleBefore: new Date(at.getTime() - leaseMs),
+        maxAttempts,
+        late: false,
+      });
+      if (!row) continue;
+      let outcome: TickOutcome;
+      try {
+        const done = await work(digest, row, now, "finish");
+        outcome = done.outcome;
+        log.info("older digest slot finished", { digest: digest.name, slot: row.slotKey, outcome });
+      } catch (error) {
+        outcome = error instanceof ClaimLostError ? "taken" : "failed";
+        const claim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
+        if (outcome === "failed") {
+          await recordFailed(db, stateName, claim, { reason: sentence(error), at: clock() }).catch(
+            () => false,
+          );
+        }
+        log.warn("older digest slot not finished", { digest: digest.name, slot: row.slotKey, err: error });
+      }
+      hooks.outcome?.(digest.name, outcome);
+    }
   }
 
   async function runDigest(digest: DigestConfig, now: Date): Promise<TickResult> {
@@ -286,6 +424,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     let row: DigestSlot | null = null;
     try {
       await ensureState(db, stateName);
+      await finishOlder(digest, slot.at, now);
       const at = clock();
       row =
         (await claimSlot(db, stateName, {

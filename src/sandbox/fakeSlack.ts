@@ -5,6 +5,11 @@
 // replies, ephemeral messages per user, and modals per user. Every change is announced on `changes`
 // (the sandbox pushes them to its page).
 //
+// Message metadata (chat.postMessage `metadata`) is kept and returned by conversations.history and
+// conversations.replies when asked (`include_all_metadata`), with `oldest` / `latest` / `limit` and
+// cursor pagination as Slack pages them. `crashOn` plays a bot that dies around a call: the call is
+// performed (or not) and its answer never comes back.
+//
 // Two personalities: lenient (the default, for tests that click buttons on messages the fake never
 // saw) and `strict`, closer to Slack: unknown messages, channels, views and triggers are errors,
 // triggers expire after 3 s and are single-use, a response_url serves 5 posts within 30 minutes.
@@ -75,6 +80,8 @@ export interface StoredMessage {
   blocks: unknown[];
   /** ts of the last edit (chat.update, replace_original), or null. */
   edited: string | null;
+  /** Message metadata the app attached (chat.postMessage `metadata`), if any. */
+  metadata?: { event_type: string; event_payload: Record<string, unknown> } | null;
   /** Parents only: replies so far and the newest reply's ts. */
   replyCount: number;
   latestReply: string | null;
@@ -163,6 +170,8 @@ export interface FakeSlackOptions {
   strict?: boolean;
   /** ts from the clock (`<unix seconds>.<micros>`) instead of a counter from 1700000001.000100. */
   realTime?: boolean;
+  /** The clock (milliseconds) for ts when `realTime` (default Date.now): tests with a moved clock. */
+  clock?: () => number;
   team?: Team;
   bot?: BotIdentity;
   users?: SlackUser[];
@@ -175,6 +184,11 @@ export const TRIGGER_TTL_MS = 3_000;
 export const RESPONSE_URL_USES = 5;
 export const RESPONSE_URL_TTL_MS = 30 * 60_000;
 const MAX_BLOCKS = { message: 50, modal: 100 };
+/** conversations.history / replies: default and largest page (Slack: 100 and 999 for internal apps). */
+const HISTORY_LIMIT = { default: 100, max: 999 };
+
+/** Where a simulated crash happens around a call: before it reaches Slack, or after Slack did it. */
+export type CrashPoint = "before" | "after";
 
 const DEFAULT_BOT: BotIdentity = { userId: "U0BOT0000", botId: "B0BOT0000", name: "scrypath" };
 const DEFAULT_TEAM: Team = { id: "T0TEAM000", domain: "scrypath-test", name: "Scrypath Test" };
@@ -204,6 +218,12 @@ export class FakeSlack {
   private port = 0;
   private readonly host: string;
   private readonly realTime: boolean;
+  private readonly clock: () => number;
+  private crashes = new Map<
+    string,
+    { at: CrashPoint; remaining: number; when?: (body: Record<string, unknown>) => boolean }
+  >();
+  private readonly held = new Set<ServerResponse>();
   private apiFailures = new Map<string, FailureRule>();
   private respondFailures = new Map<string, FailureRule>();
   private waiters: (() => void)[] = [];
@@ -221,6 +241,7 @@ export class FakeSlack {
   private constructor(options: FakeSlackOptions) {
     this.strict = options.strict ?? false;
     this.realTime = options.realTime ?? false;
+    this.clock = options.clock ?? Date.now;
     this.host = options.host ?? "127.0.0.1";
     this.team = options.team ?? DEFAULT_TEAM;
     this.bot = options.bot ?? DEFAULT_BOT;
@@ -272,6 +293,36 @@ export class FakeSlack {
     when?: (body: Record<string, unknown>) => boolean,
   ): void {
     this.apiFailures.set(method, { failure, remaining: times, ...(when ? { when } : {}) });
+  }
+
+  /**
+   * The bot "dies" around the next `times` calls of `method` (whose body matches `when`): with
+   * "after" Slack performs the call, with "before" it never sees it; either way no answer comes
+   * back, and the connection is held open (as a dead process would leave it) until releaseCrashed().
+   */
+  crashOn(
+    method: string,
+    at: CrashPoint,
+    when?: (body: Record<string, unknown>) => boolean,
+    times = 1,
+  ): void {
+    this.crashes.set(method, { at, remaining: times, ...(when ? { when } : {}) });
+  }
+
+  /** Calls held by crashOn, not yet released. */
+  get crashedCalls(): number {
+    return this.held.size;
+  }
+
+  /** Forgets crashes set up with crashOn that have not happened yet. */
+  cancelCrashes(): void {
+    this.crashes.clear();
+  }
+
+  /** Drops the connections crashOn held: the caller (if it still lives) sees them reset. */
+  releaseCrashed(): void {
+    for (const res of this.held) res.destroy();
+    this.held.clear();
   }
 
   /** The next `times` posts to response_url `id` get `status`. */
@@ -331,6 +382,7 @@ export class FakeSlack {
   }
 
   async close(): Promise<void> {
+    this.releaseCrashed();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.changes.removeAllListeners();
@@ -499,6 +551,17 @@ export class FakeSlack {
     this.calls.push({ method, body, token });
     this.notify();
 
+    const crash = this.crashes.get(method);
+    if (crash && crash.remaining > 0 && (!crash.when || crash.when(body))) {
+      crash.remaining -= 1;
+      if (crash.remaining === 0) this.crashes.delete(method);
+      if (crash.at === "after") this.answer(method, body);
+      this.held.add(res);
+      res.on("close", () => this.held.delete(res));
+      this.notify();
+      return;
+    }
+
     const failure = this.take(this.apiFailures, method, body);
     if (failure && failure.status === 429 && "retryAfter" in failure) {
       res.writeHead(429, { "Retry-After": String(failure.retryAfter), "Content-Type": "application/json" });
@@ -567,6 +630,10 @@ export class FakeSlack {
           ? { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_member: true } }
           : fail("channel_not_found");
       }
+      case "conversations.history":
+        return this.conversationsHistory(body);
+      case "conversations.replies":
+        return this.conversationsReplies(body);
       case "apps.connections.open":
         return this.socketUrl ? { ok: true, url: this.socketUrl } : fail("invalid_auth");
       default:
@@ -589,6 +656,8 @@ export class FakeSlack {
       if (text === "" && blocks.length === 0) return fail("no_text");
       if (blocks.length > MAX_BLOCKS.message) return fail("invalid_blocks");
     }
+    const metadata = messageMetadata(body.metadata);
+    if (metadata === "invalid") return fail("invalid_metadata_format");
     const message = this.addMessage({
       channel,
       user: this.bot.userId,
@@ -597,6 +666,7 @@ export class FakeSlack {
       blocks,
       threadTs: str(body.thread_ts) ?? null,
       via: null,
+      metadata,
     });
     this.postedMessages.push({ ts: message.ts, body });
     return {
@@ -611,6 +681,80 @@ export class FakeSlack {
         ts: message.ts,
         ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
       },
+    };
+  }
+
+  /** Channel messages (no thread replies), newest first, between `oldest` and `latest`. */
+  private conversationsHistory(body: Record<string, unknown>): Answer {
+    const channel = str(body.channel);
+    if (!channel || !this.knownChannel(channel)) return fail("channel_not_found");
+    const inRange = timeRange(body);
+    const all = this.listMessages(channel)
+      .filter((m) => m.threadTs === null && inRange(m.ts))
+      .reverse();
+    return this.page(all, body, (m, cursor) => compareTs(m.ts, cursor) < 0);
+  }
+
+  /** A thread: its parent, then the replies oldest first (those between `oldest` and `latest`). */
+  private conversationsReplies(body: Record<string, unknown>): Answer {
+    const channel = str(body.channel);
+    if (!channel || !this.knownChannel(channel)) return fail("channel_not_found");
+    let parent = this.messages.get(key(channel, str(body.ts) ?? ""));
+    if (parent?.threadTs) parent = this.messages.get(key(channel, parent.threadTs));
+    if (!parent) return fail("thread_not_found");
+    const inRange = timeRange(body);
+    const replies = this.listMessages(channel).filter((m) => m.threadTs === parent.ts && inRange(m.ts));
+    return this.page([parent, ...replies], body, (m, cursor) => compareTs(m.ts, cursor) > 0);
+  }
+
+  /** One page of `items` (already in order) after the cursor, as Slack answers history reads. */
+  private page(
+    items: StoredMessage[],
+    body: Record<string, unknown>,
+    afterCursor: (m: StoredMessage, cursorTs: string) => boolean,
+  ): Answer {
+    const cursor = str(body.cursor);
+    let rest = items;
+    if (cursor) {
+      const decoded = Buffer.from(cursor, "base64").toString("utf8");
+      const match = /^next_ts:(\d+\.\d+)$/.exec(decoded);
+      if (!match) return fail("invalid_cursor");
+      rest = items.filter((m) => afterCursor(m, match[1] as string));
+    }
+    const asked = Number(body.limit ?? HISTORY_LIMIT.default);
+    const limit = Math.min(
+      HISTORY_LIMIT.max,
+      Number.isFinite(asked) && asked > 0 ? Math.floor(asked) : HISTORY_LIMIT.default,
+    );
+    const chunk = rest.slice(0, limit);
+    const hasMore = rest.length > chunk.length;
+    const last = chunk.at(-1);
+    const withMetadata = flag(body.include_all_metadata);
+    return {
+      ok: true,
+      messages: chunk.map((m) => this.historyMessage(m, withMetadata)),
+      has_more: hasMore,
+      pin_count: 0,
+      response_metadata: {
+        next_cursor: hasMore && last ? Buffer.from(`next_ts:${last.ts}`).toString("base64") : "",
+      },
+    };
+  }
+
+  private historyMessage(m: StoredMessage, withMetadata: boolean): Answer {
+    return {
+      type: "message",
+      user: m.user,
+      ...(m.botId ? { bot_id: m.botId } : {}),
+      text: m.text,
+      blocks: m.blocks,
+      ts: m.ts,
+      ...(m.threadTs ? { thread_ts: m.threadTs } : {}),
+      ...(m.replyCount > 0
+        ? { thread_ts: m.ts, reply_count: m.replyCount, latest_reply: m.latestReply }
+        : {}),
+      ...(m.edited ? { edited: { user: m.user, ts: m.edited } } : {}),
+      ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
     };
   }
 
@@ -790,7 +934,7 @@ export class FakeSlack {
       return `${this.counter}.000100`;
     }
     // Unique and increasing, like Slack's: seconds, then microseconds.
-    const micros = Math.max(Date.now() * 1000, this.lastMicros + 1);
+    const micros = Math.max(Math.floor(this.clock() * 1000), this.lastMicros + 1);
     this.lastMicros = micros;
     return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, "0")}`;
   }
@@ -803,6 +947,7 @@ export class FakeSlack {
     blocks: unknown[];
     threadTs: string | null;
     via: StoredMessage["via"];
+    metadata?: StoredMessage["metadata"];
   }): StoredMessage {
     const ts = this.nextTs();
     // A reply to a reply belongs to the same thread; a thread_ts naming no message starts none.
@@ -821,6 +966,7 @@ export class FakeSlack {
       replyCount: 0,
       latestReply: null,
       via: input.via,
+      ...(input.metadata ? { metadata: input.metadata } : {}),
     };
     this.messages.set(key(input.channel, ts), message);
     this.emit({ type: "message", message });
@@ -951,6 +1097,34 @@ function randomDigits(n: number): string {
 
 function str(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** A form or JSON boolean ("true", "1", true). */
+function flag(value: unknown): boolean {
+  return value === true || value === "true" || value === "1" || value === 1;
+}
+
+/** `oldest` / `latest` (exclusive unless `inclusive`), as Slack reads them. */
+function timeRange(body: Record<string, unknown>): (ts: string) => boolean {
+  const oldest = str(String(body.oldest ?? "")) ?? "0";
+  const latest = str(String(body.latest ?? ""));
+  const inclusive = flag(body.inclusive);
+  return (ts) => {
+    const o = compareTs(ts, oldest);
+    if (inclusive ? o < 0 : o <= 0) return false;
+    if (latest === undefined) return true;
+    const l = compareTs(ts, latest);
+    return inclusive ? l <= 0 : l < 0;
+  };
+}
+
+/** chat.postMessage `metadata`: an event type and an object payload; null when absent. */
+function messageMetadata(value: unknown): StoredMessage["metadata"] | "invalid" {
+  if (value === undefined || value === null || value === "") return null;
+  if (!isObject(value) || typeof value.event_type !== "string" || !isObject(value.event_payload)) {
+    return "invalid";
+  }
+  return { event_type: value.event_type, event_payload: value.event_payload };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -2,13 +2,16 @@
 // (INSERT … ON CONFLICT DO NOTHING, or an UPDATE guarded on a failed or abandoned claim), so
 // exactly one replica works a slot. Every later write is fenced on the claimant, and each posted
 // message ts is recorded as soon as Slack returns it, so a retry resumes instead of re-posting.
+// Each post is also written ahead (`posting`): a row whose `posting` is set may have a message in
+// Slack that it has no ts for (the claimant died between the post and the record); a takeover looks
+// it up in Slack before posting it again.
 // Times come from the caller's clock, so tests can move through slots without waiting.
 import type pg from "pg";
 import { stateSchema } from "./migrations.ts";
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
-export type SlotStatus = "claimed" | "posted" | "skipped" | "failed";
+export type SlotStatus = "claimed" | "posted" | "skipped" | "failed" | "unconfirmed" | "superseded";
 
 export interface DigestSlot {
   id: number;
@@ -29,7 +32,14 @@ export interface DigestSlot {
   channel: string | null;
   /** ts of every message posted for the slot, in order: the parent first, then thread replies. */
   messageTs: string[];
-  /** Why it was skipped or failed. */
+  /**
+   * Index of the message (0 = the parent) whose post was sent but whose ts is not recorded: it
+   * may or may not be in Slack. Null when every post sent so far is recorded.
+   */
+  posting: number | null;
+  /** When that post was sent (by the claimant's clock): where to start looking for it in Slack. */
+  postingAt: Date | null;
+  /** Why it was skipped, failed, left unconfirmed or superseded. */
   reason: string | null;
   finishedAt: Date | null;
 }
@@ -56,6 +66,8 @@ function toSlot(r: Record<string, unknown>): DigestSlot {
     contentHash: (r.content_hash as string | null) ?? null,
     channel: (r.channel as string | null) ?? null,
     messageTs: (r.message_ts as string[] | null) ?? [],
+    posting: (r.posting as number | null) ?? null,
+    postingAt: (r.posting_at as Date | null) ?? null,
     reason: (r.reason as string | null) ?? null,
     finishedAt: (r.finished_at as Date | null) ?? null,
   };
@@ -159,8 +171,25 @@ export function recordContent(
 }
 
 /**
+ * Written ahead of each chat.postMessage (also a heartbeat): message `index` is being sent to
+ * `channel`. Until recordPosted stores its ts, a takeover must look for it in Slack first.
+ */
+export function recordIntent(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { channel: string; index: number; at: Date },
+): Promise<boolean> {
+  return updateClaimed(db, stateName, claim, "channel = $4, posting = $5, posting_at = $6, claimed_at = $6", [
+    input.channel,
+    input.index,
+    input.at,
+  ]);
+}
+
+/**
  * Every ts posted so far (also a heartbeat); `complete` marks the slot posted. Call it after each
- * message, as soon as Slack returned its ts.
+ * message, as soon as Slack returned its ts (or refused the post): it clears the write-ahead mark.
  */
 export function recordPosted(
   db: Queryable,
@@ -172,7 +201,7 @@ export function recordPosted(
     db,
     stateName,
     claim,
-    `channel = $4, message_ts = $5, claimed_at = $7,
+    `channel = $4, message_ts = $5, claimed_at = $7, posting = NULL, posting_at = NULL,
      status = CASE WHEN $6 THEN 'posted' ELSE status END,
      finished_at = CASE WHEN $6 THEN $7 ELSE finished_at END`,
     [input.channel, input.ts, input.complete, input.at],
@@ -206,6 +235,64 @@ export function recordFailed(
     input.reason,
     input.at,
   ]);
+}
+
+/**
+ * The claimant cannot tell whether a message it may have posted is in Slack (history unreadable):
+ * the slot is closed without posting it again, with the reason, for a person to check.
+ */
+export function recordUnconfirmed(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { reason: string; at: Date },
+): Promise<boolean> {
+  return updateClaimed(db, stateName, claim, "status = 'unconfirmed', reason = $4, finished_at = $5", [
+    input.reason,
+    input.at,
+  ]);
+}
+
+/** An older slot that a later one overtook before anything of it reached Slack: it is not posted late. */
+export function recordSuperseded(
+  db: Queryable,
+  stateName: string,
+  claim: SlotClaim,
+  input: { reason: string; at: Date },
+): Promise<boolean> {
+  return updateClaimed(
+    db,
+    stateName,
+    claim,
+    "status = 'superseded', reason = $4, finished_at = $5, posting = NULL, posting_at = NULL",
+    [input.reason, input.at],
+  );
+}
+
+/**
+ * Slots of a digest before `before` (and not before `since`) that an attempt left half-done: it
+ * failed or was abandoned (no progress since `staleBefore`) after something may have reached Slack
+ * (a recorded ts or a post written ahead), with attempts left. Oldest first. A short schedule moves
+ * on to the next slot before such a slot would be taken over; these are finished first.
+ */
+export async function unfinishedSlots(
+  db: Queryable,
+  stateName: string,
+  input: { digest: string; before: Date; since: Date; staleBefore: Date; maxAttempts: number },
+): Promise<DigestSlot[]> {
+  return (
+    (await readOrNull(async () => {
+      const { rows } = await db.query(
+        `SELECT * FROM ${table(stateName)}
+         WHERE digest = $1 AND slot_at < $2 AND slot_at >= $3 AND attempts < $5
+           AND (status = 'failed' OR (status = 'claimed' AND claimed_at < $4))
+           AND (cardinality(message_ts) > 0 OR posting IS NOT NULL)
+         ORDER BY slot_at`,
+        [input.digest, input.before, input.since, input.staleBefore, input.maxAttempts],
+      );
+      return rows.map(toSlot);
+    })) ?? []
+  );
 }
 
 /** One slot by its key. */
@@ -247,7 +334,7 @@ export async function previousSlot(
 
 /** Every column but the snapshot, for listings. */
 const WITHOUT_CONTENT =
-  "id, digest, slot_key, slot_at, claimed_by, claimed_at, attempts, status, late, content_hash, channel, message_ts, reason, finished_at";
+  "id, digest, slot_key, slot_at, claimed_by, claimed_at, attempts, status, late, content_hash, channel, message_ts, posting, posting_at, reason, finished_at";
 
 /** The newest slot of a digest, whatever its status, without its snapshot (for `/scrypath digest list`). */
 export async function lastSlot(db: Queryable, stateName: string, digest: string): Promise<DigestSlot | null> {

@@ -96,6 +96,17 @@ const MIGRATIONS: ((s: string) => string)[] = [
       UNIQUE (digest, slot_key)
     );
     CREATE INDEX digest_slots_digest_at_index ON ${s}.digest_slots (digest, slot_at DESC);`,
+  // Digest posts are written ahead: `posting` is the message whose chat.postMessage was sent but
+  // whose ts is not stored yet (it may or may not be in Slack), since `posting_at`. A slot whose
+  // parent may be out but cannot be confirmed is 'unconfirmed'; an old half-posted-or-not slot that
+  // a later slot overtook before anything was posted is 'superseded'.
+  (s) => `
+    ALTER TABLE ${s}.digest_slots
+      ADD COLUMN posting integer,
+      ADD COLUMN posting_at timestamptz,
+      DROP CONSTRAINT digest_slots_status_check,
+      ADD CONSTRAINT digest_slots_status_check
+        CHECK (status IN ('claimed', 'posted', 'skipped', 'failed', 'unconfirmed', 'superseded'));`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

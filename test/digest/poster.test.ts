@@ -170,6 +170,103 @@ describe("postDigest", () => {
   });
 });
 
+describe("postDigest written ahead", () => {
+  let fake: FakeSlack;
+  let client: WebClient;
+  const sleep = async () => {};
+  let monotonic = 0;
+  const pacer = () => createPacer({ sleep, now: () => monotonic++ });
+
+  beforeAll(async () => {
+    fake = await FakeSlack.start();
+    client = digestClient(fake.apiUrl);
+  });
+  afterAll(() => fake?.close());
+
+  it("writes each post ahead before it is sent and attaches its metadata", async () => {
+    const steps: string[] = [];
+    const result = await postDigest({
+      client,
+      channel: "C0AHEAD",
+      messages: MESSAGES,
+      posted: [],
+      intent: async (i) => {
+        steps.push(`intent ${i} (${fake.callsTo("chat.postMessage").length} sent)`);
+        return true;
+      },
+      record: async (ts) => {
+        steps.push(`record ${ts.length}`);
+        return true;
+      },
+      metadata: (i) => ({ event_type: "scrypath_digest", event_payload: { slot: "k", part: i } }),
+      pacer: pacer(),
+      sleep,
+    });
+    expect(steps).toEqual([
+      "intent 0 (0 sent)",
+      "record 1",
+      "intent 1 (1 sent)",
+      "record 2",
+      "intent 2 (2 sent)",
+      "record 3",
+    ]);
+    expect(fake.listMessages("C0AHEAD").map((m) => [m.ts, m.metadata?.event_payload.part])).toEqual(
+      result.ts.map((ts, i) => [ts, i]),
+    );
+  });
+
+  it("stops before sending when the write-ahead finds the claim lost", async () => {
+    await expect(
+      postDigest({
+        client,
+        channel: "C0AHEADLOST",
+        messages: MESSAGES,
+        posted: [],
+        intent: async () => false,
+        record: async () => true,
+        pacer: pacer(),
+        sleep,
+      }),
+    ).rejects.toBeInstanceOf(ClaimLostError);
+    expect(fake.listMessages("C0AHEADLOST")).toHaveLength(0);
+  });
+
+  it("clears the mark when Slack refused the post, keeps it when the post may have gone out", async () => {
+    const run = (channel: string, recorded: string[][]) =>
+      postDigest({
+        client,
+        channel,
+        messages: MESSAGES,
+        posted: [],
+        intent: async () => true,
+        record: async (ts) => {
+          recorded.push(ts);
+          return true;
+        },
+        pacer: pacer(),
+        sleep,
+      });
+    // Refused: nothing went out, the record (which clears the mark) says so.
+    fake.failApi(
+      "chat.postMessage",
+      { status: 200, error: "not_in_channel" },
+      1,
+      (b) => b.thread_ts !== undefined,
+    );
+    const refused: string[][] = [];
+    await expect(run("C0REFUSED", refused)).rejects.toMatchObject({ data: { error: "not_in_channel" } });
+    expect(refused).toHaveLength(2);
+    expect(refused[1]).toEqual(refused[0]);
+    // fatal_error, or a 5xx: it may have gone out, so the mark stays for the next attempt to check.
+    for (const failure of [{ status: 200, error: "fatal_error" }, { status: 503 }]) {
+      fake.failApi("chat.postMessage", failure, 1, (b) => b.thread_ts !== undefined);
+      const unsure: string[][] = [];
+      await expect(run(`C0UNSURE${failure.status}`, unsure)).rejects.toThrow();
+      expect(unsure).toHaveLength(1);
+    }
+  });
+});
+
 describe("createPacer", () => {
   it("spaces turns on one channel, not across channels", async () => {
     const sleeps: number[] = [];

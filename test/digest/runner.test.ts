@@ -274,6 +274,7 @@ describe("digest runner", () => {
     // The first replica "crashes" while posting the second thread reply: that call never returns.
     let calls = 0;
     const crashing: ChatClient = {
+      conversations: client.conversations,
       chat: {
         postMessage: (args) => {
           calls += 1;
@@ -331,6 +332,7 @@ describe("digest runner", () => {
     const config = configWith([digest("flaky", ch, { when: "always" })]);
     let calls = 0;
     const flaky: ChatClient = {
+      conversations: client.conversations,
       chat: {
         postMessage: (args) => {
           calls += 1;

@@ -8,8 +8,12 @@ import {
   reclaimSlot,
   recordContent,
   recordFailed,
+  recordIntent,
   recordPosted,
   recordSkipped,
+  recordSuperseded,
+  recordUnconfirmed,
+  unfinishedSlots,
 } from "../../src/state/digestSlots.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -172,5 +176,138 @@ describe("digest slots in Postgres", () => {
     expect(await previousSlot(db(), state, "prev", minutes(0))).toBeNull();
     const last = await lastSlot(db(), state, "prev");
     expect(last).toMatchObject({ slotKey: "s3", status: "failed", reason: "boom", content: null });
+  });
+
+  it("writes each post ahead: the mark survives a takeover and is cleared by the ts record", async () => {
+    await slot("ahead", "k1");
+    const a = { digest: "ahead", slotKey: "k1", claimedBy: "a" };
+    expect(
+      await recordIntent(db(), state, { ...a, claimedBy: "x" }, { channel: "C1", index: 0, at: T0 }),
+    ).toBe(false);
+    expect(await recordIntent(db(), state, a, { channel: "C1", index: 0, at: minutes(1) })).toBe(true);
+    expect(await findSlot(db(), state, "ahead", "k1")).toMatchObject({
+      posting: 0,
+      postingAt: minutes(1),
+      channel: "C1",
+      claimedAt: minutes(1),
+      messageTs: [],
+    });
+    // The claimant dies here; the takeover sees that message 0 may be in Slack.
+    const b = await reclaimSlot(db(), state, {
+      digest: "ahead",
+      slotKey: "k1",
+      claimedBy: "b",
+      at: minutes(12),
+      staleBefore: minutes(2),
+      maxAttempts: 3,
+      late: false,
+    });
+    expect(b).toMatchObject({ posting: 0, postingAt: minutes(1), attempts: 2 });
+    const claimB = { ...a, claimedBy: "b" };
+    await recordPosted(db(), state, claimB, { channel: "C1", ts: ["5.1"], complete: false, at: minutes(13) });
+    expect(await findSlot(db(), state, "ahead", "k1")).toMatchObject({
+      posting: null,
+      postingAt: null,
+      messageTs: ["5.1"],
+    });
+    const listed = await lastSlot(db(), state, "ahead");
+    expect(listed).toMatchObject({ posting: null, messageTs: ["5.1"] });
+  });
+
+  it("closes a slot as unconfirmed or superseded for good: no takeover, no later write", async () => {
+    const reclaim = (digest: string, by: string) =>
+      reclaimSlot(db(), state, {
+        digest,
+        slotKey: "k1",
+        claimedBy: by,
+        at: minutes(30),
+        staleBefore: minutes(20),
+        maxAttempts: 3,
+        late: false,
+      });
+    await slot("unconfirmed", "k1");
+    const a = { digest: "unconfirmed", slotKey: "k1", claimedBy: "a" };
+    await recordIntent(db(), state, a, { channel: "C1", index: 0, at: T0 });
+    expect(await recordUnconfirmed(db(), state, a, { reason: "missing_scope", at: minutes(1) })).toBe(true);
+    expect(await findSlot(db(), state, "unconfirmed", "k1")).toMatchObject({
+      status: "unconfirmed",
+      reason: "missing_scope",
+      finishedAt: minutes(1),
+      posting: 0,
+    });
+    expect(await reclaim("unconfirmed", "b")).toBeNull();
+    expect(
+      await recordPosted(db(), state, a, { channel: "C1", ts: ["1"], complete: true, at: minutes(2) }),
+    ).toBe(false);
+
+    await slot("superseded", "k1");
+    const s = { digest: "superseded", slotKey: "k1", claimedBy: "a" };
+    await recordIntent(db(), state, s, { channel: "C1", index: 0, at: T0 });
+    expect(await recordSuperseded(db(), state, s, { reason: "later slot", at: minutes(1) })).toBe(true);
+    expect(await findSlot(db(), state, "superseded", "k1")).toMatchObject({
+      status: "superseded",
+      posting: null,
+    });
+    expect(await reclaim("superseded", "b")).toBeNull();
+  });
+
+  it("lists older slots left with something possibly in Slack, abandoned or failed, within the window", async () => {
+    const at = (m: number) => minutes(m);
+    const cases: Array<
+      [string, number, (c: { digest: string; slotKey: string; claimedBy: string }) => Promise<unknown>]
+    > = [
+      // Abandoned after writing the parent ahead: listed.
+      ["k00", 0, (c) => recordIntent(db(), state, c, { channel: "C1", index: 0, at: at(0) })],
+      // Failed with a recorded parent: listed.
+      [
+        "k05",
+        5,
+        async (c) => {
+          await recordPosted(db(), state, c, { channel: "C1", ts: ["1"], complete: false, at: at(5) });
+          await recordFailed(db(), state, c, { reason: "boom", at: at(5) });
+        },
+      ],
+      // Abandoned before anything was sent: nothing to finish.
+      ["k10", 10, async () => {}],
+      // Posted: done.
+      [
+        "k15",
+        15,
+        (c) => recordPosted(db(), state, c, { channel: "C1", ts: ["2"], complete: true, at: at(15) }),
+      ],
+      // Still fresh (progress 1 minute before "now"): its claimant is alive.
+      ["k20", 20, (c) => recordIntent(db(), state, c, { channel: "C1", index: 0, at: at(39) })],
+    ];
+    for (const [key, m, act] of cases) {
+      await slot("older", key, at(m));
+      await act({ digest: "older", slotKey: key, claimedBy: "a" });
+    }
+    // Before slot 25, now 40, lease 10 minutes.
+    const found = await unfinishedSlots(db(), state, {
+      digest: "older",
+      before: at(25),
+      since: at(-60),
+      staleBefore: at(30),
+      maxAttempts: 3,
+    });
+    expect(found.map((r) => r.slotKey)).toEqual(["k00", "k05"]);
+    // Outside the window (grace) nothing is listed.
+    const narrow = await unfinishedSlots(db(), state, {
+      digest: "older",
+      before: at(25),
+      since: at(1),
+      staleBefore: at(30),
+      maxAttempts: 3,
+    });
+    expect(narrow.map((r) => r.slotKey)).toEqual(["k05"]);
+    expect(
+      await unfinishedSlots(db(), state, {
+        digest: "older",
+        before: at(25),
+        since: at(-60),
+        staleBefore: at(30),
+        maxAttempts: 1,
+      }),
+    ).toEqual([]);
   });
 });

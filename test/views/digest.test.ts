@@ -214,6 +214,8 @@ describe("digestListView and digestPreviewView", () => {
             contentHash: null,
             channel: null,
             messageTs: [],
+            posting: null,
+            postingAt: null,
             reason: `An API error occurred: channel_not_found ${HOSTILE}`,
             finishedAt: NOW,
           },
