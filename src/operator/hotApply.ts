@@ -2,7 +2,6 @@
 // tolerance, an explicit acknowledgement, PATCH, then wait for the settings task. The previous
 // values of the touched keys are kept so one call can revert the change.
 import { getSettings, patchSettings, waitForTask } from "../backends/meilisearch.ts";
-import { deepEqual, isPlainObject } from "../core/deepEqual.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, finishAudit, writeAudit } from "../state/audit.ts";
@@ -15,6 +14,7 @@ import {
 } from "../state/settingsChanges.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { type Actor, auditRefusal, inTransaction, prepareState } from "./mutation.ts";
+import { carriesChange } from "./settingsDelivery.ts";
 
 export interface SettingsTaskResult {
   /** The settings change id (pass it to revertHotApply). */
@@ -118,24 +118,6 @@ export async function hotApplyOf(
   }
 }
 
-/**
- * Whether the live value still carries what a change applied. Meilisearch merges partial
- * objects (typoTolerance: {enabled: false} reads back with every other field), so objects
- * compare by the applied fields only. Every list a hot-apply can set (stop words, synonym
- * groups, typo-tolerance word and attribute lists) is a set that Meilisearch reads back
- * sorted, so lists compare without regard to order: `["the", "a"]` reads back `["a", "the"]`.
- */
-function stillApplied(current: unknown, applied: unknown): boolean {
-  if (isPlainObject(applied) && isPlainObject(current)) {
-    return Object.entries(applied).every(([k, v]) => stillApplied(current[k], v));
-  }
-  if (Array.isArray(applied) && Array.isArray(current)) {
-    const key = (items: unknown[]) => [...new Set(items.map((i) => JSON.stringify(i)))].sort();
-    return deepEqual(key(current), key(applied));
-  }
-  return deepEqual(current, applied);
-}
-
 export async function hotApplySettings(
   ctx: OperatorContext,
   schemaRef: string,
@@ -190,7 +172,7 @@ export async function revertHotApply(
 
   try {
     const current = await getSettings(ctx.meili, change.index);
-    const changed = change.keys.filter((k) => !stillApplied(current[k], change.applied[k]));
+    const changed = change.keys.filter((k) => !carriesChange(current[k], change.applied[k]));
     if (changed.length > 0 && !input.force) {
       await unclaim();
       return refuse(
