@@ -361,19 +361,6 @@ export async function sendSettings(
   }
 }
 
-/** PATCH /indexes/{uid}/settings with wire (camelCase) settings; returns the task uid. */
-export async function patchSettings(
-  client: Meilisearch,
-  index: string,
-  settings: Record<string, unknown>,
-): Promise<number> {
-  try {
-    return (await client.index(index).updateSettings(settings)).taskUid;
-  } catch (error) {
-    throw meiliError(error, client, index);
-  }
-}
-
 /** GET /indexes/{uid}/documents/{id}; null when the document (or the index) does not exist. */
 export async function getDocument(
   client: Meilisearch,
