@@ -335,6 +335,25 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     expect(await lastChange()).toMatchObject({ status: "not_applied", reverted_at: null });
   });
 
+  it("a revert whose answer is lost is unconfirmed too, and keeps its claim: a second revert is refused", async () => {
+    const card = await requestHotApply({ stopWords: ["undo"] });
+    await confirmTimed(card, /^Done/);
+    const change = await lastChange();
+    const revert = await revertThroughSlack(Number(change.id));
+    onPatch(() => proxy.setMode("dropAnswers"));
+    const { text } = await confirmTimed(revert, /^Outcome unconfirmed/);
+    expect(text).toContain("did not answer the settings PATCH within 5 s");
+    expect(text).toContain(`Revert of settings change ${change.id}`);
+    expect(text).not.toContain("Nothing was changed");
+    expect(await stopWords()).toEqual(["before"]);
+    expect(await lastChange()).toMatchObject({ status: "succeeded", reverted_at: expect.any(Date) });
+
+    proxy.setMode("pass");
+    const again = await revertThroughSlack(Number(change.id));
+    const refused = await confirmTimed(again, /^Failed/);
+    expect(refused.text).toContain("Not done: already_reverted");
+  });
+
   it("black-holed before anything is sent: Not done within the bound, nothing recorded, nothing changed", async () => {
     const card = await requestHotApply({ stopWords: ["hidden"] });
     const changes = await changeCount();
