@@ -255,12 +255,17 @@ export function confirmationCard(
 // ── Outcomes ────────────────────────────────────────────────────────────────────────────────
 
 function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): CardOutcome {
-  const task = `task uid=${r.task.uid} status=${r.task.status}`;
+  const task = `task uid=${r.task.uid ?? "unknown"} status=${r.task.status}`;
   const revert = `revert with ${tick(`/scrypath settings revert ${r.changeId}`)}`;
   const what =
     kind === "hot_apply"
       ? `Settings change ${r.changeId} on ${tick(r.index)}`
       : `Revert of settings change ${r.changeId} on ${tick(r.index)}`;
+  // The PATCH's answer was lost; the bot found its task afterwards.
+  const lostButFound =
+    r.lost?.task != null
+      ? `Meilisearch's answer to the PATCH was lost (${r.lost.why}); the change was found afterwards as task ${r.lost.task.uid}.`
+      : null;
   switch (r.task.status) {
     case "succeeded":
       return {
@@ -270,6 +275,7 @@ function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): C
           kind === "hot_apply"
             ? `${what}: live now; ${revert}`
             : `${what}: the previous values are live again.`,
+          ...(lostButFound ? [lostButFound] : []),
         ],
       };
     case "failed":
@@ -279,17 +285,23 @@ function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): C
         headline: `${kind === "hot_apply" ? "Settings not applied" : "Revert not applied"} · ${task}`,
         lines: [r.task.error ?? `the settings task ${r.task.status}`, "The live settings were not changed."],
       };
-    case "unconfirmed":
+    case "unconfirmed": {
+      const check =
+        r.task.uid !== null
+          ? `Check ${tick(`GET /tasks/${r.task.uid}`)}`
+          : `Check the live settings with ${tick(`scrypath-bot settings read ${r.schema}`)} or Meilisearch's ${tick(`GET /tasks?types=settingsUpdate&indexUids=${r.index}`)}`;
       return {
         ok: null,
         headline: `Outcome unconfirmed · ${task}`,
         lines: [
           r.task.error ?? `check GET /tasks/${r.task.uid}`,
           kind === "hot_apply"
-            ? `${what} may or may not be live; if it applied, ${revert}`
+            ? `${what} may or may not be live; if it applied, ${revert} (the revert finds its task first and refuses if it never applied).`
             : `${what} may or may not be live; check the settings before trying again.`,
+          `${check}.`,
         ],
       };
+    }
   }
 }
 

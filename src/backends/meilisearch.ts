@@ -4,6 +4,7 @@ import {
   Meilisearch,
   MeilisearchApiError,
   MeilisearchRequestError,
+  MeilisearchRequestTimeOutError,
   MeilisearchTaskTimeOutError,
 } from "meilisearch";
 import type { MeiliTask } from "../core/types.ts";
@@ -21,6 +22,14 @@ export function createMeiliClient(config: MeiliConfig): Meilisearch {
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
     timeout: config.timeoutMs,
   });
+}
+
+/**
+ * The same server and key with its own per-request timeout, for a step that must end by a
+ * deadline (the client aborts the request when it passes).
+ */
+export function withTimeout(client: Meilisearch, timeoutMs: number): Meilisearch {
+  return new Meilisearch({ ...client.config, timeout: Math.max(1, Math.ceil(timeoutMs)) });
 }
 
 /** The tasks API filter, as Meilisearch names it. `types` and `statuses` are open sets. */
@@ -182,13 +191,18 @@ export type TaskWait =
 export async function waitForTask(
   client: Meilisearch,
   uid: number,
-  options: { timeoutMs: number; intervalMs?: number },
+  options: { timeoutMs: number; intervalMs?: number; requestTimeoutMs?: number },
 ): Promise<TaskWait> {
   const deadline = Date.now() + options.timeoutMs;
+  // With requestTimeoutMs, no poll outlives the deadline by more than a quarter of a second.
+  const poller = () =>
+    options.requestTimeoutMs === undefined
+      ? client
+      : withTimeout(client, Math.max(250, Math.min(options.requestTimeoutMs, deadline - Date.now())));
   let last: MeiliTask | null = null;
   for (;;) {
     try {
-      last = await getTask(client, uid);
+      last = await getTask(poller(), uid);
     } catch (error) {
       return { outcome: "unreachable", error: meiliError(error, client) };
     }
@@ -209,16 +223,141 @@ export async function swapIndexes(client: Meilisearch, live: string, target: str
   }
 }
 
-/** PATCH /indexes/{uid}/settings with wire (camelCase) settings; returns the task uid. */
-export async function patchSettings(
+/** The newest task uid Meilisearch has enqueued (-1 when it has none yet). */
+export async function newestTaskUid(client: Meilisearch): Promise<number> {
+  return (await listTasks(client, {}, 1)).results[0]?.uid ?? -1;
+}
+
+/** `settingsUpdate` tasks of `index` enqueued after task `afterUid`, oldest first (at most 200). */
+export async function settingsTasksAfter(
+  client: Meilisearch,
+  index: string,
+  afterUid: number,
+): Promise<MeiliTask[]> {
+  const found: MeiliTask[] = [];
+  let from: number | null = null;
+  for (;;) {
+    const page = await listTasks(client, { types: ["settingsUpdate"], indexUids: [index] }, 50, from);
+    const newer = page.results.filter((t) => t.uid > afterUid);
+    found.push(...newer);
+    from = page.next;
+    if (from === null || newer.length < page.results.length || found.length >= 200) break;
+  }
+  return found.sort((a, b) => a.uid - b.uid);
+}
+
+/** Error codes (and syscalls) that prove a request never reached the server. */
+const NEVER_SENT_CODES = new Set([
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_FAIL",
+  "EAI_NONAME",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "EADDRNOTAVAIL",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "ERR_INVALID_URL",
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+]);
+const NEVER_SENT_SYSCALLS = new Set(["connect", "getaddrinfo"]);
+
+/**
+ * Whether a failed request provably never left: the connection was refused, the name did not
+ * resolve, the TLS handshake failed, or fetch refused the URL ("bad port"). A timeout, a reset or
+ * a connection closed mid-way prove nothing: the server may have received the request.
+ */
+export function neverSent(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [error];
+  while (stack.length > 0) {
+    const e = stack.pop();
+    if (!e || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    if (e instanceof MeilisearchApiError) return false;
+    const { code, syscall, message, cause, errors } = e as {
+      code?: unknown;
+      syscall?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+    };
+    if (typeof code === "string" && (NEVER_SENT_CODES.has(code) || code.startsWith("ERR_TLS_"))) return true;
+    if (typeof syscall === "string" && NEVER_SENT_SYSCALLS.has(syscall)) return true;
+    if (message === "bad port") return true;
+    stack.push(cause);
+    if (Array.isArray(errors)) stack.push(...errors);
+  }
+  return false;
+}
+
+/** The innermost error code (or message) of a failed request, for one sentence. */
+function transportReason(error: unknown): string {
+  let e: unknown = error;
+  let reason = "";
+  while (e && typeof e === "object") {
+    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof code === "string") reason = code;
+    else if (typeof message === "string" && message !== "" && !reason) reason = message;
+    e = cause;
+  }
+  return reason || "connection closed";
+}
+
+export type SettingsDelivery =
+  | { answered: true; taskUid: number }
+  /** The PATCH left, no answer came back: Meilisearch may or may not have received it. */
+  | { answered: false; error: OperatorError };
+
+/**
+ * PATCH /indexes/{uid}/settings with wire (camelCase) settings, bounded by `timeoutMs`. Throws
+ * when nothing can have changed: the request never left (refused connection, DNS, TLS) or
+ * Meilisearch answered with an error. Returns `answered: false` when the request left and no
+ * answer came back (a timeout, a connection closed after sending, a gateway's 502 or 504).
+ */
+export async function sendSettings(
   client: Meilisearch,
   index: string,
   settings: Record<string, unknown>,
-): Promise<number> {
+  timeoutMs: number,
+): Promise<SettingsDelivery> {
+  const host = client.config.host;
   try {
-    return (await client.index(index).updateSettings(settings)).taskUid;
+    const task = await withTimeout(client, timeoutMs).index(index).updateSettings(settings);
+    return { answered: true, taskUid: task.taskUid };
   } catch (error) {
-    throw meiliError(error, client, index);
+    if (error instanceof MeilisearchApiError) {
+      const status = error.response.status;
+      if (status !== 502 && status !== 504) throw meiliError(error, client, index);
+      return {
+        answered: false,
+        error: new OperatorError(
+          "meilisearch_unreachable",
+          `a gateway in front of Meilisearch at ${host} answered HTTP ${status} to the settings PATCH, not Meilisearch`,
+          "meilisearch",
+          { cause: error },
+        ),
+      };
+    }
+    if (!(error instanceof MeilisearchRequestError) || neverSent(error))
+      throw meiliError(error, client, index);
+    const timedOut = error.cause instanceof MeilisearchRequestTimeOutError;
+    const seconds = Math.round(timeoutMs / 100) / 10;
+    return {
+      answered: false,
+      error: new OperatorError(
+        "meilisearch_unreachable",
+        timedOut
+          ? `Meilisearch at ${host} did not answer the settings PATCH within ${seconds} s`
+          : `the connection to Meilisearch at ${host} failed after the settings PATCH was sent (${transportReason(error.cause)})`,
+        "meilisearch",
+        { cause: error },
+      ),
+    };
   }
 }
 

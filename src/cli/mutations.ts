@@ -3,7 +3,13 @@
 import { readFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
 import { OperatorError } from "../errors.ts";
-import type { Actor, AuditRow, Operator, ReconcileActionResult } from "../operator/index.ts";
+import type {
+  Actor,
+  AuditRow,
+  Operator,
+  ReconcileActionResult,
+  SettingsTaskResult,
+} from "../operator/index.ts";
 import { isoTimestamp } from "./format.ts";
 
 export interface MutationIo {
@@ -177,24 +183,51 @@ export async function readHotApplySettings(input: {
   return settings as Record<string, unknown>;
 }
 
+/** `task uid=… status=…` and the JSON shape of a settings result; a lost answer is spelled out. */
+function settingsLines(r: SettingsTaskResult, notes: string[]): MutationOutcome {
+  const uid = r.task.uid ?? "unknown";
+  const lost = r.lost?.task
+    ? [
+        `The answer to the PATCH was lost (${r.lost.why}); the change was found afterwards as task ${r.lost.task.uid}.`,
+      ]
+    : [];
+  return {
+    lines: [`task uid=${uid} status=${r.task.status}`],
+    notes: [...notes, ...(r.task.status === "succeeded" ? lost : [])],
+    json: {
+      change_id: r.changeId,
+      index: r.index,
+      task: r.task,
+      ...(r.lost ? { answer_lost: { why: r.lost.why, task: r.lost.task, live: r.lost.live } } : {}),
+    },
+  };
+}
+
+/** How to find out what an unconfirmed settings change did. */
+function checkHint(r: SettingsTaskResult): string {
+  return r.task.uid !== null
+    ? `check it with GET /tasks/${r.task.uid}`
+    : `check the live settings with: scrypath-bot settings read ${r.schema}`;
+}
+
 export async function hotApplyCommand(
   operator: Operator,
   schema: string,
   settings: Record<string, unknown>,
 ): Promise<{ outcome: MutationOutcome; failed: boolean }> {
   const r = await operator.hotApplySettings(schema, { settings, acknowledgeLive: true, actor: cliActor() });
-  return {
-    outcome: {
-      lines: [`task uid=${r.task.uid} status=${r.task.status}`],
-      notes: [
-        r.task.error
-          ? `Settings change ${r.changeId}: ${r.task.error}`
-          : `Settings change ${r.changeId} on ${r.index}; undo it with: scrypath-bot settings revert ${r.changeId}`,
-      ],
-      json: { change_id: r.changeId, index: r.index, task: r.task },
-    },
-    failed: r.task.status !== "succeeded",
-  };
+  const notes =
+    r.task.status === "unconfirmed"
+      ? [
+          `Settings change ${r.changeId}: outcome unconfirmed: ${r.task.error}`,
+          `It may or may not be live; ${checkHint(r)}. If it applied, undo it with: scrypath-bot settings revert ${r.changeId} (the revert finds its task first).`,
+        ]
+      : [
+          r.task.error
+            ? `Settings change ${r.changeId}: ${r.task.error}`
+            : `Settings change ${r.changeId} on ${r.index}; undo it with: scrypath-bot settings revert ${r.changeId}`,
+        ];
+  return { outcome: settingsLines(r, notes), failed: r.task.status !== "succeeded" };
 }
 
 /** `settings revert <ID>`: a positive whole number. */
@@ -206,16 +239,13 @@ export function parseChangeId(value: string): number {
 
 export async function revertCommand(operator: Operator, id: number, force: boolean) {
   const r = await operator.revertHotApply(id, { actor: cliActor(), force });
-  return {
-    outcome: {
-      lines: [`task uid=${r.task.uid} status=${r.task.status}`],
-      notes: r.task.error
+  const notes =
+    r.task.status === "unconfirmed"
+      ? [`Revert of change ${r.changeId}: outcome unconfirmed: ${r.task.error}`, `${checkHint(r)}.`]
+      : r.task.error
         ? [`Revert of change ${r.changeId}: ${r.task.error}`]
-        : [`Reverted settings change ${r.changeId} on ${r.index}.`],
-      json: { change_id: r.changeId, index: r.index, task: r.task },
-    },
-    failed: r.task.status !== "succeeded",
-  };
+        : [`Reverted settings change ${r.changeId} on ${r.index}.`];
+  return { outcome: settingsLines(r, notes), failed: r.task.status !== "succeeded" };
 }
 
 export function auditLines(rows: AuditRow[]): string[] {

@@ -1,10 +1,11 @@
 // Bounded live settings changes (§2.6 hot_apply, §8.7): only synonyms, stop words and typo
 // tolerance, an explicit acknowledgement, PATCH, then wait for the settings task. The previous
-// values of the touched keys are kept so one call can revert the change.
-import { getSettings, patchSettings, waitForTask } from "../backends/meilisearch.ts";
-import { deepEqual, isPlainObject } from "../core/deepEqual.ts";
+// values of the touched keys are kept so one call can revert the change. A PATCH whose answer was
+// lost is "unconfirmed", never "nothing was changed": the bot looks for its task, says what it
+// found, and a revert finds the task first.
+import { getSettings, getTask, newestTaskUid, settingsTasksAfter } from "../backends/meilisearch.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
-import { OperatorError, RefusedError } from "../errors.ts";
+import { isOperatorError, OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, finishAudit, writeAudit } from "../state/audit.ts";
 import {
   clearReverted,
@@ -12,16 +13,36 @@ import {
   finishChange,
   insertChange,
   markReverted,
+  recordChangeTask,
+  type SettingsChange,
 } from "../state/settingsChanges.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { type Actor, auditRefusal, inTransaction, prepareState } from "./mutation.ts";
+import {
+  type Budget,
+  budgetOf,
+  carriesChange,
+  type Delivered,
+  deliverSettings,
+  type LostAnswer,
+  matchingTask,
+  NotAppliedError,
+  READ_TIMEOUT_MS,
+} from "./settingsDelivery.ts";
+
+export type { LostAnswer } from "./settingsDelivery.ts";
 
 export interface SettingsTaskResult {
   /** The settings change id (pass it to revertHotApply). */
   changeId: number;
+  /** The schema module the change belongs to. */
+  schema: string;
   index: string;
-  task: { uid: number; status: "succeeded" | "failed" | "cancelled" | "unconfirmed"; error: string | null };
+  /** `uid` is null when the PATCH's answer was lost and its task was not found. */
+  task: { uid: number | null; status: Delivered["status"]; error: string | null };
   auditId: number;
+  /** Present when the PATCH's answer was lost: what the bot found out afterwards. */
+  lost?: LostAnswer;
 }
 
 const REFUSALS = {
@@ -29,29 +50,27 @@ const REFUSALS = {
   empty_hot_apply_payload: "the settings payload is empty; give synonyms, stop_words or typo_tolerance",
 };
 
-/** PATCH, wait, and describe the outcome; never claims success it did not see. */
-async function applyAndWait(ctx: OperatorContext, index: string, wire: Record<string, unknown>) {
-  const uid = await patchSettings(ctx.meili, index, wire);
-  const wait = await waitForTask(ctx.meili, uid, { timeoutMs: ctx.config.meilisearch.taskWaitMs });
-  if ("task" in wait && wait.outcome === "succeeded")
-    return { uid, status: "succeeded" as const, error: null };
-  if ("task" in wait && wait.outcome === "failed") {
-    return { uid, status: "failed" as const, error: wait.task?.error?.message ?? "the settings task failed" };
+/**
+ * The newest task uid before a PATCH, so its own task can be found if the answer is lost. An
+ * unreachable Meilisearch stops here (nothing was sent); a key without `tasks.get` only costs that.
+ */
+async function taskFloor(budget: Budget): Promise<number | null> {
+  try {
+    return await newestTaskUid(budget.client(READ_TIMEOUT_MS));
+  } catch (error) {
+    if (isOperatorError(error) && error.code === "meilisearch_unreachable") throw error;
+    return null;
   }
-  if (wait.outcome === "cancelled")
-    return { uid, status: "cancelled" as const, error: "the settings task was cancelled" };
-  const why =
-    "error" in wait
-      ? wait.error.message
-      : `the settings task did not finish within ${ctx.config.meilisearch.taskWaitMs} ms`;
-  return { uid, status: "unconfirmed" as const, error: `${why}; check GET /tasks/${uid}` };
 }
+
+const resultOf = (d: Delivered) => ({ uid: d.uid, status: d.status, error: d.error });
 
 export async function hotApplyOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   input: { settings: unknown; acknowledgeLive: boolean; actor: Actor },
 ): Promise<SettingsTaskResult> {
+  const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
   const audit = {
     actor: input.actor.id,
@@ -82,7 +101,10 @@ export async function hotApplyOf(
   }
   const wire = toWire(valid.settings);
   const keys = Object.keys(wire).sort();
-  const current = await getSettings(ctx.meili, schema.liveIndex);
+  const [current, floor] = await Promise.all([
+    getSettings(budget.client(READ_TIMEOUT_MS), schema.liveIndex),
+    taskFloor(budget),
+  ]);
   const previous = Object.fromEntries(keys.map((k) => [k, current[k] ?? null]));
 
   const { changeId, auditId } = await inTransaction(ctx, async (client) => ({
@@ -93,6 +115,7 @@ export async function hotApplyOf(
       previous,
       applied: wire,
       requestedBy: input.actor.id,
+      taskFloor: floor,
     }),
     auditId: await writeAudit(client, stateName, {
       ...audit,
@@ -101,39 +124,32 @@ export async function hotApplyOf(
       details: { applied: wire },
     }),
   }));
+  let delivered: Delivered;
   try {
-    const task = await applyAndWait(ctx, schema.liveIndex, wire);
-    await finishChange(ctx.db, stateName, changeId, task.status, task.uid);
-    await finishAudit(ctx.db, stateName, auditId, task.status, task.error, {
-      task_uid: task.uid,
-      change_id: changeId,
-    });
-    return { changeId, index: schema.liveIndex, task, auditId };
+    delivered = await deliverSettings(ctx, budget, schema.liveIndex, wire, floor);
   } catch (error) {
-    // The PATCH was not accepted: nothing changed.
+    // Nothing changed: the PATCH never left, Meilisearch refused it, or it never arrived.
     const message = error instanceof Error ? error.message : String(error);
-    await finishChange(ctx.db, stateName, changeId, "failed", null).catch(() => {});
-    await finishAudit(ctx.db, stateName, auditId, "failed", message).catch(() => {});
+    const status = error instanceof NotAppliedError ? "not_applied" : "failed";
+    await finishChange(ctx.db, stateName, changeId, status, null).catch(() => {});
+    await finishAudit(ctx.db, stateName, auditId, "failed", message, { change_id: changeId }).catch(() => {});
     throw error;
   }
-}
-
-/**
- * Whether the live value still carries what a change applied. Meilisearch merges partial
- * objects (typoTolerance: {enabled: false} reads back with every other field), so objects
- * compare by the applied fields only. Every list a hot-apply can set (stop words, synonym
- * groups, typo-tolerance word and attribute lists) is a set that Meilisearch reads back
- * sorted, so lists compare without regard to order: `["the", "a"]` reads back `["a", "the"]`.
- */
-function stillApplied(current: unknown, applied: unknown): boolean {
-  if (isPlainObject(applied) && isPlainObject(current)) {
-    return Object.entries(applied).every(([k, v]) => stillApplied(current[k], v));
-  }
-  if (Array.isArray(applied) && Array.isArray(current)) {
-    const key = (items: unknown[]) => [...new Set(items.map((i) => JSON.stringify(i)))].sort();
-    return deepEqual(key(current), key(applied));
-  }
-  return deepEqual(current, applied);
+  // From here on the outcome is Meilisearch's: a failure to record it must not hide it.
+  await finishChange(ctx.db, stateName, changeId, delivered.status, delivered.uid).catch(() => {});
+  await finishAudit(ctx.db, stateName, auditId, delivered.status, delivered.error, {
+    task_uid: delivered.uid,
+    change_id: changeId,
+    ...(delivered.lost ? { answer_lost: delivered.lost } : {}),
+  }).catch(() => {});
+  return {
+    changeId,
+    schema: schema.module,
+    index: schema.liveIndex,
+    task: resultOf(delivered),
+    auditId,
+    ...(delivered.lost ? { lost: delivered.lost } : {}),
+  };
 }
 
 export async function hotApplySettings(
@@ -145,14 +161,68 @@ export async function hotApplySettings(
 }
 
 /**
+ * Whether an unconfirmed change applied: its task (by uid, or found after its floor by content,
+ * then recorded on the change), else the live settings. Refuses when it did not apply, or when
+ * its task has not finished yet; throws when Meilisearch cannot tell (nothing is changed then).
+ */
+async function settleUnconfirmed(
+  ctx: OperatorContext,
+  budget: Budget,
+  stateName: string,
+  change: SettingsChange,
+  refuse: (reason: string, message: string) => Promise<never>,
+): Promise<void> {
+  const read = () => budget.client(READ_TIMEOUT_MS);
+  const task =
+    change.taskUid !== null
+      ? await getTask(read(), change.taskUid)
+      : change.taskFloor !== null
+        ? matchingTask(await settingsTasksAfter(read(), change.index, change.taskFloor), change.applied)
+        : null;
+  if (task && change.taskUid === null) {
+    await recordChangeTask(ctx.db, stateName, change.id, task.uid);
+  }
+  if (task) {
+    if (task.status === "succeeded") return;
+    if (task.status === "enqueued" || task.status === "processing") {
+      return refuse(
+        "change_still_pending",
+        `settings change ${change.id} is Meilisearch task ${task.uid}, still ${task.status}; revert it once that task finished (GET /tasks/${task.uid})`,
+      );
+    }
+    await finishChange(ctx.db, stateName, change.id, "not_applied", task.uid);
+    const ended = task.status === "canceled" ? "cancelled" : task.status;
+    return refuse(
+      "not_applied",
+      `settings change ${change.id} did not apply after all: its task ${task.uid} ${ended}${task.error?.message ? ` (${task.error.message})` : ""}; there is nothing to revert`,
+    );
+  }
+  const current = await getSettings(read(), change.index);
+  if (change.keys.every((k) => carriesChange(current[k], change.applied[k]))) return;
+  if (change.taskFloor === null) {
+    return refuse(
+      "outcome_unknown",
+      `settings change ${change.id} has no task on record and the live ${change.keys.join(", ")} do not carry it; check GET /tasks?types=settingsUpdate&indexUids=${change.index} before reverting by hand`,
+    );
+  }
+  await finishChange(ctx.db, stateName, change.id, "not_applied", null);
+  return refuse(
+    "not_applied",
+    `settings change ${change.id} never applied: Meilisearch has no settings task for it and the live ${change.keys.join(", ")} do not carry it; there is nothing to revert`,
+  );
+}
+
+/**
  * Put back the values a hot-apply replaced. Refused when the change never applied, was already
- * reverted, or when the live values changed since (someone else's change would be lost).
+ * reverted, or when the live values changed since (someone else's change would be lost). A change
+ * whose outcome was unconfirmed is settled first: its task found, or the live settings read.
  */
 export async function revertHotApply(
   ctx: OperatorContext,
   changeId: number,
   input: { actor: Actor; force?: boolean },
 ): Promise<SettingsTaskResult> {
+  const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
   const change = await findChange(ctx.db, stateName, changeId);
   if (!change)
@@ -167,7 +237,9 @@ export async function revertHotApply(
   };
   const refuse = (reason: string, message: string) =>
     auditRefusal(ctx, new RefusedError(reason, message), audit);
-  if (change.status !== "succeeded") {
+  if (change.status === "unconfirmed" || change.status === "not_applied") {
+    if (!change.revertedAt) await settleUnconfirmed(ctx, budget, stateName, change, refuse);
+  } else if (change.status !== "succeeded") {
     return refuse(
       "not_revertible",
       `settings change ${changeId} did not apply (${change.status}); there is nothing to revert`,
@@ -189,8 +261,11 @@ export async function revertHotApply(
   const unclaim = () => clearReverted(ctx.db, stateName, changeId).catch(() => {});
 
   try {
-    const current = await getSettings(ctx.meili, change.index);
-    const changed = change.keys.filter((k) => !stillApplied(current[k], change.applied[k]));
+    const [current, floor] = await Promise.all([
+      getSettings(budget.client(READ_TIMEOUT_MS), change.index),
+      taskFloor(budget),
+    ]);
+    const changed = change.keys.filter((k) => !carriesChange(current[k], change.applied[k]));
     if (changed.length > 0 && !input.force) {
       await unclaim();
       return refuse(
@@ -203,11 +278,29 @@ export async function revertHotApply(
       outcome: "started",
       details: { restore: change.previous },
     });
-    const task = await applyAndWait(ctx, change.index, change.previous);
-    if (task.status === "failed" || task.status === "cancelled") await unclaim();
-    else await markReverted(ctx.db, stateName, changeId, input.actor.id, task.uid);
-    await finishAudit(ctx.db, stateName, auditId, task.status, task.error, { task_uid: task.uid });
-    return { changeId, index: change.index, task, auditId };
+    let delivered: Delivered;
+    try {
+      delivered = await deliverSettings(ctx, budget, change.index, change.previous, floor);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await finishAudit(ctx.db, stateName, auditId, "failed", message).catch(() => {});
+      throw error;
+    }
+    // A failed revert task changed nothing; an unconfirmed one keeps its claim (it may have applied).
+    if (delivered.status === "failed" || delivered.status === "cancelled") await unclaim();
+    else await markReverted(ctx.db, stateName, changeId, input.actor.id, delivered.uid).catch(() => {});
+    await finishAudit(ctx.db, stateName, auditId, delivered.status, delivered.error, {
+      task_uid: delivered.uid,
+      ...(delivered.lost ? { answer_lost: delivered.lost } : {}),
+    }).catch(() => {});
+    return {
+      changeId,
+      schema: change.schema,
+      index: change.index,
+      task: resultOf(delivered),
+      auditId,
+      ...(delivered.lost ? { lost: delivered.lost } : {}),
+    };
   } catch (error) {
     if (!(error instanceof RefusedError)) await unclaim();
     throw error;

@@ -107,6 +107,13 @@ const MIGRATIONS: ((s: string) => string)[] = [
       DROP CONSTRAINT digest_slots_status_check,
       ADD CONSTRAINT digest_slots_status_check
         CHECK (status IN ('claimed', 'posted', 'skipped', 'failed', 'unconfirmed', 'superseded'));`,
+  // Hot-applies whose answer was lost: the newest Meilisearch task uid before the PATCH, so its
+  // task can be found afterwards, and the statuses a change can have (not_applied: the answer
+  // was lost and the bot later established that the change had not been applied).
+  (s) => `
+    ALTER TABLE ${s}.settings_changes ADD COLUMN task_floor bigint;
+    ALTER TABLE ${s}.settings_changes ADD CONSTRAINT settings_changes_status_check
+      CHECK (status IN ('pending', 'succeeded', 'failed', 'cancelled', 'unconfirmed', 'not_applied'));`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

@@ -4,6 +4,19 @@ import { stateSchema } from "./migrations.ts";
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
+/**
+ * pending: the PATCH is on its way; succeeded / failed / cancelled: its task's outcome;
+ * unconfirmed: it was sent but its outcome was not seen (the answer was lost, or the task did
+ * not finish in time); not_applied: sent, the answer lost, and the bot later found it never applied.
+ */
+export type SettingsChangeStatus =
+  | "pending"
+  | "succeeded"
+  | "failed"
+  | "cancelled"
+  | "unconfirmed"
+  | "not_applied";
+
 export interface SettingsChange {
   id: number;
   schema: string;
@@ -14,7 +27,9 @@ export interface SettingsChange {
   /** Wire values the change applied. */
   applied: Record<string, unknown>;
   taskUid: number | null;
-  status: string;
+  /** The newest Meilisearch task uid before the PATCH: its own task is newer (null: unknown). */
+  taskFloor: number | null;
+  status: SettingsChangeStatus;
   requestedBy: string;
   createdAt: Date;
   revertedAt: Date | null;
@@ -31,7 +46,8 @@ function toChange(r: Record<string, unknown>): SettingsChange {
     previous: r.previous as Record<string, unknown>,
     applied: r.applied as Record<string, unknown>,
     taskUid: r.task_uid == null ? null : Number(r.task_uid),
-    status: r.status as string,
+    taskFloor: r.task_floor == null ? null : Number(r.task_floor),
+    status: r.status as SettingsChangeStatus,
     requestedBy: r.requested_by as string,
     createdAt: r.created_at as Date,
     revertedAt: (r.reverted_at as Date | null) ?? null,
@@ -43,12 +59,15 @@ function toChange(r: Record<string, unknown>): SettingsChange {
 export async function insertChange(
   db: Queryable,
   stateName: string,
-  change: Pick<SettingsChange, "schema" | "index" | "keys" | "previous" | "applied" | "requestedBy">,
+  change: Pick<
+    SettingsChange,
+    "schema" | "index" | "keys" | "previous" | "applied" | "requestedBy" | "taskFloor"
+  >,
 ): Promise<number> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${stateSchema(stateName)}.settings_changes
-       (schema_module, index_uid, keys, previous, applied, status, requested_by)
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6) RETURNING id`,
+       (schema_module, index_uid, keys, previous, applied, status, requested_by, task_floor)
+     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) RETURNING id`,
     [
       change.schema,
       change.index,
@@ -56,6 +75,7 @@ export async function insertChange(
       JSON.stringify(change.previous),
       JSON.stringify(change.applied),
       change.requestedBy,
+      change.taskFloor,
     ],
   );
   return Number(rows[0]?.id);
@@ -65,13 +85,26 @@ export async function finishChange(
   db: Queryable,
   stateName: string,
   id: number,
-  status: string,
+  status: SettingsChangeStatus,
   taskUid: number | null,
 ): Promise<void> {
   await db.query(
     `UPDATE ${stateSchema(stateName)}.settings_changes SET status = $2, task_uid = $3 WHERE id = $1`,
     [id, status, taskUid],
   );
+}
+
+/** Record the task of a change whose answer was lost, once found; its status stays as it was. */
+export async function recordChangeTask(
+  db: Queryable,
+  stateName: string,
+  id: number,
+  taskUid: number,
+): Promise<void> {
+  await db.query(`UPDATE ${stateSchema(stateName)}.settings_changes SET task_uid = $2 WHERE id = $1`, [
+    id,
+    taskUid,
+  ]);
 }
 
 export async function findChange(

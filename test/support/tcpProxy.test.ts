@@ -92,4 +92,37 @@ describe("tcpProxy", () => {
     await closed;
     expect(proxy.connections).toBe(0);
   });
+  it("shows watchers each client chunk before it moves on, so a fault can start on that very chunk", async () => {
+    const s = await connect(proxy.port);
+    seen.length = 0;
+    const watched: [string, number][] = [];
+    let closedId = 0;
+    const stop = proxy.watch((chunk, connection) => {
+      watched.push([chunk.toString(), connection.id]);
+      // Black-hole from the chunk that says so: it is held, not passed on.
+      if (chunk.toString() === "stop here") proxy.setMode("blackhole");
+      void connection.closed.then(() => {
+        closedId = connection.id;
+      });
+    });
+    const first = received(s, 300);
+    s.write("go on");
+    expect(await first).toBe("go on");
+    const second = received(s, 300);
+    s.write("stop here");
+    expect(await second).toBe("");
+    expect(seen).toEqual(["go on"]);
+    expect(watched.map(([text]) => text)).toEqual(["go on", "stop here"]);
+    expect(watched[0]?.[1]).toBe(proxy.accepted);
+    stop();
+    proxy.setMode("pass");
+    // Healing delivers the held chunk; the stopped watcher sees nothing more.
+    const healed = received(s, 300);
+    s.write("!");
+    expect(await healed).toBe("stop here!");
+    expect(watched).toHaveLength(2);
+    s.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closedId).toBe(watched[0]?.[1]);
+  });
 });

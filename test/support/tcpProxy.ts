@@ -1,7 +1,8 @@
 // A small TCP proxy on loopback that a fault test puts between the bot and a real server, and
 // controls: pass traffic, black-hole it (nothing moves either way, connections stay open, as a
 // dead network path does), drop the server's answers (the request arrives, its answer never
-// does), delay the answers, or cut every connection.
+// does), delay the answers, or cut every connection. A watcher sees each chunk a client sends
+// before it moves on, so a test can switch the fault at the exact moment a given request passes.
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 
 export type ProxyMode =
@@ -11,6 +12,20 @@ export type ProxyMode =
   | "blackhole"
   /** The client's bytes reach the server; the server's answers are thrown away. */
   | "dropAnswers";
+
+/** One client connection through the proxy, as a watcher sees it. */
+export interface ProxiedConnection {
+  /** 1, 2, … in the order the proxy accepted them. */
+  readonly id: number;
+  /** Resolves once the connection is gone (either side closed it, or a reset). */
+  readonly closed: Promise<void>;
+}
+
+/**
+ * Called with each chunk a client sends, before the proxy passes it on (or holds it): a mode
+ * switched here applies to this very chunk.
+ */
+export type ChunkWatcher = (chunk: Buffer, connection: ProxiedConnection) => void;
 
 export interface TcpProxy {
   readonly port: number;
@@ -28,12 +43,16 @@ export interface TcpProxy {
   readonly connections: number;
   /** Connections accepted since the proxy started. */
   readonly accepted: number;
+  /** Watch what clients send; returns the function that stops watching. */
+  watch(watcher: ChunkWatcher): () => void;
   /** Destroy every open connection (both sides), as a reset would. */
   resetAll(): void;
   close(): Promise<void>;
 }
 
 interface Pair {
+  connection: ProxiedConnection;
+  closed: () => void;
   client: Socket;
   server: Socket | null;
   /** Chunks held back while black-holed: toServer then toClient order is kept per direction. */
@@ -46,6 +65,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let answerDelayMs = 0;
   let accepted = 0;
   const pairs = new Set<Pair>();
+  const watchers = new Set<ChunkWatcher>();
 
   const toClient = (pair: Pair, chunk: Buffer) => {
     if (mode === "dropAnswers") return;
@@ -61,6 +81,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
 
   const toServer = (pair: Pair, chunk: Buffer) => {
+    for (const watcher of [...watchers]) watcher(chunk, pair.connection);
     if (mode === "blackhole" || !pair.server) {
       pair.heldToServer.push(chunk);
       return;
@@ -72,6 +93,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pair.client.destroy();
     pair.server?.destroy();
     pairs.delete(pair);
+    pair.closed();
   };
 
   const connectUpstream = (pair: Pair) => {
@@ -95,7 +117,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const server: Server = createServer((client) => {
     accepted++;
     client.setNoDelay(true);
-    const pair: Pair = { client, server: null, heldToServer: [], heldToClient: [] };
+    let closed = () => {};
+    const connection = {
+      id: accepted,
+      closed: new Promise<void>((resolve) => {
+        closed = resolve;
+      }),
+    };
+    const pair: Pair = { connection, closed, client, server: null, heldToServer: [], heldToClient: [] };
     pairs.add(pair);
     client.on("data", (chunk: Buffer) => toServer(pair, chunk));
     client.on("error", () => destroy(pair));
@@ -137,6 +166,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     },
     get accepted() {
       return accepted;
+    },
+    watch(watcher: ChunkWatcher) {
+      watchers.add(watcher);
+      return () => {
+        watchers.delete(watcher);
+      };
     },
     resetAll() {
       for (const pair of [...pairs]) {

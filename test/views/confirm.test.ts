@@ -133,6 +133,7 @@ const swapResult = (over: Partial<SwapResult> = {}): SwapResult => ({
 
 const settingsResult = (task: Partial<SettingsTaskResult["task"]> = {}): SettingsTaskResult => ({
   changeId: 12,
+  schema: SCHEMA,
   index: INDEX,
   task: { uid: 55, status: "succeeded", error: null, ...task },
   auditId: 13,
