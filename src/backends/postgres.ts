@@ -44,6 +44,25 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/**
+ * Run `work` in one transaction on a client checked out of `pool`: BEGIN, then COMMIT, or ROLLBACK
+ * on any error (rethrown as it came). The one way the bot checks out a client.
+ */
+export async function transaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 /** Describe the database without its password, for messages. */
 export function describeDatabase(url: string): string {
   try {

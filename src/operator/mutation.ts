@@ -1,7 +1,7 @@
 // What every mutation shares: who acts, one transaction for the change and its audit row,
 // and refusals that are audited before they are thrown.
 import type pg from "pg";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
+import { describeDatabase, postgresError, transaction } from "../backends/postgres.ts";
 import { RefusedError } from "../errors.ts";
 import { type AuditEntry, writeAudit } from "../state/audit.ts";
 import { ensureState } from "../state/migrations.ts";
@@ -28,24 +28,12 @@ export async function inTransaction<T>(
   ctx: OperatorContext,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  let client: pg.PoolClient;
   try {
-    client = await ctx.db.connect();
+    return await transaction(ctx.db, work);
   } catch (error) {
-    throw postgresError(error, describeDatabase(ctx.config.database.url));
-  }
-  try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
     throw error instanceof RefusedError
       ? error
       : postgresError(error, describeDatabase(ctx.config.database.url));
-  } finally {
-    client.release();
   }
 }
 
