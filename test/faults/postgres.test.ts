@@ -256,6 +256,37 @@ describe("a Postgres connection dying under a confirmed retry", () => {
         await dropHold();
       }
     });
+
+    it("says it may have partly run when COMMIT's answer is lost and Postgres cannot be asked", async () => {
+      const key = `unknown_${d.oban.prefix}`;
+      await holdCommit(key);
+      try {
+        const failed = await failedJob([5]);
+        const card = await retryCard(proxied, failed);
+        const lock = await holdLock(admin, key);
+        await h.decide(proxied, card, BOB);
+        await waiter(admin, lock.pid);
+        // The path goes dark while COMMIT waits; the commit then happens, unseen by the bot.
+        proxy.setMode("blackhole");
+        const darkAt = Date.now();
+        await lock.release();
+        const update = await h.cardUpdate(card.ts, /^Failed: .* — Not done: postgres_unreachable/);
+        // Query timeout (5 s), 3 s of asking Postgres again, then the (failing) state writes: connect 5 s.
+        expect(Date.now() - darkAt).toBeLessThan(20_000);
+        expect(textOf(update)).toContain("may have partly run");
+        expect(textOf(update)).not.toContain("Nothing was changed");
+        proxy.setMode("pass");
+        // It did commit: the job, its replay link and its audit row, all together.
+        const state = await replayState(failed);
+        expect(state.jobs).toHaveLength(1);
+        expect(state.links).toEqual(state.jobs);
+        expect(state.accepted).toEqual(state.jobs);
+        expect(unhandled).toEqual([]);
+      } finally {
+        proxy.setMode("pass");
+        await dropHold();
+      }
+    });
   });
 
   it("a client killed while migrating fails that call, not the process; the next call migrates", async () => {
