@@ -69,6 +69,8 @@ import {
 export const SWEEP_INTERVAL_MS = 30_000;
 /** An execution still unfinished this long after its confirmation was interrupted (at least). */
 export const INTERRUPTED_AFTER_S = 600;
+/** How long an audit row that could not be written is retried in the background. */
+const AUDIT_RETRY_FOR_MS = 120_000;
 /** The audit actor for what the bot decides by itself (expiry, interrupted executions). */
 export const BOT_ACTOR = "scrypath-bot";
 /** The audit action of a click that names no request the bot knows. */
@@ -159,7 +161,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
   };
 
-  /** One audit row; a failure to write it is logged (the flow it records already happened). */
+  /** One audit row; a failure to write it is logged (the flow it records already happened): false. */
   const audit = async (entry: {
     actor: string;
     request: MutationRequest | null;
@@ -168,7 +170,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     reason?: string | null;
     where: { channel: string | null; messageTs: string | null; team: string | null; id: string | null };
     details?: Record<string, unknown>;
-  }): Promise<void> => {
+  }): Promise<boolean> => {
     try {
       await prepareState(ctx);
       await writeAudit(ctx.db, stateName, {
@@ -188,9 +190,27 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
           via: "slack",
         },
       });
+      return true;
     } catch (error) {
       logger.error("could not write an audit row", { outcome: entry.outcome, error });
+      return false;
     }
+  };
+
+  /**
+   * An audit row a database outage must not lose (a failed execution, a click refused because
+   * Postgres did not answer): the first attempt is awaited; when it fails, the row is written in
+   * the background as soon as Postgres takes it (every 2 s, for up to 2 minutes).
+   */
+  const auditEventually = async (entry: Parameters<typeof audit>[0]): Promise<void> => {
+    if (await audit(entry)) return;
+    void (async () => {
+      const until = Date.now() + AUDIT_RETRY_FOR_MS;
+      while (Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+        if (await audit(entry)) return;
+      }
+    })();
   };
 
   const whereOf = (row: Confirmation) => ({
@@ -480,7 +500,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
         const nothingChanged = known && !outcomeUnknown(error);
         outcome = refusalOutcome(reason, message, nothingChanged);
         summary = { error: reason, message, ...(nothingChanged ? {} : { outcome: "unknown" }) };
-        failureAudit = audit({
+        failureAudit = auditEventually({
           actor: click.userId,
           request: req,
           preview,
@@ -681,12 +701,13 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     const refusal = claimTimeout();
     logger.warn("a click found Postgres not answering", { user: click.userId, ms });
     // Recorded when Postgres answers again; the clicker's answer does not wait for it.
-    void audit({
+    const id = typeof click.value === "string" && CONFIRMATION_ID.test(click.value) ? click.value : null;
+    void auditEventually({
       actor: click.userId,
       request: null,
       outcome: "refused",
       reason: "postgres_timeout",
-      where: { channel: click.channelId, messageTs: click.messageTs, team: click.teamId, id: null },
+      where: { channel: click.channelId, messageTs: click.messageTs, team: click.teamId, id },
       details: {
         step: click.decision,
         message: refusal.message,

@@ -15,6 +15,17 @@ import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 
+/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
+async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** An admin session holding a transaction-scoped advisory lock until `release()`. */
 async function holdLock(pool: pg.Pool, key: string): Promise<{ pid: number; release(): Promise<void> }> {
   const client = await pool.connect();
@@ -276,6 +287,16 @@ describe("a Postgres connection dying under a confirmed retry", () => {
         expect(textOf(update)).toContain("may have partly run");
         expect(textOf(update)).not.toContain("Nothing was changed");
         proxy.setMode("pass");
+        // The failure's audit row says the same, once Postgres takes it.
+        const failure = await eventually(
+          async () => (await h.auditOf(card.id)).find((r) => r.outcome === "failed"),
+          10_000,
+          "the failed execution's audit row",
+        );
+        expect(failure).toMatchObject({
+          reason: "postgres_unreachable",
+          details: { nothing_changed: false },
+        });
         // It did commit: the job, its replay link and its audit row, all together.
         const state = await replayState(failed);
         expect(state.jobs).toHaveLength(1);

@@ -21,6 +21,17 @@ const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 const PREFIX = "public";
 
+/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
+async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** The parent pid of `pid`, from /proc (Linux). */
 function parentOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -166,6 +177,12 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     while (!ok && Date.now() - thawedAt < 15_000) ok = succeeded((await failedPosts()).text);
     expect(ok).toBe(true);
     expect(Date.now() - thawedAt).toBeLessThan(10_000);
+    const refused = await eventually(
+      async () => (await h.auditWithReason("postgres_timeout"))[0],
+      10_000,
+      "the refused click's audit row",
+    );
+    expect(refused).toMatchObject({ actor: BOB, outcome: "refused", context: { confirmation_id: card.id } });
     expect((await h.confirmation(card.id)).status).toBe("pending");
     await h.decide(bot, card, BOB);
     await h.cardUpdate(card.ts, /^Done/);

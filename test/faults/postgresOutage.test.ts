@@ -13,6 +13,17 @@ const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 const OUTAGE_MS = 12_000;
 
+/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
+async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe("Postgres black-holed for 12 s, then healed", () => {
   let d: TestDeployment;
   let h: Harness;
@@ -122,7 +133,14 @@ describe("Postgres black-holed for 12 s, then healed", () => {
     expect(results.filter((r) => !r.ok && r.at > 10_000)).toEqual([]);
     expect(results.slice(-5).every((r) => r.ok)).toBe(true);
 
-    // The refused click did nothing; the card still works.
+    // The refused click is audited once Postgres is back, and it did nothing; the card still works.
+    const refused = await eventually(
+      async () => (await h.auditWithReason("postgres_timeout"))[0],
+      10_000,
+      "the refused click's audit row",
+    );
+    expect(refused).toMatchObject({ actor: BOB, outcome: "refused", context: { confirmation_id: card.id } });
+    expect(String((refused.details as Record<string, unknown>).message)).toMatch(/nothing was done/);
     expect((await h.confirmation(card.id)).status).toBe("pending");
     await h.decide(bot, card, BOB);
     await h.cardUpdate(card.ts, /^Done/);
