@@ -151,8 +151,34 @@ const configSchema = z
       .object({
         url: nonEmpty,
         obanPrefix: z.string().regex(IDENTIFIER_PATTERN, "expected a Postgres schema name").default("public"),
+        /** Connections the bot keeps open at most (per process). */
+        poolSize: z.number().int().positive().max(100).default(5),
+        /** Opening a connection, and waiting for a free one of the pool. */
+        connectTimeoutMs: z.number().int().positive().default(5_000),
+        /** Server side (`statement_timeout`): Postgres cancels a longer statement. */
+        statementTimeoutMs: z.number().int().positive().default(8_000),
+        /** Client side: a query without an answer by then fails and its connection is dropped. */
+        queryTimeoutMs: z.number().int().positive().default(10_000),
+        /** TCP keepalive: probes start after this much idle time on a connection. */
+        keepAliveInitialDelayMs: z.number().int().positive().default(10_000),
+        /** A Confirm click takes its request within this, or says Postgres did not answer (< 5 s). */
+        claimTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(4_500, "expected at most 4500 (a click answers within 5 s)")
+          .default(4_000),
       })
-      .strict(),
+      .strict()
+      .superRefine((d, ctx) => {
+        if (d.queryTimeoutMs <= d.statementTimeoutMs) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["queryTimeoutMs"],
+            message: `expected more than statementTimeoutMs (${d.statementTimeoutMs}), so Postgres cancels a slow statement before the bot gives up on its connection`,
+          });
+        }
+      }),
     indexPrefix: nonEmpty.optional(),
     schemas: z.array(schemaEntry).default([]),
     slack: z
@@ -308,7 +334,16 @@ export interface DigestConfig {
 
 export interface Config {
   meilisearch: { url: string; apiKey: string | null; timeoutMs: number; taskWaitMs: number };
-  database: { url: string; obanPrefix: string };
+  database: {
+    url: string;
+    obanPrefix: string;
+    poolSize: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+    queryTimeoutMs: number;
+    keepAliveInitialDelayMs: number;
+    claimTimeoutMs: number;
+  };
   indexPrefix: string | null;
   schemas: SchemaConfig[];
   /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */

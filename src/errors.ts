@@ -50,3 +50,15 @@ export class RefusedError extends OperatorError {
     super("refused", `${reason}: ${message}`);
   }
 }
+
+/**
+ * Whether a failed change may nevertheless have taken effect (a commit or a request whose answer
+ * was lost, and the truth could not be found out): such an error sets `outcomeUnknown`.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    (error as { outcomeUnknown?: unknown }).outcomeUnknown === true
+  );
+}

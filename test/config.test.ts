@@ -5,8 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { createPool } from "../src/backends/postgres.ts";
 import { configPath, loadConfig, parseConfig, withOverrides } from "../src/config.ts";
 import { OperatorError } from "../src/errors.ts";
+import { poolOptions } from "../src/operator/index.ts";
 
 const ENV = { MEILISEARCH_URL: "http://127.0.0.1:7700", DATABASE_URL: "postgres://u:pw@127.0.0.1:5432/app" };
 
@@ -392,7 +394,17 @@ describe("loadConfig", () => {
     const example = resolve(import.meta.dirname, "../examples/scrypath-bot.yml");
     const config = loadConfig(example, { ...ENV, MEILISEARCH_API_KEY: "example-key" });
     expect(config.meilisearch.apiKey).toBe("example-key");
-    expect(config.database).toEqual({ url: ENV.DATABASE_URL, obanPrefix: "public" });
+    expect(config.database).toEqual({
+      url: ENV.DATABASE_URL,
+      obanPrefix: "public",
+      // The bounds' defaults (see "database bounds" below).
+      poolSize: 5,
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: 8_000,
+      queryTimeoutMs: 10_000,
+      keepAliveInitialDelayMs: 10_000,
+      claimTimeoutMs: 4_000,
+    });
     expect(config.schemas.map((s) => [s.module, s.alias, s.syncMode, s.obanQueue])).toEqual([
       ["MyApp.Blog.Post", "posts", "oban", "search_sync"],
       ["MyApp.Catalog.Product", "products", "inline", null],
@@ -439,5 +451,45 @@ describe("withOverrides", () => {
     // The input is not modified.
     expect(config.indexPrefix).toBe("file");
     expect(config.schemas[1]?.syncMode).toBe("inline");
+  });
+});
+
+describe("database bounds", () => {
+  it("bounds every wait on Postgres by default, and the pool takes them", () => {
+    const config = parseConfig(minimal(), ENV);
+    expect(config.database).toEqual({
+      url: ENV.DATABASE_URL,
+      obanPrefix: "public",
+      poolSize: 5,
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: 8_000,
+      queryTimeoutMs: 10_000,
+      keepAliveInitialDelayMs: 10_000,
+      claimTimeoutMs: 4_000,
+    });
+    const pool = createPool(config.database.url, poolOptions(config));
+    const options = pool.options as unknown as Record<string, unknown>;
+    expect(options).toMatchObject({
+      max: 5,
+      connectionTimeoutMillis: 5_000,
+      statement_timeout: 8_000,
+      query_timeout: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    void pool.end();
+  });
+
+  it("refuses a client query timeout at or below the server statement timeout, and a claim bound of 5 s", () => {
+    const database = { url: "${DATABASE_URL}", statementTimeoutMs: 10_000, queryTimeoutMs: 10_000 };
+    expect(invalid(minimal({ database }))).toContain(
+      "database.queryTimeoutMs: expected more than statementTimeoutMs (10000)",
+    );
+    expect(invalid(minimal({ database: { url: "${DATABASE_URL}", claimTimeoutMs: 5_000 } }))).toContain(
+      "database.claimTimeoutMs: expected at most 4500",
+    );
+    expect(invalid(minimal({ database: { url: "${DATABASE_URL}", queryTimeout: 1 } }))).toContain(
+      "database.queryTimeout: unknown key (did you mean queryTimeoutMs?)",
+    );
   });
 });

@@ -17,19 +17,42 @@ const types = {
 
 export interface PoolOptions {
   max?: number;
-  connectionTimeoutMillis?: number;
-  statementTimeoutMillis?: number;
+  /** Bound on opening a connection and on waiting for a free client of the pool. */
+  connectTimeoutMs?: number;
+  /** Server side: Postgres cancels a statement running longer. */
+  statementTimeoutMs?: number;
+  /**
+   * Client side, above the statement timeout: a query with no answer by then fails and its client
+   * is destroyed (a frozen server or a dead network path never answers, and never cancels).
+   */
+  queryTimeoutMs?: number;
+  /** TCP keepalive probes start after this much idle time (a dead path is noticed, not waited on). */
+  keepAliveInitialDelayMs?: number;
   applicationName?: string;
   /** Postgres `work_mem` for the bot's sessions (default 16MB). */
   workMem?: string;
 }
 
+/** The defaults (also the config's): every wait on Postgres is bounded. */
+export const POOL_DEFAULTS = {
+  max: 5,
+  connectTimeoutMs: 5_000,
+  statementTimeoutMs: 8_000,
+  queryTimeoutMs: 10_000,
+  keepAliveInitialDelayMs: 10_000,
+} as const;
+
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const o = { ...POOL_DEFAULTS, ...options };
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 5,
-    connectionTimeoutMillis: options.connectionTimeoutMillis ?? 5_000,
-    statement_timeout: options.statementTimeoutMillis ?? 15_000,
+    max: o.max,
+    // node-pg uses it for both: the TCP connect and startup, and the wait in the pool's queue.
+    connectionTimeoutMillis: o.connectTimeoutMs,
+    statement_timeout: o.statementTimeoutMs,
+    query_timeout: Math.max(o.queryTimeoutMs, o.statementTimeoutMs + 1_000),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: o.keepAliveInitialDelayMs,
     application_name: options.applicationName ?? "scrypath-bot",
     // Exact bitmaps for the scoped counts: at the default 4 MB, the GIN + btree bitmap over a
     // busy schema goes lossy and re-checks hundreds of thousands of rows (BENCHMARKS.md).
@@ -40,8 +63,209 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
     types,
   });
   // An idle client losing its connection must not crash the process; the next query reports it.
+  // (Checked-out clients get their own listener: `transaction`; pool.query adds one itself, and
+  // destroys a client whose query failed or timed out.)
   pool.on("error", () => {});
   return pool;
+}
+
+/** A transaction given up by its deadline: the connection was cut, so the server rolls it back. */
+export class TransactionDeadline extends Error {
+  override readonly name = "TransactionDeadline";
+  constructor(readonly ms: number) {
+    super(`Postgres did not answer within ${ms} ms`);
+  }
+}
+
+/** What Postgres says became of a transaction id; null when it cannot be asked (or no longer knows). */
+export type CommitOutcome = "committed" | "aborted" | null;
+
+/**
+ * COMMIT was sent and its answer never came, and asking Postgres afterwards did not settle it: the
+ * transaction may or may not have committed. `settle()` asks again (for a caller that could not
+ * wait, e.g. a click bounded to seconds).
+ */
+export class CommitOutcomeUnknown extends Error {
+  override readonly name = "CommitOutcomeUnknown";
+  constructor(
+    readonly xid: string,
+    readonly settle: () => Promise<CommitOutcome>,
+    /** What the transaction's work returned (what was committed, if it was). */
+    readonly result: unknown,
+    options: { cause: unknown },
+  ) {
+    super(
+      "the connection to Postgres was lost while committing, and whether the commit took effect is not known",
+      options,
+    );
+  }
+}
+
+export interface TransactionOptions {
+  /**
+   * Give up after this long: the connection is cut, so the transaction cannot commit unless COMMIT
+   * was already on its way (then `CommitOutcomeUnknown`, at once, without asking Postgres).
+   */
+  deadlineMs?: number;
+  /** How long to keep asking whether a COMMIT whose answer was lost took effect (default 3 s). */
+  settleWithinMs?: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Ask (on a fresh connection) what became of transaction `xid`, for up to `withinMs`. */
+export async function commitOutcome(pool: pg.Pool, xid: string, withinMs: number): Promise<CommitOutcome> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const left = Math.max(until - Date.now(), 1);
+    let timer: NodeJS.Timeout | undefined;
+    const ask = pool.query<{ s: string | null }>({
+      text: "SELECT txid_status($1::bigint) AS s",
+      values: [xid],
+      query_timeout: left,
+    } as pg.QueryConfig);
+    ask.catch(() => {});
+    try {
+      const { rows } = await Promise.race([
+        ask,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no answer")), left);
+        }),
+      ]);
+      const status = rows[0]?.s ?? null;
+      if (status === "committed" || status === "aborted") return status;
+      // Null: too old for the commit log. "in progress": the lost backend has not ended yet.
+      if (status === null) return null;
+    } catch {
+      // Still unreachable; ask again while there is time.
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() >= until) return null;
+    await sleep(Math.min(200, Math.max(until - Date.now(), 0)));
+  }
+}
+
+/** The server answered with an ordinary error: the connection is fine and the statement failed. */
+function serverRefused(error: unknown): boolean {
+  return error instanceof pg.DatabaseError && error.severity === "ERROR";
+}
+
+/** Whether an error a transaction failed with leaves its connection usable for ROLLBACK. */
+function connectionUsable(error: unknown): boolean {
+  if (serverRefused(error) || error instanceof OperatorError) return true;
+  // node-pg's own: "Query read timeout", "Connection terminated unexpectedly", "Client was closed…".
+  return !(error instanceof Error && /timeout|terminated|closed|ECONN|EPIPE/i.test(error.message));
+}
+
+function cutConnection(client: pg.PoolClient): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * Run `work` in one transaction on a client checked out of `pool`: the one way the bot checks out
+ * a client. While checked out the client has an 'error' listener (a connection that dies must not
+ * crash the process), and a client whose connection failed or timed out is destroyed, never
+ * returned to the pool.
+ *
+ * Outcome: the result when the transaction committed, including when COMMIT's answer was lost and
+ * Postgres, asked again, says it committed; otherwise the error, rethrown as it came, when the
+ * transaction certainly did not commit (it failed before COMMIT was sent, or COMMIT was refused,
+ * or Postgres says it aborted); `CommitOutcomeUnknown` only when that stays unknown.
+ */
+export async function transaction<T>(
+  pool: pg.Pool,
+  work: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const startedAt = Date.now();
+  const client = await checkout(pool, options.deadlineMs);
+  // Set by the listener or the deadline, read after awaits (an object, so TypeScript does not narrow it).
+  const connection: { lost: Error | null; released: boolean } = { lost: null, released: false };
+  const onError = (error: Error) => {
+    connection.lost ??= error;
+  };
+  client.on("error", onError);
+  const deadline =
+    options.deadlineMs === undefined
+      ? undefined
+      : setTimeout(
+          () => {
+            connection.lost ??= new TransactionDeadline(options.deadlineMs as number);
+            cutConnection(client);
+          },
+          Math.max(options.deadlineMs - (Date.now() - startedAt), 0),
+        );
+  let destroyWith: Error | undefined;
+  const release = () => {
+    if (connection.released) return;
+    connection.released = true;
+    clearTimeout(deadline);
+    client.removeListener("error", onError);
+    // A client whose connection failed, timed out or was cut is destroyed, never reused.
+    client.release(connection.lost ?? destroyWith);
+  };
+  let xid: string | null = null;
+  let commitSent = false;
+  let result: T | undefined;
+  try {
+    const begun = (await client.query("BEGIN; SELECT txid_current()::text AS xid")) as unknown as [
+      pg.QueryResult,
+      pg.QueryResult<{ xid: string }>,
+    ];
+    xid = begun[1].rows[0]?.xid ?? null;
+    result = await work(client);
+    commitSent = true;
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    const lost = connection.lost;
+    const cause: unknown = lost instanceof TransactionDeadline ? lost : error;
+    if (!commitSent) {
+      // Not committed. Roll back on a healthy connection; otherwise drop it (the server rolls back).
+      if (lost === null && connectionUsable(error)) {
+        await client.query("ROLLBACK").catch((rollbackError: Error) => {
+          destroyWith = rollbackError;
+        });
+      } else destroyWith = error instanceof Error ? error : new Error(String(error));
+      throw cause;
+    }
+    destroyWith = error instanceof Error ? error : new Error(String(error));
+    release();
+    if (serverRefused(error) || xid === null) throw cause;
+    const known = xid;
+    const settle = () => commitOutcome(pool, known, options.settleWithinMs ?? 3_000);
+    if (lost instanceof TransactionDeadline) throw new CommitOutcomeUnknown(known, settle, result, { cause });
+    const outcome = await settle();
+    if (outcome === "committed") return result as T;
+    if (outcome === "aborted") throw cause;
+    throw new CommitOutcomeUnknown(known, settle, result, { cause });
+  } finally {
+    release();
+  }
+}
+
+/** A client from the pool, within `deadlineMs` when given (a client that comes later goes back). */
+async function checkout(pool: pg.Pool, deadlineMs: number | undefined): Promise<pg.PoolClient> {
+  const connecting = pool.connect();
+  if (deadlineMs === undefined) return connecting;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransactionDeadline(deadlineMs)), deadlineMs);
+  });
+  try {
+    return await Promise.race([connecting, late]);
+  } catch (error) {
+    if (error instanceof TransactionDeadline) {
+      connecting.then(
+        (client) => client.release(),
+        () => {},
+      );
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Describe the database without its password, for messages. */

@@ -2,7 +2,7 @@
 // calls only this.
 
 import { createMeiliClient } from "../backends/meilisearch.ts";
-import { createPool } from "../backends/postgres.ts";
+import { createPool, type PoolOptions } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
@@ -84,11 +84,26 @@ export function createOperator(context: OperatorContext): Operator {
   };
 }
 
+/** The pool's bounds from the `database:` section. */
+export function poolOptions(config: Config): PoolOptions {
+  const d = config.database;
+  return {
+    max: d.poolSize,
+    connectTimeoutMs: d.connectTimeoutMs,
+    statementTimeoutMs: d.statementTimeoutMs,
+    queryTimeoutMs: d.queryTimeoutMs,
+    keepAliveInitialDelayMs: d.keepAliveInitialDelayMs,
+  };
+}
+
 /** Open the backends a configuration names. Nothing connects until the first call. */
 export function openOperator(config: Config, options: { poolSize?: number } = {}): Operator {
   return createOperator({
     config,
-    db: createPool(config.database.url, { max: options.poolSize ?? 5 }),
+    db: createPool(config.database.url, {
+      ...poolOptions(config),
+      max: options.poolSize ?? config.database.poolSize,
+    }),
     meili: createMeiliClient(config.meilisearch),
   });
 }

@@ -1,8 +1,14 @@
 // What every mutation shares: who acts, one transaction for the change and its audit row,
 // and refusals that are audited before they are thrown.
 import type pg from "pg";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
-import { RefusedError } from "../errors.ts";
+import {
+  CommitOutcomeUnknown,
+  describeDatabase,
+  postgresError,
+  type TransactionOptions,
+  transaction,
+} from "../backends/postgres.ts";
+import { OperatorError, RefusedError } from "../errors.ts";
 import { type AuditEntry, writeAudit } from "../state/audit.ts";
 import { ensureState } from "../state/migrations.ts";
 import type { OperatorContext } from "./context.ts";
@@ -23,29 +29,39 @@ export async function prepareState(ctx: OperatorContext): Promise<string> {
   return ctx.config.state.schema;
 }
 
-/** Run `work` in one transaction; roll back on any error. */
+/**
+ * Run `work` in one transaction; roll back on any error. A failure means nothing was changed,
+ * except a `PostgresOutcomeUnknown` (COMMIT was sent, its answer lost, and Postgres could not be
+ * asked afterwards); a commit whose answer was lost but that Postgres confirms counts as done.
+ */
 export async function inTransaction<T>(
   ctx: OperatorContext,
   work: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
 ): Promise<T> {
-  let client: pg.PoolClient;
+  const where = describeDatabase(ctx.config.database.url);
   try {
-    client = await ctx.db.connect();
+    return await transaction(ctx.db, work, options);
   } catch (error) {
-    throw postgresError(error, describeDatabase(ctx.config.database.url));
+    if (error instanceof RefusedError) throw error;
+    if (error instanceof CommitOutcomeUnknown) throw new PostgresOutcomeUnknown(where, error);
+    throw postgresError(error, where);
   }
-  try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error instanceof RefusedError
-      ? error
-      : postgresError(error, describeDatabase(ctx.config.database.url));
-  } finally {
-    client.release();
+}
+
+/** The change may or may not have been committed: say so, never "nothing was changed". */
+export class PostgresOutcomeUnknown extends OperatorError {
+  readonly outcomeUnknown = true;
+  constructor(
+    where: string,
+    readonly unknown: CommitOutcomeUnknown,
+  ) {
+    super(
+      "postgres_unreachable",
+      `the connection to Postgres at ${where} was lost while the change was being committed, and Postgres could not be asked afterwards whether it was saved`,
+      "postgres",
+      { cause: unknown },
+    );
   }
 }
 

@@ -6,6 +6,7 @@
 // executing); one index whose live settings drifted from its schema's contract.
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
+import { transaction } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
 import { resolveDeclaredSettings, toWire } from "../core/settings.ts";
 import type { SchemaContract } from "../core/types.ts";
@@ -544,21 +545,13 @@ export async function seedDemo(deps: SeedDeps): Promise<"seeded" | "kept"> {
   await failDocumentTask(meili, INDEXES.users, "invalid_document_id");
 
   log("seeding Postgres: Oban jobs of the two Oban-synced schemas and the reindex hand-off");
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
+  await transaction(pool, async (client) => {
     for (const row of obanRows(now)) await insertJob(client, config.database.obanPrefix, row);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${SEED_SCHEMA}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${SEED_SCHEMA}.seeded (version integer NOT NULL, seeded_at timestamptz NOT NULL)`,
     );
     await client.query(`INSERT INTO ${SEED_SCHEMA}.seeded VALUES ($1, now())`, [SEED_VERSION]);
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
   return "seeded";
 }

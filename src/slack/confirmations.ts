@@ -18,13 +18,13 @@ import {
 import { backendErrorView } from "../../views/errors.ts";
 import { usageView } from "../../views/help.ts";
 import type { ViewContext } from "../../views/types.ts";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
-import { isOperatorError, RefusedError } from "../errors.ts";
+import { describeDatabase, postgresError, TransactionDeadline } from "../backends/postgres.ts";
+import { isOperatorError, OperatorError, outcomeUnknown, RefusedError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type OperatorContext, resolveSchema } from "../operator/context.ts";
 import type { Actor } from "../operator/mutation.ts";
-import { prepareState } from "../operator/mutation.ts";
+import { inTransaction, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
 import {
   executeRequest,
   type MutationRequest,
@@ -69,6 +69,8 @@ import {
 export const SWEEP_INTERVAL_MS = 30_000;
 /** An execution still unfinished this long after its confirmation was interrupted (at least). */
 export const INTERRUPTED_AFTER_S = 600;
+/** How long an audit row that could not be written is retried in the background. */
+const AUDIT_RETRY_FOR_MS = 120_000;
 /** The audit actor for what the bot decides by itself (expiry, interrupted executions). */
 export const BOT_ACTOR = "scrypath-bot";
 /** The audit action of a click that names no request the bot knows. */
@@ -92,6 +94,16 @@ export interface Click {
   channelId: string | null;
   /** The ts of the message holding the button. */
   messageTs: string | null;
+}
+
+/** One click's progress against its time bound (see `decideBounded`). */
+interface ClickGate {
+  /** Epoch ms by which the click is taken or answered. */
+  deadline: number;
+  /** The claim transaction started: its own deadline answers in time. */
+  claiming: boolean;
+  /** The clicker was told nothing was done: the claim must not start. */
+  abandoned: boolean;
 }
 
 export interface ConfirmationDeps {
@@ -149,7 +161,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
   };
 
-  /** One audit row; a failure to write it is logged (the flow it records already happened). */
+  /** One audit row; a failure to write it is logged (the flow it records already happened): false. */
   const audit = async (entry: {
     actor: string;
     request: MutationRequest | null;
@@ -158,7 +170,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     reason?: string | null;
     where: { channel: string | null; messageTs: string | null; team: string | null; id: string | null };
     details?: Record<string, unknown>;
-  }): Promise<void> => {
+  }): Promise<boolean> => {
     try {
       await prepareState(ctx);
       await writeAudit(ctx.db, stateName, {
@@ -178,9 +190,27 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
           via: "slack",
         },
       });
+      return true;
     } catch (error) {
       logger.error("could not write an audit row", { outcome: entry.outcome, error });
+      return false;
     }
+  };
+
+  /**
+   * An audit row a database outage must not lose (a failed execution, a click refused because
+   * Postgres did not answer): the first attempt is awaited; when it fails, the row is written in
+   * the background as soon as Postgres takes it (every 2 s, for up to 2 minutes).
+   */
+  const auditEventually = async (entry: Parameters<typeof audit>[0]): Promise<void> => {
+    if (await audit(entry)) return;
+    void (async () => {
+      const until = Date.now() + AUDIT_RETRY_FOR_MS;
+      while (Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 2_000).unref());
+        if (await audit(entry)) return;
+      }
+    })();
   };
 
   const whereOf = (row: Confirmation) => ({
@@ -421,11 +451,16 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     );
   };
 
-  const execute = async (row: Confirmation, saved: StoredRequest, click: Click): Promise<void> => {
+  const execute = async (
+    row: Confirmation,
+    saved: StoredRequest,
+    click: Click,
+    shown?: Promise<void>,
+  ): Promise<void> => {
     const { request: req, preview } = saved;
     const log = logger.child({ confirmationId: row.id, kind: requestKind(req) });
     // Show "Running…" at once, and make the final edit wait for it so the two never cross.
-    const running = showCard(row, preview, cardState(row));
+    const running = shown ?? showCard(row, preview, cardState(row));
     const startedAt = new Date(Date.now() - 2_000);
     const actor: Actor = {
       id: click.userId,
@@ -440,6 +475,9 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     let outcome: CardOutcome;
     let result: RequestOutcome | null = null;
     let summary: Record<string, unknown>;
+    // The failure's audit row and the request's end are written together (each bounded by the
+    // pool's timeouts), so a card whose database went away is not held up twice.
+    let failureAudit: Promise<void> = Promise.resolve();
     try {
       result = await executeRequest(ctx, req, actor);
       outcome = outcomeOf(result);
@@ -457,24 +495,29 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
           ? refusalSentence(error)
           : { reason: "unexpected_error", message: "something went wrong on the bot's side; see its log" };
         // Backend errors happen before the change is accepted (a refused connection, a rolled-back
-        // transaction); anything else may have happened half-way.
-        outcome = refusalOutcome(reason, message, known);
-        summary = { error: reason, message };
-        await audit({
+        // transaction), unless they say the outcome is unknown (a COMMIT whose answer was lost and
+        // that Postgres could not be asked about); anything else may have happened half-way.
+        const nothingChanged = known && !outcomeUnknown(error);
+        outcome = refusalOutcome(reason, message, nothingChanged);
+        summary = { error: reason, message, ...(nothingChanged ? {} : { outcome: "unknown" }) };
+        failureAudit = auditEventually({
           actor: click.userId,
           request: req,
           preview,
           outcome: "failed",
           reason,
           where: whereOf(row),
-          details: { message, nothing_changed: known },
+          details: { message, nothing_changed: nothingChanged },
         });
       }
     }
     const status = statusOf(outcome);
-    await finishConfirmation(ctx.db, stateName, row.id, status, summary).catch((error: unknown) =>
-      log.error("could not record how a request ended", { error }),
-    );
+    await Promise.all([
+      failureAudit,
+      finishConfirmation(ctx.db, stateName, row.id, status, summary).catch((error: unknown) =>
+        log.error("could not record how a request ended", { error }),
+      ),
+    ]);
     count(req, status);
     log.info("executed a confirmed request", { status, ...summary });
     await running;
@@ -493,7 +536,86 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
   };
 
-  const decideUnguarded: Confirmations["decide"] = async (click) => {
+  /** Start executing a claimed request: "Running…" first, then the audit row, then the work. */
+  const confirmed = async (claimed: Confirmation, saved: StoredRequest, click: Click): Promise<void> => {
+    const running = showCard(claimed, saved.preview, cardState(claimed));
+    await audit({
+      actor: click.userId,
+      request: saved.request,
+      preview: saved.preview,
+      outcome: "confirmed",
+      where: whereOf(claimed),
+      details: { requested_by: claimed.requestedBy },
+    });
+    count(saved.request, "confirmed");
+    await execute(claimed, saved, click, running);
+  };
+
+  const claimSeconds = Math.round((ctx.config.database.claimTimeoutMs ?? 4_000) / 100) / 10;
+
+  /**
+   * Take the click (the conditional UPDATE) in a transaction bounded by the click's deadline. Past
+   * it the connection is cut, so the claim cannot land later; only a COMMIT already sent is
+   * unknown, and then whoever asks Postgres first (in the background) finishes what the click began.
+   */
+  const claim = async (
+    id: string,
+    to: "executing" | "cancelled",
+    click: Click,
+    gate: ClickGate,
+    saved: StoredRequest,
+  ): Promise<Confirmation | null> => {
+    gate.claiming = true;
+    try {
+      return await inTransaction(
+        ctx,
+        (client) => claimConfirmation(client, stateName, id, to, click.userId),
+        {
+          deadlineMs: Math.max(gate.deadline - Date.now(), 1),
+        },
+      );
+    } catch (error) {
+      if (error instanceof PostgresOutcomeUnknown) {
+        void settleClaim(error, click, saved);
+        throw new OperatorError(
+          "postgres_unreachable",
+          `Postgres did not answer within ${claimSeconds} s while taking this click, so it is not known yet whether it was taken; if it was, the card will change once Postgres answers, otherwise try again`,
+          "postgres",
+          { cause: error },
+        );
+      }
+      if ((error as Error)?.cause instanceof TransactionDeadline) throw claimTimeout(error);
+      throw error;
+    }
+  };
+
+  const claimTimeout = (cause?: unknown) =>
+    new OperatorError(
+      "postgres_unreachable",
+      `Postgres did not answer within ${claimSeconds} s; nothing was done; try again`,
+      "postgres",
+      { cause },
+    );
+
+  /** A claim whose COMMIT answer was lost: ask until Postgres says; if it committed, carry on. */
+  const settleClaim = async (error: PostgresOutcomeUnknown, click: Click, saved: StoredRequest) => {
+    const log = logger.child({ confirmationId: (error.unknown.result as Confirmation | null)?.id });
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const outcome = await error.unknown.settle();
+      if (outcome === "aborted") return;
+      if (outcome === "committed") {
+        const claimed = error.unknown.result as Confirmation | null;
+        if (!claimed) return;
+        log.info("a click whose claim was unconfirmed did take the request; carrying on");
+        if (claimed.status === "executing") await confirmed(claimed, saved, click);
+        else await showCard(claimed, saved.preview, cardState(claimed));
+        return;
+      }
+    }
+    log.warn("could not find out whether a click took its request; the sweeper will close it");
+  };
+
+  const decideUnguarded = async (click: Click, gate: ClickGate): Promise<CommandResult> => {
     const id = typeof click.value === "string" && CONFIRMATION_ID.test(click.value) ? click.value : null;
     if (!id) return foreign(click, "invalid_button_value", null, null);
     await prepareState(ctx);
@@ -540,23 +662,63 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       );
     }
 
-    const claimed = await db(
-      claimConfirmation(ctx.db, stateName, id, confirm ? "executing" : "cancelled", click.userId),
-    );
+    // Told "nothing was done" already (the click's time was up): do not claim now.
+    if (gate.abandoned) throw claimTimeout();
+    const claimed = await claim(id, confirm ? "executing" : "cancelled", click, gate, saved);
     if (!claimed) return answerDecided((await db(findConfirmation(ctx.db, stateName, id))) ?? row);
 
-    await audit({
-      actor: click.userId,
-      request: saved.request,
-      preview: saved.preview,
-      outcome: confirm ? "confirmed" : "cancelled",
-      where: whereOf(claimed),
-      details: { requested_by: claimed.requestedBy },
-    });
-    count(saved.request, confirm ? "confirmed" : "cancelled");
-    if (confirm) await execute(claimed, saved, click);
-    else await showCard(claimed, saved.preview, cardState(claimed));
+    if (confirm) {
+      await confirmed(claimed, saved, click);
+    } else {
+      await audit({
+        actor: click.userId,
+        request: saved.request,
+        preview: saved.preview,
+        outcome: "cancelled",
+        where: whereOf(claimed),
+        details: { requested_by: claimed.requestedBy },
+      });
+      count(saved.request, "cancelled");
+      await showCard(claimed, saved.preview, cardState(claimed));
+    }
     return silentResult(click.decision, saved.preview.schema);
+  };
+
+  /**
+   * A click answers within the claim bound: "Running…" on the card, or an answer to the clicker.
+   * When the database steps before the claim (finding the request, checking it) take longer, the
+   * clicker is told that nothing was done, and the claim is not attempted any more.
+   */
+  const decideBounded = async (click: Click): Promise<CommandResult> => {
+    const ms = ctx.config.database.claimTimeoutMs ?? 4_000;
+    const gate: ClickGate = { deadline: Date.now() + ms, claiming: false, abandoned: false };
+    const work = decideUnguarded(click, gate);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), ms);
+    });
+    const first = await Promise.race([work, late]).finally(() => clearTimeout(timer));
+    // The claim has its own deadline (the same one); after it, the card shows the rest.
+    if (first !== "late" || gate.claiming) return work;
+    gate.abandoned = true;
+    work.catch((error: unknown) => logger.warn("a click answered late failed", { error }));
+    const refusal = claimTimeout();
+    logger.warn("a click found Postgres not answering", { user: click.userId, ms });
+    // Recorded when Postgres answers again; the clicker's answer does not wait for it.
+    const id = typeof click.value === "string" && CONFIRMATION_ID.test(click.value) ? click.value : null;
+    void auditEventually({
+      actor: click.userId,
+      request: null,
+      outcome: "refused",
+      reason: "postgres_timeout",
+      where: { channel: click.channelId, messageTs: click.messageTs, team: click.teamId, id },
+      details: {
+        step: click.decision,
+        message: refusal.message,
+        value: String(click.value ?? "").slice(0, 100),
+      },
+    });
+    throw refusal;
   };
 
   /** A backend that fails outside the execution (the state tables, Slack) is one sentence, not a bug. */
@@ -572,7 +734,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       }
     };
   const request = guarded((_r: unknown, _o: Origin, verb: string) => verb, requestUnguarded);
-  const decide = guarded((click: Click) => click.decision, decideUnguarded);
+  const decide = guarded((click: Click) => click.decision, decideBounded);
 
   // ── Expiry, and executions that never recorded their end ──────────────────────────────────
 

@@ -2,6 +2,7 @@
 // applied in order, once, under an advisory lock, so several bot replicas starting together
 // migrate exactly once. Nothing but src/state writes these tables.
 import type pg from "pg";
+import { transaction } from "../backends/postgres.ts";
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
@@ -135,9 +136,7 @@ export function ensureState(db: pg.Pool, schemaName: string): Promise<void> {
 
 async function migrate(db: pg.Pool, schemaName: string): Promise<void> {
   const s = stateSchema(schemaName);
-  const client = await db.connect();
-  try {
-    await client.query("BEGIN");
+  await transaction(db, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('scrypath_bot:migrate:' || $1))", [schemaName]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
@@ -150,13 +149,7 @@ async function migrate(db: pg.Pool, schemaName: string): Promise<void> {
       await client.query((MIGRATIONS[version - 1] as (s: string) => string)(s));
       await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
     }
-    await client.query("COMMIT");
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** Whether the state tables exist yet (the read side never creates them). */

@@ -6,7 +6,7 @@ import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { createOperator, type Operator } from "../../src/operator/index.ts";
+import { createOperator, type Operator, poolOptions } from "../../src/operator/index.ts";
 import { createSlackApp, type SlackApp, type SlackAppOptions } from "../../src/slack/app.ts";
 import type { Confirmation } from "../../src/state/confirmations.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
@@ -109,6 +109,8 @@ export class Harness {
       access?: Record<string, unknown>;
       meilisearch?: Record<string, unknown>;
       slack?: Record<string, unknown>;
+      /** Merged into the deployment's `database:` section (implies its own operator). */
+      database?: Record<string, unknown>;
       ownOperator?: boolean;
     } & Partial<Pick<SlackAppOptions, "sweepIntervalMs" | "follow" | "chat">> = {},
   ): Promise<TestBot> {
@@ -117,13 +119,16 @@ export class Harness {
       access: options.access ?? operatorsConfig(),
       ...(options.meilisearch ? { meilisearch: options.meilisearch } : {}),
       ...(options.slack ? { slack: options.slack } : {}),
+      ...(options.database
+        ? { database: { ...(this.d.raw.database as Record<string, unknown>), ...options.database } }
+        : {}),
     };
     const config = parseConfig(raw, {});
     let operator = this.d.operator;
-    if (options.ownOperator || options.meilisearch) {
+    if (options.ownOperator || options.meilisearch || options.database) {
       operator = createOperator({
         config,
-        db: createPool(config.database.url, { max: 6 }),
+        db: createPool(config.database.url, { ...poolOptions(config), max: 6 }),
         meili: createMeiliClient(config.meilisearch),
       });
       this.extraOperators.push(operator);
