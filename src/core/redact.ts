@@ -244,11 +244,14 @@ const looksLikeToken = (s: string): boolean => /[0-9._~+/=-]/.test(s) || (/[a-z]
 
 // ── 5. key=value pairs ──────────────────────────────────────────────────────────────────────
 // key=value, key: value, "key": "value", \"key\":\"value\", key => "value" (Elixir inspect), for
-// secret-looking keys. The lookbehind starts a key only at the beginning of a word, which keeps
-// this linear on long texts (a lazy key tried at every position was quadratic). A quoted value
-// ends at the same quote with the same escaping (`"` or `\"`), so escaped JSON is read whole.
+// secret-looking keys. A key starts only at the beginning of a word (the lookbehind), and only a
+// word holding a credential word is tried (the first lookahead), taken whole (the capturing
+// lookahead, an atomic group): so `Error: api_key: x` is not swallowed as the value of `Error`,
+// and each word is scanned a bounded number of times, which keeps this linear on long texts.
+// A quoted value ends at the same quote with the same escaping (`"` or `\"`), so escaped JSON is
+// read whole.
 const PAIR =
-  /(?<![A-Za-z0-9_.-])((?:\\*["'])?)([A-Za-z0-9_.-]+)\1(\s*(?:=>|[:=])\s*)(?:(\\*)"((?:[^"\\\n]|\\[^\n])*?)\4"|'([^'\n]*)'|([^\s,;&}\])"'\\]+))/g;
+  /(?<![A-Za-z0-9_.-])((?:\\*["'])?)(?=[A-Za-z0-9_.-]*?(?:key|token|secret|pass|pwd|auth|cred|jwt))(?=([A-Za-z0-9_.-]+))\2\1(\s*(?:=>|[:=])\s*)(?:(\\*)"((?:[^"\\\n]|\\[^\n])*?)\4"|'([^'\n]*)'|([^\s,;&}\])"'\\]+))/gi;
 
 function redactPairs(text: string): string {
   return text.replace(

@@ -131,6 +131,11 @@ export const CREDENTIALS: CredentialCase[] = [
     secrets: ["ex4mpleMap99"],
   },
   { name: "keyword list", text: '[password: "kw0rdPassw", hostname: "db"]', secrets: ["kw0rdPassw"] },
+  {
+    name: "key after another key's separator",
+    text: "Error: x-api-key: 0a9b8c7d6e5f4a3b2c1dZZ",
+    secrets: ["0a9b8c7d6e5f4a3b2c1dZZ"],
+  },
   { name: "pass=", text: "smtp login failed user=ops pass=SmtpP4ss!x", secrets: ["SmtpP4ss!x"] },
   { name: "PGPASSWORD env", text: "PGPASSWORD=pgEnvPw123 psql -h db", secrets: ["pgEnvPw123"] },
   {
@@ -261,7 +266,11 @@ export const CREDENTIALS: CredentialCase[] = [
     text: "hf_AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh",
     secrets: ["AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGh"],
   },
-  { name: "Shopify token", text: `shpat_${HEX32}`, secrets: [HEX32] },
+  {
+    name: "Shopify token",
+    text: "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",
+    secrets: ["1a2b3c4d5e6f70819293a4b5c6d7e8f9"],
+  },
   { name: "Vault token", text: `VAULT_TOKEN hvs.${rep("CAESIJ9x8y7", 9)}`, secrets: [rep("CAESIJ9x8y7", 9)] },
   {
     name: "Docker PAT",
