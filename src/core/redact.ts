@@ -76,9 +76,14 @@ export function redactValue(value: unknown, text: (s: string) => string = redact
 }
 
 // ── 1. PEM private keys ─────────────────────────────────────────────────────────────────────
-// A block cut short (a truncated error text) is redacted to the end of the text.
-const PEM =
-  /(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)[\s\S]*?(?:(-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)|$)/g;
+// The body runs over base64, whitespace, escaped newlines (`\n` in JSON) and the encryption
+// headers (`Proc-Type: 4,ENCRYPTED`) up to the END line. A block cut short (a truncated error
+// text) is redacted to the end of that run, so the text after it survives.
+const PEM_BODY = String.raw`[A-Za-z0-9+/=\s\\:,-]`;
+const PEM = new RegExp(
+  String.raw`(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)(?!\[REDACTED\])${PEM_BODY}*?(?:(-----END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)|(?!${PEM_BODY}))`,
+  "g",
+);
 
 // ── 2. URLs ─────────────────────────────────────────────────────────────────────────────────
 // A scheme starts a URL only at a word start; the URL runs to whitespace or a delimiter that
@@ -266,7 +271,9 @@ function redactPairs(text: string): string {
       sq?: string,
       bare?: string,
     ) => {
-      if (!isSecretKey(key)) return m;
+      // A bare `key` in prose names a setting, a cache or Redis key (`settings detail key="synonyms"`);
+      // a credential under that name in a URL or an object is still redacted there.
+      if (!isSecretKey(key) || /^key$/i.test(key)) return m;
       const head = `${quote}${key}${quote}${sep}`;
       if (dqOpen !== undefined) return dq === "" ? m : `${head}${dqOpen}"${REDACTED}${dqOpen}"`;
       if (sq !== undefined) return sq === "" ? m : `${head}'${REDACTED}'`;

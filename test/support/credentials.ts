@@ -237,6 +237,11 @@ export const CREDENTIALS: CredentialCase[] = [
     secrets: ["b3BlbnNzaC1rZXktdjEAAAAA", B62],
   },
   {
+    name: "encrypted PEM with headers, in JSON",
+    text: `{"key": "-----BEGIN RSA PRIVATE KEY-----\\nProc-Type: 4,ENCRYPTED\\nDEK-Info: AES-128-CBC,3F17F5316E2BAC89\\n\\n${B62}\\n-----END RSA PRIVATE KEY-----\\n"}`,
+    secrets: [B62],
+  },
+  {
     name: "npm token",
     text: "npm ERR! 401 npm_1234567890abcdefghijklmnopqrstuvwxyz",
     secrets: ["npm_1234567890abcdefghijklmnopqrstuvwxyz"],
@@ -313,6 +318,8 @@ export const NOT_SECRETS: string[] = [
   'Ecto.Changeset<action: :insert, changes: %{title: "Hello"}, errors: [], valid?: true>',
   "retry 3 jobs: 101, 102, 103 (state retryable → available)",
   "ok 17 valid, 0 invalid",
+  '  ! settings: settings detail key="synonyms"',
+  "Redix error: key: cache:posts:42 not found",
   "duration 1.2s; p99 480 ms; 2026-12-07 03:41 UTC",
 ];
 
