@@ -104,7 +104,8 @@ function redactParams(params: string): string {
     .map((pair) => {
       const eq = pair.indexOf("=");
       if (eq <= 0) return pair;
-      let key = pair.slice(0, eq);
+      // `&amp;` when the URL was already escaped for Slack mrkdwn.
+      let key = pair.slice(0, eq).replace(/^amp;/, "");
       if (!MAYBE_SECRET.test(key) && !SECRET_PARAM.test(key) && !key.includes("%")) return pair;
       try {
         key = decodeURIComponent(key);
