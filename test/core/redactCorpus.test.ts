@@ -41,6 +41,10 @@ describe("text that is not a secret", () => {
     expect(secretlintFindings(text)).toEqual([]);
   });
 
+  it("recognises parameters of a URL already escaped for mrkdwn", () => {
+    expect(redactText("https://h/?a=1&amp;token=abc123XYZ")).toBe(`https://h/?a=1&amp;token=${REDACTED}`);
+  });
+
   it("survives next to a secret on the same line", () => {
     const text = "job 991 myapp_posts_v2 lib/my_app/search.ex:42 token=abcDEF123456 task 48213";
     expect(redactText(text)).toBe(
