@@ -1,9 +1,11 @@
-// Structured logs: one JSON object per line (`level`, `time`, `msg`, then fields), secrets removed
-// before anything is written. `boltLogger` adapts it to Bolt's Logger interface so that Bolt's,
+// Structured logs: one JSON object per line (`level`, `time`, `msg`, then fields), secrets and
+// control characters removed before anything is written (core/redact's `secretScrubber`, the same
+// function the CLI uses). `boltLogger` adapts it to Bolt's Logger interface so that Bolt's,
 // the Web API client's and the Socket Mode client's own lines come out as JSON too.
 import type { Logger as BoltLogger } from "@slack/bolt";
 import { LogLevel } from "@slack/bolt";
-import { REDACTED, redactText, redactValue } from "./core/redact.ts";
+import { redactValue, secretScrubber } from "./core/redact.ts";
+import { stripControls } from "./core/sanitize.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 
@@ -30,10 +32,6 @@ export interface LoggerOptions {
   now?: () => Date;
 }
 
-// Slack tokens (bot, user, app-level, refresh, config) have recognisable prefixes.
-const SLACK_TOKEN = /\bx(?:ox[abeoprs]|app)-[A-Za-z0-9-]{6,}/g;
-// A response_url lets anyone post into the channel for 30 minutes: keep only the host.
-const RESPONSE_URL = /\bhttps:\/\/hooks\.slack\.com\/[^\s"'<>]+/g;
 const MAX_STRING = 4000;
 
 export function parseLevel(value: string | undefined, fallback: Level = "info"): Level {
@@ -41,16 +39,14 @@ export function parseLevel(value: string | undefined, fallback: Level = "info"):
   return v === "debug" || v === "info" || v === "warn" || v === "error" ? v : fallback;
 }
 
-/** Scrubs one string: known secret values, Slack tokens, then the generic redaction rules. */
-function scrubber(secrets: string[]): (text: string) => string {
-  // Longest first so a secret containing another is replaced whole.
-  const exact = [...new Set(secrets)].filter((s) => s.length >= 6).sort((a, b) => b.length - a.length);
+/**
+ * Scrubs one string: known secret values, then the shape rules (Slack tokens, response_url and
+ * webhook paths, URL passwords…), then terminal escapes and bidi controls; cut to MAX_STRING.
+ */
+function scrubber(secrets: (string | null | undefined)[]): (text: string) => string {
+  const redact = secretScrubber(secrets);
   return (text) => {
-    let out = text;
-    for (const secret of exact) out = out.split(secret).join(REDACTED);
-    out = redactText(
-      out.replace(SLACK_TOKEN, REDACTED).replace(RESPONSE_URL, `https://hooks.slack.com/${REDACTED}`),
-    );
+    const out = stripControls(redact(text));
     return out.length > MAX_STRING ? `${out.slice(0, MAX_STRING)}…` : out;
   };
 }
@@ -87,7 +83,7 @@ function scrubDeep(value: unknown, scrub: (text: string) => string): unknown {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const scrub = scrubber((options.secrets ?? []).filter((s): s is string => typeof s === "string"));
+  const scrub = scrubber(options.secrets ?? []);
   const now = options.now ?? (() => new Date());
   const state = { level: options.level ?? "info" };
 

@@ -8,6 +8,7 @@ import { loadConfig } from "./config.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
 import type { Sandbox, SandboxOptions } from "./sandbox/index.ts";
+import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
 import { hasSlackCredentials, SlackSetupError, slackSettings } from "./slack/settings.ts";
 
@@ -130,7 +131,7 @@ export async function main(
     io.logger ??
     createLogger({
       level: parseLevel(io.env.LOG_LEVEL),
-      secrets: [settings.botToken, settings.signingSecret, settings.appToken, config.meilisearch.apiKey],
+      secrets: [settings.botToken, settings.signingSecret, settings.appToken, ...configuredSecrets(config)],
     });
   const operator = openOperator(config);
   let bot: ReturnType<typeof createSlackApp>;

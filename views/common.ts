@@ -13,7 +13,8 @@ import type {
   PlainTextElement,
   SectionBlock,
 } from "@slack/types";
-import { firstLine, REDACTED, redactText } from "../src/core/redact.ts";
+import { firstLine, redactText } from "../src/core/redact.ts";
+import { stripControls } from "../src/core/sanitize.ts";
 import type { OpenValue, SlackMessage } from "./types.ts";
 
 export const LIMITS = {
@@ -40,10 +41,12 @@ const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;"
 
 /**
  * Escapes `&`, `<` and `>` so data can never become a mention (`<!channel>`, `<@U123>`), a link
- * (`<http://x|y>`) or a date token. Every piece of user- or backend-supplied text goes through here.
+ * (`<http://x|y>`) or a date token, and strips control characters and bidi overrides (a U+202E in a
+ * job error would reorder the rest of the line). Every piece of user- or backend-supplied text goes
+ * through here.
  */
 export function escapeMrkdwn(text: string): string {
-  return text.replace(/[&<>]/g, (c) => ESCAPES[c] ?? c);
+  return stripControls(text).replace(/[&<>]/g, (c) => ESCAPES[c] ?? c);
 }
 
 /** Escaped text inside an inline code span; backticks in data would end the span, so they are swapped. */
@@ -52,20 +55,15 @@ export function code(text: string): string {
   return `\`${inner === "" ? " " : inner}\``;
 }
 
-const MARK = "\uE000";
-
-/**
- * `redactText` for text that may already be redacted: the core's version turns
- * `api_key=[REDACTED]` into `api_key=[REDACTED]]`, so existing markers are set aside first.
- */
+/** The core's redaction (idempotent, so text that was already redacted is left as it is). */
 export function redact(text: string): string {
-  return redactText(text.split(REDACTED).join(MARK)).split(MARK).join(REDACTED);
+  return redactText(text);
 }
 
 /**
- * Room kept around a cut before redacting: the core's redaction is slow on very long text
- * (≈ 0.2 s for 10,000 characters), so text is cut near its final size first, with enough slack
- * that a secret straddling the final cut is still recognised and redacted.
+ * Room kept around a cut before redacting: text is cut near its final size first, which bounds the
+ * work on a long stack trace, with enough slack that a secret straddling the final cut is still
+ * recognised and redacted.
  */
 export const REDACT_SLACK = 1000;
 
@@ -205,7 +203,8 @@ export function mrkdwn(text: string, max: number = LIMITS.sectionText): MrkdwnEl
 }
 
 export function plainText(text: string, max: number): PlainTextElement {
-  return { type: "plain_text", text: truncate(text.trim() === "" ? "—" : text, max), emoji: true };
+  const clean = stripControls(text);
+  return { type: "plain_text", text: truncate(clean.trim() === "" ? "—" : clean, max), emoji: true };
 }
 
 const id = (value: string | undefined): string | undefined =>
@@ -386,5 +385,29 @@ export function finalizeMessage(
     return candidate === block.block_id ? block : { ...block, block_id: candidate };
   });
   const fallback = text.trim() === "" ? "Scrypath" : text;
-  return { text: truncate(fallback, LIMITS.fallbackText), blocks: unique };
+  return { text: guard(truncate(fallback, LIMITS.fallbackText)), blocks: unique.map(guardTexts) };
+}
+
+/**
+ * The last check before a message leaves: every text object is run through the redaction rules
+ * and the control-character filter once more, so a view that forgot `excerpt` or `escapeMrkdwn`
+ * for a backend string still sends no credential and no escape sequence. Both are idempotent, so
+ * text that was already clean is unchanged. Button values, URLs and ids are not text and are left.
+ */
+function guard(text: string): string {
+  return stripControls(redactText(text));
+}
+
+function guardTexts<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(guardTexts) as T;
+  if (node === null || typeof node !== "object") return node;
+  const o = node as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    out[k] =
+      k === "text" && typeof v === "string" && (o.type === "mrkdwn" || o.type === "plain_text")
+        ? guard(v)
+        : guardTexts(v);
+  }
+  return out as T;
 }

@@ -6,13 +6,15 @@ import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
-import { redactText, redactValue } from "../core/redact.ts";
+import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
 import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
+import { configuredSecrets } from "../secrets.ts";
+import { type CliCleaner, cliCleaner } from "./clean.ts";
 import { COMMANDS, type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
 import {
   formatContractDrift,
@@ -118,7 +120,7 @@ function overrides(values: Values) {
   const url = values["meilisearch-url"];
   if (typeof url === "string" && !isHttpUrl(url)) {
     throw new UsageError(
-      `invalid --meilisearch-url "${redactText(url)}"; pass an http(s) URL such as http://127.0.0.1:7700`,
+      `invalid --meilisearch-url "${url}"; pass an http(s) URL such as http://127.0.0.1:7700`,
     );
   }
   return {
@@ -166,7 +168,8 @@ interface Outcome {
   notes?: string[];
 }
 
-const jsonLines = (doc: unknown) => [JSON.stringify(doc, null, 2)];
+/** Outcome lines that are a JSON document, already cleaned value by value (see ./clean.ts). */
+const JSON_DOCUMENTS = new WeakSet<string[]>();
 
 async function runOperatorCommand(
   spec: CommandSpec,
@@ -174,8 +177,14 @@ async function runOperatorCommand(
   values: Values,
   operator: Operator,
   io: CliIo,
+  clean: CliCleaner,
 ): Promise<Outcome> {
   const asJson = values.json === true;
+  const jsonLines = (doc: unknown) => {
+    const lines = [clean.json(doc)];
+    JSON_DOCUMENTS.add(lines);
+    return lines;
+  };
   const mutation = (m: MutationOutcome, failed = false): Outcome => ({
     lines: asJson ? jsonLines(m.json) : m.lines,
     notes: m.notes,
@@ -330,7 +339,14 @@ async function validatePlaybooks(dir: string): Promise<Outcome> {
   return { lines, exitCode: invalid > 0 ? 1 : 0 };
 }
 
-export async function run(argv: string[], io: CliIo): Promise<number> {
+export async function run(argv: string[], rawIo: CliIo): Promise<number> {
+  // Every line written goes through the cleaner; JSON documents were cleaned before serialising.
+  const clean = cliCleaner(configuredSecrets(null, rawIo.env));
+  const io: CliIo = {
+    ...rawIo,
+    stdout: (text) => rawIo.stdout(clean.text(text)),
+    stderr: (text) => rawIo.stderr(clean.text(text)),
+  };
   let task = "scrypath-bot";
   let debug = argv.includes("--debug");
   let operator: Operator | null = null;
@@ -365,10 +381,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
         loadConfig(values.config as string | undefined, io.env),
         overrides(values),
       );
+      clean.addSecrets(configuredSecrets(config));
       operator = (io.openOperator ?? ((c: Config) => openOperator(c, { poolSize: 4 })))(config);
-      outcome = await runOperatorCommand(spec, argument, values, operator, io);
+      outcome = await runOperatorCommand(spec, argument, values, operator, io, clean);
     }
-    if (outcome.lines.length > 0) io.stdout(`${outcome.lines.join("\n")}\n`);
+    if (outcome.lines.length > 0) {
+      // A JSON document was cleaned value by value (a field named "key" keeps its value); text is
+      // cleaned line by line, so a credential cut short in one row cannot reach into the next.
+      const lines = JSON_DOCUMENTS.has(outcome.lines) ? outcome.lines : outcome.lines.map(clean.text);
+      rawIo.stdout(`${lines.join("\n")}\n`);
+    }
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
     return outcome.exitCode;
   } catch (error) {
@@ -378,9 +400,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     } else {
       const message = String((error as Error)?.message ?? error).split("\n")[0];
       const hint = debug ? "" : "; re-run with --debug for the stack trace";
-      io.stderr(`${task} failed: unexpected error: ${redactText(message ?? "")}${hint}\n`);
+      io.stderr(`${task} failed: unexpected error: ${message ?? ""}${hint}\n`);
     }
-    if (debug && error instanceof Error && error.stack) io.stderr(`${redactText(error.stack)}\n`);
+    if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return 1;
   } finally {
     await operator?.close().catch(() => {});

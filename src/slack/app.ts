@@ -13,6 +13,7 @@ import { checkReadiness } from "../health.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
+import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
@@ -66,20 +67,8 @@ export interface SlackApp {
   stop(): Promise<void>;
 }
 
-function secretsOf(settings: SlackSettings, config: Config): (string | null)[] {
-  let dbPassword: string | null = null;
-  try {
-    dbPassword = decodeURIComponent(new URL(config.database.url).password) || null;
-  } catch {
-    // Not a URL (a libpq keyword string): redactText still hides password=… pairs.
-  }
-  return [
-    settings.botToken,
-    settings.signingSecret,
-    settings.appToken,
-    config.meilisearch.apiKey,
-    dbPassword,
-  ];
+function secretsOf(settings: SlackSettings, config: Config): (string | null | undefined)[] {
+  return [settings.botToken, settings.signingSecret, settings.appToken, ...configuredSecrets(config)];
 }
 
 function portOf(server: Server | undefined): number | null {
