@@ -5,7 +5,10 @@ import type { Config } from "./config.ts";
 import { urlPassword } from "./core/redact.ts";
 
 export function configuredSecrets(
-  config: Pick<Config, "meilisearch" | "database"> | null,
+  config: {
+    meilisearch: Pick<Config["meilisearch"], "url" | "apiKey">;
+    database: Pick<Config["database"], "url">;
+  } | null,
   env: NodeJS.ProcessEnv = {},
 ): (string | null | undefined)[] {
   return [
