@@ -10,6 +10,7 @@ import { redactText, redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
+import { asBackendError, withTimeout } from "../operator/bounded.ts";
 import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
@@ -165,6 +166,9 @@ interface Outcome {
   exitCode: 0 | 1 | 2;
   notes?: string[];
 }
+
+/** The operator's pool waits for hung queries before it closes: never wait more than this. */
+const CLOSE_TIMEOUT_MS = 1_000;
 
 const jsonLines = (doc: unknown) => [JSON.stringify(doc, null, 2)];
 
@@ -371,7 +375,9 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (outcome.lines.length > 0) io.stdout(`${outcome.lines.join("\n")}\n`);
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
     return outcome.exitCode;
-  } catch (error) {
+  } catch (caught) {
+    // A backend failure that escaped a bounded read still gets its backend's sentence.
+    const error = (operator && asBackendError(caught, operator.context)) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
       io.stderr(`${where} failed: ${error.message}\n`);
@@ -383,13 +389,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     if (debug && error instanceof Error && error.stack) io.stderr(`${redactText(error.stack)}\n`);
     return 1;
   } finally {
-    await operator?.close().catch(() => {});
+    if (operator) {
+      const closing = operator.close().catch(() => {});
+      await withTimeout(closing, CLOSE_TIMEOUT_MS, "closing the operator").catch(() => {});
+    }
   }
 }
 
 // Entry point when executed directly (bin/scrypath-bot.js or `npm run cli`).
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
   process.exitCode = await run(process.argv.slice(2), processIo());
+  // A backend that never answered leaves its sockets open: do not let them keep the process alive.
+  setTimeout(() => process.exit(), 1_000).unref();
 }
 
 /** The real terminal: confirmation prompts only when a person is at one. */
