@@ -123,8 +123,16 @@ export function postgresError(
       `Postgres at ${where} is unreachable: no route to it (${code}); check the network between the bot and the database`,
     );
   }
-  // pg: "Connection terminated due to connection timeout"; pg-pool: "timeout exceeded when trying to connect".
-  if (/connection timeout|timeout exceeded when trying to connect|timeout expired/i.test(message)) {
+  // pg-pool, when every connection stayed busy: "timeout exceeded when trying to connect".
+  if (/timeout exceeded when trying to connect/i.test(message)) {
+    const within = context.connectTimeoutMs ? ` within ${seconds(context.connectTimeoutMs)}` : "";
+    return make(
+      "postgres_timeout",
+      `Postgres at ${where} did not answer${within}: every connection of the bot's pool was still waiting on earlier reads; check that the server is up and not overloaded, then try again`,
+    );
+  }
+  // pg, when a new connection got no answer: "Connection terminated due to connection timeout".
+  if (/connection timeout|timeout expired/i.test(message)) {
     const within = context.connectTimeoutMs ? ` within ${seconds(context.connectTimeoutMs)}` : "";
     return make(
       "postgres_unreachable",
