@@ -95,6 +95,7 @@ function backendFailure(deps: AnswerDeps, request: AnswerRequest, error: unknown
     schema: schema ?? null,
     outcome: "backend_error",
     backend: mapped.backend,
+    reason: mapped.message,
   };
 }
 
@@ -189,6 +190,7 @@ export async function answer(deps: AnswerDeps, respond: RespondFn, request: Answ
     schema: settled.ok ? settled.result.schema : null,
     outcome,
     ...(settled.ok && settled.result.backend ? { backend: settled.result.backend } : {}),
+    ...(settled.ok && settled.result.reason ? { reason: settled.result.reason } : {}),
     shared: settled.ok && settled.result.share && request.delivery === "command",
     workingNote: working,
     delivered,
