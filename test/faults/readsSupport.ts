@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { expect, inject } from "vitest";
 import { stringify } from "yaml";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
-import { createPool } from "../../src/backends/postgres.ts";
+import { createPool, type PoolOptions } from "../../src/backends/postgres.ts";
 import { run } from "../../src/cli/main.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
@@ -74,11 +74,11 @@ export interface FaultyDeployment {
 const WORKING = /^Still working on /;
 
 /** A bot wired to `raw` (its own pool and Meilisearch client), on the fake Slack. */
-export async function startBot(raw: Record<string, unknown>, fake: FakeSlack) {
+export async function startBot(raw: Record<string, unknown>, fake: FakeSlack, pool: PoolOptions = {}) {
   const config = parseConfig(raw, {});
   const operator = createOperator({
     config,
-    db: createPool(config.database.url, { max: 5 }),
+    db: createPool(config.database.url, { max: 5, ...pool }),
     meili: createMeiliClient(config.meilisearch),
   });
   const logs: string[] = [];
@@ -115,6 +115,28 @@ export async function startBot(raw: Record<string, unknown>, fake: FakeSlack) {
     return { body, ms, text: visibleText(body as unknown as SlackMessage) };
   };
   return { config, operator, bot, base, logs, slash };
+}
+
+/** The CLI in-process with the config `raw` written to `path`, timed; no secret in its output. */
+export async function runCli(argv: string[], raw: Record<string, unknown>, path: string): Promise<CliResult> {
+  writeFileSync(path, stringify(raw));
+  let stdout = "";
+  let stderr = "";
+  const t0 = Date.now();
+  const code = await run([...argv, "--config", path], {
+    stdout: (t) => {
+      stdout += t;
+    },
+    stderr: (t) => {
+      stderr += t;
+    },
+    env: {},
+  });
+  for (const secret of SECRETS) {
+    expect(stdout).not.toContain(secret);
+    expect(stderr).not.toContain(secret);
+  }
+  return { code, stdout, stderr, ms: Date.now() - t0 };
 }
 
 export async function faultyDeployment(): Promise<FaultyDeployment> {
@@ -167,28 +189,8 @@ export async function faultyDeployment(): Promise<FaultyDeployment> {
   const dir = mkdtempSync(join(tmpdir(), "scrypath-faults-"));
   let files = 0;
 
-  const cli = async (argv: string[], override: Record<string, unknown> = raw): Promise<CliResult> => {
-    const path = join(dir, `config-${files++}.yml`);
-    writeFileSync(path, stringify(override));
-    let stdout = "";
-    let stderr = "";
-    const t0 = Date.now();
-    const code = await run([...argv, "--config", path], {
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
-      env: {},
-    });
-    for (const secret of SECRETS) {
-      expect(stdout).not.toContain(secret);
-      expect(stderr).not.toContain(secret);
-    }
-    return { code, stdout, stderr, ms: Date.now() - t0 };
-  };
-
+  const cli = (argv: string[], override: Record<string, unknown> = raw) =>
+    runCli(argv, override, join(dir, `config-${files++}.yml`));
   return {
     d,
     jobs: [discarded, retryable],
