@@ -222,3 +222,16 @@ export function cliSentence(result: CliResult, task: string): string {
   expect(lines[0]?.startsWith(prefix), result.stderr).toBe(true);
   return (lines[0] as string).slice(prefix.length);
 }
+
+/** Waits (bounded) until an "answered" log line with a backend error carries `sentence`. */
+export async function loggedAnswer(logs: string[], sentence: string | RegExp): Promise<string> {
+  const matches = (l: string) =>
+    l.includes('"outcome":"backend_error"') &&
+    (typeof sentence === "string" ? l.includes(sentence) : sentence.test(l));
+  for (let waited = 0; waited < 5_000; waited += 20) {
+    const line = logs.find(matches);
+    if (line) return line;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no answered log line with ${sentence}`);
+}
