@@ -400,7 +400,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
   process.exitCode = await run(process.argv.slice(2), processIo());
   // A backend that never answered leaves its sockets open: do not let them keep the process alive.
-  setTimeout(() => process.exit(), 1_000).unref();
+  setTimeout(() => process.exit(), 100).unref();
 }
 
 /** The real terminal: confirmation prompts only when a person is at one. */
