@@ -3,7 +3,12 @@
 // read slash command gets its final answer within 15 s, names the backend that did not answer,
 // and still shows what the other backend told; the CLI ends within the same bound, one line naming
 // the backend, exit 1, the same sentence as Slack. The pool is warm first: the nasty case.
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import {
   ANSWER_BOUND_MS,
   cliSentence,
@@ -12,6 +17,8 @@ import {
   loggedAnswer,
   POST,
 } from "./readsSupport.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
 
 let f: FaultyDeployment;
 
@@ -178,6 +185,61 @@ describe("Postgres black-holed", () => {
       expect(cliDrift.stdout).toContain(POST);
     } finally {
       f.pgProxy.setMode("pass");
+    }
+  }, 60_000);
+
+  it("the scrypath-bot executable ends, exit 1, when the network dies under a query in flight", async () => {
+    // A query in flight on an open connection, then a dead path: its socket stays open with
+    // nothing coming back, the case that kept the process alive. A lock holds the query on the
+    // server until the proxy black-holes; the lock is then released, but its answer never arrives.
+    const dir = mkdtempSync(join(tmpdir(), "scrypath-faults-bin-"));
+    const path = join(dir, "config.yml");
+    writeFileSync(path, stringify(f.raw));
+    const locker = await f.d.oban.pool.connect();
+    await locker.query("BEGIN");
+    await locker.query(`LOCK TABLE "${f.d.oban.prefix}".oban_jobs IN ACCESS EXCLUSIVE MODE`);
+    let locked = true;
+    try {
+      const started = Date.now();
+      const exited = new Promise<{ code: number | null; stderr: string; stdout: string }>((done) => {
+        execFile(
+          process.execPath,
+          ["bin/scrypath-bot.js", "status", "posts", "--config", path],
+          { cwd: ROOT, env: { PATH: process.env.PATH ?? "" }, timeout: 40_000 },
+          (error, stdout, stderr) =>
+            done({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
+        );
+      });
+      // Wait until the CLI's read is on the server, waiting for the lock.
+      for (let waited = 0; ; waited += 50) {
+        const { rows } = await f.d.oban.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'scrypath-bot' AND wait_event_type = 'Lock'`,
+        );
+        if (rows.length > 0) break;
+        if (waited > 10_000) throw new Error("the CLI's read never reached the server");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      f.pgProxy.setMode("blackhole");
+      await locker.query("ROLLBACK");
+      locked = false;
+      const result = await exited;
+      const ms = Date.now() - started;
+      // The 10 s read bound, a 2 s lock check that cannot connect, 1 s to close, process start.
+      expect(ms).toBeLessThan(17_000);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toBe("");
+      // The CLI's pool (4) is smaller than a status read (5 queries): the fifth waits for a slot
+      // or for a new connection, whichever times out first (5 s), else the 10 s read bound.
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `^scrypath\\.status failed: Postgres at 127\\.0\\.0\\.1:${f.pgProxy.port}/scrypath did not answer within (10|5) s[;: ][^\\n]*check that the server is up[^\\n]*\\n$`,
+        ),
+      );
+    } finally {
+      if (locked) await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+      f.pgProxy.setMode("pass");
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 
