@@ -17,6 +17,11 @@ export const READ_TIMEOUT_MS = 10_000;
 
 class Late extends Error {}
 
+/** 10000 → "10 s", 2987 → "3 s", 50 → "0.05 s". */
+function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(ms < 1000 ? 3 : 1))} s`;
+}
+
 /**
  * Rejects with `late()` when `work` takes longer than `ms` (the work itself runs on, its later
  * failure is swallowed). `late` defaults to a timeout naming no backend, for work that spans both.
@@ -25,7 +30,7 @@ export function withTimeout<T>(
   work: Promise<T>,
   ms: number,
   what: string,
-  late: () => Error = () => new OperatorError("timeout", `${what} did not answer within ${ms / 1000} s`),
+  late: () => Error = () => new OperatorError("timeout", `${what} did not answer within ${seconds(ms)}`),
 ): Promise<T> {
   work.catch(() => {});
   let timer: NodeJS.Timeout | undefined;
