@@ -94,6 +94,14 @@ export async function postgresRead<T>(
   }
 }
 
+function safeUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
+}
+
 /** The tables a read of the Oban queue needs. */
 export function obanTables(ctx: OperatorContext): TableRef[] {
   return [{ schema: ctx.config.database.obanPrefix, table: "oban_jobs" }];
@@ -111,8 +119,13 @@ export function stateTables(ctx: OperatorContext, ...tables: string[]): TableRef
 export function asBackendError(error: unknown, ctx: OperatorContext): OperatorError | null {
   if (error instanceof OperatorError) return error.backend ? error : null;
   if (error instanceof MeilisearchError) return meiliError(error, ctx.meili);
-  const e = error as { code?: unknown; syscall?: unknown; severity?: unknown } | null;
-  const network = typeof e?.syscall === "string" && typeof e?.code === "string";
+  const e = error as { code?: unknown; syscall?: unknown; severity?: unknown; port?: unknown } | null;
+  // A socket error is Postgres's only when it was on the database's port (Slack calls fail too).
+  const dbPort = Number(safeUrl(ctx.config.database.url)?.port || 5432);
+  const network =
+    typeof e?.syscall === "string" &&
+    typeof e?.code === "string" &&
+    (e.port === undefined || e.port === dbPort);
   const database =
     error instanceof pg.DatabaseError || (typeof e?.severity === "string" && typeof e?.code === "string");
   const pool =
