@@ -377,7 +377,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     return outcome.exitCode;
   } catch (caught) {
     // A backend failure that escaped a bounded read still gets its backend's sentence.
-    const error = (operator && asBackendError(caught, operator.context)) || caught;
+    const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
       io.stderr(`${where} failed: ${error.message}\n`);
