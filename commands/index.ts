@@ -32,6 +32,8 @@ export interface CommandResult {
   outcome: Outcome;
   /** The backend that failed, for metrics. */
   backend?: "postgres" | "meilisearch" | null;
+  /** The backend's one sentence, for the log line (the same the user sees). */
+  reason?: string;
   /**
    * A mutation to put before an operator: the listener posts a confirmation card in the channel
    * (`message` then only describes the verb).
@@ -165,6 +167,7 @@ export function operatorErrorResult(
     schema,
     outcome: "backend_error",
     backend: error.backend,
+    reason: error.message,
   };
 }
 

@@ -10,6 +10,8 @@ export type ErrorCode =
   | "bad_argument"
   | "postgres_unreachable"
   | "postgres_error"
+  | "postgres_timeout"
+  | "postgres_lock"
   | "oban_tables_missing"
   | "meilisearch_unreachable"
   | "meilisearch_auth"
@@ -17,7 +19,8 @@ export type ErrorCode =
   | "index_not_found"
   | "no_contract"
   | "not_found"
-  | "refused";
+  | "refused"
+  | "timeout";
 
 export type Backend = "postgres" | "meilisearch";
 

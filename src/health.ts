@@ -3,6 +3,7 @@
 import type pg from "pg";
 import { describeDatabase, postgresError } from "./backends/postgres.ts";
 import { firstLine, redactText } from "./core/redact.ts";
+import { withTimeout } from "./operator/bounded.ts";
 
 export interface Check {
   ok: boolean;
@@ -25,14 +26,6 @@ export interface ReadinessDeps {
 
 class CheckTimeout extends Error {}
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CheckTimeout(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 function failure(message: string): Check {
   return { ok: false, error: firstLine(redactText(message), 300) };
 }
@@ -43,7 +36,8 @@ async function checkPostgres(deps: ReadinessDeps, ms: number): Promise<Check> {
   const query = deps.db.query({ text: "SELECT 1", query_timeout: ms } as pg.QueryConfig);
   query.catch(() => {});
   try {
-    await withTimeout(query, ms, `Postgres at ${where}`);
+    const what = `Postgres at ${where}`;
+    await withTimeout(query, ms, what, () => new CheckTimeout(`${what} did not answer within ${ms} ms`));
     return { ok: true };
   } catch (error) {
     if (error instanceof CheckTimeout) return failure(error.message);

@@ -49,6 +49,14 @@ const CHECKS: Record<string, string[]> = {
     "Is PostgreSQL reachable from the bot at `database.url` (host, port, TLS)?",
     "Are the user and password in `database.url` still valid?",
   ],
+  postgres_timeout: [
+    "Is PostgreSQL up, and not overloaded (slow queries, CPU, I/O)? A failover can leave it silent for a while.",
+    "Try again in a minute; `/readyz` says when the bot can reach it again.",
+  ],
+  postgres_lock: [
+    "Another session holds a lock on a table the read needs: find it with `pg_blocking_pids()` or `pg_stat_activity`.",
+    "A long migration, `LOCK TABLE` or `VACUUM FULL` takes such locks: let it finish or end it, then try again.",
+  ],
   oban_tables_missing: [
     "Is `database.obanPrefix` the schema that holds `oban_jobs`?",
     "Did the application's Oban migrations run against this database?",

@@ -215,17 +215,29 @@ const NOT_QUEUED: Record<Exclude<SyncMode, "oban">, string> = {
   manual: "not read: schema syncs in manual mode (no queue)",
 };
 
-function failureWarning(err: PartialStatus["errors"][number]): string {
+function failureWarning(err: PartialStatus["errors"][number], s: PartialStatus): string {
   const who = err.backend ? BACKEND_LABELS[err.backend] : "A backend";
-  const what = /unreachable/.test(err.code ?? "")
-    ? "unreachable"
-    : /auth/.test(err.code ?? "")
-      ? "refused the API key"
-      : "could not be read";
+  const what =
+    err.code === "postgres_lock"
+      ? "waited for a lock"
+      : /did not answer/.test(err.message)
+        ? "did not answer"
+        : /unreachable/.test(err.code ?? "")
+          ? "unreachable"
+          : /auth/.test(err.code ?? "")
+            ? "refused the API key"
+            : "could not be read";
   const plane = err.backend
     ? `the ${BACKEND_PLANES[err.backend]} is unknown, not zero`
     : "part of the status is unknown, not zero";
-  return `:warning: *${who} ${what}:* ${errorSentence(err.message, 400)} — ${plane}.`;
+  // Say plainly that the other backend's figures are whole, so nobody discounts them too.
+  const other =
+    err.backend === "meilisearch" && s.queue && s.mode === "oban"
+      ? "; the PostgreSQL figures below are complete"
+      : err.backend === "postgres" && s.backend
+        ? "; the Meilisearch figures below are complete"
+        : "";
+  return `:warning: *${who} ${what}:* ${errorSentence(err.message, 400)} — ${plane}${other}.`;
 }
 
 function verdict(s: PartialStatus): { emoji: string; line: string } {
@@ -311,7 +323,7 @@ export function partialStatusView(status: PartialStatus, ctx: ViewContext): Slac
     context([
       `${code(status.schema)} · mode *${mode}* · index ${code(status.index)}${indexUrl ? ` · ${link(indexUrl, "dashboard")}` : ""}`,
     ]),
-    ...status.errors.map((e) => section(failureWarning(e))),
+    ...status.errors.map((e) => section(failureWarning(e, status))),
     divider(),
     backendBlock,
     queueBlock,

@@ -122,10 +122,56 @@ export async function isHealthy(client: Meilisearch): Promise<boolean> {
   return client.isHealthy();
 }
 
+/** The server's URL without credentials, query or trailing slash, for messages. */
+export function describeMeilisearch(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, "")}`;
+  } catch {
+    return "the configured Meilisearch";
+  }
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+
+/**
+ * Why a request never got an answer, in one sentence with what to do next. The client wraps a
+ * timeout in MeilisearchRequestTimeOutError and a network failure in fetch's TypeError, whose
+ * cause carries the system error code.
+ */
+function unreachableSentence(host: string, cause: unknown): string {
+  const c = cause as { name?: string; message?: string; cause?: { code?: string; message?: string } } | null;
+  if (c?.name === "MeilisearchRequestTimeOutError" || /timed out|timeout/i.test(String(c?.message ?? ""))) {
+    const ms = (c as { cause?: { timeout?: unknown } })?.cause?.timeout;
+    const within = typeof ms === "number" ? ` within ${seconds(ms)}` : "";
+    return `Meilisearch at ${host} did not answer${within} (request timed out); check that the server is up and not overloaded (GET /health), then try again`;
+  }
+  const code = c?.cause?.code ?? "";
+  if (code === "ECONNREFUSED") {
+    return `Meilisearch at ${host} is unreachable: it refused the connection (${code}); check that the server is running and that meilisearch.url names its host and port`;
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return `Meilisearch at ${host} is unreachable: its host name did not resolve (${code}); check the host in meilisearch.url and the bot's DNS`;
+  }
+  if (code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE") {
+    return `Meilisearch at ${host} is unreachable: it closed the connection (${code}); it may be restarting: try again in a minute`;
+  }
+  return `Meilisearch at ${host} is unreachable (connection failed${code ? `, ${code}` : ""}); check meilisearch.url and that the server is running`;
+}
+
+/** "did not answer within N s" for a Meilisearch read the bot stopped waiting for. */
+export function meiliTimeout(host: string, ms: number): OperatorError {
+  return new OperatorError(
+    "meilisearch_unreachable",
+    `Meilisearch at ${host} did not answer within ${seconds(ms)} (request timed out); check that the server is up and not overloaded (GET /health), then try again`,
+    "meilisearch",
+  );
+}
+
 /** Map a client error to an OperatorError naming Meilisearch and what to check. */
 export function meiliError(error: unknown, client: Meilisearch, index?: string): OperatorError {
   if (error instanceof OperatorError) return error;
-  const host = client.config.host;
+  const host = describeMeilisearch(client.config.host);
   if (error instanceof MeilisearchApiError) {
     const status = error.response.status;
     const code = error.cause?.code ?? `http_${status}`;
@@ -153,14 +199,13 @@ export function meiliError(error: unknown, client: Meilisearch, index?: string):
     );
   }
   if (error instanceof MeilisearchRequestError) {
-    const timedOut = /timeout|timed out/i.test(
-      String((error.cause as Error | undefined)?.message ?? error.message),
-    );
     return new OperatorError(
       "meilisearch_unreachable",
-      `Meilisearch at ${host} is unreachable (${timedOut ? "request timed out" : "connection failed"}); check meilisearch.url and that the server is running`,
+      unreachableSentence(host, error.cause),
       "meilisearch",
-      { cause: error },
+      {
+        cause: error,
+      },
     );
   }
   if (error instanceof MeilisearchTaskTimeOutError) {

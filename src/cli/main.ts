@@ -10,6 +10,7 @@ import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
+import { asBackendError, withTimeout } from "../operator/bounded.ts";
 import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
@@ -170,6 +171,9 @@ interface Outcome {
 
 /** Outcome lines that are a JSON document, already cleaned value by value (see ./clean.ts). */
 const JSON_DOCUMENTS = new WeakSet<string[]>();
+
+/** The operator's pool waits for hung queries before it closes: never wait more than this. */
+const CLOSE_TIMEOUT_MS = 1_000;
 
 async function runOperatorCommand(
   spec: CommandSpec,
@@ -393,7 +397,9 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     }
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
     return outcome.exitCode;
-  } catch (error) {
+  } catch (caught) {
+    // A backend failure that escaped a bounded read still gets its backend's sentence.
+    const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
       io.stderr(`${where} failed: ${error.message}\n`);
@@ -405,13 +411,18 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
     return 1;
   } finally {
-    await operator?.close().catch(() => {});
+    if (operator) {
+      const closing = operator.close().catch(() => {});
+      await withTimeout(closing, CLOSE_TIMEOUT_MS, "closing the operator").catch(() => {});
+    }
   }
 }
 
 // Entry point when executed directly (bin/scrypath-bot.js or `npm run cli`).
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
   process.exitCode = await run(process.argv.slice(2), processIo());
+  // A backend that never answered leaves its sockets open: do not let them keep the process alive.
+  setTimeout(() => process.exit(), 100).unref();
 }
 
 /** The real terminal: confirmation prompts only when a person is at one. */

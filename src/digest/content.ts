@@ -18,8 +18,9 @@ import {
   type SyncMode,
 } from "../core/types.ts";
 import { isOperatorError } from "../errors.ts";
+import { withTimeout } from "../operator/bounded.ts";
 import type { Operator, ReconcileReport } from "../operator/index.ts";
-import { mapLimited, POSTURE_TIMEOUT_MS, withTimeout } from "../operator/posture.ts";
+import { mapLimited, POSTURE_TIMEOUT_MS } from "../operator/posture.ts";
 
 export const SNAPSHOT_VERSION = 1;
 /** Schemas read at the same time; each read runs its own backend calls in parallel. */

@@ -15,6 +15,8 @@ export interface OperatorContext {
   config: Config;
   db: pg.Pool;
   meili: Meilisearch;
+  /** How long one backend's part of a read may take (default READ_TIMEOUT_MS, 10 s). */
+  readTimeoutMs?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import { getSettings } from "../backends/meilisearch.ts";
 import { compareContract } from "../core/contractDrift.ts";
 import type { ContractDriftReport, SchemaContract } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
+import { meiliRead } from "./bounded.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 
 export function contractOf(schema: ResolvedSchema): SchemaContract {
@@ -21,7 +22,7 @@ export async function contractDriftOf(
   schema: ResolvedSchema,
 ): Promise<ContractDriftReport> {
   const contract = contractOf(schema);
-  const applied = await getSettings(ctx.meili, schema.liveIndex);
+  const applied = await meiliRead(ctx, () => getSettings(ctx.meili, schema.liveIndex));
   return compareContract({ schema: schema.module, index: schema.liveIndex, contract, applied });
 }
 

@@ -3,13 +3,13 @@
 // first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
 import { collectTasks } from "../backends/meilisearch.ts";
 import { failedJobsPage, failedRollup } from "../backends/obanJobs.ts";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
 import type { FailedRollupCell, FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { latestReplays } from "../state/replayLinks.ts";
+import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
 import {
   MEILISEARCH_BACKEND,
   type OperatorContext,
@@ -71,10 +71,12 @@ async function backendRows(ctx: OperatorContext, schema: ResolvedSchema, options
   if (options.source === "oban" || options.retryableOnly) {
     return { rows: [] as FailedWork[], coverage: { total: 0, classified: 0 } };
   }
-  const { tasks, total } = await collectTasks(
-    ctx.meili,
-    { indexUids: [schema.liveIndex], types: DOCUMENT_TASK_TYPES, statuses: ["failed"] },
-    BACKEND_CLASSIFY_CAP,
+  const { tasks, total } = await meiliRead(ctx, () =>
+    collectTasks(
+      ctx.meili,
+      { indexUids: [schema.liveIndex], types: DOCUMENT_TASK_TYPES, statuses: ["failed"] },
+      BACKEND_CLASSIFY_CAP,
+    ),
   );
   const all = tasks.map((t) =>
     failedWorkFromTask(t, { schema: schema.module, mode: schema.config.syncMode }),
@@ -127,14 +129,8 @@ export async function failedWorkOf(
 ): Promise<FailedWorkResult> {
   const limit = Math.max(1, Math.min(options.limit ?? DEFAULT_PAGE_SIZE, 1000));
   const cursor = decodeCursor(options.cursor);
-  const database = describeDatabase(ctx.config.database.url);
-  const queue = async <T>(work: () => Promise<T>): Promise<T> => {
-    try {
-      return await work();
-    } catch (error) {
-      throw postgresError(error, database);
-    }
-  };
+  const tables = [...obanTables(ctx), ...stateTables(ctx, "replay_links")];
+  const queue = <T>(work: () => Promise<T>): Promise<T> => postgresRead(ctx, tables, work);
 
   const [backend, qCounts] = await Promise.all([
     backendRows(ctx, schema, options),

@@ -6,6 +6,7 @@ import { createPool, type PoolOptions } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
+import { postgresRead, stateTables } from "./bounded.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { failedSyncWork } from "./failedWork.ts";
@@ -59,8 +60,12 @@ async function auditLog(ctx: OperatorContext, options: { schema?: string | null;
   const name = ctx.config.state.schema;
   // Resolve first: an unknown schema is an error even before the first mutation.
   const schema = options.schema ? resolveSchema(ctx, options.schema).module : null;
-  if (!(await stateExists(ctx.db, name))) return [];
-  return recentAudit(ctx.db, name, { schema, limit: Math.min(Math.max(options.limit ?? 20, 1), 200) });
+  const limit = Math.min(Math.max(options.limit ?? 20, 1), 200);
+  // The same bound and the same sentences as every other Postgres read.
+  return postgresRead(ctx, stateTables(ctx, "audit_log"), async () => {
+    if (!(await stateExists(ctx.db, name))) return [];
+    return recentAudit(ctx.db, name, { schema, limit });
+  });
 }
 
 export function createOperator(context: OperatorContext): Operator {

@@ -3,7 +3,8 @@
 // failed is reported as such, with the backend named; it never reads as healthy.
 import { type Posture, posture } from "../core/posture.ts";
 import type { Status } from "../core/types.ts";
-import { isOperatorError, OperatorError } from "../errors.ts";
+import { isOperatorError } from "../errors.ts";
+import { withTimeout } from "./bounded.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
 import { statusOf } from "./status.ts";
 
@@ -21,19 +22,14 @@ export interface FleetPosture {
 }
 
 export const POSTURE_CONCURRENCY = 3;
+/** Per read, for digests (which answer nobody waiting). */
 export const POSTURE_TIMEOUT_MS = 15_000;
-
-/** Rejects with an OperatorError when `work` takes longer than `ms` (the work itself runs on). */
-export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new OperatorError("meilisearch_error", `${what} did not answer within ${ms / 1000} s`)),
-      ms,
-    );
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
+/**
+ * The whole fleet read, for `/scrypath status`: every schema not read by then is reported as not
+ * read, so the answer arrives within Slack's 15 s. Each backend read inside is bounded on its own
+ * (READ_TIMEOUT_MS) and names its backend; this outer bound only catches schemas queued behind them.
+ */
+export const FLEET_DEADLINE_MS = 13_000;
 
 /** Run `work` over `items` with at most `limit` in flight, keeping the input order. */
 export async function mapLimited<T, R>(
@@ -57,6 +53,7 @@ export async function fleetPosture(
   ctx: OperatorContext,
   options: { schemas?: string[]; timeoutMs?: number } = {},
 ): Promise<FleetPosture> {
+  const deadline = Date.now() + (options.timeoutMs ?? FLEET_DEADLINE_MS);
   const configured = options.schemas
     ? options.schemas.map((ref) => resolveSchema(ctx, ref).config)
     : ctx.config.schemas;
@@ -68,7 +65,7 @@ export async function fleetPosture(
       try {
         const status = await withTimeout(
           statusOf(ctx, resolved, { items: 0 }),
-          options.timeoutMs ?? POSTURE_TIMEOUT_MS,
+          Math.max(0, deadline - Date.now()),
           `sync status of ${config.module}`,
         );
         return { schema: config.module, alias: config.alias, status, error: null };

@@ -2,7 +2,6 @@
 // the target index, drift signals and recommended actions, optionally the contract drift.
 import { countTasks, listTasks } from "../backends/meilisearch.ts";
 import { failedJobsPage } from "../backends/obanJobs.ts";
-import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { failedWorkFromJob } from "../core/failedWork.ts";
 import {
   driftSignals,
@@ -24,6 +23,7 @@ import type {
   ReindexVisibility,
   Status,
 } from "../core/types.ts";
+import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
 import {
   MEILISEARCH_BACKEND,
   type OperatorContext,
@@ -75,13 +75,15 @@ export async function targetFacts(ctx: OperatorContext, target: string): Promise
     types: extra.types ?? INDEX_TASK_TYPES,
     ...(extra.statuses ? { statuses: extra.statuses } : {}),
   });
-  const [newest, pending, failed, swaps, swapsSucceeded] = await Promise.all([
-    listTasks(ctx.meili, filter(), 1),
-    countTasks(ctx.meili, filter({ statuses: ["enqueued", "processing"] })),
-    countTasks(ctx.meili, filter({ statuses: ["failed"] })),
-    countTasks(ctx.meili, filter({ types: [INDEX_SWAP] })),
-    countTasks(ctx.meili, filter({ types: [INDEX_SWAP], statuses: ["succeeded"] })),
-  ]);
+  const [newest, pending, failed, swaps, swapsSucceeded] = await meiliRead(ctx, () =>
+    Promise.all([
+      listTasks(ctx.meili, filter(), 1),
+      countTasks(ctx.meili, filter({ statuses: ["enqueued", "processing"] })),
+      countTasks(ctx.meili, filter({ statuses: ["failed"] })),
+      countTasks(ctx.meili, filter({ types: [INDEX_SWAP] })),
+      countTasks(ctx.meili, filter({ types: [INDEX_SWAP], statuses: ["succeeded"] })),
+    ]),
+  );
   const last = newest.results[0];
   const lastState = last ? normalizeTaskStatus(last.status) : null;
   return {
@@ -105,7 +107,7 @@ async function retryableRows(
 ): Promise<{ rows: FailedWork[]; total: number }> {
   const scope = schema.obanScope;
   if (!scope || !rollup) return { rows: [], total: 0 };
-  try {
+  return postgresRead(ctx, obanTables(ctx), async () => {
     const [jobs, cells] = await Promise.all([
       failedJobsPage(ctx.db, scope, { retryableOnly: true, limit: RETRY_ACTIONS_LIMIT }),
       rollup,
@@ -115,9 +117,7 @@ async function retryableRows(
       failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND }),
     );
     return { rows, total };
-  } catch (error) {
-    throw postgresError(error, describeDatabase(ctx.config.database.url));
-  }
+  });
 }
 
 export async function reconcileOf(

@@ -1,7 +1,7 @@
 // Scrypath.sync_status/2 (§2.1): the backend plane from Meilisearch tasks, the queue plane from
 // oban_jobs in oban mode. Counts are exact (tasks API `total`, SQL count); lists are bounded.
 
-import { listTasks } from "../backends/meilisearch.ts";
+import { listTasks, meiliError } from "../backends/meilisearch.ts";
 import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
 import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { countsByState } from "../core/rollup.ts";
@@ -13,7 +13,8 @@ import {
   taskToSyncState,
 } from "../core/states.ts";
 import type { Bucket, Status } from "../core/types.ts";
-import { OperatorError } from "../errors.ts";
+import type { OperatorError } from "../errors.ts";
+import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema, type SharedReads } from "./context.ts";
 
 /** Document write tasks, the only ones the backend plane reads (§1.1). */
@@ -37,14 +38,16 @@ async function backendPlane(
     types: DOCUMENT_TASK_TYPES,
     statuses,
   });
-  const [pending, failed, succeeded] = await Promise.all([
-    listTasks(ctx.meili, filter(["enqueued", "processing"]), items),
-    // The status plane counts cancelled tasks as failed (§2.1); failed work does not (§3.1).
-    listTasks(ctx.meili, filter(["failed", "canceled"]), items),
-    // Meilisearch processes an index's tasks in uid order, so the newest succeeded uid is the
-    // latest finished one.
-    listTasks(ctx.meili, filter(["succeeded"]), 1),
-  ]);
+  const [pending, failed, succeeded] = await meiliRead(ctx, () =>
+    Promise.all([
+      listTasks(ctx.meili, filter(["enqueued", "processing"]), items),
+      // The status plane counts cancelled tasks as failed (§2.1); failed work does not (§3.1).
+      listTasks(ctx.meili, filter(["failed", "canceled"]), items),
+      // Meilisearch processes an index's tasks in uid order, so the newest succeeded uid is the
+      // latest finished one.
+      listTasks(ctx.meili, filter(["succeeded"]), 1),
+    ]),
+  );
   const bucket = (page: typeof pending): Bucket => ({
     total: page.total,
     items: page.results.map(taskToSyncState),
@@ -73,7 +76,7 @@ async function queuePlane(
 ): Promise<Status["queue"]> {
   const scope = schema.obanScope;
   if (!scope) return EMPTY_QUEUE;
-  try {
+  return postgresRead(ctx, obanTables(ctx), async () => {
     const buckets = [QUEUE_PENDING_STATES, QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES] as const;
     // With a failed-work rollup at hand, only the pending states still need counting.
     const stateCounts = async () => {
@@ -105,9 +108,7 @@ async function queuePlane(
       failed,
       lastSucceeded: completed ? jobToSyncState(completed) : null,
     };
-  } catch (error) {
-    throw postgresError(error, describeDatabase(ctx.config.database.url));
-  }
+  });
 }
 
 /** Both planes for an already-resolved schema (reconcile reuses this). */
@@ -149,11 +150,12 @@ export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string)
     backendPlane(ctx, schema, BUCKET_ITEMS),
     queuePlane(ctx, schema, BUCKET_ITEMS, {}),
   ]);
-  const errors = [backend, queue]
-    .filter((r): r is PromiseRejectedResult => r.status === "rejected")
-    .map((r) =>
-      r.reason instanceof OperatorError ? r.reason : new OperatorError("meilisearch_error", String(r.reason)),
-    );
+  // Each plane maps its own failures (meiliRead, postgresRead); anything else is named here.
+  const errors: OperatorError[] = [];
+  if (backend.status === "rejected") errors.push(meiliError(backend.reason, ctx.meili));
+  if (queue.status === "rejected") {
+    errors.push(postgresError(queue.reason, describeDatabase(ctx.config.database.url)));
+  }
   return {
     schema: schema.module,
     mode: schema.config.syncMode,

@@ -6,8 +6,9 @@ import { randomBytes } from "node:crypto";
 import type { RespondArguments, RespondFn } from "@slack/bolt";
 import type { CommandResult } from "../../commands/index.ts";
 import { context, finalizeMessage, LIMITS, section } from "../../views/common.ts";
-import { sharedContext, workingView } from "../../views/errors.ts";
+import { backendErrorView, sharedContext, workingView } from "../../views/errors.ts";
 import type { SlackMessage } from "../../views/types.ts";
+import { isOperatorError, type OperatorError } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { OUTCOMES, reasonLabel, verbLabel } from "../metrics.ts";
@@ -28,6 +29,12 @@ export interface AnswerDeps {
   /** Verbs used as metric labels; anything else is "other". */
   verbs: readonly string[];
   requestId?: () => string;
+  /**
+   * A backend failure that escaped the command layer (a raw pg or Meilisearch error) as the
+   * OperatorError a bounded read would give, or null for a bug. OperatorErrors naming a backend
+   * are always answered with their sentence, never as a bug.
+   */
+  backendError?: (error: unknown) => OperatorError | null;
 }
 
 export interface AnswerRequest {
@@ -76,6 +83,22 @@ export function withRequester(message: SlackMessage, userId: string): SlackMessa
 
 type Settled = { ok: true; result: CommandResult } | { ok: false; error: unknown };
 
+/** The honest answer to a backend failure: which backend, what happened, what to check. */
+function backendFailure(deps: AnswerDeps, request: AnswerRequest, error: unknown): CommandResult | null {
+  const mapped = isOperatorError(error) && error.backend ? error : (deps.backendError?.(error) ?? null);
+  if (!mapped?.backend) return null;
+  const { verb, schema } = request.label;
+  return {
+    message: backendErrorView(mapped, { verb, ...(schema ? { schema } : {}) }),
+    share: false,
+    verb,
+    schema: schema ?? null,
+    outcome: "backend_error",
+    backend: mapped.backend,
+    reason: mapped.message,
+  };
+}
+
 /** Resolves with the work's outcome, or with null after `ms` if it is still running. */
 function within(work: Promise<Settled>, ms: number): Promise<Settled | null> {
   let timer: NodeJS.Timeout | undefined;
@@ -114,6 +137,11 @@ export async function answer(deps: AnswerDeps, respond: RespondFn, request: Answ
     try {
       return { ok: true as const, result: await request.run() };
     } catch (error) {
+      const result = backendFailure(deps, request, error);
+      if (result) {
+        log.warn("backend failure outside the command layer", { error });
+        return { ok: true as const, result };
+      }
       return { ok: false as const, error };
     }
   })();
@@ -162,6 +190,7 @@ export async function answer(deps: AnswerDeps, respond: RespondFn, request: Answ
     schema: settled.ok ? settled.result.schema : null,
     outcome,
     ...(settled.ok && settled.result.backend ? { backend: settled.result.backend } : {}),
+    ...(settled.ok && settled.result.reason ? { reason: settled.result.reason } : {}),
     shared: settled.ok && settled.result.share && request.delivery === "command",
     workingNote: working,
     delivered,

@@ -12,6 +12,7 @@ import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { checkReadiness } from "../health.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
+import { asBackendError } from "../operator/bounded.ts";
 import type { Operator } from "../operator/index.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
@@ -222,6 +223,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     verbs: VERBS,
     workingAfterMs: options.workingAfterMs ?? WORKING_AFTER_MS,
     requestId: newRequestId,
+    backendError: (error) => asBackendError(error, operator.context),
     mutations: { confirmations, hotApply },
     track: (work) => {
       inflight.add(work);

@@ -322,7 +322,7 @@ describe("CLI errors", () => {
         expect(r.ms).toBeLessThan(3_000);
         const message = await fails(`scrypath.${argv[0]}`, [...argv, "--config", files.pgClosed]);
         expect(message).toMatch(
-          /^Postgres at 127\.0\.0\.1:1\/\S+ is unreachable \(ECONNREFUSED\); check database\.url and that the server accepts connections$/,
+          /^Postgres at 127\.0\.0\.1:1\/\S+ is unreachable: it refused the connection \(ECONNREFUSED\); check that the server is running and that database\.url names its host and port$/,
         );
       }
     });
@@ -351,12 +351,12 @@ describe("CLI errors", () => {
         expect(a.code).toBe(1);
         expect(a.ms).toBeLessThan(10_000);
         expect(a.stderr).toBe(
-          `scrypath.reconcile failed: Postgres at 127.0.0.1:${port}/scrypath is unreachable (Connection terminated due to connection timeout); check database.url and that the server accepts connections\n`,
+          `scrypath.reconcile failed: Postgres at 127.0.0.1:${port}/scrypath did not answer within 5 s (no connection could be opened); check that the server is up and reachable from the bot, then try again\n`,
         );
         expect(b.code).toBe(1);
         expect(b.ms).toBeLessThan(5_000);
         expect(b.stderr).toBe(
-          `scrypath.status failed: Meilisearch at http://127.0.0.1:${port} is unreachable (request timed out); check meilisearch.url and that the server is running\n`,
+          `scrypath.status failed: Meilisearch at http://127.0.0.1:${port} did not answer within 1 s (request timed out); check that the server is up and not overloaded (GET /health), then try again\n`,
         );
       } finally {
         for (const socket of sockets) socket.destroy();
