@@ -48,7 +48,7 @@ describe("sendSettings: never sent, answered, or sent without an answer", () => 
     expect(await stopWords()).toEqual(["one"]);
   });
 
-  it("a refused connection never left: it throws, quickly, and says the connection failed", async () => {
+  it("a refused connection never left: it throws, quickly, and says the connection was refused", async () => {
     const down = createMeiliClient({
       url: `http://127.0.0.1:${await closedPort()}`,
       apiKey,
@@ -59,7 +59,7 @@ describe("sendSettings: never sent, answered, or sent without an answer", () => 
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(error).toMatchObject({
       code: "meilisearch_unreachable",
-      message: expect.stringContaining("connection failed"),
+      message: expect.stringContaining("refused the connection"),
     });
     expect(neverSent((error as Error).cause)).toBe(true);
   });
