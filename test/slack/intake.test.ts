@@ -2,6 +2,7 @@
 // Postgres and Meilisearch behind it: body limits (declared and chunked), header and request
 // timeouts, the connection cap, the signature window in both directions, replays answered once
 // and duplicated form fields refused with a clear 400.
+import type { Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.ts";
@@ -168,13 +169,30 @@ describe("the Slack intake over real sockets", () => {
       expect(requestTimeoutMs + connectionsCheckingIntervalMs).toBeLessThanOrEqual(40_000);
       expect(INTAKE_LIMITS.bodyBytes).toBe(256 * 1024);
       // …and the default app's server really has them (not Node's 300 s / 30 s defaults).
-      const server = bot.bot.app.receiver as unknown as { server: import("node:http").Server };
-      const s = server.server as import("node:http").Server & { connectionsCheckingInterval: number };
+      const receiver = (bot.bot.app as unknown as { receiver: { server: Server } }).receiver;
+      const s = receiver.server as Server & { connectionsCheckingInterval: number };
       expect(s.requestTimeout).toBe(requestTimeoutMs);
       expect(s.headersTimeout).toBe(headersTimeoutMs);
       expect(s.connectionsCheckingInterval).toBe(connectionsCheckingIntervalMs);
       expect(s.keepAliveTimeout).toBe(INTAKE_LIMITS.keepAliveTimeoutMs);
       expect(s.maxConnections).toBe(INTAKE_LIMITS.maxConnections);
+    });
+
+    it("gives the Socket Mode routes server (/healthz, /readyz, /metrics) the same limits", async () => {
+      const socketApp = createSlackApp({
+        config: d.config,
+        operator: d.operator,
+        env: { ...slackEnv(h.fake), SLACK_APP_TOKEN: "xapp-1-A0SCRYPATH-1-intaketest" },
+        logger: createLogger({ write: () => {} }),
+        digestSchedules: false,
+      });
+      const routes = (socketApp.app as unknown as { receiver: { httpServer: Server } }).receiver.httpServer;
+      expect(routes.requestTimeout).toBe(INTAKE_LIMITS.requestTimeoutMs);
+      expect(routes.headersTimeout).toBe(INTAKE_LIMITS.headersTimeoutMs);
+      expect((routes as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval).toBe(
+        INTAKE_LIMITS.connectionsCheckingIntervalMs,
+      );
+      expect(routes.maxConnections).toBe(INTAKE_LIMITS.maxConnections);
     });
 
     it("closes slow-drip headers, a slow-drip body and a silent connection within the timeouts", async () => {
