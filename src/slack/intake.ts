@@ -72,9 +72,14 @@ export function applyServerLimits(server: Server, limits: IntakeLimits = INTAKE_
   return server;
 }
 
-/** A refusal: a short text, and the connection closed so that no unread body is drained. */
+/**
+ * A refusal: a short text, then the connection closed once it is written, so that the rest of an
+ * unread body is never read (Node would otherwise drain it before closing).
+ */
 function refuse(res: ServerResponse, status: number, text = ""): void {
   if (res.headersSent) return;
+  res.req.pause();
+  res.once("finish", () => res.socket?.destroy());
   res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
   res.end(text ? `${text}\n` : undefined);
 }
