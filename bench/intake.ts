@@ -63,6 +63,12 @@ function child<In, Out>(file: string) {
   };
 }
 
+interface BotFigures {
+  peakMb: number;
+  nowMb: number;
+  cpuShare: number;
+}
+
 const runId = randomBytes(4).toString("hex");
 const prefix = `bench_intake_${runId}`;
 const stateSchema = `${prefix}_state`;
@@ -101,31 +107,40 @@ async function main() {
   };
 
   const fake = await FakeSlack.start();
-  const bot = child<BotMessage, { port: number } & { peakMb: number; nowMb: number; cpuShare: number }>(
-    "./intakeBot.ts",
-  );
   const attacker = child<Attack, AttackResult>("./intakeAttack.ts");
   // The attacker's CPU is not the bot's in life (it is another machine): on this shared 2-core
   // box it runs at the lowest priority, so the figures show the bot, not the attacker's load.
   if (attacker.proc.pid) setPriority(attacker.proc.pid, 19);
   const loader = loadGenerator();
   const results: Record<string, unknown> = {};
+  type Bot = ReturnType<typeof child<BotMessage, { port: number } & BotFigures>>;
+  let bot: Bot | undefined;
   try {
-    const { port } = await bot.ask({
-      type: "start",
-      config: rawConfig,
-      env: {
-        SLACK_BOT_TOKEN: "xoxb-bench-token",
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BENCH",
-        SLACK_BOT_USER_ID: "U0BENCH",
-        PORT: "0",
-        HOST: "127.0.0.1",
-      },
-    });
-    const events = `http://127.0.0.1:${port}/slack/events`;
-    const rss = () => bot.ask({ type: "rss" });
+    let events = "";
+    const rss = () => (bot as Bot).ask({ type: "rss" });
+    /** A fresh bot process per scenario, so that each RSS figure is that scenario's alone. */
+    const freshBot = async (): Promise<BotFigures> => {
+      await bot?.ask({ type: "stop" }).catch(() => {});
+      bot = child<BotMessage, { port: number } & BotFigures>("./intakeBot.ts");
+      const { port } = await bot.ask({
+        type: "start",
+        config: rawConfig,
+        env: {
+          SLACK_BOT_TOKEN: "xoxb-bench-token",
+          SLACK_SIGNING_SECRET: SIGNING_SECRET,
+          SLACK_API_URL: fake.apiUrl,
+          SLACK_BOT_ID: "B0BENCH",
+          SLACK_BOT_USER_ID: "U0BENCH",
+          PORT: "0",
+          HOST: "127.0.0.1",
+        },
+      });
+      events = `http://127.0.0.1:${port}/slack/events`;
+      // Warm up (JIT, pool, first answers), then the idle memory.
+      await signedAcks(2_000);
+      await bot.ask({ type: "reset" });
+      return rss();
+    };
 
     /** Rounds of `concurrency` signed commands, `spacingMs` apart, for `durationMs`. */
     const signedAcks = async (durationMs: number, concurrency = 10, spacingMs = 200) => {
@@ -196,7 +211,7 @@ async function main() {
         log(
           `round ${round}: ack p99 ${percentile(latencies, 0.99)} ms, ${done}/200 answered ${JSON.stringify(inBot)}`,
         );
-        if (answers) await bot.ask({ type: "reset" });
+        if (answers) await bot?.ask({ type: "reset" });
         await sleep(1_000);
       }
       return {
@@ -209,21 +224,16 @@ async function main() {
       };
     };
 
-    // Warm up (JIT, pool, first answers), then the idle memory.
-    await signedAcks(2_000);
-    await bot.ask({ type: "reset" });
-    results.idle = await rss();
-
     if (ONLY.has("baseline")) {
       log("baseline: signed acks, no attack");
-      await bot.ask({ type: "reset" });
+      const idle = await freshBot();
       const acks = await signedAcks(5_000);
-      results.baseline = { acks, rss: await rss() };
+      results.baseline = { idle, acks, rss: await rss() };
     }
 
     if (ONLY.has("bodies")) {
       log("bodies: 300 concurrent unsigned 3.9 MB bodies for 15 s");
-      await bot.ask({ type: "reset" });
+      const idle = await freshBot();
       const attack = attacker.ask({
         kind: "bodies",
         url: events,
@@ -234,13 +244,13 @@ async function main() {
       await sleep(1_000);
       const acks = await signedAcks(12_000);
       const attackResult = await attack;
-      results.bodies = { attack: attackResult, acks, rss: await rss() };
+      results.bodies = { idle, attack: attackResult, acks, rss: await rss() };
       await sleep(2_000);
     }
 
     if (ONLY.has("drip")) {
       log("drip: 3000 slow-drip connections, counted at 10, 25 and 45 s");
-      await bot.ask({ type: "reset" });
+      const idle = await freshBot();
       const attack = attacker.ask({
         kind: "drip",
         url: events,
@@ -251,13 +261,14 @@ async function main() {
       await sleep(2_000);
       const acks = await signedAcks(15_000);
       const attackResult = await attack;
-      results.drip = { attack: attackResult, acks, rss: await rss() };
+      results.drip = { idle, attack: attackResult, acks, rss: await rss() };
       await sleep(2_000);
     }
 
     if (ONLY.has("burst")) {
       log("burst: 200 concurrent signed status/failed commands, 1 warm-up + 5 rounds");
-      results.burst = await burst(events, true);
+      const idle = await freshBot();
+      results.burst = { idle, ...(await burst(events, true)) };
       // The same 200-burst against a bare node:http server in the bot's place (answers 200 after
       // reading the body): what this machine and generator cost before any bot code runs.
       log("burst floor: the same load against a bare node:http server");
@@ -272,7 +283,7 @@ async function main() {
   } finally {
     loader.close();
     attacker.proc.kill();
-    await bot.ask({ type: "stop" }).catch(() => {});
+    await bot?.ask({ type: "stop" }).catch(() => {});
     await fake.close();
   }
   process.stdout.write(
