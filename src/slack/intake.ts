@@ -59,6 +59,8 @@ export const TIMESTAMP_WINDOW_S = 5 * 60;
 export const SEEN_SIGNATURES_MAX = 100_000;
 
 const FORM = "application/x-www-form-urlencoded";
+/** At most one log line per kind of refused unsigned request in this long. */
+export const LOG_EVERY_MS = 10_000;
 
 /** Sets the limits on a server (before it listens: the checking interval is read on listen). */
 export function applyServerLimits(server: Server, limits: IntakeLimits = INTAKE_LIMITS): Server {
@@ -207,12 +209,30 @@ export class IntakeReceiver implements Receiver {
     );
   }
 
+  private readonly quiet = new Map<string, { until: number; suppressed: number }>();
+
+  /**
+   * Refusals of unsigned traffic: anyone can send it, so a flood must not become a flood of log
+   * lines. One line per kind every LOG_EVERY_MS; the next one counts those left out.
+   */
+  private unsignedWarn(msg: string, fields: Record<string, unknown>): void {
+    const now = performance.now();
+    const state = this.quiet.get(msg);
+    if (state && now < state.until) {
+      state.suppressed += 1;
+      return;
+    }
+    const suppressed = state?.suppressed ?? 0;
+    this.quiet.set(msg, { until: now + LOG_EVERY_MS, suppressed: 0 });
+    this.options.logger.warn(msg, suppressed > 0 ? { ...fields, suppressedSinceLast: suppressed } : fields);
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const { logger, path } = this.options;
+    const { path } = this.options;
     const url = new URL(req.url ?? "/", "http://localhost");
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > this.limits.bodyBytes) {
-      logger.warn("refused a request body over the limit", { path: url.pathname, bytes: declared });
+      this.unsignedWarn("refused a request body over the limit", { path: url.pathname, bytes: declared });
       refuse(res, 413, "Request body too large.");
       return;
     }
@@ -228,7 +248,7 @@ export class IntakeReceiver implements Receiver {
       (buffered) => this.checked(buffered, res),
       (error: unknown) => {
         if (HTTPModuleFunctions.isRawBodyError(error) && error.statusCode === 413) {
-          logger.warn("refused a request body over the limit", { path: url.pathname, chunked: true });
+          this.unsignedWarn("refused a request body over the limit", { path: url.pathname, chunked: true });
           refuse(res, 413, "Request body too large.");
         } else {
           // The client went away or sent a malformed body: nothing to answer.
@@ -250,7 +270,7 @@ export class IntakeReceiver implements Receiver {
     }
     const verdict = verifySigned(req, text, signingSecret, this.now());
     if (!verdict.ok) {
-      logger.warn("refused an unsigned or stale request", { reason: verdict.reason });
+      this.unsignedWarn("refused an unsigned or stale request", { reason: verdict.reason });
       refuse(res, 401);
       return;
     }

@@ -310,6 +310,20 @@ describe("the Slack intake over real sockets", () => {
       expect(bot.logs.some((l) => l.includes("unhandled error in Bolt"))).toBe(false);
     });
 
+    it("logs a flood of unsigned requests as one line, not one line each", async () => {
+      const refusedLines = () => quick.logs.filter((l) => l.includes("refused an unsigned or stale request"));
+      const before = refusedLines().length;
+      const answers = await Promise.all(
+        Array.from({ length: 40 }, () =>
+          send(`${quick.base}${EVENTS_PATH}`, signed("command=%2Fscrypath&text=help", { unsigned: true })),
+        ),
+      );
+      expect(answers.every((a) => a.status === 401)).toBe(true);
+      // One line for the flood (two if a 10-second period ended in the middle of it).
+      expect(refusedLines().length - before).toBeGreaterThanOrEqual(1);
+      expect(refusedLines().length - before).toBeLessThanOrEqual(2);
+    });
+
     it("still refuses an unsigned request (401) and answers Slack's unsigned ssl_check", async () => {
       const { url } = h.fake.responseUrl();
       expect(
