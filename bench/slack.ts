@@ -26,7 +26,7 @@ const CHANNEL = "C0BENCH001";
 const WARMUP_ROUNDS = 2;
 
 /** The load generator process: `run` fires one round and resolves with its ack latencies. */
-function loadGenerator() {
+export function loadGenerator() {
   // fork() reuses this process's execArgv, so the child runs under tsx too.
   const child = fork(new URL("./slackLoad.ts", import.meta.url), {
     stdio: ["ignore", "ignore", "inherit", "ipc"],

@@ -3,7 +3,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
-import { App, HTTPReceiver, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@slack/bolt";
+import { App, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@slack/bolt";
 import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
@@ -21,6 +21,7 @@ import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
 import { type Confirmations, createConfirmations, SWEEP_INTERVAL_MS } from "./confirmations.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
+import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
 import { VERBS } from "./labels.ts";
 import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
 import { healthRoutes } from "./routes.ts";
@@ -47,6 +48,8 @@ export interface SlackAppOptions {
   follow?: { timeoutMs?: number; intervalMs?: number; maxIntervalMs?: number };
   /** Bounded retries of the bot's own Slack calls (cards, replies); tests shorten the backoff. */
   chat?: { maxAttempts?: number; baseDelayMs?: number };
+  /** HTTP intake limits (body size, timeouts, connection cap); tests shorten the timeouts. */
+  intakeLimits?: IntakeLimits;
   /** false: do not schedule digests on start (tests drive `digests.tick` themselves). */
   digestSchedules?: boolean;
 }
@@ -130,19 +133,27 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
     receiver = socket;
     routesServer = () => (socket as unknown as { httpServer?: Server }).httpServer;
+    // The routes server gets the same timeouts and connection cap (set before it listens).
+    const routes = routesServer();
+    if (routes) applyServerLimits(routes, options.intakeLimits);
   } else {
-    const http = new HTTPReceiver({
+    // Bolt's HTTPReceiver behind a server with limits and a guard (body size, timeouts,
+    // connection cap, signature window both ways, replays, duplicated fields): intake.ts.
+    const http = new IntakeReceiver({
       signingSecret: settings.signingSecret as string,
-      endpoints: EVENTS_PATH,
-      port: settings.port,
-      customRoutes,
-      logger: bolt,
-      logLevel,
-      // The ack answers the HTTP request at once; the work continues after it.
-      processBeforeResponse: false,
+      path: EVENTS_PATH,
+      logger: logger.child({ component: "intake" }),
+      ...(options.intakeLimits ? { limits: options.intakeLimits } : {}),
+      bolt: {
+        customRoutes,
+        logger: bolt,
+        logLevel,
+        // The ack answers the HTTP request at once; the work continues after it.
+        processBeforeResponse: false,
+      },
     });
     receiver = http;
-    routesServer = () => (http as unknown as { server?: Server }).server;
+    routesServer = () => http.server;
   }
 
   const knowsBot = settings.botId !== null && settings.botUserId !== null;

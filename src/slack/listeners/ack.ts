@@ -8,9 +8,13 @@ import type { Logger } from "../../log.ts";
  * between acks takes the CPU (backend queries, result parsing) and the later acks queue behind
  * it; deferring it until the burst has been acknowledged keeps every ack fast, not only the
  * first, for at most MAX_WAIT_MS on the answer (BENCHMARKS.md: ack p99 of a 20-command burst).
+ * A 200-command burst on a busy 2-core machine arrives over most of a second with gaps of tens
+ * of ms between acks: at 15 ms / 150 ms the first commands' work started while the rest were
+ * still being accepted and their acks waited behind it (p99 seconds); 50 ms / 1 s keeps the
+ * burst's acks ahead of its work (BENCHMARKS.md, issue 11). A lone command waits 50 ms.
  */
-export const QUIET_MS = 15;
-export const MAX_WAIT_MS = 150;
+export const QUIET_MS = 50;
+export const MAX_WAIT_MS = 1_000;
 
 /** When the latest ack went out (performance.now()); shared by every listener of the process. */
 let lastAckAt = Number.NEGATIVE_INFINITY;
