@@ -279,3 +279,30 @@ export const MEILI_TASKS = {
   reindex: { settingsUpdates: 2, succeededAdds: 400, invalidId: 20 },
   others: { succeededAdds: 500, missingPrimaryKey: 40, deletions: 40 },
 } as const;
+
+/** The bot's configuration (as the YAML file would hold it) for a seeded bench deployment. */
+export function benchConfigObject(at: {
+  meilisearchUrl: string;
+  meilisearchApiKey: string | null;
+  databaseUrl: string;
+  obanPrefix: string;
+  indexPrefix: string;
+  stateSchema: string;
+}): Record<string, unknown> {
+  return {
+    meilisearch: {
+      url: at.meilisearchUrl,
+      ...(at.meilisearchApiKey ? { apiKey: at.meilisearchApiKey } : {}),
+    },
+    database: { url: at.databaseUrl, obanPrefix: at.obanPrefix },
+    indexPrefix: at.indexPrefix,
+    state: { schema: at.stateSchema },
+    schemas: SCHEMAS.map((s) => ({
+      module: s.module,
+      alias: s.alias,
+      syncMode: "oban",
+      obanQueue: s.queue,
+      obanMaxAttempts: s.maxAttempts,
+    })),
+  };
+}

@@ -23,7 +23,7 @@ import { type Services, startServices } from "../src/dev/services.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import { FakeSlack } from "../test/slack/fakeSlack.ts";
 import { SIGNING_SECRET } from "../test/slack/signing.ts";
-import { BENCH_SCHEMA, SCHEMAS } from "./dataset.ts";
+import { BENCH_SCHEMA, benchConfigObject } from "./dataset.ts";
 import type { Attack, AttackResult } from "./intakeAttack.ts";
 import type { BotMessage } from "./intakeBot.ts";
 import { percentile, summarize } from "./measure.ts";
@@ -92,19 +92,14 @@ async function main() {
     .createIndex(liveIndexOf(indexPrefix, BENCH_SCHEMA.indexSuffix), { primaryKey: "id" })
     .waitTask();
   await ensureState(admin, stateSchema);
-  const rawConfig = {
-    meilisearch: { url: meilisearchUrl, ...(meilisearchApiKey ? { apiKey: meilisearchApiKey } : {}) },
-    database: { url: databaseUrl, obanPrefix: prefix },
+  const rawConfig = benchConfigObject({
+    meilisearchUrl,
+    meilisearchApiKey,
+    databaseUrl,
+    obanPrefix: prefix,
     indexPrefix,
-    state: { schema: stateSchema },
-    schemas: SCHEMAS.map((s) => ({
-      module: s.module,
-      alias: s.alias,
-      syncMode: "oban",
-      obanQueue: s.queue,
-      obanMaxAttempts: s.maxAttempts,
-    })),
-  };
+    stateSchema,
+  });
 
   const fake = await FakeSlack.start();
   const attacker = child<Attack, AttackResult>("./intakeAttack.ts");

@@ -19,7 +19,7 @@ import { type Services, startServices } from "../src/dev/services.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";
-import { BENCH_SCHEMA, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
+import { BENCH_SCHEMA, benchConfigObject, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
 import { benchDigest } from "./digest.ts";
 import { describeObanJobs, describeTasks, explainAll, machine } from "./inspect.ts";
 import { benchRetries } from "./mutations.ts";
@@ -166,19 +166,14 @@ async function main() {
   await ensureState(admin, stateSchema);
 
   // The bot's configuration for the seeded deployment.
-  const rawConfig = {
-    meilisearch: { url: meilisearchUrl, ...(meilisearchApiKey ? { apiKey: meilisearchApiKey } : {}) },
-    database: { url: databaseUrl, obanPrefix: prefix },
+  const rawConfig = benchConfigObject({
+    meilisearchUrl,
+    meilisearchApiKey,
+    databaseUrl,
+    obanPrefix: prefix,
     indexPrefix,
-    state: { schema: stateSchema },
-    schemas: SCHEMAS.map((s) => ({
-      module: s.module,
-      alias: s.alias,
-      syncMode: "oban",
-      obanQueue: s.queue,
-      obanMaxAttempts: s.maxAttempts,
-    })),
-  };
+    stateSchema,
+  });
 
   // --- Measure, in a fresh process ---------------------------------------------------------
   const measured = await measureInChild({
