@@ -1,5 +1,11 @@
 // The real-services harness: PostgreSQL with Oban's v14 tables, Meilisearch 1.21.0, and the helpers
-// that produce real failed tasks and Oban rows.
+// that produce real failed tasks and Oban rows; `npm run services -- --demo`, the CLI newcomer's path.
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -16,6 +22,8 @@ import {
   testClient,
   uniqueIndexPrefix,
 } from "../support/meili.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 const OBAN_STATES = [
   "available",
@@ -352,5 +360,150 @@ describe("startServices", () => {
     await expect(
       startServices({ env: { DATABASE_URL: inject("databaseUrl"), MEILISEARCH_URL: "http://127.0.0.1:9" } }),
     ).rejects.toThrow(/MEILISEARCH_URL=http:\/\/127\.0\.0\.1:9\/ is not reachable/);
+  });
+});
+
+describe("npm run services -- --demo", { timeout: 180_000 }, () => {
+  const SEEDED_WITHIN_MS = 90_000;
+  let child: ChildProcess | undefined;
+  let tmp: string | undefined;
+
+  /** Every process in process group `pgid`. */
+  const groupProcesses = (pgid: number) =>
+    execFileSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" })
+      .split("\n")
+      .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && Number(m[2]) === pgid)
+      .map((m) => m[3] ?? "");
+
+  /** The CLI as a newcomer runs it: `npx scrypath-bot …` with SCRYPATH_BOT_CONFIG exported, no --config. */
+  const cli = (args: string[], env: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      execFile(
+        process.execPath,
+        ["bin/scrypath-bot.js", ...args],
+        { cwd: ROOT, env, timeout: 30_000 },
+        (error, stdout, stderr) => {
+          done({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stdout, stderr });
+        },
+      );
+    });
+
+  afterAll(async () => {
+    // Only if the test failed half-way: end what it started, by its group id.
+    if (child?.pid && groupProcesses(child.pid).length > 0) process.kill(-child.pid, "SIGKILL");
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("seeds the demo deployment into its own servers and prints a config the CLI runs against", async () => {
+    tmp = await mkdtemp(path.join(tmpdir(), "scrypath-demo-test-"));
+    // As root, initdb runs as the postgres user, who must reach TMPDIR.
+    await chmod(tmp, 0o755);
+    const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.services).toBe("tsx scripts/services.ts");
+    const started = Date.now();
+    // The shared servers in the environment must not receive demo data: --demo starts its own.
+    child = spawn(process.execPath, ["--import", "tsx", "scripts/services.ts", "--demo"], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TMPDIR: tmp,
+        LANG: "C.UTF-8",
+        DATABASE_URL: inject("databaseUrl"),
+        MEILISEARCH_URL: inject("meilisearchUrl"),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const pgid = child.pid as number;
+    await expect
+      .poll(() => (child?.exitCode === null ? stdout : `exited early: ${stdout}${stderr}`), {
+        timeout: SEEDED_WITHIN_MS,
+        interval: 200,
+      })
+      .toMatch(/^SCRYPATH_BOT_CONFIG=.+$/m);
+    expect(Date.now() - started).toBeLessThan(SEEDED_WITHIN_MS);
+
+    const printed = Object.fromEntries(
+      stdout
+        .trim()
+        .split("\n")
+        .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+    );
+    expect(Object.keys(printed)).toEqual([
+      "DATABASE_URL",
+      "MEILISEARCH_URL",
+      "MEILISEARCH_API_KEY",
+      "SCRYPATH_BOT_CONFIG",
+    ]);
+    expect(printed.DATABASE_URL).not.toBe(inject("databaseUrl"));
+    expect(printed.MEILISEARCH_URL).not.toBe(inject("meilisearchUrl"));
+    expect(stderr).toContain("ignores DATABASE_URL / MEILISEARCH_URL");
+    expect(stderr).toContain(`export SCRYPATH_BOT_CONFIG=${printed.SCRYPATH_BOT_CONFIG}`);
+
+    // The config: the printed URLs filled in, readable by its owner only.
+    const configFile = printed.SCRYPATH_BOT_CONFIG as string;
+    const yaml = await readFile(configFile, "utf8");
+    expect(yaml).toContain(`url: ${printed.DATABASE_URL}`);
+    expect(yaml).toContain(`url: ${printed.MEILISEARCH_URL}`);
+    expect(yaml).toContain(`apiKey: ${printed.MEILISEARCH_API_KEY}`);
+    expect(statSync(configFile).mode & 0o777).toBe(0o600);
+
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, SCRYPATH_BOT_CONFIG: configFile };
+    const [status, failed, drift, reconcile] = await Promise.all([
+      cli(["status", "posts"], env),
+      cli(["failed", "posts", "--limit", "50"], env),
+      cli(["drift", "users"], env),
+      cli(["reconcile", "products"], env),
+    ]);
+    // Failed work, from Oban rows and real Meilisearch task failures, of every reason class.
+    expect(status.stderr).toBe("");
+    expect(status.code).toBe(0);
+    expect(Number(/^Queue failed: (\d+)$/m.exec(status.stdout)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^Backend failed: (\d+)$/m.exec(status.stdout)?.[1])).toBeGreaterThan(0);
+    expect(failed.code).toBe(0);
+    const total = Number(/^Failed work: (\d+)$/m.exec(failed.stdout)?.[1]);
+    expect(total).toBeGreaterThan(0);
+    const rows = failed.stdout.split("\n").filter((line) => line.startsWith("- id="));
+    expect(rows).toHaveLength(total);
+    expect(rows.some((row) => row.includes("source=oban"))).toBe(true);
+    expect(rows.some((row) => row.includes("source=meilisearch"))).toBe(true);
+    const classes =
+      /^ {2}transport=(\d+), validation=(\d+), backend_rejected=(\d+), queue_exhausted=(\d+), unknown=(\d+)$/m
+        .exec(failed.stdout)
+        ?.slice(1)
+        .map(Number);
+    expect(classes).toHaveLength(5);
+    for (const count of classes ?? []) expect(count).toBeGreaterThan(0);
+    // Drift: upstream's exit code 2 and the differing keys of the hand-changed users index.
+    expect(drift.code).toBe(2);
+    expect(drift.stdout).toContain("INDEX CONTRACT DRIFT for MyApp.Accounts.User (index=prod_user)");
+    expect(drift.stdout).toContain('filterable_attributes: {:only_declared, "status"}');
+    // A reindex under way on products.
+    expect(reconcile.code).toBe(0);
+    expect(reconcile.stdout).toContain("Reindex target index: prod_product__reindex");
+    expect(reconcile.stdout).toMatch(/^Drift signals: .*failed_sync_work/m);
+
+    // Ctrl-C: servers and the config file gone, nothing of the group left.
+    process.kill(-pgid, "SIGINT");
+    const code = await new Promise<number | null>((resolve) => {
+      if (child?.exitCode !== null) resolve(child?.exitCode ?? null);
+      else child.once("exit", (c) => resolve(c));
+    });
+    expect(code, stderr).toBe(0);
+    expect(existsSync(configFile)).toBe(false);
+    await expect.poll(() => groupProcesses(pgid), { timeout: 15_000 }).toEqual([]);
+    expect((await readdir(tmp)).filter((name) => !name.startsWith("tsx-"))).toEqual([]);
   });
 });

@@ -245,4 +245,86 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
     await shot("digest");
     await page.click("#thread-close");
   });
+
+  it("works at phone width (390 px): the sidebar collapses, messages fit the screen, a thread opens full width", async () => {
+    const desktop = page.viewportSize() ?? { width: 1280, height: 860 };
+    const PHONE = { width: 390, height: 844 };
+    /** How far anything sticks out to the right of the screen (0: nothing to scroll sideways to). */
+    const overflow = () =>
+      page.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } })
+          .document;
+        return doc.documentElement.scrollWidth - 390;
+      });
+    const box = async (selector: string) => (await page.locator(selector).boundingBox()) ?? undefined;
+    await page.setViewportSize(PHONE);
+    try {
+      // The sidebar is a drawer behind the ☰ button; the channel takes the whole width.
+      const sidebar = page.locator("#sidebar");
+      await sidebar.waitFor({ state: "hidden" });
+      expect(await page.locator("#menu-toggle").isVisible()).toBe(true);
+      expect(await box(".channel-pane")).toMatchObject({ x: 0, width: PHONE.width });
+      expect(await overflow()).toBeLessThanOrEqual(0);
+      await page.click("#menu-toggle");
+      await sidebar.waitFor({ state: "visible" });
+      expect(await page.getAttribute("#menu-toggle", "aria-expanded")).toBe("true");
+      expect((await box("#sidebar"))?.width).toBeLessThanOrEqual(PHONE.width);
+      await page.keyboard.press("Escape");
+      await sidebar.waitFor({ state: "hidden" });
+      // Switching people there closes the drawer; the header says who you are.
+      await page.click("#menu-toggle");
+      await page.click(`[data-user-switch="${VIC.id}"]`);
+      await sidebar.waitFor({ state: "hidden" });
+      expect(await page.textContent("#who")).toBe(`as ${VIC.realName}`);
+      await page.click("#menu-toggle");
+      await page.click(`[data-user-switch="${ANA.id}"]`);
+      await sidebar.waitFor({ state: "hidden" });
+      expect(await page.textContent("#who")).toBe(`as ${ANA.realName}`);
+
+      // A long message, its buttons and its error texts fit the screen: nothing to scroll sideways to.
+      const before = await page.locator("#messages article.ephemeral").count();
+      await run("/scrypath failed posts");
+      await expect.poll(() => page.locator("#messages article.ephemeral").count()).toBe(before + 1);
+      const failed = page.locator("#messages article.ephemeral").last();
+      expect(await failed.textContent()).toContain("(Req.TransportError) timeout");
+      await failed.scrollIntoViewIfNeeded();
+      expect(await overflow()).toBeLessThanOrEqual(0);
+      for (const el of await failed.locator("button.btn, .pre, .b-section").all()) {
+        const b = await el.boundingBox();
+        if (b) expect(b.x + b.width, (await el.textContent()) ?? "").toBeLessThanOrEqual(PHONE.width);
+      }
+      const fontSize = await failed.locator(".blocks").evaluate((el) => {
+        const win = globalThis as unknown as { getComputedStyle(e: unknown): { fontSize: string } };
+        return Number.parseFloat(win.getComputedStyle(el).fontSize);
+      });
+      expect(fontSize).toBeGreaterThanOrEqual(14);
+      // The headline and the rollup first, as a phone shows the message when it arrives.
+      await failed.evaluate((el) =>
+        (el as unknown as { scrollIntoView(o: object): void }).scrollIntoView({ block: "start" }),
+      );
+      await shot("phone-failed-work");
+
+      // A thread opens over the channel, full width, and closes back to it.
+      const card = page
+        .locator("#messages article.msg")
+        .filter({ hasText: "Done" })
+        .filter({ has: page.locator(".open-thread") })
+        .first();
+      await card.scrollIntoViewIfNeeded();
+      await card.locator(".open-thread").click();
+      await message("Verified", "#thread-messages").waitFor();
+      expect(await box("#thread")).toEqual({ x: 0, y: 0, ...PHONE });
+      expect(await overflow()).toBeLessThanOrEqual(0);
+      await shot("phone-thread");
+      await page.click("#thread-close");
+      await page.locator("#thread").waitFor({ state: "hidden" });
+      expect(await page.locator("#composer-input").isVisible()).toBe(true);
+    } finally {
+      await page.setViewportSize(desktop);
+    }
+    // Back at desktop width: the sidebar is a column again, the ☰ button gone.
+    await page.locator("#sidebar").waitFor({ state: "visible" });
+    expect(await page.locator("#menu-toggle").isVisible()).toBe(false);
+    expect((await box(".channel-pane"))?.x).toBeGreaterThanOrEqual(200);
+  });
 });

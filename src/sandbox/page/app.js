@@ -187,7 +187,17 @@ function messageHtml(m, kind, options = {}) {
   </article>`;
 }
 
+/** At phone width the sidebar is a drawer behind the ☰ button (style.css); elsewhere this is a no-op. */
+function setSidebar(open) {
+  if (open) document.body.dataset.sidebar = "open";
+  else delete document.body.dataset.sidebar;
+  $("sidebar-backdrop").hidden = !open;
+  $("menu-toggle").setAttribute("aria-expanded", String(open));
+}
+
 function renderUsers() {
+  const me = state.info.users.find((u) => u.id === state.me);
+  $("who").textContent = me ? `as ${me.realName}` : "";
   $("users").innerHTML = state.info.users
     .map(
       (u) => `<button type="button" role="radio" class="user${u.id === state.me ? " active" : ""}"
@@ -490,6 +500,7 @@ document.addEventListener("click", (event) => {
     state.me = user.dataset.userSwitch;
     sessionStorage.setItem("sandbox-user", state.me);
     render();
+    setSidebar(false);
     return;
   }
   const thread = target.closest(".open-thread");
@@ -520,7 +531,16 @@ document.addEventListener("click", (event) => {
     api("close", { viewId: modal.dataset.view }).catch((error) => toast(error.message));
     return;
   }
+  if (target.closest("#menu-toggle")) {
+    setSidebar(document.body.dataset.sidebar !== "open");
+    return;
+  }
+  if (target.closest("#sidebar-backdrop")) {
+    setSidebar(false);
+    return;
+  }
   if (target.closest("#run-digest")) {
+    setSidebar(false);
     api("digest")
       .then((answer) => toast(answer.result ?? "Digest run"))
       .catch((error) => toast(`The digest did not run: ${error.message}`));
@@ -560,6 +580,10 @@ for (const [form, input, thread] of [
 }
 $("composer-input").addEventListener("input", renderHint);
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && document.body.dataset.sidebar === "open") {
+    setSidebar(false);
+    return;
+  }
   if (event.key === "Escape" && !$("dialog-root").firstChild) {
     const modal = document.querySelector(".modal");
     if (modal) api("close", { viewId: modal.dataset.view }).catch(() => {});
