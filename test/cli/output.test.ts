@@ -209,6 +209,26 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       ]);
     });
 
+    it("prints Queue observed: yes for an oban schema whose queue holds no job (upstream's newest rule)", async () => {
+      // Upstream test/scrypath/operator/status_test.exs, "a successful empty Oban observation is
+      // observed, not unavailable": a queue read that succeeds is an observation, even of zero jobs.
+      const r = await cli(["status", "products", "--sync-mode", "oban", "--oban-queue", "empty_queue"]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.lines.slice(1)).toEqual([
+        "Mode: oban",
+        `Index: ${productIndex}`,
+        "Backend pending: 0",
+        "Backend failed: 0",
+        "Backend last succeeded: none",
+        "Queue observed: yes",
+        "Queue pending: 0",
+        "Queue retrying: 0",
+        "Queue failed: 0",
+        "Queue last succeeded: none",
+      ]);
+    });
+
     it("honours --index-prefix and --sync-mode", async () => {
       const r = await cli(["status", "posts", "--index-prefix", "elsewhere", "--sync-mode", "inline"]);
       expect(r.code).toBe(0);
