@@ -611,7 +611,10 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       tags: ["smoke"],
     };
 
-    it("prints one line per file and exits 1 when one is invalid", async () => {
+    // Wording of upstream's scrypath_ops/lib/mix/tasks/scrypath_ops/playbooks/validate.ex (tested in
+    // scrypath_ops/test/scrypath_ops/mix/playbooks_validate_test.exs: "Validated" on success, the
+    // bad file's name on failure, exit 1). Unlike upstream, every invalid file is named, not the first.
+    it("names each invalid file on stderr with upstream's reason and exits 1", async () => {
       const pbDir = mkdtempSync(join(dir, "playbooks-"));
       writeFileSync(join(pbDir, "good.json"), JSON.stringify(search));
       writeFileSync(
@@ -621,25 +624,38 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       writeFileSync(join(pbDir, "notes.txt"), "not a playbook");
       const r = await cli(["playbooks", "validate", pbDir], { SCRYPATH_BOT_CONFIG: "/nonexistent.yml" });
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe("");
-      expect(r.lines).toEqual([
-        "ok good.json",
-        "invalid leaky.json: banned_key (meilisearch_api_key at opts)",
-        "1 valid, 1 invalid",
-      ]);
-      expect(r.stdout).not.toContain("sk-playbook-secret");
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("leaky.json: banned_key (meilisearch_api_key at opts)\n");
+      expect(r.stderr).not.toContain("sk-playbook-secret");
     });
 
-    it("reports unknown keys and broken JSON, one line each", async () => {
+    it("reports unknown_top_level_keys, page_size_out_of_range, unknown opt keys and broken JSON", async () => {
       const pbDir = mkdtempSync(join(dir, "playbooks-"));
       writeFileSync(join(pbDir, "a-unknown.json"), JSON.stringify({ ...search, opts: { limit: 5 } }));
       writeFileSync(join(pbDir, "b-broken.json"), "{ not json");
+      writeFileSync(join(pbDir, "c-extra.json"), JSON.stringify({ ...search, extra_field: true }));
+      writeFileSync(
+        join(pbDir, "d-page.json"),
+        JSON.stringify({ ...search, opts: { page: { number: 1, size: 51 } } }),
+      );
       const r = await cli(["playbooks", "validate", pbDir]);
       expect(r.code).toBe(1);
-      expect(r.lines).toHaveLength(3);
-      expect(r.lines[0]).toBe("invalid a-unknown.json: unknown_opt_keys (limit)");
-      expect(r.lines[1]).toMatch(/^invalid b-broken\.json: invalid_json \(.+\)$/);
-      expect(r.lines[2]).toBe("0 valid, 2 invalid");
+      expect(r.stdout).toBe("");
+      const errors = r.stderr.replace(/\n$/, "").split("\n");
+      expect(errors).toHaveLength(4);
+      expect(errors[0]).toBe("a-unknown.json: unknown_opt_keys (limit)");
+      expect(errors[1]).toMatch(/^b-broken\.json: invalid_json \(.+\)$/);
+      expect(errors[2]).toBe("c-extra.json: unknown_top_level_keys (extra_field)");
+      expect(errors[3]).toBe("d-page.json: page_size_out_of_range (size 51 is outside 1..50)");
+    });
+
+    it("says when the directory holds no eligible playbook", async () => {
+      const pbDir = mkdtempSync(join(dir, "playbooks-"));
+      writeFileSync(join(pbDir, "notes.txt"), "not a playbook");
+      writeFileSync(join(pbDir, "with space.json"), JSON.stringify(search));
+      const r = await cli(["playbooks", "validate", pbDir]);
+      expect(r.code).toBe(0);
+      expect(r.lines).toEqual([`No eligible *.json playbooks found under ${pbDir}`]);
     });
 
     it("exits 0 when every playbook is valid", async () => {
@@ -659,7 +675,8 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       );
       const r = await cli(["playbooks", "validate", pbDir]);
       expect(r.code).toBe(0);
-      expect(r.lines).toEqual(["ok one.json", "ok two.json", "2 valid, 0 invalid"]);
+      expect(r.stderr).toBe("");
+      expect(r.lines).toEqual([`Validated 2 playbook(s) under ${pbDir}`]);
     });
   });
 });
