@@ -161,7 +161,7 @@ export interface ReindexVisibility {
   liveIndex: string;
   targetIndex: string;
   observed: boolean;
-  taskState: "pending" | "failed" | "idle" | "completed";
+  taskState: "pending" | "failed" | "idle" | "completed" | "unknown";
   cutover: "completed" | "pending" | "not_started";
   lastTask: { id: number; state: TaskStatus; type: string } | null;
 }
