@@ -53,7 +53,8 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Result>
   return { code, stdout, stderr, lines };
 }
 
-const iso = (d: string | Date) => new Date(d).toISOString().replace(".000Z", "Z");
+/** Meilisearch's `finishedAt` (nanoseconds) at upstream's precision: cut to microseconds. */
+const micro = (d: string) => d.replace(/(\.\d{1,6})\d*Z$/, "$1Z");
 
 describe("scrypath-bot CLI output (spec §8)", () => {
   let d: TestDeployment;
@@ -175,7 +176,8 @@ describe("scrypath-bot CLI output (spec §8)", () => {
         `Index: ${live}`,
         "Backend pending: 0",
         "Backend failed: 1",
-        `Backend last succeeded: meilisearch:${succeeded.uid} (completed) at ${iso(succeeded.finishedAt)}`,
+        // Upstream's precision: Meilisearch's nanoseconds cut to microseconds, not milliseconds.
+        `Backend last succeeded: meilisearch:${succeeded.uid} (completed) at ${micro(succeeded.finishedAt)}`,
         "Queue observed: yes",
         "Queue pending: 1",
         "Queue retrying: 1",
@@ -259,7 +261,10 @@ describe("scrypath-bot CLI output (spec §8)", () => {
         source: "oban",
         id: ids.completed,
         state: "completed",
+        at: "2026-11-20T09:00:00Z",
       });
+      // The same precision as the text line.
+      expect(doc.backend.last_succeeded.at).toBe(micro(succeeded.finishedAt));
     });
   });
 
