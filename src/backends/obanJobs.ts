@@ -108,7 +108,8 @@ const LISTED_ARGS = `CASE WHEN jsonb_typeof(j.args -> 'documents') = 'array'
 
 const JOB_COLUMNS = `j.id, j.state::text AS state, j.queue, j.worker, ${LISTED_ARGS} AS args,
   ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
-  j.attempted_at, j.completed_at, j.inserted_at`;
+  j.attempted_at, j.completed_at, j.inserted_at,
+  to_char(j.completed_at, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at_iso`;
 
 interface JobRow {
   id: number;
@@ -122,6 +123,8 @@ interface JobRow {
   max_attempts: number;
   attempted_at: Date | null;
   completed_at: Date | null;
+  /** node-pg's Date keeps milliseconds; the text keeps Postgres's microseconds. */
+  completed_at_iso?: string | null;
   inserted_at: Date | null;
 }
 
@@ -139,6 +142,7 @@ function toJob(row: JobRow): ObanJob {
     maxAttempts: Number(row.max_attempts),
     attemptedAt: row.attempted_at,
     completedAt: row.completed_at,
+    completedAtIso: row.completed_at_iso ?? null,
     insertedAt: row.inserted_at,
   };
 }

@@ -13,11 +13,16 @@ export function isoTimestamp(date: Date): string {
   return date.toISOString().replace(".000Z", "Z");
 }
 
+/** A state's time at the source's precision (microseconds, as upstream prints), else from `at`. */
+export function stateTimestamp(state: SyncState): string | null {
+  return state.atIso ?? (state.at ? isoTimestamp(state.at) : null);
+}
+
 /** `none` or `<source>:<id> (<state>)` with ` at <timestamp>` when known (§8.1). */
 export function formatState(state: SyncState | null): string {
   if (!state) return "none";
-  const at = state.at ? ` at ${isoTimestamp(state.at)}` : "";
-  return `${state.source}:${state.id} (${state.state})${at}`;
+  const at = stateTimestamp(state);
+  return `${state.source}:${state.id} (${state.state})${at ? ` at ${at}` : ""}`;
 }
 
 export function formatStatus(status: Status): string[] {

@@ -13,13 +13,20 @@ import type {
   SyncState,
 } from "../core/types.ts";
 import type { FailedWorkResult, ReconcileReport, SettingsDiff } from "../operator/index.ts";
-import { isoTimestamp } from "./format.ts";
+import { isoTimestamp, stateTimestamp } from "./format.ts";
 
 const time = (d: Date | null) => (d ? isoTimestamp(d) : null);
 
 function stateJson(s: SyncState | null) {
   return (
-    s && { source: s.source, kind: s.kind, id: s.id, state: s.state, at: time(s.at), metadata: s.metadata }
+    s && {
+      source: s.source,
+      kind: s.kind,
+      id: s.id,
+      state: s.state,
+      at: stateTimestamp(s),
+      metadata: s.metadata,
+    }
   );
 }
 

@@ -1,7 +1,7 @@
 // `scrypath-bot <command>`: the operator core on a terminal, with mix-compatible output.
 // `run` takes its I/O as arguments so tests drive it in-process.
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { type Config, loadConfig, withOverrides } from "../config.ts";
@@ -316,31 +316,37 @@ async function runOperatorCommand(
   }
 }
 
-/** `playbooks validate DIR`: one line per `*.json` file, exit 1 when any is invalid. */
+/** Upstream's `Playbook.Store.safe_basename?/1`: a plain `*.json` basename, nothing else. */
+const PLAYBOOK_BASENAME = /^[\w.-]+\.json$/;
+
+/**
+ * `playbooks validate DIR`, worded as `mix scrypath_ops.playbooks.validate`: `Validated N
+ * playbook(s) under <dir>` when all are valid, `<file>: <reason>` on stderr for each invalid one
+ * (exit 1). Upstream stops at the first invalid file; this checks them all.
+ */
 async function validatePlaybooks(dir: string): Promise<Outcome> {
+  const abs = resolve(dir);
   let names: string[];
   try {
-    names = (await readdir(dir)).filter((n) => n.endsWith(".json")).sort();
+    names = (await readdir(abs)).filter((n) => PLAYBOOK_BASENAME.test(n)).sort();
   } catch (error) {
     throw new OperatorError("bad_argument", `cannot read directory ${dir}: ${(error as Error).message}`);
   }
-  const lines: string[] = [];
-  let invalid = 0;
+  if (names.length === 0) {
+    return { lines: [`No eligible *.json playbooks found under ${abs}`], exitCode: 0 };
+  }
+  const notes: string[] = [];
   for (const name of names) {
     let result: ReturnType<typeof validatePlaybook>;
     try {
-      result = validatePlaybook(JSON.parse(await readFile(join(dir, name), "utf8")));
+      result = validatePlaybook(JSON.parse(await readFile(join(abs, name), "utf8")));
     } catch (error) {
       result = { ok: false, reason: "invalid_json", detail: (error as Error).message };
     }
-    if (result.ok) lines.push(`ok ${name}`);
-    else {
-      invalid += 1;
-      lines.push(`invalid ${name}: ${result.reason}${result.detail ? ` (${result.detail})` : ""}`);
-    }
+    if (!result.ok) notes.push(`${name}: ${result.reason}${result.detail ? ` (${result.detail})` : ""}`);
   }
-  lines.push(`${names.length - invalid} valid, ${invalid} invalid`);
-  return { lines, exitCode: invalid > 0 ? 1 : 0 };
+  if (notes.length > 0) return { lines: [], notes, exitCode: 1 };
+  return { lines: [`Validated ${names.length} playbook(s) under ${abs}`], exitCode: 0 };
 }
 
 export async function run(argv: string[], rawIo: CliIo): Promise<number> {

@@ -1,5 +1,7 @@
 // Search-replay playbook v1 validation (spec §9.7, ScrypathOps `Playbook.V1`). Strict: unknown keys
-// at fixed levels are rejected, never clamped; transport/secret keys are banned anywhere.
+// at fixed levels are rejected, never clamped; transport/secret keys are banned anywhere. Reason
+// names are upstream's (`unknown_top_level_keys`, `unknown_page_keys`, `invalid_page_size`,
+// `page_size_out_of_range`, …; scrypath_ops/lib/scrypath_ops/playbook/v1.ex).
 import { isPlainObject } from "./deepEqual.ts";
 
 export type PlaybookValidation = { ok: true } | { ok: false; reason: string; detail?: string };
@@ -102,7 +104,7 @@ function validateOpts(opts: unknown, ctx: OptsContext, maxPageSize: number): Pla
   if (page != null) {
     if (!isPlainObject(page)) return fail("invalid_page", describe(page));
     const badPageKeys = Object.keys(page).filter((k) => k !== "number" && k !== "size");
-    if (badPageKeys.length > 0) return fail("invalid_page", `unknown page keys: ${badPageKeys.join(", ")}`);
+    if (badPageKeys.length > 0) return fail("unknown_page_keys", badPageKeys.join(", "));
   }
   if (perQuery != null) {
     if (!isPlainObject(perQuery)) return fail("invalid_per_query", describe(perQuery));
@@ -135,10 +137,10 @@ function validateOpts(opts: unknown, ctx: OptsContext, maxPageSize: number): Pla
   }
   if (isPlainObject(page) && page.size != null) {
     const size = page.size;
-    if (typeof size !== "number" || !Number.isInteger(size))
-      return fail("invalid_page", `size=${describe(size)}`);
-    if (size < 1 || size > maxPageSize)
-      return fail("invalid_page", `size ${size} is outside 1..${maxPageSize}`);
+    if (typeof size !== "number" || !Number.isInteger(size)) return fail("invalid_page_size", describe(size));
+    if (size < 1 || size > maxPageSize) {
+      return fail("page_size_out_of_range", `size ${size} is outside 1..${maxPageSize}`);
+    }
   }
   return { ok: true };
 }
@@ -157,7 +159,7 @@ export function validatePlaybook(
   const mode = value.mode;
   if (mode !== "search" && mode !== "search_many") return fail("invalid_mode", describe(mode));
   const extras = Object.keys(value).filter((k) => !(TOP_KEYS[mode] ?? []).includes(k));
-  if (extras.length > 0) return fail("unknown_keys", extras.sort().join(", "));
+  if (extras.length > 0) return fail("unknown_top_level_keys", extras.sort().join(", "));
   const meta = validateMetadata(value);
   if (!meta.ok) return meta;
 

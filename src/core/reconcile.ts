@@ -12,35 +12,48 @@ import type {
 
 /**
  * What reconcile needs to know about the target index's task history. The backend computes these
- * with bounded queries; `targetFactsFromTasks` is the list-based computation upstream does.
+ * with bounded queries (`targetFactsFromCounts`); `targetFactsFromTasks` is the list-based
+ * computation upstream does.
  */
 export interface TargetTaskFacts {
   total: number;
   anyPending: boolean;
   anyFailed: boolean;
+  /** Absent: none. */
+  anyCancelled?: boolean;
   anySwapSucceeded: boolean;
   anySwap: boolean;
+  /**
+   * Tasks whose status Meilisearch does not document (absent: none). Upstream fails the listing
+   * on them (`invalid_task_payload`); the operator turns a non-zero count into that error.
+   */
+  unknownStatuses?: number;
   lastTask: { id: number; state: TaskStatus; type: string } | null;
 }
 
 export const INDEX_SWAP = "indexSwap";
 
-/** Tasks with an unknown status are skipped (upstream fails the listing on them instead). */
 export function targetFactsFromTasks(tasks: readonly MeiliTask[]): TargetTaskFacts {
   const facts: TargetTaskFacts = {
     total: 0,
     anyPending: false,
     anyFailed: false,
+    anyCancelled: false,
     anySwapSucceeded: false,
     anySwap: false,
+    unknownStatuses: 0,
     lastTask: null,
   };
   for (const task of tasks) {
-    const state = normalizeTaskStatus(task.status);
-    if (state === null) continue;
     facts.total += 1;
+    const state = normalizeTaskStatus(task.status);
+    if (state === null) {
+      facts.unknownStatuses = (facts.unknownStatuses ?? 0) + 1;
+      continue;
+    }
     if (state === "enqueued" || state === "processing") facts.anyPending = true;
     if (state === "failed") facts.anyFailed = true;
+    if (state === "cancelled") facts.anyCancelled = true;
     if (task.type === INDEX_SWAP) {
       facts.anySwap = true;
       if (state === "succeeded") facts.anySwapSucceeded = true;
@@ -52,19 +65,55 @@ export function targetFactsFromTasks(tasks: readonly MeiliTask[]): TargetTaskFac
   return facts;
 }
 
+/** Task counts on the target index, per status, as the tasks API's `total`s answer them. */
+export interface TargetTaskCounts {
+  total: number;
+  pending: number;
+  failed: number;
+  cancelled: number;
+  succeeded: number;
+  swaps: number;
+  swapsSucceeded: number;
+  /** The newest task (highest uid), if any. */
+  newest: MeiliTask | null;
+}
+
+/**
+ * Facts from counts. Tasks that none of the documented statuses account for are counted as
+ * `unknownStatuses` (so is a newest task with an undocumented status).
+ */
+export function targetFactsFromCounts(c: TargetTaskCounts): TargetTaskFacts {
+  const newestState = c.newest ? normalizeTaskStatus(c.newest.status) : null;
+  const unaccounted = Math.max(0, c.total - c.pending - c.failed - c.cancelled - c.succeeded);
+  return {
+    total: c.total,
+    anyPending: c.pending > 0,
+    anyFailed: c.failed > 0,
+    anyCancelled: c.cancelled > 0,
+    anySwap: c.swaps > 0,
+    anySwapSucceeded: c.swapsSucceeded > 0,
+    unknownStatuses: Math.max(unaccounted, c.newest && newestState === null ? 1 : 0),
+    lastTask: c.newest && newestState ? { id: c.newest.uid, state: newestState, type: c.newest.type } : null,
+  };
+}
+
 export function reindexVisibility(
   liveIndex: string,
   targetIndex: string,
   facts: TargetTaskFacts,
 ): ReindexVisibility {
-  // Cancelled tasks fall through to `completed`, as upstream's cond does.
+  // Upstream's current reconcile test ("reconcile target readiness stays unknown for cancelled
+  // and unknown tasks and sees deletions"): a cancelled task leaves the target's readiness
+  // `unknown` instead of counting toward `completed`.
   const taskState: ReindexVisibility["taskState"] = facts.anyPending
     ? "pending"
     : facts.anyFailed
       ? "failed"
       : facts.total === 0
         ? "idle"
-        : "completed";
+        : facts.anyCancelled || (facts.unknownStatuses ?? 0) > 0
+          ? "unknown"
+          : "completed";
   // A swap in any non-succeeded state (including failed) reads as a pending cutover.
   const cutover: ReindexVisibility["cutover"] = facts.anySwapSucceeded
     ? "completed"

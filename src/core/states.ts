@@ -60,6 +60,26 @@ export function parseTimestamp(value: string | null | undefined): Date | null {
   return Number.isNaN(d.getTime()) ? null : d;
 }
 
+const ISO_8601 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * An ISO-8601 timestamp in UTC at upstream's precision: Elixir's `DateTime.from_iso8601/1` keeps
+ * the fraction's digits up to microseconds (Meilisearch's nanoseconds are cut, not rounded), and
+ * `DateTime.to_iso8601/1` prints them after shifting to `Z`. A fraction of zeros is left out.
+ * Null when missing or unparseable (upstream does not invent a time for invalid evidence).
+ */
+export function preciseIso(value: string | null | undefined): string | null {
+  if (typeof value !== "string") return null;
+  const m = ISO_8601.exec(value.trim());
+  if (!m) return null;
+  const [, date, time, fraction = "", offset = "Z"] = m;
+  const whole = new Date(`${date}T${time}${offset.toUpperCase() === "Z" ? "Z" : offset}`);
+  if (Number.isNaN(whole.getTime())) return null;
+  const micros = fraction.slice(0, 6);
+  const suffix = /^0*$/.test(micros) ? "" : `.${micros}`;
+  return `${whole.toISOString().slice(0, 19)}${suffix}Z`;
+}
+
 /** Backend State; an unknown task status reads as pending, as upstream's catch-all does. */
 export function taskToSyncState(task: MeiliTask): SyncState {
   const status = normalizeTaskStatus(task.status);
@@ -70,6 +90,7 @@ export function taskToSyncState(task: MeiliTask): SyncState {
     id: task.uid,
     state,
     at: parseTimestamp(task.finishedAt),
+    atIso: preciseIso(task.finishedAt),
     metadata: { type: task.type },
   };
 }
@@ -81,6 +102,7 @@ export function jobToSyncState(job: ObanJob): SyncState {
     id: job.id,
     state: queuePlaneState(job.state),
     at: job.completedAt,
+    ...(job.completedAtIso != null ? { atIso: preciseIso(job.completedAtIso) } : {}),
     metadata: { worker: job.worker, queue: job.queue, oban_state: job.state },
   };
 }

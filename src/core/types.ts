@@ -74,6 +74,8 @@ export interface ObanJob {
   maxAttempts: number;
   attemptedAt: Date | null;
   completedAt: Date | null;
+  /** `completed_at` as Postgres stores it, to the microsecond (`2026-10-04T17:02:05.123456Z`). */
+  completedAtIso?: string | null;
   insertedAt: Date | null;
 }
 
@@ -86,6 +88,11 @@ export interface SyncState {
   id: number;
   state: PlaneState;
   at: Date | null;
+  /**
+   * `at` at the source's precision, up to microseconds, in UTC (`2026-10-04T17:02:05.123456Z`):
+   * a JS Date keeps milliseconds only. Absent or null: print `at`.
+   */
+  atIso?: string | null;
   /** backend: task type; queue: worker, queue and Oban state. */
   metadata: Record<string, string>;
 }
@@ -161,7 +168,7 @@ export interface ReindexVisibility {
   liveIndex: string;
   targetIndex: string;
   observed: boolean;
-  taskState: "pending" | "failed" | "idle" | "completed";
+  taskState: "pending" | "failed" | "idle" | "completed" | "unknown";
   cutover: "completed" | "pending" | "not_started";
   lastTask: { id: number; state: TaskStatus; type: string } | null;
 }

@@ -9,10 +9,11 @@ import {
   recommendedActions,
   reconcileSummary,
   reindexVisibility,
+  type TargetTaskCounts,
   type TargetTaskFacts,
+  targetFactsFromCounts,
 } from "../core/reconcile.ts";
 import { countsFromCells } from "../core/rollup.ts";
-import { normalizeTaskStatus } from "../core/states.ts";
 import type {
   ContractDriftReport,
   DriftSignal,
@@ -23,6 +24,7 @@ import type {
   ReindexVisibility,
   Status,
 } from "../core/types.ts";
+import { OperatorError } from "../errors.ts";
 import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
 import {
   MEILISEARCH_BACKEND,
@@ -37,7 +39,14 @@ import { failedWorkOf, queueRollup } from "./failedWork.ts";
 import { statusOf } from "./status.ts";
 
 /** Task types reconcile reads on the target index (§1.4 list_index_tasks). */
-export const INDEX_TASK_TYPES = ["indexCreation", "settingsUpdate", INDEX_SWAP, "documentAdditionOrUpdate"];
+export const INDEX_TASK_TYPES = [
+  "indexCreation",
+  "settingsUpdate",
+  INDEX_SWAP,
+  "documentAdditionOrUpdate",
+  // Upstream's current reconcile test: deletions on the target count (enqueued → pending, failed → failed).
+  "documentDeletion",
+];
 
 /** Upstream's inspector sees the newest 100 jobs; reconcile lists at most this many retry actions. */
 export const RETRY_ACTIONS_LIMIT = 100;
@@ -64,36 +73,58 @@ export interface ReconcileReport {
   indexContractDrift: ContractDriftReport | null;
 }
 
-/**
- * Target-index facts from bounded reads: `total` counts answer "any X?" without listing the
- * history. (Meilisearch 1.21 counts a swap task under both indexes' uids in `total` but leaves it
- * out of filtered `results`, so counting also sees swaps that a listing would miss.)
- */
-export async function targetFacts(ctx: OperatorContext, target: string): Promise<TargetTaskFacts> {
+/** One round of bounded reads: a count per status, the swaps, and the newest task. */
+async function targetCounts(ctx: OperatorContext, target: string): Promise<TargetTaskCounts> {
   const filter = (extra: { types?: string[]; statuses?: string[] } = {}) => ({
     indexUids: [target],
     types: extra.types ?? INDEX_TASK_TYPES,
     ...(extra.statuses ? { statuses: extra.statuses } : {}),
   });
-  const [newest, pending, failed, swaps, swapsSucceeded] = await meiliRead(ctx, () =>
+  const [newest, pending, failed, cancelled, succeeded, swaps, swapsSucceeded] = await meiliRead(ctx, () =>
     Promise.all([
       listTasks(ctx.meili, filter(), 1),
       countTasks(ctx.meili, filter({ statuses: ["enqueued", "processing"] })),
       countTasks(ctx.meili, filter({ statuses: ["failed"] })),
+      countTasks(ctx.meili, filter({ statuses: ["canceled"] })),
+      countTasks(ctx.meili, filter({ statuses: ["succeeded"] })),
       countTasks(ctx.meili, filter({ types: [INDEX_SWAP] })),
       countTasks(ctx.meili, filter({ types: [INDEX_SWAP], statuses: ["succeeded"] })),
     ]),
   );
-  const last = newest.results[0];
-  const lastState = last ? normalizeTaskStatus(last.status) : null;
   return {
     total: newest.total,
-    anyPending: pending > 0,
-    anyFailed: failed > 0,
-    anySwap: swaps > 0,
-    anySwapSucceeded: swapsSucceeded > 0,
-    lastTask: last && lastState ? { id: last.uid, state: lastState, type: last.type } : null,
+    pending,
+    failed,
+    cancelled,
+    succeeded,
+    swaps,
+    swapsSucceeded,
+    newest: newest.results[0] ?? null,
   };
+}
+
+/**
+ * Target-index facts from bounded reads: `total` counts answer "any X?" without listing the
+ * history. (Meilisearch 1.21 counts a swap task under both indexes' uids in `total` but leaves it
+ * out of filtered `results`, so counting also sees swaps that a listing would miss.)
+ *
+ * A task in a status Meilisearch does not document is an error (upstream: `invalid_task_payload`),
+ * never a `completed` target. The counts are separate requests, so a task changing status between
+ * them can leave one unaccounted for: the reads are repeated once before that is called an error.
+ */
+export async function targetFacts(ctx: OperatorContext, target: string): Promise<TargetTaskFacts> {
+  let facts = targetFactsFromCounts(await targetCounts(ctx, target));
+  if ((facts.unknownStatuses ?? 0) > 0) facts = targetFactsFromCounts(await targetCounts(ctx, target));
+  if ((facts.unknownStatuses ?? 0) > 0) {
+    throw new OperatorError(
+      "meilisearch_error",
+      `invalid_task_payload: Meilisearch lists ${facts.unknownStatuses} task(s) on ${target} in a status ` +
+        "it does not document (not enqueued, processing, succeeded, failed or canceled); " +
+        "check the Meilisearch version against the one scrypath-bot supports",
+      "meilisearch",
+    );
+  }
+  return facts;
 }
 
 /**

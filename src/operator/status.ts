@@ -102,7 +102,9 @@ async function queuePlane(
     const retrying = bucket(QUEUE_RETRYING_STATES, 1);
     const failed = bucket(QUEUE_FAILED_STATES, 2);
     return {
-      observed: pending.total + retrying.total + failed.total > 0 || completed !== null,
+      // A successful read of the queue is an observation, even of zero jobs (upstream's current
+      // status test: "a successful empty Oban observation is observed, not unavailable").
+      observed: true,
       pending,
       retrying,
       failed,

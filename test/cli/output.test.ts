@@ -53,7 +53,8 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Result>
   return { code, stdout, stderr, lines };
 }
 
-const iso = (d: string | Date) => new Date(d).toISOString().replace(".000Z", "Z");
+/** Meilisearch's `finishedAt` (nanoseconds) at upstream's precision: cut to microseconds. */
+const micro = (d: string) => d.replace(/(\.\d{1,6})\d*Z$/, "$1Z");
 
 describe("scrypath-bot CLI output (spec §8)", () => {
   let d: TestDeployment;
@@ -175,7 +176,8 @@ describe("scrypath-bot CLI output (spec §8)", () => {
         `Index: ${live}`,
         "Backend pending: 0",
         "Backend failed: 1",
-        `Backend last succeeded: meilisearch:${succeeded.uid} (completed) at ${iso(succeeded.finishedAt)}`,
+        // Upstream's precision: Meilisearch's nanoseconds cut to microseconds, not milliseconds.
+        `Backend last succeeded: meilisearch:${succeeded.uid} (completed) at ${micro(succeeded.finishedAt)}`,
         "Queue observed: yes",
         "Queue pending: 1",
         "Queue retrying: 1",
@@ -202,6 +204,26 @@ describe("scrypath-bot CLI output (spec §8)", () => {
         "Backend failed: 0",
         "Backend last succeeded: none",
         "Queue observed: no",
+        "Queue pending: 0",
+        "Queue retrying: 0",
+        "Queue failed: 0",
+        "Queue last succeeded: none",
+      ]);
+    });
+
+    it("prints Queue observed: yes for an oban schema whose queue holds no job (upstream's newest rule)", async () => {
+      // Upstream test/scrypath/operator/status_test.exs, "a successful empty Oban observation is
+      // observed, not unavailable": a queue read that succeeds is an observation, even of zero jobs.
+      const r = await cli(["status", "products", "--sync-mode", "oban", "--oban-queue", "empty_queue"]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe("");
+      expect(r.lines.slice(1)).toEqual([
+        "Mode: oban",
+        `Index: ${productIndex}`,
+        "Backend pending: 0",
+        "Backend failed: 0",
+        "Backend last succeeded: none",
+        "Queue observed: yes",
         "Queue pending: 0",
         "Queue retrying: 0",
         "Queue failed: 0",
@@ -239,7 +261,10 @@ describe("scrypath-bot CLI output (spec §8)", () => {
         source: "oban",
         id: ids.completed,
         state: "completed",
+        at: "2026-11-20T09:00:00Z",
       });
+      // The same precision as the text line.
+      expect(doc.backend.last_succeeded.at).toBe(micro(succeeded.finishedAt));
     });
   });
 
@@ -591,7 +616,10 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       tags: ["smoke"],
     };
 
-    it("prints one line per file and exits 1 when one is invalid", async () => {
+    // Wording of upstream's scrypath_ops/lib/mix/tasks/scrypath_ops/playbooks/validate.ex (tested in
+    // scrypath_ops/test/scrypath_ops/mix/playbooks_validate_test.exs: "Validated" on success, the
+    // bad file's name on failure, exit 1). Unlike upstream, every invalid file is named, not the first.
+    it("names each invalid file on stderr with upstream's reason and exits 1", async () => {
       const pbDir = mkdtempSync(join(dir, "playbooks-"));
       writeFileSync(join(pbDir, "good.json"), JSON.stringify(search));
       writeFileSync(
@@ -601,25 +629,38 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       writeFileSync(join(pbDir, "notes.txt"), "not a playbook");
       const r = await cli(["playbooks", "validate", pbDir], { SCRYPATH_BOT_CONFIG: "/nonexistent.yml" });
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe("");
-      expect(r.lines).toEqual([
-        "ok good.json",
-        "invalid leaky.json: banned_key (meilisearch_api_key at opts)",
-        "1 valid, 1 invalid",
-      ]);
-      expect(r.stdout).not.toContain("sk-playbook-secret");
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("leaky.json: banned_key (meilisearch_api_key at opts)\n");
+      expect(r.stderr).not.toContain("sk-playbook-secret");
     });
 
-    it("reports unknown keys and broken JSON, one line each", async () => {
+    it("reports unknown_top_level_keys, page_size_out_of_range, unknown opt keys and broken JSON", async () => {
       const pbDir = mkdtempSync(join(dir, "playbooks-"));
       writeFileSync(join(pbDir, "a-unknown.json"), JSON.stringify({ ...search, opts: { limit: 5 } }));
       writeFileSync(join(pbDir, "b-broken.json"), "{ not json");
+      writeFileSync(join(pbDir, "c-extra.json"), JSON.stringify({ ...search, extra_field: true }));
+      writeFileSync(
+        join(pbDir, "d-page.json"),
+        JSON.stringify({ ...search, opts: { page: { number: 1, size: 51 } } }),
+      );
       const r = await cli(["playbooks", "validate", pbDir]);
       expect(r.code).toBe(1);
-      expect(r.lines).toHaveLength(3);
-      expect(r.lines[0]).toBe("invalid a-unknown.json: unknown_opt_keys (limit)");
-      expect(r.lines[1]).toMatch(/^invalid b-broken\.json: invalid_json \(.+\)$/);
-      expect(r.lines[2]).toBe("0 valid, 2 invalid");
+      expect(r.stdout).toBe("");
+      const errors = r.stderr.replace(/\n$/, "").split("\n");
+      expect(errors).toHaveLength(4);
+      expect(errors[0]).toBe("a-unknown.json: unknown_opt_keys (limit)");
+      expect(errors[1]).toMatch(/^b-broken\.json: invalid_json \(.+\)$/);
+      expect(errors[2]).toBe("c-extra.json: unknown_top_level_keys (extra_field)");
+      expect(errors[3]).toBe("d-page.json: page_size_out_of_range (size 51 is outside 1..50)");
+    });
+
+    it("says when the directory holds no eligible playbook", async () => {
+      const pbDir = mkdtempSync(join(dir, "playbooks-"));
+      writeFileSync(join(pbDir, "notes.txt"), "not a playbook");
+      writeFileSync(join(pbDir, "with space.json"), JSON.stringify(search));
+      const r = await cli(["playbooks", "validate", pbDir]);
+      expect(r.code).toBe(0);
+      expect(r.lines).toEqual([`No eligible *.json playbooks found under ${pbDir}`]);
     });
 
     it("exits 0 when every playbook is valid", async () => {
@@ -639,7 +680,8 @@ describe("scrypath-bot CLI output (spec §8)", () => {
       );
       const r = await cli(["playbooks", "validate", pbDir]);
       expect(r.code).toBe(0);
-      expect(r.lines).toEqual(["ok one.json", "ok two.json", "2 valid, 0 invalid"]);
+      expect(r.stderr).toBe("");
+      expect(r.lines).toEqual([`Validated 2 playbook(s) under ${pbDir}`]);
     });
   });
 });

@@ -61,12 +61,19 @@ describe("validatePlaybook", () => {
     expect(reason(search({ mode: "delete" }))).toBe("invalid_mode");
   });
 
+  // Upstream: scrypath_ops/test/scrypath_ops/playbook/v1_test.exs, "unknown top-level key fails
+  // validation" ({:unknown_top_level_keys, ["extra_field"]}).
   it("rejects unknown top-level keys per mode", () => {
-    expect(reason(search({ entries: [] }))).toBe("unknown_keys");
-    expect(reason(many({ schema: "x" }))).toBe("unknown_keys");
+    expect(validatePlaybook(search({ extra_field: true }))).toEqual({
+      ok: false,
+      reason: "unknown_top_level_keys",
+      detail: "extra_field",
+    });
+    expect(reason(search({ entries: [] }))).toBe("unknown_top_level_keys");
+    expect(reason(many({ schema: "x" }))).toBe("unknown_top_level_keys");
     expect(validatePlaybook(search({ zeta: 1, alpha: 2 }))).toEqual({
       ok: false,
-      reason: "unknown_keys",
+      reason: "unknown_top_level_keys",
       detail: "alpha, zeta",
     });
   });
@@ -117,13 +124,25 @@ describe("validatePlaybook", () => {
     expect(reason(search({ opts: { limit: 5 } }))).toBe("unknown_opt_keys");
   });
 
+  // Upstream: v1_test.exs, "page.size 0 and 51 fail with page_size_out_of_range consistent with
+  // SearchPlayground" ({:page_size_out_of_range, size, 50}); v1.ex names the other page reasons.
   it("validates page and per_query", () => {
-    expect(reason(search({ opts: { page: { size: 0 } } }))).toBe("invalid_page");
-    expect(reason(search({ opts: { page: { size: 51 } } }))).toBe("invalid_page");
+    for (const size of [0, 51]) {
+      expect(validatePlaybook(search({ opts: { page: { size } } }))).toEqual({
+        ok: false,
+        reason: "page_size_out_of_range",
+        detail: `size ${size} is outside 1..50`,
+      });
+    }
+    expect(reason(search({ opts: { page: { size: 50 } } }))).toBe("ok");
     expect(reason(search({ opts: { page: { size: 1 } } }))).toBe("ok");
     expect(reason(search({ opts: { page: { size: 80 } } }), { maxPageSize: 100 })).toBe("ok");
-    expect(reason(search({ opts: { page: { size: "10" } } }))).toBe("invalid_page");
-    expect(reason(search({ opts: { page: { offset: 1 } } }))).toBe("invalid_page");
+    expect(reason(search({ opts: { page: { size: 80 } } }), { maxPageSize: 60 })).toBe(
+      "page_size_out_of_range",
+    );
+    expect(reason(search({ opts: { page: { size: "10" } } }))).toBe("invalid_page_size");
+    expect(reason(search({ opts: { page: { size: 1.5 } } }))).toBe("invalid_page_size");
+    expect(reason(search({ opts: { page: { offset: 1 } } }))).toBe("unknown_page_keys");
     expect(reason(search({ opts: { page: 3 } }))).toBe("invalid_page");
     expect(reason(search({ opts: { per_query: { limit: 1 } } }))).toBe("unknown_per_query_keys");
     expect(reason(search({ opts: { per_query: [] } }))).toBe("invalid_per_query");

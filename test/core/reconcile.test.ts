@@ -6,6 +6,7 @@ import {
   reindexVisibility,
   SIGNAL_LABELS,
   type TargetTaskFacts,
+  targetFactsFromCounts,
   targetFactsFromTasks,
 } from "../../src/core/reconcile.ts";
 import {
@@ -45,9 +46,62 @@ describe("reindex visibility", () => {
     expect(vis([t(1, "succeeded"), t(2, "failed")]).taskState).toBe("failed");
   });
 
-  it("cancelled tasks count toward completed", () => {
-    expect(vis([t(1, "canceled")]).taskState).toBe("completed");
-    expect(vis([t(1, "succeeded"), t(2, "cancelled")]).taskState).toBe("completed");
+  // Upstream moved on: test/scrypath/operator/reconcile_test.exs, "reconcile target readiness stays
+  // unknown for cancelled and unknown tasks and sees deletions" (cancelled no longer counts toward
+  // completed).
+  it("a cancelled task leaves the target's readiness unknown", () => {
+    expect(vis([t(1, "canceled", "indexCreation")]).taskState).toBe("unknown");
+    expect(vis([t(1, "succeeded"), t(2, "cancelled")]).taskState).toBe("unknown");
+    // Pending and failed still take precedence.
+    expect(vis([t(1, "canceled"), t(2, "enqueued")]).taskState).toBe("pending");
+    expect(vis([t(1, "canceled"), t(2, "failed")]).taskState).toBe("failed");
+    expect(vis([t(1, "succeeded"), t(2, "succeeded", "settingsUpdate")]).taskState).toBe("completed");
+  });
+
+  it("the upstream cases: deletions count, an undocumented status is never completed", () => {
+    const cases = [
+      ["canceled", "indexCreation", "unknown"],
+      ["enqueued", "documentDeletion", "pending"],
+      ["failed", "documentDeletion", "failed"],
+    ] as const;
+    for (const [status, type, expected] of cases) {
+      expect(vis([t(980, status, type)]).taskState).toBe(expected);
+    }
+    const facts = targetFactsFromTasks([t(981, "unrecognized-status", "settingsUpdate")]);
+    expect(facts.unknownStatuses).toBe(1);
+    expect(facts.total).toBe(1);
+    expect(reindexVisibility("l", "t", facts).taskState).toBe("unknown");
+  });
+
+  it("facts from counts: cancelled and unaccounted tasks, and the newest task's status", () => {
+    const counts = {
+      total: 4,
+      pending: 0,
+      failed: 0,
+      cancelled: 0,
+      succeeded: 4,
+      swaps: 0,
+      swapsSucceeded: 0,
+      newest: t(40, "succeeded", "documentDeletion"),
+    };
+    expect(targetFactsFromCounts(counts)).toEqual({
+      total: 4,
+      anyPending: false,
+      anyFailed: false,
+      anyCancelled: false,
+      anySwap: false,
+      anySwapSucceeded: false,
+      unknownStatuses: 0,
+      lastTask: { id: 40, state: "succeeded", type: "documentDeletion" },
+    });
+    expect(reindexVisibility("l", "t", targetFactsFromCounts(counts)).taskState).toBe("completed");
+    const withCancel = targetFactsFromCounts({ ...counts, succeeded: 3, cancelled: 1 });
+    expect(withCancel).toMatchObject({ anyCancelled: true, unknownStatuses: 0 });
+    expect(reindexVisibility("l", "t", withCancel).taskState).toBe("unknown");
+    // One task in no documented status: never `completed`, and the operator reports it as an error.
+    expect(targetFactsFromCounts({ ...counts, succeeded: 3 }).unknownStatuses).toBe(1);
+    const odd = targetFactsFromCounts({ ...counts, newest: t(41, "paused") });
+    expect(odd).toMatchObject({ unknownStatuses: 1, lastTask: null });
   });
 
   it("cutover: succeeded swap completes; any other swap is pending (even failed)", () => {

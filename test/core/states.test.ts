@@ -4,6 +4,7 @@ import {
   jobToSyncState,
   lastSucceeded,
   normalizeTaskStatus,
+  preciseIso,
   QUEUE_COMPLETED_STATES,
   QUEUE_FAILED_STATES,
   QUEUE_PENDING_STATES,
@@ -83,8 +84,20 @@ describe("taskToSyncState", () => {
       id: 402,
       state: "completed",
       at: new Date("2026-04-16T22:00:00Z"),
+      atIso: "2026-04-16T22:00:00Z",
       metadata: { type: "documentAdditionOrUpdate" },
     });
+  });
+  it("keeps finishedAt's precision up to microseconds (Meilisearch sends nanoseconds)", () => {
+    const s = taskToSyncState({
+      uid: 3054,
+      indexUid: "i",
+      status: "succeeded",
+      type: "documentDeletion",
+      finishedAt: "2026-12-07T04:48:18.786363219Z",
+    });
+    expect(s.atIso).toBe("2026-12-07T04:48:18.786363Z");
+    expect(s.at).toEqual(new Date("2026-12-07T04:48:18.786Z"));
   });
   it("cancelled is failed; missing or bad finishedAt is null", () => {
     const s = taskToSyncState({ uid: 1, indexUid: "i", status: "canceled", type: "documentDeletion" });
@@ -124,6 +137,39 @@ describe("jobToSyncState", () => {
     });
     expect(jobToSyncState(job({ state: "retryable", completedAt: null })).state).toBe("retrying");
   });
+  it("carries Postgres's microseconds when the backend read them as text", () => {
+    const s = jobToSyncState(job({ completedAtIso: "2026-10-04T17:02:05.123456Z" }));
+    expect(s.atIso).toBe("2026-10-04T17:02:05.123456Z");
+    expect(jobToSyncState(job({ completedAtIso: "2026-04-16T22:00:00.000000Z" })).atIso).toBe(
+      "2026-04-16T22:00:00Z",
+    );
+  });
+});
+
+// Upstream's current test/scrypath/operator/status_test.exs: "retains validated backend completion
+// ISO and does not invent time for invalid evidence" and "preserves Oban completion ISO precision":
+// `2026-10-04T13:02:05.123456-04:00` is `~U[2026-10-04 17:02:05.123456Z]`, printed by
+// `DateTime.to_iso8601/1`; `not-a-time` has no time.
+describe("preciseIso", () => {
+  it.each([
+    ["2026-10-04T13:02:05.123456-04:00", "2026-10-04T17:02:05.123456Z"],
+    ["2026-10-04T17:02:05.123456Z", "2026-10-04T17:02:05.123456Z"],
+    ["2026-12-07T04:48:18.786363219Z", "2026-12-07T04:48:18.786363Z"],
+    ["2026-12-07T04:48:18.786363999Z", "2026-12-07T04:48:18.786363Z"],
+    ["2026-10-04T17:02:05.120000Z", "2026-10-04T17:02:05.120000Z"],
+    ["2026-10-04T17:02:05.5Z", "2026-10-04T17:02:05.5Z"],
+    ["2026-04-16T22:00:00Z", "2026-04-16T22:00:00Z"],
+    ["2026-04-16T22:00:00.000000Z", "2026-04-16T22:00:00Z"],
+    ["2026-12-31T23:30:00.25-01:00", "2027-01-01T00:30:00.25Z"],
+  ])("%s → %s", (input, expected) => {
+    expect(preciseIso(input)).toBe(expected);
+  });
+  it.each([["not-a-time"], [""], ["2026-10-04T17:02:05"], ["2026-13-40T17:02:05Z"], [null], [undefined]])(
+    "%s → null",
+    (input) => {
+      expect(preciseIso(input)).toBeNull();
+    },
+  );
 });
 
 describe("lastSucceeded", () => {

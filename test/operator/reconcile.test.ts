@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatReconcile } from "../../src/cli/format.ts";
 import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
+import { failDeletionTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";
@@ -126,6 +127,29 @@ describe("reconcileSync report over real Postgres and Meilisearch", () => {
     expect(r.indexContractDrift?.index).toBe(live);
   });
 
+  // Upstream's current test/scrypath/operator/reconcile_test.exs, "reconcile target readiness stays
+  // unknown for cancelled and unknown tasks and sees deletions": canceled indexCreation → unknown,
+  // failed documentDeletion → failed (the enqueued deletion and the unknown status are pure cases in
+  // test/core/reconcile.test.ts: a real server cannot be held at enqueued, nor made to send one).
+  it("sees a failed deletion on the target, and reads a cancelled index creation as unknown", async () => {
+    const deletions = `${d.indexPrefix}_deletions__reindex`;
+    const failedDeletion = await failDeletionTask(d.meili, deletions, "index_not_found");
+    let r = await d.operator.reconcileSync("posts", { targetIndex: deletions });
+    expect(r.reindex).toMatchObject({ observed: true, taskState: "failed", cutover: "not_started" });
+    expect(r.reindex.lastTask).toEqual({ id: failedDeletion.uid, state: "failed", type: "documentDeletion" });
+    expect(formatReconcile(r)).toContain("Reindex task state: failed");
+
+    const cancelled = await cancelledIndexCreation(d, `${d.indexPrefix}_cancelled`);
+    const started = Date.now();
+    r = await d.operator.reconcileSync("posts", { targetIndex: cancelled.index });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(r.reindex).toMatchObject({ observed: true, taskState: "unknown", cutover: "not_started" });
+    expect(r.reindex.lastTask).toEqual({ id: cancelled.uid, state: "cancelled", type: "indexCreation" });
+    expect(r.driftSignals).toContain("reindex_visibility_available");
+    expect(r.driftSignals).not.toContain("reindex_in_progress");
+    expect(formatReconcile(r)).toContain("Reindex task state: unknown");
+  });
+
   it("fails the whole reconcile when the requested contract read fails (no false-green)", async () => {
     const d3 = await operatorFor(d, "Absent");
     await expect(d3.reconcileSync("MyApp.Absent", { includeContractDrift: true })).rejects.toThrow(
@@ -146,4 +170,33 @@ async function operatorFor(d: TestDeployment, segment: string) {
     {},
   );
   return createOperator({ config, db: d.operator.context.db, meili: d.operator.context.meili });
+}
+
+/**
+ * A real cancelled `indexCreation` task on a fresh index: the scheduler is kept busy with a few
+ * document batches on another index, so the creation is still enqueued when its cancellation (which
+ * Meilisearch runs first) is processed. Tried again on a new uid if the creation ran first anyway.
+ */
+async function cancelledIndexCreation(
+  d: TestDeployment,
+  base: string,
+): Promise<{ index: string; uid: number }> {
+  const busy = d.meili.index(`${d.indexPrefix}_busy`);
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const batches = await Promise.all(
+      Array.from({ length: 4 }, (_, b) =>
+        busy.addDocuments(
+          Array.from({ length: 2_000 }, (_, i) => ({ id: b * 2_000 + i, body: `${"x".repeat(200)} ${i}` })),
+          { primaryKey: "id" },
+        ),
+      ),
+    );
+    const index = `${base}_${attempt}`;
+    const created = await d.meili.createIndex(index);
+    await d.meili.tasks.cancelTasks({ uids: [created.taskUid] }).waitTask();
+    const task = await d.meili.tasks.waitForTask(created.taskUid);
+    await d.meili.tasks.waitForTasks(batches.map((t) => t.taskUid));
+    if (task.status === "canceled") return { index, uid: created.taskUid };
+  }
+  throw new Error("could not cancel an index creation before Meilisearch ran it (5 tries)");
 }

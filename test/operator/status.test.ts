@@ -30,7 +30,9 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
     const s = await d.operator.syncStatus("posts");
     expect(s.index).toBe(live);
     expect(s.backend.pending.total).toBe(0);
-    expect(s.queue.observed).toBe(false);
+    // Upstream's current test/scrypath/operator/status_test.exs: "a successful empty Oban
+    // observation is observed, not unavailable" (oban mode, zero jobs: observed).
+    expect(s.queue.observed).toBe(true);
     expect(formatStatus(s)).toEqual([
       "Schema: MyApp.Blog.Post",
       "Mode: oban",
@@ -38,7 +40,7 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
       "Backend pending: 0",
       "Backend failed: 0",
       "Backend last succeeded: none",
-      "Queue observed: no",
+      "Queue observed: yes",
       "Queue pending: 0",
       "Queue retrying: 0",
       "Queue failed: 0",
@@ -102,6 +104,28 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
     );
   });
 
+  it("prints Queue last succeeded to the microsecond, as Postgres stored it (upstream's precision)", async () => {
+    // Upstream's current status_test.exs, "preserves Oban completion ISO precision": the CLI line
+    // keeps microseconds (`DateTime.to_iso8601/1`), where a JS Date would keep milliseconds.
+    const { pool, prefix } = d.oban;
+    const job = await insertJob(pool, prefix, {
+      state: "completed",
+      queue: "search_sync",
+      args: upsertArgs(POST, live),
+      completedAt: new Date("2026-11-20T12:00:00Z"),
+    });
+    await pool.query(
+      `UPDATE "${prefix}".oban_jobs SET completed_at = '2026-11-20 13:02:05.123456' WHERE id = $1`,
+      [job],
+    );
+    const s = await d.operator.syncStatus(POST);
+    expect(s.queue.lastSucceeded).toMatchObject({ id: job, atIso: "2026-11-20T13:02:05.123456Z" });
+    expect(s.queue.lastSucceeded?.at).toEqual(new Date("2026-11-20T13:02:05.123Z"));
+    expect(formatStatus(s)[10]).toBe(
+      `Queue last succeeded: oban:${job} (completed) at 2026-11-20T13:02:05.123456Z`,
+    );
+  });
+
   it("reads the backend plane from the live index's document tasks", async () => {
     const ok = await succeedDocumentTask(d.meili, live);
     await failDocumentTask(d.meili, live, "missing_primary_key");
@@ -119,6 +143,12 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
     const line = formatStatus(s)[5];
     expect(line).toMatch(
       new RegExp(`^Backend last succeeded: meilisearch:${ok.uid} \\(completed\\) at \\d{4}-\\d\\d-\\d\\dT`),
+    );
+    // Meilisearch sends nanoseconds; upstream prints them cut to microseconds.
+    const finishedAt = ok.finishedAt as unknown as string;
+    expect(finishedAt).toMatch(/\.\d+Z$/);
+    expect(line).toBe(
+      `Backend last succeeded: meilisearch:${ok.uid} (completed) at ${finishedAt.replace(/(\.\d{1,6})\d*Z$/, "$1Z")}`,
     );
   });
 
