@@ -11,7 +11,6 @@ import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
 import type { Confirmation, ConfirmationStatus } from "../src/state/confirmations.ts";
 import {
   actions,
-  age,
   button,
   code,
   context,
@@ -154,9 +153,10 @@ function decisionLine(state: CardState, ctx: ViewContext): string {
   switch (state.status) {
     case "pending": {
       const expired = state.expiresAt.getTime() <= ctx.now.getTime();
+      // The absolute time only: a relative "in 14 min" would go stale on a card nobody re-renders.
       return `Requested by ${userRef(state.requestedBy)} · ${expired ? "expired" : "expires"} ${slackDate(
         state.expiresAt,
-      )} (${age(state.expiresAt, ctx.now)})`;
+      )}`;
     }
     case "executing":
       return `Requested by ${userRef(state.requestedBy)}`;

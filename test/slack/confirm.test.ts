@@ -83,7 +83,9 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const shown = textOf(card.body);
     expect(shown).toContain(`oban:${failed}`);
     expect(shown).toContain(`<@${ALICE}>`);
-    expect(shown).toMatch(/expires/);
+    // The expiry as an absolute date token only, never a relative "in 15 min" that goes stale.
+    expect(shown).toMatch(/expires <!date\^\d+\^\{date_short_pretty\} \{time\}\|[^>]+>/);
+    expect(shown).not.toMatch(/\(in \d+ (min|h|d)\)/);
     // Data is escaped and redacted.
     expect(shown).not.toContain("<!channel>");
     expect(shown).toContain("&lt;!channel&gt;");
