@@ -141,9 +141,22 @@ function confirmButton(id: string, preview: RequestPreview): Button {
   });
 }
 
+const ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})\b/g;
+const USER_IN_TEXT = /(?<![A-Za-z0-9_@:`])[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{8,}(?![A-Za-z0-9_])/g;
+
+/**
+ * An outcome line (the operator's own sentence) for people: bounded, redacted and escaped, then an
+ * ISO timestamp becomes a date token in the reader's time zone and a Slack user id a mention.
+ */
+function humanLine(text: string, max = 600): string {
+  return safe(text, max)
+    .replace(ISO_TIME, (iso) => slackDate(new Date(iso)))
+    .replace(USER_IN_TEXT, (id) => `<@${id}>`);
+}
+
 function outcomeText(outcome: CardOutcome): string {
-  const lines = outcome.lines.filter((l) => l.trim() !== "").map((l) => safe(l));
-  return [`*${safe(outcome.headline, 300)}*`, ...lines].join("\n");
+  const lines = outcome.lines.filter((l) => l.trim() !== "").map((l) => humanLine(l));
+  return [`*${humanLine(outcome.headline, 300)}*`, ...lines].join("\n");
 }
 
 function decisionLine(state: CardState, ctx: ViewContext): string {
@@ -248,23 +261,39 @@ export function confirmationCard(
       ? `Expired, nothing was done: ${what}`
       : state.status === "cancelled"
         ? `Cancelled, nothing was done: ${what}`
-        : `${label}: ${what}${headline ? ` — ${safe(headline, 300)}` : ""}`;
+        : // Plain in notifications: a reason code's backticks are dropped there.
+          `${label}: ${what}${headline ? ` — ${safe(headline, 300).replace(/`/g, "")}` : ""}`;
   return finalizeMessage(text, blocks);
 }
 
 // ── Outcomes ────────────────────────────────────────────────────────────────────────────────
 
+/** "Meilisearch task 22 succeeded", in words; `uid: null` when the task was never found. */
+export function taskPhrase(uid: number | null, status: string): string {
+  if (uid === null) return "no Meilisearch task found";
+  const ended: Record<string, string> = {
+    succeeded: "succeeded",
+    failed: "failed",
+    cancelled: "was cancelled",
+    canceled: "was cancelled",
+    enqueued: "is still enqueued",
+    processing: "is still processing",
+    unconfirmed: "not seen to finish",
+  };
+  return `Meilisearch task ${uid} ${ended[status] ?? status.replace(/_/g, " ")}`;
+}
+
 function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): CardOutcome {
-  const task = `task uid=${r.task.uid ?? "unknown"} status=${r.task.status}`;
+  const task = taskPhrase(r.task.uid, r.task.status);
   const revert = `revert with ${tick(`/scrypath settings revert ${r.changeId}`)}`;
   const what =
     kind === "hot_apply"
       ? `Settings change ${r.changeId} on ${tick(r.index)}`
       : `Revert of settings change ${r.changeId} on ${tick(r.index)}`;
-  // The PATCH's answer was lost; the bot found its task afterwards.
+  // The settings request's answer was lost; the bot found its task afterwards.
   const lostButFound =
     r.lost?.task != null
-      ? `Meilisearch's answer to the PATCH was lost (${r.lost.why}); the change was found afterwards as task ${r.lost.task.uid}.`
+      ? `Meilisearch's answer to the settings change was lost (${r.lost.why}); the change was found afterwards as Meilisearch task ${r.lost.task.uid}.`
       : null;
   switch (r.task.status) {
     case "succeeded":
@@ -288,13 +317,13 @@ function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): C
     case "unconfirmed": {
       const check =
         r.task.uid !== null
-          ? `Check ${tick(`GET /tasks/${r.task.uid}`)}`
-          : `Check the live settings with ${tick(`scrypath-bot settings read ${r.schema}`)} or Meilisearch's ${tick(`GET /tasks?types=settingsUpdate&indexUids=${r.index}`)}`;
+          ? `Check Meilisearch task ${r.task.uid} (${tick(`GET /tasks/${r.task.uid}`)})`
+          : `Check the live settings with ${tick(`scrypath-bot settings read ${r.schema}`)} or Meilisearch's settings tasks (${tick(`GET /tasks?types=settingsUpdate&indexUids=${r.index}`)})`;
       return {
         ok: null,
         headline: `Outcome unconfirmed · ${task}`,
         lines: [
-          r.task.error ?? `check GET /tasks/${r.task.uid}`,
+          r.task.error ?? "Meilisearch did not say how its task ended.",
           kind === "hot_apply"
             ? `${what} may or may not be live; if it applied, ${revert} (the revert finds its task first and refuses if it never applied).`
             : `${what} may or may not be live; check the settings before trying again.`,
@@ -347,11 +376,10 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
     }
     case "swap": {
       const r = action.result;
-      const task = r.taskUid !== null ? `task uid=${r.taskUid}` : "no task uid";
       if (r.status === "succeeded") {
         return {
           ok: true,
-          headline: `Swap succeeded · ${task} status=succeeded`,
+          headline: `Swap succeeded · ${taskPhrase(r.taskUid, "succeeded")}`,
           lines: [
             `${tick(r.liveIndex)} now serves what was built in ${tick(r.targetIndex)}; ${tick(r.targetIndex)} holds the previous documents.`,
           ],
@@ -360,14 +388,17 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
       if (r.status === "failed") {
         return {
           ok: false,
-          headline: `Swap failed · ${task} status=failed`,
+          headline: `Swap failed · ${taskPhrase(r.taskUid, "failed")}`,
           lines: [r.error ?? "the swap task failed", `The live index ${tick(r.liveIndex)} was not changed.`],
         };
       }
-      const check = r.taskUid !== null ? `GET /tasks/${r.taskUid}` : "the Meilisearch task list";
+      const check =
+        r.taskUid !== null
+          ? `Meilisearch task ${r.taskUid} (${tick(`GET /tasks/${r.taskUid}`)})`
+          : "Meilisearch's task list";
       return {
         ok: null,
-        headline: `Swap outcome unconfirmed · ${task}`,
+        headline: `Swap outcome unconfirmed · ${taskPhrase(r.taskUid, "unconfirmed")}`,
         lines: [
           r.error ?? `the swap may still complete; check ${check}`,
           `Check ${check} or ${tick("/scrypath reconcile")} before asking again: swapping twice swaps back.`,
@@ -377,11 +408,14 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
   }
 }
 
-/** A refusal or an error before anything changed, as card lines. */
+/**
+ * A refusal or an error before anything changed, as card lines: the reason code as code (never
+ * dressed as a word), next to the operator's sentence.
+ */
 export function refusalOutcome(reason: string, message: string, nothingChanged = true): CardOutcome {
   return {
     ok: false,
-    headline: `Not done: ${reason}`,
+    headline: `Not done: ${tick(reason)}`,
     lines: [
       message,
       nothingChanged
@@ -471,7 +505,7 @@ export function verificationReply(
   const label = REPLAY_LABELS[obs.state];
   const emoji = REPLAY_EMOJI[obs.state];
   const task = obs.task
-    ? `Meilisearch task uid=${count(obs.task.uid)} status=${code(obs.task.status)}${
+    ? `${escapeMrkdwn(taskPhrase(obs.task.uid, obs.task.status))}${
         obs.task.error ? `\n> ${excerpt(obs.task.error, CARD_ERROR_EXCERPT)}` : ""
       }`
     : obs.state === "accepted" || obs.state === "running"

@@ -129,7 +129,7 @@ export async function previewRequest(
         documentCount: null,
         reasonClass: null,
         lastError: null,
-        effect: `PATCHes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for the settings task; the previous values are kept for a revert.`,
+        effect: `Changes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for Meilisearch's settings task; the previous values are kept for a revert.`,
         danger: true,
       };
     }
@@ -148,7 +148,7 @@ export async function previewRequest(
         documentCount: null,
         reasonClass: null,
         lastError: null,
-        effect: `Puts back the previous ${change.keys.join(", ")} of ${change.index} (changed by ${change.requestedBy}); refused if they changed since.`,
+        effect: `Puts back the previous ${change.keys.join(", ")} of ${change.index}; refused if they changed since.`,
         danger: true,
       };
     }

@@ -18,6 +18,7 @@ import {
   DAVE,
   expectValid,
   Harness,
+  jargonIn,
   operatorsConfig,
   type TestBot,
   textOf,
@@ -258,7 +259,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const card = await h.nextCard(before);
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
-    expect(textOf(done)).toMatch(/Swap succeeded · task uid=\d+ status=succeeded/);
+    expect(textOf(done)).toMatch(/Swap succeeded · Meilisearch task \d+ succeeded/);
     expect((await d.meili.index(liveProducts).getDocument(1)).title).toBe("rebuilt");
     expect((await h.auditOf(card.id)).map((r) => r.outcome)).toEqual(["requested", "confirmed", "succeeded"]);
   });
@@ -313,7 +314,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     expect(textOf(card.body)).toMatch(/"confirm":\{"title"/);
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
-    expect(textOf(done)).toMatch(/Settings applied · task uid=\d+ status=succeeded/);
+    expect(textOf(done)).toMatch(/Settings applied · Meilisearch task \d+ succeeded/);
     expect(await d.meili.index(live).getStopWords()).toEqual(expect.arrayContaining(["the", "a"]));
     expect((await h.auditOf(card.id)).map((r) => [r.action, r.outcome])).toEqual([
       ["scrypath.ops.hot_apply", "requested"],
@@ -330,7 +331,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     expect(textOf(revert.body)).toContain(`Revert settings change ${changeId}`);
     await h.decide(bot, revert, ALICE);
     const reverted = await h.cardUpdate(revert.ts, /^Done/);
-    expect(textOf(reverted)).toMatch(/Settings reverted · task uid=\d+ status=succeeded/);
+    expect(textOf(reverted)).toMatch(/Settings reverted · Meilisearch task \d+ succeeded/);
     expect(await d.meili.index(live).getStopWords()).toEqual(["an"]);
   });
 
@@ -484,6 +485,20 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
     const open = await h.bot({ access: operatorsConfig({ auditReaders: "everyone" }) });
     expect(textOf(await h.answer(await h.command(open, "audit posts", DAVE)))).toContain("Audit log");
+  });
+
+  it("names people as mentions and times as date tokens on every card and reply this file produced, without API jargon", () => {
+    const messages = [
+      ...h.fake.posted.map((p) => p.body),
+      ...h.fake.callsTo("chat.update").map((c) => c.body as Record<string, unknown>),
+    ];
+    // Every state: pending, running, done, failed (refused), cancelled, expired; and the thread replies.
+    expect(messages.length).toBeGreaterThan(30);
+    for (const state of [/^Confirmation needed/, /^Running/, /^Done/, /^Failed/, /^Cancelled/, /^Expired/]) {
+      expect(messages.some((m) => state.test(String(m.text)))).toBe(true);
+    }
+    const problems = messages.flatMap((m) => jargonIn(m).map((p) => `${p} in: ${String(m.text)}`));
+    expect(problems).toEqual([]);
   });
 
   it("bounds a user-group lookup that does not answer, and says the role could not be checked", async () => {

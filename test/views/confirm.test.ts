@@ -275,7 +275,7 @@ describe("confirmationCard — after the decision", () => {
     expectSafe(m, users);
     const text = visibleText(m);
     expect(text).toContain(":x: Failed: Retry failed work oban:601");
-    expect(text).toContain("*Not done: already_replayed*");
+    expect(text).toContain("*Not done: `already_replayed`*");
     expect(text).toContain("job 601 was already replayed by &lt;!channel&gt;");
     expect(text).toContain("Nothing was changed.");
     expect(hasActions(m)).toBe(false);
@@ -303,7 +303,7 @@ describe("confirmationCard — after the decision", () => {
     expectSafe(m, users);
     const text = visibleText(m);
     expect(text).toContain(":grey_question: Outcome unconfirmed: Swap");
-    expect(text).toContain("*Swap outcome unconfirmed · task uid=880*");
+    expect(text).toContain("*Swap outcome unconfirmed · Meilisearch task 880 not seen to finish*");
     expect(text).toContain("GET /tasks/880");
     expect(m.text).toMatch(/^Outcome unconfirmed: Swap/);
   });
@@ -376,7 +376,7 @@ describe("outcomeOf", () => {
 
   it("swap: succeeded, failed with the error, unconfirmed with how to check", () => {
     const ok = outcomeOf({ kind: "action", result: { action: "swap", result: swapResult() } });
-    expect(ok).toMatchObject({ ok: true, headline: "Swap succeeded · task uid=880 status=succeeded" });
+    expect(ok).toMatchObject({ ok: true, headline: "Swap succeeded · Meilisearch task 880 succeeded" });
     const failed = outcomeOf({
       kind: "action",
       result: { action: "swap", result: swapResult({ status: "failed", error: "index_not_found" }) },
@@ -392,21 +392,24 @@ describe("outcomeOf", () => {
       },
     });
     expect(unknown.ok).toBeNull();
-    expect(unknown.headline).toBe("Swap outcome unconfirmed · no task uid");
+    expect(unknown.headline).toBe("Swap outcome unconfirmed · no Meilisearch task found");
     expect(unknown.lines.join("\n")).toContain("/scrypath reconcile");
   });
 
   it("hot_apply and revert: the task uid and status, and how to revert", () => {
     const applied = outcomeOf({ kind: "hot_apply", result: settingsResult() });
     expect(applied.ok).toBe(true);
-    expect(applied.headline).toBe("Settings applied · task uid=55 status=succeeded");
+    expect(applied.headline).toBe("Settings applied · Meilisearch task 55 succeeded");
     expect(applied.lines.join("\n")).toContain("revert with `/scrypath settings revert 12`");
 
     const failed = outcomeOf({
       kind: "hot_apply",
       result: settingsResult({ status: "failed", error: "bad synonyms" }),
     });
-    expect(failed).toMatchObject({ ok: false, headline: "Settings not applied · task uid=55 status=failed" });
+    expect(failed).toMatchObject({
+      ok: false,
+      headline: "Settings not applied · Meilisearch task 55 failed",
+    });
     expect(failed.lines).toEqual(["bad synonyms", "The live settings were not changed."]);
 
     const unconfirmed = outcomeOf({
@@ -417,14 +420,33 @@ describe("outcomeOf", () => {
     expect(unconfirmed.lines.join("\n")).toContain("/scrypath settings revert 12");
 
     const reverted = outcomeOf({ kind: "revert", result: settingsResult() });
-    expect(reverted.headline).toBe("Settings reverted · task uid=55 status=succeeded");
+    expect(reverted.headline).toBe("Settings reverted · Meilisearch task 55 succeeded");
     expect(reverted.lines.join("\n")).not.toContain("revert with");
+  });
+
+  it("a refusal names people as mentions and times as date tokens, the reason code in code style", () => {
+    const at = "2026-11-20T09:58:00.123Z";
+    const outcome = refusalOutcome(
+      "already_reverted",
+      `settings change 12 was already reverted by ${DECIDER}1 at ${at}`,
+    );
+    const m = confirmationCard(ID, retryPreview(), decided("failed", { outcome }), viewContext());
+    expectSafe(m, { allowedUsers: [REQUESTER, DECIDER, `${DECIDER}1`] });
+    const text = visibleText(m);
+    expect(text).toContain("*Not done: `already_reverted`*");
+    expect(text).toContain(
+      `already reverted by <@${DECIDER}1> at <!date^${unix(new Date(at))}^{date_short_pretty} {time}|2026-11-20 09:58 UTC>`,
+    );
+    expect(text).not.toContain(at);
+    expect(text).not.toMatch(/Already_reverted/);
+    // Notifications read the code without backticks.
+    expect(m.text).toBe("Failed: Retry failed work oban:601 in MyApp.Blog.Post — Not done: already_reverted");
   });
 
   it("refusalOutcome: not done, the message, and whether anything changed", () => {
     expect(refusalOutcome("not_found", "no failed work found for id 9")).toEqual({
       ok: false,
-      headline: "Not done: not_found",
+      headline: "Not done: `not_found`",
       lines: ["no failed work found for id 9", "Nothing was changed."],
     });
     expect(refusalOutcome("x", "y", false).lines[1]).toContain("/scrypath audit");
@@ -515,7 +537,7 @@ describe("verificationReply", () => {
     );
     expectSafe(m);
     const text = visibleText(m);
-    expect(text).toContain("Meilisearch task uid=901 status=`failed`");
+    expect(text).toContain("Meilisearch task 901 failed");
     expect(text).toContain("*Last error:*\n> &lt;!channel&gt;");
     expect(m.text).toBe("Retry job 1,234: failed (accepted is not searchable)");
   });
