@@ -4,9 +4,10 @@
 // and a retry is followed in the thread until its documents are observed in the index.
 import type { Button } from "@slack/types";
 import type { AccessRefusal } from "../src/core/access.ts";
+import type { KeyChange } from "../src/core/settingsDiff.ts";
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
-import type { RequestOutcome, RequestPreview } from "../src/operator/requests.ts";
+import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
 import type { Confirmation, ConfirmationStatus } from "../src/state/confirmations.ts";
 import {
@@ -206,6 +207,51 @@ function resultSection(preview: RequestPreview, state: CardState): string | null
   }
 }
 
+/** Items shown per list (stop words, synonyms, fields) before "and N more". */
+export const SETTINGS_ITEMS_SHOWN = 12;
+/** One value shown in a settings change, at most. */
+const SETTINGS_VALUE_MAX = 80;
+/** One key's section of a settings change (Slack allows 3,000). */
+const SETTINGS_SECTION_MAX = 2_700;
+
+const value = (text: string): string => code(truncate(text, SETTINGS_VALUE_MAX));
+
+function itemList(label: string, items: readonly string[]): string {
+  const shown = items.slice(0, SETTINGS_ITEMS_SHOWN).map(value).join(", ");
+  const more = items.length - SETTINGS_ITEMS_SHOWN;
+  return `${label} (${count(items.length)}): ${shown}${more > 0 ? ` and ${count(more)} more` : ""}`;
+}
+
+function keyChangeText(c: KeyChange, revert: boolean): string {
+  const lines = [`*${escapeMrkdwn(c.key)}*`];
+  if (c.added.length > 0) lines.push(itemList(revert ? "Put back" : "Added", c.added));
+  if (c.removed.length > 0) lines.push(itemList(revert ? "Taken out" : "Removed", c.removed));
+  for (const f of c.changed.slice(0, SETTINGS_ITEMS_SHOWN)) {
+    lines.push(`${value(f.what)}: ${value(f.live)} → ${value(f.requested)}`);
+  }
+  const more = c.changed.length - SETTINGS_ITEMS_SHOWN;
+  if (more > 0) lines.push(`… and ${plural(more, "more change")}`);
+  return truncate(lines.join("\n"), SETTINGS_SECTION_MAX, (cut) => `… (${count(cut)} more characters)`);
+}
+
+/** Per key, the live value and the requested one (or, for a revert, what it restores). */
+function settingsSections(s: SettingsPreview): string[] {
+  const revert = s.kind === "revert";
+  const read = slackDate(new Date(s.readAt));
+  const head = revert
+    ? `*What the revert restores* (live now → restored; read ${read})${
+        s.changedBy ? `\nUndoes a change applied by ${userRef(s.changedBy)}.` : ""
+      }`
+    : `*What changes on the live index* (live → requested; live values read ${read})`;
+  if (s.changes.length === 0) {
+    return [
+      `${head}\n${revert ? "The live values are the restored ones already." : "Nothing: these are the live values already."}`,
+    ];
+  }
+  const [first, ...rest] = s.changes.map((c) => keyChangeText(c, revert));
+  return [`${head}\n${first}`, ...rest];
+}
+
 const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
   pending: "What will happen",
   executing: "What is happening",
@@ -236,6 +282,7 @@ export function confirmationCard(
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
+    ...(preview.settings ? settingsSections(preview.settings).map((t) => section(t)) : []),
     result ? section(result) : null,
     context([decisionLine(state, ctx)]),
     pending

@@ -19,6 +19,7 @@ import {
   expectValid,
   Harness,
   jargonIn,
+  readerText,
   operatorsConfig,
   type TestBot,
   textOf,
@@ -305,13 +306,49 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     };
     expect(refusedKey.errors[SETTINGS_BLOCK]).toMatch(/rankingRules/);
 
+    // The live values again (synonyms and typo tolerance at their defaults): refused in the modal,
+    // within the 3 s Slack gives the ack, and nothing is requested.
+    const postedBefore = h.fake.posted.length;
+    const sameAt = Date.now();
+    const same = await submit('{"stopWords": ["an"], "synonyms": {}, "typoTolerance": {"enabled": true}}');
+    expect(Date.now() - sameAt).toBeLessThan(3_000);
+    const sameErrors = JSON.parse(same.body) as { response_action: string; errors: Record<string, string> };
+    expect(sameErrors.response_action).toBe("errors");
+    expect(sameErrors.errors[SETTINGS_BLOCK]).toBe(
+      "These are the live values already: nothing would change. Edit a value, or cancel.",
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.fake.posted.length).toBe(postedBefore);
+
     const before = h.fake.posted.length;
-    const good = await submit('{"stopWords": ["the", "a"]}');
+    const good = await submit(
+      '{"stopWords": ["the", "a"], "synonyms": {"tv": ["television"]}, "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4}}}',
+    );
     expect(good).toEqual({ status: 200, body: "" });
     const card = await h.nextCard(before);
     expect(card.body.channel).toBe(CHANNEL);
     expect(textOf(card.body)).toContain("stopWords");
     expect(textOf(card.body)).toMatch(/"confirm":\{"title"/);
+    // The card shows, per key, the live value read at the request and the requested one.
+    const asked = readerText(card.body);
+    expect(asked).toContain("*What changes on the live index* (live → requested; live values read <!date^");
+    expect(asked).toContain("*stopWords*\nAdded (2): `a`, `the`\nRemoved (1): `an`");
+    expect(asked).toContain("*synonyms*\nAdded (1): `tv → television`");
+    expect(asked).toContain("*typoTolerance*\n`minWordSizeForTypos.oneTypo`: `5` → `4`");
+    // What the confirmer approves is what was stored with the request.
+    const storedPreview = ((await h.confirmation(card.id)).request as { preview: Record<string, unknown> })
+      .preview;
+    expect(storedPreview.settings).toMatchObject({
+      kind: "hot_apply",
+      changes: [
+        { key: "stopWords", added: ["a", "the"], removed: ["an"], changed: [] },
+        { key: "synonyms", added: ["tv → television"], removed: [], changed: [] },
+        {
+          key: "typoTolerance",
+          changed: [{ what: "minWordSizeForTypos.oneTypo", live: "5", requested: "4" }],
+        },
+      ],
+    });
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
     expect(textOf(done)).toMatch(/Settings applied · Meilisearch task \d+ succeeded/);
@@ -329,6 +366,14 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     await h.command(bot, `settings revert ${changeId}`, BOB);
     const revert = await h.nextCard(beforeRevert);
     expect(textOf(revert.body)).toContain(`Revert settings change ${changeId}`);
+    // The revert card shows what it restores: the live values now → the ones put back.
+    const restores = readerText(revert.body);
+    expect(restores).toContain("*What the revert restores* (live now → restored; read <!date^");
+    // The change was applied by whoever confirmed it.
+    expect(restores).toContain(`Undoes a change applied by <@${BOB}>.`);
+    expect(restores).toContain("*stopWords*\nPut back (1): `an`\nTaken out (2): `a`, `the`");
+    expect(restores).toContain("*synonyms*\nTaken out (1): `tv → television`");
+    expect(restores).toContain("`minWordSizeForTypos.oneTypo`: `4` → `5`");
     await h.decide(bot, revert, ALICE);
     const reverted = await h.cardUpdate(revert.ts, /^Done/);
     expect(textOf(reverted)).toMatch(/Settings reverted · Meilisearch task \d+ succeeded/);

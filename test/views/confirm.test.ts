@@ -241,6 +241,76 @@ describe("confirmationCard — pending", () => {
   });
 });
 
+describe("confirmationCard — settings changes", () => {
+  const settingsPreview = (settings: RequestPreview["settings"]): RequestPreview =>
+    swapPreview({
+      title: `Hot-apply settings to ${INDEX}`,
+      operation: "stopWords, synonyms, typoTolerance",
+      effect: `Changes stopWords on the live index ${INDEX} and waits for Meilisearch's settings task.`,
+      settings,
+    });
+
+  it("lists per key the live and the requested values, cut with counts where long, within Block Kit limits", () => {
+    const words = Array.from({ length: 200 }, (_, i) => `w${String(i).padStart(3, "0")}`);
+    const m = confirmationCard(
+      ID,
+      settingsPreview({
+        kind: "hot_apply",
+        readAt: minutes(-1).toISOString(),
+        changedBy: null,
+        changes: [
+          { key: "stopWords", added: words, removed: ["an"], changed: [] },
+          {
+            key: "synonyms",
+            added: [`long → ${"x".repeat(500)}`],
+            removed: [],
+            changed: Array.from({ length: 30 }, (_, i) => ({ what: `s${i}`, live: "a", requested: "b" })),
+          },
+          {
+            key: "typoTolerance",
+            added: [],
+            removed: [],
+            changed: [{ what: "minWordSizeForTypos.oneTypo", live: "5", requested: "4" }],
+          },
+        ],
+      }),
+      state(),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain(
+      `*What changes on the live index* (live → requested; live values read <!date^${unix(minutes(-1))}^`,
+    );
+    expect(text).toContain("*stopWords*\nAdded (200): `w000`, `w001`");
+    expect(text).toContain("`w011` and 188 more\nRemoved (1): `an`");
+    expect(text).not.toContain("`w012`");
+    expect(text).toContain("*synonyms*\nAdded (1): `long → xxx");
+    expect(text).not.toContain("x".repeat(100));
+    expect(text).toContain("`s11`: `a` → `b`\n… and 18 more changes");
+    expect(text).toContain("*typoTolerance*\n`minWordSizeForTypos.oneTypo`: `5` → `4`");
+  });
+
+  it("the revert card shows what it restores and whose change it undoes", () => {
+    const m = confirmationCard(
+      ID,
+      settingsPreview({
+        kind: "revert",
+        readAt: minutes(0).toISOString(),
+        changedBy: DECIDER,
+        changes: [{ key: "stopWords", added: ["an"], removed: ["a", "the"], changed: [] }],
+      }),
+      state(),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain("*What the revert restores* (live now → restored; read <!date^");
+    expect(text).toContain(`Undoes a change applied by <@${DECIDER}>.`);
+    expect(text).toContain("*stopWords*\nPut back (1): `an`\nTaken out (2): `a`, `the`");
+  });
+});
+
 describe("confirmationCard — after the decision", () => {
   it("executing: running, confirmed by whom, no buttons", () => {
     const m = confirmationCard(ID, retryPreview(), decided("executing"), viewContext());
