@@ -115,14 +115,19 @@ async function operatorsOnlyDenied(
   if (!command.operatorsOnly?.(deps.config)) return null;
   const decision = deps.operatorRole
     ? await deps.operatorRole(invocation.userId)
-    : ({ allowed: false, reason: "not_an_operator", message: ACCESS_MESSAGES.not_an_operator } as const);
+    : ({
+        allowed: false,
+        reason: "not_an_operator",
+        message: ACCESS_MESSAGES.not_an_operator,
+        usergroups: deps.config.access.operators.usergroups,
+      } as const);
   if (decision.allowed) return null;
   const message =
     decision.reason === "not_an_operator"
-      ? `\`${command.name}\` is for operators here (access.auditReaders: operators): ${decision.message}`
+      ? `\`/scrypath ${command.name}\` is for operators in this workspace; ${decision.message}`
       : decision.message;
   return {
-    message: accessRefusalView(message, "operator", decision.reason),
+    message: accessRefusalView(message, "operator", decision.reason, decision.usergroups),
     share: false,
     verb: command.name,
     schema: null,

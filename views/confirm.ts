@@ -603,17 +603,47 @@ function sentence(text: string): string {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
-/** "Not allowed (needs the operator role)" and why, for the clicker only. */
-export function accessRefusalView(message: string, role = "operator", reason?: AccessRefusal): SlackMessage {
+const USERGROUP_ID = /^S[A-Z0-9]{2,}$/;
+
+/** "<!subteam^S1> or <!subteam^S2>": the groups as mentions (an id that is not one is shown as code). */
+function groupList(groups: readonly string[]): string {
+  const refs = groups.map((g) => (USERGROUP_ID.test(g) ? `<!subteam^${g}>` : code(g)));
+  if (refs.length <= 1) return refs.join("");
+  return `${refs.slice(0, -1).join(", ")} or ${refs.at(-1)}`;
+}
+
+/**
+ * Why a click or request was refused, for that person only, saying the real reason once: the
+ * two-person rule is not a missing role, and someone without the role is told which user groups
+ * grant it (as user-group mentions).
+ */
+export function accessRefusalView(
+  message: string,
+  role = "operator",
+  reason?: AccessRefusal,
+  usergroups: readonly string[] = [],
+): SlackMessage {
   const why = safe(sentence(message), 600);
-  if (reason === "membership_unknown") {
-    return finalizeMessage(`Could not check the ${role} role. Nothing was done.`, [
-      section(`:warning: *Could not check the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
-    ]);
+  const r = escapeMrkdwn(role);
+  const grants = usergroups.length > 0 ? ` The role comes with membership of ${groupList(usergroups)}.` : "";
+  switch (reason) {
+    case "two_person_rule":
+      return finalizeMessage("Someone else must confirm this (two-person rule). Nothing was done.", [
+        section(`:busts_in_silhouette: *Someone else must confirm this.* ${why} Nothing was done.`),
+      ]);
+    case "membership_unknown":
+      return finalizeMessage(`Could not check the ${r} role. Nothing was done.`, [
+        section(`:warning: *Could not check the ${r} role.* ${why}${grants} Nothing was done.`),
+      ]);
+    case "no_operators_configured":
+      return finalizeMessage("Not allowed: no operators are configured. Nothing was done.", [
+        section(`:lock: *Not allowed — no operators are configured.* ${why} Nothing was done.`),
+      ]);
+    default:
+      return finalizeMessage(`Not allowed: this needs the ${r} role. Nothing was done.`, [
+        section(`:lock: *Not allowed — this needs the ${r} role.*${grants} ${why} Nothing was done.`),
+      ]);
   }
-  return finalizeMessage(`Not allowed: this needs the ${escapeMrkdwn(role)} role. Nothing was done.`, [
-    section(`:lock: *Not allowed — this needs the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
-  ]);
 }
 
 /**

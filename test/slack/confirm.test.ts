@@ -157,6 +157,13 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
     const denied = await h.answer(await h.decide(bot, card, DAVE));
     expect(textOf(denied)).toContain("operator");
+    // Which user group grants the role, as a mention, once; no config key.
+    const deniedText = readerText(denied);
+    expect(deniedText).toContain(
+      ":lock: *Not allowed — this needs the operator role.* The role comes with membership of <!subteam^S0OPS00001>. Ask an operator to do it. Nothing was done.",
+    );
+    expect(deniedText.match(/subteam/g)).toHaveLength(1);
+    expect(deniedText).not.toContain("access.");
     expect(denied.replace_original).toBe(false);
     expect(h.fake.updatesOf(card.ts)).toEqual([]);
     expect((await h.confirmation(card.id)).status).toBe("pending");
@@ -183,6 +190,9 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const card = await h.nextCard(before);
     const own = await h.answer(await h.decide(bot, card, ALICE));
     expect(textOf(own)).toContain("two-person rule");
+    // The real reason: the requester is an operator, so no word of a missing role.
+    expect(readerText(own)).toContain("*Someone else must confirm this.* The two-person rule is on here");
+    expect(readerText(own)).not.toContain("role");
     expect((await h.confirmation(card.id)).status).toBe("pending");
     expect(await h.replaysOf(failed)).toEqual([]);
     expect((await h.auditOf(card.id)).map((r) => r.reason)).toContain("two_person_rule");
@@ -524,7 +534,10 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
     const denied = await h.answer(await h.command(bot, "audit posts --share", DAVE));
     expect(textOf(denied)).toContain("Not allowed");
-    expect(textOf(denied)).toContain("access.auditReaders");
+    expect(readerText(denied)).toContain(
+      "The role comes with membership of <!subteam^S0OPS00001>. `/scrypath audit` is for operators in this workspace; ask an operator to do it.",
+    );
+    expect(textOf(denied)).not.toContain("access.");
     expect(textOf(denied)).not.toContain("Audit log");
     expect(denied.response_type).toBe("ephemeral");
 
@@ -557,7 +570,8 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const started = Date.now();
     const answer = await h.answer(await h.decide(fresh, card, CAROL));
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(textOf(answer)).toContain("Could not check the operator (access.operators) role");
+    expect(textOf(answer)).toContain("Could not check the operator role");
+    expect(textOf(answer)).not.toContain("access.");
     expect(textOf(answer)).not.toContain("Not allowed");
     expect((await h.confirmation(card.id)).status).toBe("pending");
     expect((await h.auditOf(card.id)).filter((r) => r.outcome === "refused")).toEqual([

@@ -645,9 +645,10 @@ describe("ephemeral answers", () => {
       expect(visibleText(m)).toContain("Nothing was done.");
     }
     const m = accessRefusalView(ACCESS_MESSAGES.not_an_operator);
-    expect(visibleText(m)).toContain(
-      "This needs the operator role (access.operators); ask an operator to do it.",
-    );
+    expect(visibleText(m)).toContain("this needs the operator role.* Ask an operator to do it.");
+    for (const reason of ["not_an_operator", "membership_unknown", "two_person_rule"] as const) {
+      expect(ACCESS_MESSAGES[reason]).not.toMatch(/access\./);
+    }
     const hostile = accessRefusalView(HOSTILE, "<!channel>");
     expectSafe(hostile);
     expect(visibleText(hostile)).toContain("&lt;!channel&gt; role");
@@ -669,6 +670,47 @@ describe("ephemeral answers", () => {
     // A claim that failed on a row still marked pending: the request ran out of time.
     const stale = alreadyDecidedView({ status: "pending", decidedBy: null, decidedAt: null, expiresAt: at });
     expect(visibleText(stale)).toContain("This request expired at");
+  });
+});
+
+describe("access refusals say the real reason, once", () => {
+  it("the two-person rule is not a missing role", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.two_person_rule, "operator", "two_person_rule", ["S0OPS"]);
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain(
+      "*Someone else must confirm this.* The two-person rule is on here: whoever asked for a change cannot also confirm it; ask another operator to confirm. Nothing was done.",
+    );
+    expect(text).not.toMatch(/role/);
+    expect(m.text).toBe("Someone else must confirm this (two-person rule). Nothing was done.");
+  });
+
+  it("a non-operator is told which user groups grant the role, as mentions, once, without a config key", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.not_an_operator, "operator", "not_an_operator", [
+      "S0OPS00001",
+      "S0SRE00002",
+      "<!channel>",
+    ]);
+    expectSafe(m, { allowedGroups: ["S0OPS00001", "S0SRE00002"] });
+    const text = visibleText(m);
+    expect(text).toContain(
+      ":lock: *Not allowed — this needs the operator role.* The role comes with membership of <!subteam^S0OPS00001>, <!subteam^S0SRE00002> or `&lt;!channel&gt;`. Ask an operator to do it. Nothing was done.",
+    );
+    expect(text.match(/needs the operator role/g)).toHaveLength(2); // the card and its notification text
+    expect(text.match(/subteam\^S0OPS00001/g)).toHaveLength(1);
+    expect(text).not.toContain("access.");
+  });
+
+  it("a membership Slack did not confirm in time names the groups too, and is not 'not allowed'", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.membership_unknown, "operator", "membership_unknown", [
+      "S0OPS00001",
+    ]);
+    expectSafe(m, { allowedGroups: ["S0OPS00001"] });
+    const text = visibleText(m);
+    expect(text).toContain("*Could not check the operator role.* Slack did not tell in time");
+    expect(text).toContain("The role comes with membership of <!subteam^S0OPS00001>.");
+    expect(text).not.toContain("Not allowed");
+    expect(text).not.toContain("access.");
   });
 });
 
