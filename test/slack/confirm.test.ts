@@ -19,8 +19,8 @@ import {
   expectValid,
   Harness,
   jargonIn,
-  readerText,
   operatorsConfig,
+  readerText,
   type TestBot,
   textOf,
 } from "./confirmHarness.ts";
