@@ -2,7 +2,7 @@
 // can cause or fix into a message. Only bugs throw; the listener answers those with a request id.
 import { ACCESS_MESSAGES } from "../src/core/access.ts";
 import { didYouMean } from "../src/core/schemaRef.ts";
-import { isOperatorError, type OperatorError } from "../src/errors.ts";
+import { isOperatorError, type OperatorError, RefusedError } from "../src/errors.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
 import { accessRefusalView } from "../views/confirm.ts";
 import { backendErrorView } from "../views/errors.ts";
@@ -163,7 +163,12 @@ export function operatorErrorResult(
     error.code === "refused" ||
     error.code === "not_found"
   ) {
-    return { ...usageResult(verb, error.message, usage, null), schema };
+    // A refusal's reason code stays a code, in code style after the sentence ("Not_retryable" is no word).
+    const message =
+      error instanceof RefusedError && error.message.startsWith(`${error.reason}: `)
+        ? `${error.message.slice(error.reason.length + 2)} (\`${error.reason}\`)`
+        : error.message;
+    return { ...usageResult(verb, message, usage, null), schema };
   }
   return {
     message: backendErrorView(error, { verb, ...(schema ? { schema } : {}) }),

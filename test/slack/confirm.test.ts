@@ -545,6 +545,16 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     expect(textOf(await h.answer(await h.command(open, "audit posts", DAVE)))).toContain("Audit log");
   });
 
+  it("answers a refused request with the sentence and the reason code in code style, never a code dressed as a word", async () => {
+    const before = h.fake.posted.length;
+    const answer = await h.answer(await h.command(bot, "retry posts meilisearch:77", ALICE));
+    const text = readerText(answer);
+    expect(text).toContain("Backend rows have no replay action (`not_retryable`)");
+    expect(text).not.toMatch(/Not_retryable/);
+    expect(jargonIn(answer)).toEqual([]);
+    expect(h.fake.posted.length).toBe(before);
+  });
+
   it("names people as mentions and times as date tokens on every card and reply this file produced, without API jargon", () => {
     const messages = [
       ...h.fake.posted.map((p) => p.body),
