@@ -2,7 +2,7 @@
 // can cause or fix into a message. Only bugs throw; the listener answers those with a request id.
 import { ACCESS_MESSAGES } from "../src/core/access.ts";
 import { didYouMean } from "../src/core/schemaRef.ts";
-import { isOperatorError, type OperatorError } from "../src/errors.ts";
+import { isOperatorError, type OperatorError, RefusedError } from "../src/errors.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
 import { accessRefusalView } from "../views/confirm.ts";
 import { backendErrorView } from "../views/errors.ts";
@@ -115,14 +115,19 @@ async function operatorsOnlyDenied(
   if (!command.operatorsOnly?.(deps.config)) return null;
   const decision = deps.operatorRole
     ? await deps.operatorRole(invocation.userId)
-    : ({ allowed: false, reason: "not_an_operator", message: ACCESS_MESSAGES.not_an_operator } as const);
+    : ({
+        allowed: false,
+        reason: "not_an_operator",
+        message: ACCESS_MESSAGES.not_an_operator,
+        usergroups: deps.config.access.operators.usergroups,
+      } as const);
   if (decision.allowed) return null;
   const message =
     decision.reason === "not_an_operator"
-      ? `\`${command.name}\` is for operators here (access.auditReaders: operators): ${decision.message}`
+      ? `\`/scrypath ${command.name}\` is for operators in this workspace; ${decision.message}`
       : decision.message;
   return {
-    message: accessRefusalView(message, "operator", decision.reason),
+    message: accessRefusalView(message, "operator", decision.reason, decision.usergroups),
     share: false,
     verb: command.name,
     schema: null,
@@ -158,7 +163,12 @@ export function operatorErrorResult(
     error.code === "refused" ||
     error.code === "not_found"
   ) {
-    return { ...usageResult(verb, error.message, usage, null), schema };
+    // A refusal's reason code stays a code, in code style after the sentence ("Not_retryable" is no word).
+    const message =
+      error instanceof RefusedError && error.message.startsWith(`${error.reason}: `)
+        ? `${error.message.slice(error.reason.length + 2)} (\`${error.reason}\`)`
+        : error.message;
+    return { ...usageResult(verb, message, usage, null), schema };
   }
   return {
     message: backendErrorView(error, { verb, ...(schema ? { schema } : {}) }),

@@ -4,14 +4,14 @@
 // and a retry is followed in the thread until its documents are observed in the index.
 import type { Button } from "@slack/types";
 import type { AccessRefusal } from "../src/core/access.ts";
+import type { KeyChange } from "../src/core/settingsDiff.ts";
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
-import type { RequestOutcome, RequestPreview } from "../src/operator/requests.ts";
+import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
 import type { Confirmation, ConfirmationStatus } from "../src/state/confirmations.ts";
 import {
   actions,
-  age,
   button,
   code,
   context,
@@ -142,9 +142,22 @@ function confirmButton(id: string, preview: RequestPreview): Button {
   });
 }
 
+const ISO_TIME = /\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})\b/g;
+const USER_IN_TEXT = /(?<![A-Za-z0-9_@:`])[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{8,}(?![A-Za-z0-9_])/g;
+
+/**
+ * An outcome line (the operator's own sentence) for people: bounded, redacted and escaped, then an
+ * ISO timestamp becomes a date token in the reader's time zone and a Slack user id a mention.
+ */
+function humanLine(text: string, max = 600): string {
+  return safe(text, max)
+    .replace(ISO_TIME, (iso) => slackDate(new Date(iso)))
+    .replace(USER_IN_TEXT, (id) => `<@${id}>`);
+}
+
 function outcomeText(outcome: CardOutcome): string {
-  const lines = outcome.lines.filter((l) => l.trim() !== "").map((l) => safe(l));
-  return [`*${safe(outcome.headline, 300)}*`, ...lines].join("\n");
+  const lines = outcome.lines.filter((l) => l.trim() !== "").map((l) => humanLine(l));
+  return [`*${humanLine(outcome.headline, 300)}*`, ...lines].join("\n");
 }
 
 function decisionLine(state: CardState, ctx: ViewContext): string {
@@ -154,9 +167,10 @@ function decisionLine(state: CardState, ctx: ViewContext): string {
   switch (state.status) {
     case "pending": {
       const expired = state.expiresAt.getTime() <= ctx.now.getTime();
+      // The absolute time only: a relative "in 14 min" would go stale on a card nobody re-renders.
       return `Requested by ${userRef(state.requestedBy)} · ${expired ? "expired" : "expires"} ${slackDate(
         state.expiresAt,
-      )} (${age(state.expiresAt, ctx.now)})`;
+      )}`;
     }
     case "executing":
       return `Requested by ${userRef(state.requestedBy)}`;
@@ -193,6 +207,51 @@ function resultSection(preview: RequestPreview, state: CardState): string | null
   }
 }
 
+/** Items shown per list (stop words, synonyms, fields) before "and N more". */
+export const SETTINGS_ITEMS_SHOWN = 12;
+/** One value shown in a settings change, at most. */
+const SETTINGS_VALUE_MAX = 80;
+/** One key's section of a settings change (Slack allows 3,000). */
+const SETTINGS_SECTION_MAX = 2_700;
+
+const value = (text: string): string => code(truncate(text, SETTINGS_VALUE_MAX));
+
+function itemList(label: string, items: readonly string[]): string {
+  const shown = items.slice(0, SETTINGS_ITEMS_SHOWN).map(value).join(", ");
+  const more = items.length - SETTINGS_ITEMS_SHOWN;
+  return `${label} (${count(items.length)}): ${shown}${more > 0 ? ` and ${count(more)} more` : ""}`;
+}
+
+function keyChangeText(c: KeyChange, revert: boolean): string {
+  const lines = [`*${escapeMrkdwn(c.key)}*`];
+  if (c.added.length > 0) lines.push(itemList(revert ? "Put back" : "Added", c.added));
+  if (c.removed.length > 0) lines.push(itemList(revert ? "Taken out" : "Removed", c.removed));
+  for (const f of c.changed.slice(0, SETTINGS_ITEMS_SHOWN)) {
+    lines.push(`${value(f.what)}: ${value(f.live)} → ${value(f.requested)}`);
+  }
+  const more = c.changed.length - SETTINGS_ITEMS_SHOWN;
+  if (more > 0) lines.push(`… and ${plural(more, "more change")}`);
+  return truncate(lines.join("\n"), SETTINGS_SECTION_MAX, (cut) => `… (${count(cut)} more characters)`);
+}
+
+/** Per key, the live value and the requested one (or, for a revert, what it restores). */
+function settingsSections(s: SettingsPreview): string[] {
+  const revert = s.kind === "revert";
+  const read = slackDate(new Date(s.readAt));
+  const head = revert
+    ? `*What the revert restores* (live now → restored; read ${read})${
+        s.changedBy ? `\nUndoes a change applied by ${userRef(s.changedBy)}.` : ""
+      }`
+    : `*What changes on the live index* (live → requested; live values read ${read})`;
+  if (s.changes.length === 0) {
+    return [
+      `${head}\n${revert ? "The live values are the restored ones already." : "Nothing: these are the live values already."}`,
+    ];
+  }
+  const [first, ...rest] = s.changes.map((c) => keyChangeText(c, revert));
+  return [`${head}\n${first}`, ...rest];
+}
+
 const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
   pending: "What will happen",
   executing: "What is happening",
@@ -223,6 +282,7 @@ export function confirmationCard(
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
+    ...(preview.settings ? settingsSections(preview.settings).map((t) => section(t)) : []),
     result ? section(result) : null,
     context([decisionLine(state, ctx)]),
     pending
@@ -248,23 +308,39 @@ export function confirmationCard(
       ? `Expired, nothing was done: ${what}`
       : state.status === "cancelled"
         ? `Cancelled, nothing was done: ${what}`
-        : `${label}: ${what}${headline ? ` — ${safe(headline, 300)}` : ""}`;
+        : // Plain in notifications: a reason code's backticks are dropped there.
+          `${label}: ${what}${headline ? ` — ${safe(headline, 300).replace(/`/g, "")}` : ""}`;
   return finalizeMessage(text, blocks);
 }
 
 // ── Outcomes ────────────────────────────────────────────────────────────────────────────────
 
+/** "Meilisearch task 22 succeeded", in words; `uid: null` when the task was never found. */
+export function taskPhrase(uid: number | null, status: string): string {
+  if (uid === null) return "no Meilisearch task found";
+  const ended: Record<string, string> = {
+    succeeded: "succeeded",
+    failed: "failed",
+    cancelled: "was cancelled",
+    canceled: "was cancelled",
+    enqueued: "is still enqueued",
+    processing: "is still processing",
+    unconfirmed: "not seen to finish",
+  };
+  return `Meilisearch task ${uid} ${ended[status] ?? status.replace(/_/g, " ")}`;
+}
+
 function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): CardOutcome {
-  const task = `task uid=${r.task.uid ?? "unknown"} status=${r.task.status}`;
+  const task = taskPhrase(r.task.uid, r.task.status);
   const revert = `revert with ${tick(`/scrypath settings revert ${r.changeId}`)}`;
   const what =
     kind === "hot_apply"
       ? `Settings change ${r.changeId} on ${tick(r.index)}`
       : `Revert of settings change ${r.changeId} on ${tick(r.index)}`;
-  // The PATCH's answer was lost; the bot found its task afterwards.
+  // The settings request's answer was lost; the bot found its task afterwards.
   const lostButFound =
     r.lost?.task != null
-      ? `Meilisearch's answer to the PATCH was lost (${r.lost.why}); the change was found afterwards as task ${r.lost.task.uid}.`
+      ? `Meilisearch's answer to the settings change was lost (${r.lost.why}); the change was found afterwards as Meilisearch task ${r.lost.task.uid}.`
       : null;
   switch (r.task.status) {
     case "succeeded":
@@ -288,13 +364,13 @@ function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): C
     case "unconfirmed": {
       const check =
         r.task.uid !== null
-          ? `Check ${tick(`GET /tasks/${r.task.uid}`)}`
-          : `Check the live settings with ${tick(`scrypath-bot settings read ${r.schema}`)} or Meilisearch's ${tick(`GET /tasks?types=settingsUpdate&indexUids=${r.index}`)}`;
+          ? `Check Meilisearch task ${r.task.uid} (${tick(`GET /tasks/${r.task.uid}`)})`
+          : `Check the live settings with ${tick(`scrypath-bot settings read ${r.schema}`)} or Meilisearch's settings tasks (${tick(`GET /tasks?types=settingsUpdate&indexUids=${r.index}`)})`;
       return {
         ok: null,
         headline: `Outcome unconfirmed · ${task}`,
         lines: [
-          r.task.error ?? `check GET /tasks/${r.task.uid}`,
+          r.task.error ?? "Meilisearch did not say how its task ended.",
           kind === "hot_apply"
             ? `${what} may or may not be live; if it applied, ${revert} (the revert finds its task first and refuses if it never applied).`
             : `${what} may or may not be live; check the settings before trying again.`,
@@ -347,11 +423,10 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
     }
     case "swap": {
       const r = action.result;
-      const task = r.taskUid !== null ? `task uid=${r.taskUid}` : "no task uid";
       if (r.status === "succeeded") {
         return {
           ok: true,
-          headline: `Swap succeeded · ${task} status=succeeded`,
+          headline: `Swap succeeded · ${taskPhrase(r.taskUid, "succeeded")}`,
           lines: [
             `${tick(r.liveIndex)} now serves what was built in ${tick(r.targetIndex)}; ${tick(r.targetIndex)} holds the previous documents.`,
           ],
@@ -360,14 +435,17 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
       if (r.status === "failed") {
         return {
           ok: false,
-          headline: `Swap failed · ${task} status=failed`,
+          headline: `Swap failed · ${taskPhrase(r.taskUid, "failed")}`,
           lines: [r.error ?? "the swap task failed", `The live index ${tick(r.liveIndex)} was not changed.`],
         };
       }
-      const check = r.taskUid !== null ? `GET /tasks/${r.taskUid}` : "the Meilisearch task list";
+      const check =
+        r.taskUid !== null
+          ? `Meilisearch task ${r.taskUid} (${tick(`GET /tasks/${r.taskUid}`)})`
+          : "Meilisearch's task list";
       return {
         ok: null,
-        headline: `Swap outcome unconfirmed · ${task}`,
+        headline: `Swap outcome unconfirmed · ${taskPhrase(r.taskUid, "unconfirmed")}`,
         lines: [
           r.error ?? `the swap may still complete; check ${check}`,
           `Check ${check} or ${tick("/scrypath reconcile")} before asking again: swapping twice swaps back.`,
@@ -377,11 +455,14 @@ function actionOutcome(action: ReconcileActionResult): CardOutcome {
   }
 }
 
-/** A refusal or an error before anything changed, as card lines. */
+/**
+ * A refusal or an error before anything changed, as card lines: the reason code as code (never
+ * dressed as a word), next to the operator's sentence.
+ */
 export function refusalOutcome(reason: string, message: string, nothingChanged = true): CardOutcome {
   return {
     ok: false,
-    headline: `Not done: ${reason}`,
+    headline: `Not done: ${tick(reason)}`,
     lines: [
       message,
       nothingChanged
@@ -471,7 +552,7 @@ export function verificationReply(
   const label = REPLAY_LABELS[obs.state];
   const emoji = REPLAY_EMOJI[obs.state];
   const task = obs.task
-    ? `Meilisearch task uid=${count(obs.task.uid)} status=${code(obs.task.status)}${
+    ? `${escapeMrkdwn(taskPhrase(obs.task.uid, obs.task.status))}${
         obs.task.error ? `\n> ${excerpt(obs.task.error, CARD_ERROR_EXCERPT)}` : ""
       }`
     : obs.state === "accepted" || obs.state === "running"
@@ -522,17 +603,47 @@ function sentence(text: string): string {
   return /[.!?]$/.test(first) ? first : `${first}.`;
 }
 
-/** "Not allowed (needs the operator role)" and why, for the clicker only. */
-export function accessRefusalView(message: string, role = "operator", reason?: AccessRefusal): SlackMessage {
+const USERGROUP_ID = /^S[A-Z0-9]{2,}$/;
+
+/** "<!subteam^S1> or <!subteam^S2>": the groups as mentions (an id that is not one is shown as code). */
+function groupList(groups: readonly string[]): string {
+  const refs = groups.map((g) => (USERGROUP_ID.test(g) ? `<!subteam^${g}>` : code(g)));
+  if (refs.length <= 1) return refs.join("");
+  return `${refs.slice(0, -1).join(", ")} or ${refs.at(-1)}`;
+}
+
+/**
+ * Why a click or request was refused, for that person only, saying the real reason once: the
+ * two-person rule is not a missing role, and someone without the role is told which user groups
+ * grant it (as user-group mentions).
+ */
+export function accessRefusalView(
+  message: string,
+  role = "operator",
+  reason?: AccessRefusal,
+  usergroups: readonly string[] = [],
+): SlackMessage {
   const why = safe(sentence(message), 600);
-  if (reason === "membership_unknown") {
-    return finalizeMessage(`Could not check the ${role} role. Nothing was done.`, [
-      section(`:warning: *Could not check the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
-    ]);
+  const r = escapeMrkdwn(role);
+  const grants = usergroups.length > 0 ? ` The role comes with membership of ${groupList(usergroups)}.` : "";
+  switch (reason) {
+    case "two_person_rule":
+      return finalizeMessage("Someone else must confirm this (two-person rule). Nothing was done.", [
+        section(`:busts_in_silhouette: *Someone else must confirm this.* ${why} Nothing was done.`),
+      ]);
+    case "membership_unknown":
+      return finalizeMessage(`Could not check the ${r} role. Nothing was done.`, [
+        section(`:warning: *Could not check the ${r} role.* ${why}${grants} Nothing was done.`),
+      ]);
+    case "no_operators_configured":
+      return finalizeMessage("Not allowed: no operators are configured. Nothing was done.", [
+        section(`:lock: *Not allowed — no operators are configured.* ${why} Nothing was done.`),
+      ]);
+    default:
+      return finalizeMessage(`Not allowed: this needs the ${r} role. Nothing was done.`, [
+        section(`:lock: *Not allowed — this needs the ${r} role.*${grants} ${why} Nothing was done.`),
+      ]);
   }
-  return finalizeMessage(`Not allowed: this needs the ${escapeMrkdwn(role)} role. Nothing was done.`, [
-    section(`:lock: *Not allowed — this needs the ${escapeMrkdwn(role)} role.* ${why} Nothing was done.`),
-  ]);
 }
 
 /**

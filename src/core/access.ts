@@ -13,21 +13,36 @@ export type AccessRefusal =
   | "membership_unknown"
   | "two_person_rule";
 
-export type AccessDecision = { allowed: true } | { allowed: false; reason: AccessRefusal; message: string };
+export type AccessDecision =
+  | { allowed: true }
+  | {
+      allowed: false;
+      reason: AccessRefusal;
+      message: string;
+      /** The user groups that grant the operator role (Slack ids), for the refusal to name. */
+      usergroups?: readonly string[];
+    };
 
+/**
+ * One sentence per refusal, addressed to the person refused: no config keys, except where no
+ * operators are configured at all (that one is for whoever configures the bot). The refusal view
+ * names the user groups that grant the role.
+ */
 export const ACCESS_MESSAGES: Record<AccessRefusal, string> = {
   no_operators_configured:
     "mutations are disabled because no operators are configured; add Slack user ids under access.operators.users or user group ids under access.operators.usergroups",
-  not_an_operator: "this needs the operator role (access.operators); ask an operator to do it",
+  not_an_operator: "ask an operator to do it",
   membership_unknown:
-    "Slack did not tell in time whether you are in the operators' user group, so the operator role could not be checked; try again in a minute, or ask an operator listed in access.operators.users",
-  two_person_rule: "the two-person rule is on: someone other than the requester must confirm",
+    "Slack did not tell in time whether you are in the operators' user group, so your membership could not be checked; try again in a minute, or ask an operator to do it",
+  two_person_rule:
+    "the two-person rule is on here: whoever asked for a change cannot also confirm it; ask another operator to confirm",
 };
 
-const refuse = (reason: AccessRefusal): AccessDecision => ({
+const refuse = (reason: AccessRefusal, usergroups: readonly string[] = []): AccessDecision => ({
   allowed: false,
   reason,
   message: ACCESS_MESSAGES[reason],
+  ...(usergroups.length > 0 ? { usergroups } : {}),
 });
 
 /**
@@ -50,7 +65,9 @@ export function mutationAccess(input: {
     return refuse("no_operators_configured");
   const isOperator =
     operators.users.includes(input.userId) || (input.groupMembers?.has(input.userId) ?? false);
-  if (!isOperator) return refuse(input.groupsUnresolved ? "membership_unknown" : "not_an_operator");
+  if (!isOperator) {
+    return refuse(input.groupsUnresolved ? "membership_unknown" : "not_an_operator", operators.usergroups);
+  }
   if (input.twoPersonRule && input.requestedBy && input.requestedBy === input.userId)
     return refuse("two_person_rule");
   return { allowed: true };

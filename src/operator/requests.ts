@@ -8,6 +8,7 @@ import { failedWorkFromJob } from "../core/failedWork.ts";
 import { queueSignalText } from "../core/reasonClass.ts";
 import { firstLine, redactText } from "../core/redact.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
+import { type KeyChange, settingsChanges } from "../core/settingsDiff.ts";
 import type { ReasonClass } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
@@ -57,6 +58,18 @@ export interface RequestPreview {
   effect: string;
   /** Destructive or live-changing: the Confirm button gets a danger dialog. */
   danger: boolean;
+  /** Settings requests: what changes per key, from the live values read when it was requested. */
+  settings?: SettingsPreview | null;
+}
+
+export interface SettingsPreview {
+  /** hot_apply: live → requested; revert: live now → the values restored. */
+  kind: "hot_apply" | "revert";
+  /** When the live values were read (ISO). */
+  readAt: string;
+  changes: KeyChange[];
+  /** revert: who applied the change it undoes (its confirmer). */
+  changedBy: string | null;
 }
 
 export type RequestOutcome =
@@ -118,8 +131,14 @@ export async function previewRequest(
             : "invalid settings",
         );
       }
-      const keys = Object.keys(toWire(valid.settings)).sort();
-      await getSettings(ctx.meili, schema.liveIndex); // the live index must exist
+      const wire = toWire(valid.settings);
+      const keys = Object.keys(wire).sort();
+      // The live values now: the card and the confirmer see exactly what would change.
+      const live = await getSettings(ctx.meili, schema.liveIndex);
+      const changes = settingsChanges(live, wire);
+      if (changes.length === 0) {
+        throw new RefusedError("no_change", "these are the live values already: nothing would change");
+      }
       return {
         title: `Hot-apply settings to ${schema.liveIndex}`,
         schema: schema.module,
@@ -129,8 +148,9 @@ export async function previewRequest(
         documentCount: null,
         reasonClass: null,
         lastError: null,
-        effect: `PATCHes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for the settings task; the previous values are kept for a revert.`,
+        effect: `Changes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for Meilisearch's settings task; the previous values are kept for a revert.`,
         danger: true,
+        settings: { kind: "hot_apply", readAt: new Date().toISOString(), changes, changedBy: null },
       };
     }
     case "revert": {
@@ -139,6 +159,7 @@ export async function previewRequest(
         ? await findChange(ctx.db, state, request.changeId)
         : null;
       if (!change) throw new OperatorError("not_found", `no settings change ${request.changeId}`);
+      const live = await getSettings(ctx.meili, change.index);
       return {
         title: `Revert settings change ${change.id}`,
         schema: change.schema,
@@ -148,8 +169,14 @@ export async function previewRequest(
         documentCount: null,
         reasonClass: null,
         lastError: null,
-        effect: `Puts back the previous ${change.keys.join(", ")} of ${change.index} (changed by ${change.requestedBy}); refused if they changed since.`,
+        effect: `Puts back the previous ${change.keys.join(", ")} of ${change.index}; refused if they changed since.`,
         danger: true,
+        settings: {
+          kind: "revert",
+          readAt: new Date().toISOString(),
+          changes: settingsChanges(live, change.previous),
+          changedBy: change.requestedBy,
+        },
       };
     }
   }

@@ -14,8 +14,8 @@ export const USERGROUP_TTL_MS = 60_000;
 /** Every user-group lookup of one decision together (they run in parallel) waits at most this long. */
 export const USERGROUP_LOOKUP_TIMEOUT_MS = 3_000;
 
-/** How refusals name the role that is needed. */
-export const OPERATOR_ROLE = "operator (access.operators)";
+/** How refusals name the role that is needed (to the person refused: no config key). */
+export const OPERATOR_ROLE = "operator";
 
 export interface AccessDeps {
   access: Config["access"];

@@ -299,7 +299,11 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       user: origin.userId,
       reason: decision.reason,
     });
-    return answerOf(verb, accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason), "denied");
+    return answerOf(
+      verb,
+      accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason, decision.usergroups),
+      "denied",
+    );
   };
 
   const requestUnguarded: Confirmations["request"] = async (input, origin, verb) => {
@@ -657,7 +661,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       count(saved.request, "refused");
       return answerOf(
         click.decision,
-        accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason),
+        accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason, decision.usergroups),
         "denied",
       );
     }

@@ -14,6 +14,8 @@ import {
   SETTINGS_BLOCK,
   SETTINGS_INPUT,
 } from "../../views/settingsModal.ts";
+import { toWire } from "../core/settings.ts";
+import { settingsChanges } from "../core/settingsDiff.ts";
 import { isOperatorError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type Operator, resolveSchema } from "../operator/index.ts";
@@ -23,6 +25,16 @@ import type { Confirmations, Origin } from "./confirmations.ts";
 
 /** How long opening the modal waits for the access decision before showing the loading state. */
 const ACCESS_WAIT_MS = 1_000;
+
+/**
+ * How long a submission waits for the live values before its ack (Slack closes the modal after
+ * 3 s). When they are not read in time the request goes ahead: its preview refuses a no-op too.
+ */
+export const NO_CHANGE_READ_MS = 1_500;
+
+/** The modal's answer to a submission that would change nothing. */
+export const NO_CHANGE_MESSAGE =
+  "These are the live values already: nothing would change. Edit a value, or cancel.";
 
 /** What the modal carries to its submission (a view submission has no channel of its own). */
 const metadata = z
@@ -55,6 +67,11 @@ export interface HotApplyForm {
   open(modal: ModalRequest, triggerId: string, origin: Origin): Promise<CommandResult>;
   /** Checks a submission without I/O (it must be answered within 3 s). */
   check(view: { private_metadata?: string; state?: { values?: unknown } }): Submission;
+  /**
+   * The modal's error when a checked submission equals the live values (read within
+   * NO_CHANGE_READ_MS); null when it changes something, or when the live values were not read in time.
+   */
+  unchanged(submission: Extract<Submission, { ok: true }>): Promise<string | null>;
   /** A checked submission → a confirmation card (or an ephemeral note saying why not). */
   submit(submission: Extract<Submission, { ok: true }>, userId: string, teamId: string | null): Promise<void>;
 }
@@ -156,6 +173,27 @@ export function createHotApplyForm(deps: HotApplyFormDeps): HotApplyForm {
       const text = values?.[SETTINGS_BLOCK]?.[SETTINGS_INPUT]?.value;
       const parsed = parseHotApplyInput(typeof text === "string" ? text : "");
       return parsed.ok ? { ok: true, metadata: meta, settings: parsed.settings } : parsed;
+    },
+
+    async unchanged(submission) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), NO_CHANGE_READ_MS);
+      });
+      const read = deps.operator
+        .settingsRead(submission.metadata.schema)
+        .then((r) => r.settings)
+        .catch((error: unknown) => {
+          logger.info("could not read the live settings before a hot-apply submission's ack", { error });
+          return null;
+        });
+      try {
+        const live = await Promise.race([read, late]);
+        if (!live) return null;
+        return settingsChanges(live, toWire(submission.settings)).length === 0 ? NO_CHANGE_MESSAGE : null;
+      } finally {
+        clearTimeout(timer);
+      }
     },
 
     async submit(submission, userId, teamId) {

@@ -34,6 +34,21 @@ const stored = z.object({
     lastError: z.string().nullable(),
     effect: z.string(),
     danger: z.boolean(),
+    settings: z
+      .object({
+        kind: z.enum(["hot_apply", "revert"]),
+        readAt: z.string(),
+        changes: z.array(
+          z.object({
+            key: z.string(),
+            added: z.array(z.string()),
+            removed: z.array(z.string()),
+            changed: z.array(z.object({ what: z.string(), live: z.string(), requested: z.string() })),
+          }),
+        ),
+        changedBy: z.string().nullable(),
+      })
+      .nullish(),
   }),
 });
 

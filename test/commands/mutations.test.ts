@@ -184,7 +184,11 @@ describe("/scrypath audit", () => {
       );
       expect(result.outcome).toBe("denied");
       expect(result.share).toBe(false);
-      expect(JSON.stringify(result.message)).toContain("access.auditReaders");
+      // The person refused is told what the verb needs, not the name of a config key.
+      expect(JSON.stringify(result.message)).toContain(
+        "`/scrypath audit` is for operators in this workspace",
+      );
+      expect(JSON.stringify(result.message)).not.toContain("access.");
       expect(read).toEqual([]);
     }
   });

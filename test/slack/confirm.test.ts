@@ -18,7 +18,9 @@ import {
   DAVE,
   expectValid,
   Harness,
+  jargonIn,
   operatorsConfig,
+  readerText,
   type TestBot,
   textOf,
 } from "./confirmHarness.ts";
@@ -83,7 +85,9 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const shown = textOf(card.body);
     expect(shown).toContain(`oban:${failed}`);
     expect(shown).toContain(`<@${ALICE}>`);
-    expect(shown).toMatch(/expires/);
+    // The expiry as an absolute date token only, never a relative "in 15 min" that goes stale.
+    expect(shown).toMatch(/expires <!date\^\d+\^\{date_short_pretty\} \{time\}\|[^>]+>/);
+    expect(shown).not.toMatch(/\(in \d+ (min|h|d)\)/);
     // Data is escaped and redacted.
     expect(shown).not.toContain("<!channel>");
     expect(shown).toContain("&lt;!channel&gt;");
@@ -153,6 +157,13 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
     const denied = await h.answer(await h.decide(bot, card, DAVE));
     expect(textOf(denied)).toContain("operator");
+    // Which user group grants the role, as a mention, once; no config key.
+    const deniedText = readerText(denied);
+    expect(deniedText).toContain(
+      ":lock: *Not allowed — this needs the operator role.* The role comes with membership of <!subteam^S0OPS00001>. Ask an operator to do it. Nothing was done.",
+    );
+    expect(deniedText.match(/subteam/g)).toHaveLength(1);
+    expect(deniedText).not.toContain("access.");
     expect(denied.replace_original).toBe(false);
     expect(h.fake.updatesOf(card.ts)).toEqual([]);
     expect((await h.confirmation(card.id)).status).toBe("pending");
@@ -179,6 +190,9 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const card = await h.nextCard(before);
     const own = await h.answer(await h.decide(bot, card, ALICE));
     expect(textOf(own)).toContain("two-person rule");
+    // The real reason: the requester is an operator, so no word of a missing role.
+    expect(readerText(own)).toContain("*Someone else must confirm this.* The two-person rule is on here");
+    expect(readerText(own)).not.toContain("role");
     expect((await h.confirmation(card.id)).status).toBe("pending");
     expect(await h.replaysOf(failed)).toEqual([]);
     expect((await h.auditOf(card.id)).map((r) => r.reason)).toContain("two_person_rule");
@@ -256,7 +270,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const card = await h.nextCard(before);
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
-    expect(textOf(done)).toMatch(/Swap succeeded · task uid=\d+ status=succeeded/);
+    expect(textOf(done)).toMatch(/Swap succeeded · Meilisearch task \d+ succeeded/);
     expect((await d.meili.index(liveProducts).getDocument(1)).title).toBe("rebuilt");
     expect((await h.auditOf(card.id)).map((r) => r.outcome)).toEqual(["requested", "confirmed", "succeeded"]);
   });
@@ -302,16 +316,52 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     };
     expect(refusedKey.errors[SETTINGS_BLOCK]).toMatch(/rankingRules/);
 
+    // The live values again (synonyms and typo tolerance at their defaults): refused in the modal,
+    // within the 3 s Slack gives the ack, and nothing is requested.
+    const postedBefore = h.fake.posted.length;
+    const sameAt = Date.now();
+    const same = await submit('{"stopWords": ["an"], "synonyms": {}, "typoTolerance": {"enabled": true}}');
+    expect(Date.now() - sameAt).toBeLessThan(3_000);
+    const sameErrors = JSON.parse(same.body) as { response_action: string; errors: Record<string, string> };
+    expect(sameErrors.response_action).toBe("errors");
+    expect(sameErrors.errors[SETTINGS_BLOCK]).toBe(
+      "These are the live values already: nothing would change. Edit a value, or cancel.",
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.fake.posted.length).toBe(postedBefore);
+
     const before = h.fake.posted.length;
-    const good = await submit('{"stopWords": ["the", "a"]}');
+    const good = await submit(
+      '{"stopWords": ["the", "a"], "synonyms": {"tv": ["television"]}, "typoTolerance": {"minWordSizeForTypos": {"oneTypo": 4}}}',
+    );
     expect(good).toEqual({ status: 200, body: "" });
     const card = await h.nextCard(before);
     expect(card.body.channel).toBe(CHANNEL);
     expect(textOf(card.body)).toContain("stopWords");
     expect(textOf(card.body)).toMatch(/"confirm":\{"title"/);
+    // The card shows, per key, the live value read at the request and the requested one.
+    const asked = readerText(card.body);
+    expect(asked).toContain("*What changes on the live index* (live → requested; live values read <!date^");
+    expect(asked).toContain("*stopWords*\nAdded (2): `a`, `the`\nRemoved (1): `an`");
+    expect(asked).toContain("*synonyms*\nAdded (1): `tv → television`");
+    expect(asked).toContain("*typoTolerance*\n`minWordSizeForTypos.oneTypo`: `5` → `4`");
+    // What the confirmer approves is what was stored with the request.
+    const storedPreview = ((await h.confirmation(card.id)).request as { preview: Record<string, unknown> })
+      .preview;
+    expect(storedPreview.settings).toMatchObject({
+      kind: "hot_apply",
+      changes: [
+        { key: "stopWords", added: ["a", "the"], removed: ["an"], changed: [] },
+        { key: "synonyms", added: ["tv → television"], removed: [], changed: [] },
+        {
+          key: "typoTolerance",
+          changed: [{ what: "minWordSizeForTypos.oneTypo", live: "5", requested: "4" }],
+        },
+      ],
+    });
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
-    expect(textOf(done)).toMatch(/Settings applied · task uid=\d+ status=succeeded/);
+    expect(textOf(done)).toMatch(/Settings applied · Meilisearch task \d+ succeeded/);
     expect(await d.meili.index(live).getStopWords()).toEqual(expect.arrayContaining(["the", "a"]));
     expect((await h.auditOf(card.id)).map((r) => [r.action, r.outcome])).toEqual([
       ["scrypath.ops.hot_apply", "requested"],
@@ -326,9 +376,17 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     await h.command(bot, `settings revert ${changeId}`, BOB);
     const revert = await h.nextCard(beforeRevert);
     expect(textOf(revert.body)).toContain(`Revert settings change ${changeId}`);
+    // The revert card shows what it restores: the live values now → the ones put back.
+    const restores = readerText(revert.body);
+    expect(restores).toContain("*What the revert restores* (live now → restored; read <!date^");
+    // The change was applied by whoever confirmed it.
+    expect(restores).toContain(`Undoes a change applied by <@${BOB}>.`);
+    expect(restores).toContain("*stopWords*\nPut back (1): `an`\nTaken out (2): `a`, `the`");
+    expect(restores).toContain("*synonyms*\nTaken out (1): `tv → television`");
+    expect(restores).toContain("`minWordSizeForTypos.oneTypo`: `4` → `5`");
     await h.decide(bot, revert, ALICE);
     const reverted = await h.cardUpdate(revert.ts, /^Done/);
-    expect(textOf(reverted)).toMatch(/Settings reverted · task uid=\d+ status=succeeded/);
+    expect(textOf(reverted)).toMatch(/Settings reverted · Meilisearch task \d+ succeeded/);
     expect(await d.meili.index(live).getStopWords()).toEqual(["an"]);
   });
 
@@ -476,12 +534,39 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
     const denied = await h.answer(await h.command(bot, "audit posts --share", DAVE));
     expect(textOf(denied)).toContain("Not allowed");
-    expect(textOf(denied)).toContain("access.auditReaders");
+    expect(readerText(denied)).toContain(
+      "The role comes with membership of <!subteam^S0OPS00001>. `/scrypath audit` is for operators in this workspace; ask an operator to do it.",
+    );
+    expect(textOf(denied)).not.toContain("access.");
     expect(textOf(denied)).not.toContain("Audit log");
     expect(denied.response_type).toBe("ephemeral");
 
     const open = await h.bot({ access: operatorsConfig({ auditReaders: "everyone" }) });
     expect(textOf(await h.answer(await h.command(open, "audit posts", DAVE)))).toContain("Audit log");
+  });
+
+  it("answers a refused request with the sentence and the reason code in code style, never a code dressed as a word", async () => {
+    const before = h.fake.posted.length;
+    const answer = await h.answer(await h.command(bot, "retry posts meilisearch:77", ALICE));
+    const text = readerText(answer);
+    expect(text).toContain("Backend rows have no replay action (`not_retryable`)");
+    expect(text).not.toMatch(/Not_retryable/);
+    expect(jargonIn(answer)).toEqual([]);
+    expect(h.fake.posted.length).toBe(before);
+  });
+
+  it("names people as mentions and times as date tokens on every card and reply this file produced, without API jargon", () => {
+    const messages = [
+      ...h.fake.posted.map((p) => p.body),
+      ...h.fake.callsTo("chat.update").map((c) => c.body as Record<string, unknown>),
+    ];
+    // Every state: pending, running, done, failed (refused), cancelled, expired; and the thread replies.
+    expect(messages.length).toBeGreaterThan(30);
+    for (const state of [/^Confirmation needed/, /^Running/, /^Done/, /^Failed/, /^Cancelled/, /^Expired/]) {
+      expect(messages.some((m) => state.test(String(m.text)))).toBe(true);
+    }
+    const problems = messages.flatMap((m) => jargonIn(m).map((p) => `${p} in: ${String(m.text)}`));
+    expect(problems).toEqual([]);
   });
 
   it("bounds a user-group lookup that does not answer, and says the role could not be checked", async () => {
@@ -495,7 +580,8 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const started = Date.now();
     const answer = await h.answer(await h.decide(fresh, card, CAROL));
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(textOf(answer)).toContain("Could not check the operator (access.operators) role");
+    expect(textOf(answer)).toContain("Could not check the operator role");
+    expect(textOf(answer)).not.toContain("access.");
     expect(textOf(answer)).not.toContain("Not allowed");
     expect((await h.confirmation(card.id)).status).toBe("pending");
     expect((await h.auditOf(card.id)).filter((r) => r.outcome === "refused")).toEqual([

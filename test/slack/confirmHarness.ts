@@ -84,6 +84,38 @@ export function expectValid(body: Record<string, unknown>): Record<string, unkno
 
 export const textOf = (body: Record<string, unknown>): string => JSON.stringify(body);
 
+/** The mrkdwn and plain text a reader sees in a message (fallback text and every block's text). */
+export function readerText(body: Record<string, unknown>): string {
+  const out: string[] = [String(body.text ?? "")];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (node && typeof node === "object") {
+      const o = node as Record<string, unknown>;
+      if ((o.type === "mrkdwn" || o.type === "plain_text") && typeof o.text === "string") out.push(o.text);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(body.blocks);
+  return out.join("\n");
+}
+
+/**
+ * What a card must never show a reader: a Slack user id outside a `<@…>` mention, an ISO
+ * timestamp (times are date tokens), API jargon (`uid=`, `status=`, PATCH), or a reason code
+ * dressed as a word ("Not_retryable": codes are lower case, in code style).
+ */
+export function jargonIn(body: Record<string, unknown>): string[] {
+  const text = readerText(body);
+  const found: string[] = [];
+  const withoutMentions = text.replace(/<@[UW][A-Z0-9]+>/g, "");
+  for (const m of withoutMentions.matchAll(/\b[UW](?=[A-Z0-9]*[0-9])[A-Z0-9]{8,}\b/g))
+    found.push(`user id ${m[0]}`);
+  for (const m of text.matchAll(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}[^\s)]*/g)) found.push(`ISO time ${m[0]}`);
+  for (const m of text.matchAll(/\b(uid|status)=\S*|\bPATCH(es)?\b/g)) found.push(`API jargon ${m[0]}`);
+  for (const m of text.matchAll(/\b[A-Z][a-z]+_[a-z_]+\b/g)) found.push(`capitalised code ${m[0]}`);
+  return found;
+}
+
 export class Harness {
   readonly bots: TestBot[] = [];
   private readonly extraOperators: Operator[] = [];

@@ -184,7 +184,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     onPatch(() => proxy.setMode("dropAnswers"));
     const { text } = await confirmTimed(card, /^Outcome unconfirmed/);
 
-    expect(text).toContain("Outcome unconfirmed · task uid=unknown status=unconfirmed");
+    expect(text).toContain("Outcome unconfirmed · no Meilisearch task found");
     expect(text).toContain("did not answer the settings PATCH within 5 s");
     expect(text).toContain("could not confirm whether Meilisearch received it");
     expect(text).toContain("the live settings could not be read");
@@ -222,7 +222,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     proxy.setMode("pass");
     const revert = await revertThroughSlack(Number(change.id));
     const reverted = await confirmTimed(revert, /^Done/);
-    expect(reverted.text).toContain("Settings reverted · task uid=");
+    expect(reverted.text).toContain("Settings reverted · Meilisearch task ");
     expect(await stopWords()).toEqual(["before"]);
     expect(await lastChange()).toMatchObject({
       id: change.id,
@@ -264,9 +264,9 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     });
     const { text } = await confirmTimed(card, /^Done/);
     const [task] = await tasksSetting(["found"]);
-    expect(text).toContain(`Settings applied · task uid=${task?.uid} status=succeeded`);
+    expect(text).toContain(`Settings applied · Meilisearch task ${task?.uid} succeeded`);
     expect(text).toContain(
-      `answer to the PATCH was lost (Meilisearch at ${proxy.rewrite("http://x").replace(/\/$/, "")} did not answer the settings PATCH within 5 s); the change was found afterwards as task ${task?.uid}`,
+      `answer to the settings change was lost (Meilisearch at ${proxy.rewrite("http://x").replace(/\/$/, "")} did not answer the settings PATCH within 5 s); the change was found afterwards as Meilisearch task ${task?.uid}`,
     );
     expect(await stopWords()).toEqual(["found"]);
     expect(await lastChange()).toMatchObject({ status: "succeeded", task_uid: String(task?.uid) });
@@ -290,11 +290,11 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     });
     const { text } = await confirmTimed(card, /^Outcome unconfirmed/);
     const [task] = await tasksSetting(["accepted"]);
-    expect(text).toContain(`Outcome unconfirmed · task uid=${task?.uid} status=unconfirmed`);
+    expect(text).toContain(`Outcome unconfirmed · Meilisearch task ${task?.uid} not seen to finish`);
     expect(text).toContain(
       `Meilisearch received the change as task ${task?.uid} (enqueued) — accepted is not applied yet: then Meilisearch did not answer about it`,
     );
-    expect(text).toContain(`Check \`GET /tasks/${task?.uid}\``);
+    expect(text).toContain(`Check Meilisearch task ${task?.uid} (\`GET /tasks/${task?.uid}\`)`);
     expect(text).not.toContain("Nothing was changed");
     const change = await lastChange();
     expect(change).toMatchObject({ status: "unconfirmed", task_uid: String(task?.uid) });
@@ -302,7 +302,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     proxy.setMode("pass");
     const revert = await revertThroughSlack(Number(change.id));
     const reverted = await confirmTimed(revert, /^Done/);
-    expect(reverted.text).toContain("Settings reverted · task uid=");
+    expect(reverted.text).toContain("Settings reverted · Meilisearch task ");
     expect(await stopWords()).toEqual(["before"]);
   });
 
@@ -314,7 +314,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
       void connection.closed.then(() => setTimeout(() => proxy.setMode("pass"), 300));
     });
     const { text } = await confirmTimed(card, /^Failed/);
-    expect(text).toContain("Not done: meilisearch_unreachable");
+    expect(text).toContain("Not done: `meilisearch_unreachable`");
     expect(text).toContain("did not answer the settings PATCH within 5 s");
     expect(text).toContain(
       "checked afterwards: Meilisearch has no settings task for this change and the live settings do not carry it",
@@ -328,7 +328,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     // A revert says so instead of pretending to restore anything.
     const revert = await revertThroughSlack(Number(change.id));
     const refused = await confirmTimed(revert, /^Failed/);
-    expect(refused.text).toContain("Not done: not_applied");
+    expect(refused.text).toContain("Not done: `not_applied`");
     expect(refused.text).toContain(
       `settings change ${change.id} never applied: Meilisearch has no settings task for it and the live stopWords do not carry it`,
     );
@@ -351,7 +351,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     proxy.setMode("pass");
     const again = await revertThroughSlack(Number(change.id));
     const refused = await confirmTimed(again, /^Failed/);
-    expect(refused.text).toContain("Not done: already_reverted");
+    expect(refused.text).toContain("Not done: `already_reverted`");
   });
 
   it("black-holed before anything is sent: Not done within the bound, nothing recorded, nothing changed", async () => {
@@ -359,7 +359,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
     const changes = await changeCount();
     proxy.setMode("blackhole");
     const { text } = await confirmTimed(card, /^Failed/);
-    expect(text).toContain("Not done: meilisearch_unreachable");
+    expect(text).toContain("Not done: `meilisearch_unreachable`");
     expect(text).toMatch(/Meilisearch at http:\/\/127\.0\.0\.1:\d+/);
     expect(text).toContain("Nothing was changed");
     proxy.setMode("pass");

@@ -338,7 +338,7 @@ export function mrkdwnStrings(message: { text: string; blocks: unknown[] }): str
  */
 export function unexpectedTokens(
   message: { text: string; blocks: unknown[] },
-  opts: { allowedHosts?: string[]; allowedUsers?: string[] } = {},
+  opts: { allowedHosts?: string[]; allowedUsers?: string[]; allowedGroups?: string[] } = {},
 ): string[] {
   const bad: string[] = [];
   for (const s of mrkdwnStrings(message)) {
@@ -348,6 +348,8 @@ export function unexpectedTokens(
       if (link && (opts.allowedHosts ?? []).includes(link[2] ?? "")) continue;
       const user = /^<@([UW][A-Z0-9]+)>$/.exec(token);
       if (user && (opts.allowedUsers ?? []).includes(user[1] ?? "")) continue;
+      const group = /^<!subteam\^(S[A-Z0-9]+)>$/.exec(token);
+      if (group && (opts.allowedGroups ?? []).includes(group[1] ?? "")) continue;
       bad.push(token);
     }
   }

@@ -159,8 +159,10 @@ describe("confirmationCard — pending", () => {
     expect(text).toContain("*What will happen*\nInserts one new Oban job in queue search_sync");
     expect(text).toContain(`Requested by <@${REQUESTER}>`);
     expect(text).toContain(
-      `expires <!date^${unix(minutes(15))}^{date_short_pretty} {time}|2026-11-20 10:15 UTC> (in 15 min)`,
+      `expires <!date^${unix(minutes(15))}^{date_short_pretty} {time}|2026-11-20 10:15 UTC>`,
     );
+    // Absolute only: a relative "(in 15 min)" would still say so long after, on a card nobody re-renders.
+    expect(text).not.toMatch(/\(in \d+ (min|h|d)\)|\d+ (min|h|d) ago/);
 
     const [confirm, cancel] = buttons(m);
     expect(confirm?.action_id).toBe(CONFIRM_ACTIONS.confirm);
@@ -223,8 +225,8 @@ describe("confirmationCard — pending", () => {
   it("says when a pending request has already run out of time", () => {
     const m = confirmationCard(ID, retryPreview(), state({ expiresAt: minutes(-3) }), viewContext());
     expectSafe(m, users);
-    expect(visibleText(m)).toContain("expired <!date^");
-    expect(visibleText(m)).toContain("(3 min ago)");
+    expect(visibleText(m)).toContain(`expired <!date^${unix(minutes(-3))}^`);
+    expect(visibleText(m)).not.toContain("min ago");
   });
 
   it("shows a CLI requester as code, never as a mention", () => {
@@ -236,6 +238,76 @@ describe("confirmationCard — pending", () => {
   it("says when the job did not record a document count", () => {
     const m = confirmationCard(ID, retryPreview({ documentCount: null }), state(), viewContext());
     expect(visibleText(m)).toContain("*Documents*\nnot recorded in the job");
+  });
+});
+
+describe("confirmationCard — settings changes", () => {
+  const settingsPreview = (settings: RequestPreview["settings"]): RequestPreview =>
+    swapPreview({
+      title: `Hot-apply settings to ${INDEX}`,
+      operation: "stopWords, synonyms, typoTolerance",
+      effect: `Changes stopWords on the live index ${INDEX} and waits for Meilisearch's settings task.`,
+      settings,
+    });
+
+  it("lists per key the live and the requested values, cut with counts where long, within Block Kit limits", () => {
+    const words = Array.from({ length: 200 }, (_, i) => `w${String(i).padStart(3, "0")}`);
+    const m = confirmationCard(
+      ID,
+      settingsPreview({
+        kind: "hot_apply",
+        readAt: minutes(-1).toISOString(),
+        changedBy: null,
+        changes: [
+          { key: "stopWords", added: words, removed: ["an"], changed: [] },
+          {
+            key: "synonyms",
+            added: [`long → ${"x".repeat(500)}`],
+            removed: [],
+            changed: Array.from({ length: 30 }, (_, i) => ({ what: `s${i}`, live: "a", requested: "b" })),
+          },
+          {
+            key: "typoTolerance",
+            added: [],
+            removed: [],
+            changed: [{ what: "minWordSizeForTypos.oneTypo", live: "5", requested: "4" }],
+          },
+        ],
+      }),
+      state(),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain(
+      `*What changes on the live index* (live → requested; live values read <!date^${unix(minutes(-1))}^`,
+    );
+    expect(text).toContain("*stopWords*\nAdded (200): `w000`, `w001`");
+    expect(text).toContain("`w011` and 188 more\nRemoved (1): `an`");
+    expect(text).not.toContain("`w012`");
+    expect(text).toContain("*synonyms*\nAdded (1): `long → xxx");
+    expect(text).not.toContain("x".repeat(100));
+    expect(text).toContain("`s11`: `a` → `b`\n… and 18 more changes");
+    expect(text).toContain("*typoTolerance*\n`minWordSizeForTypos.oneTypo`: `5` → `4`");
+  });
+
+  it("the revert card shows what it restores and whose change it undoes", () => {
+    const m = confirmationCard(
+      ID,
+      settingsPreview({
+        kind: "revert",
+        readAt: minutes(0).toISOString(),
+        changedBy: DECIDER,
+        changes: [{ key: "stopWords", added: ["an"], removed: ["a", "the"], changed: [] }],
+      }),
+      state(),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain("*What the revert restores* (live now → restored; read <!date^");
+    expect(text).toContain(`Undoes a change applied by <@${DECIDER}>.`);
+    expect(text).toContain("*stopWords*\nPut back (1): `an`\nTaken out (2): `a`, `the`");
   });
 });
 
@@ -273,7 +345,7 @@ describe("confirmationCard — after the decision", () => {
     expectSafe(m, users);
     const text = visibleText(m);
     expect(text).toContain(":x: Failed: Retry failed work oban:601");
-    expect(text).toContain("*Not done: already_replayed*");
+    expect(text).toContain("*Not done: `already_replayed`*");
     expect(text).toContain("job 601 was already replayed by &lt;!channel&gt;");
     expect(text).toContain("Nothing was changed.");
     expect(hasActions(m)).toBe(false);
@@ -301,7 +373,7 @@ describe("confirmationCard — after the decision", () => {
     expectSafe(m, users);
     const text = visibleText(m);
     expect(text).toContain(":grey_question: Outcome unconfirmed: Swap");
-    expect(text).toContain("*Swap outcome unconfirmed · task uid=880*");
+    expect(text).toContain("*Swap outcome unconfirmed · Meilisearch task 880 not seen to finish*");
     expect(text).toContain("GET /tasks/880");
     expect(m.text).toMatch(/^Outcome unconfirmed: Swap/);
   });
@@ -374,7 +446,7 @@ describe("outcomeOf", () => {
 
   it("swap: succeeded, failed with the error, unconfirmed with how to check", () => {
     const ok = outcomeOf({ kind: "action", result: { action: "swap", result: swapResult() } });
-    expect(ok).toMatchObject({ ok: true, headline: "Swap succeeded · task uid=880 status=succeeded" });
+    expect(ok).toMatchObject({ ok: true, headline: "Swap succeeded · Meilisearch task 880 succeeded" });
     const failed = outcomeOf({
       kind: "action",
       result: { action: "swap", result: swapResult({ status: "failed", error: "index_not_found" }) },
@@ -390,21 +462,24 @@ describe("outcomeOf", () => {
       },
     });
     expect(unknown.ok).toBeNull();
-    expect(unknown.headline).toBe("Swap outcome unconfirmed · no task uid");
+    expect(unknown.headline).toBe("Swap outcome unconfirmed · no Meilisearch task found");
     expect(unknown.lines.join("\n")).toContain("/scrypath reconcile");
   });
 
   it("hot_apply and revert: the task uid and status, and how to revert", () => {
     const applied = outcomeOf({ kind: "hot_apply", result: settingsResult() });
     expect(applied.ok).toBe(true);
-    expect(applied.headline).toBe("Settings applied · task uid=55 status=succeeded");
+    expect(applied.headline).toBe("Settings applied · Meilisearch task 55 succeeded");
     expect(applied.lines.join("\n")).toContain("revert with `/scrypath settings revert 12`");
 
     const failed = outcomeOf({
       kind: "hot_apply",
       result: settingsResult({ status: "failed", error: "bad synonyms" }),
     });
-    expect(failed).toMatchObject({ ok: false, headline: "Settings not applied · task uid=55 status=failed" });
+    expect(failed).toMatchObject({
+      ok: false,
+      headline: "Settings not applied · Meilisearch task 55 failed",
+    });
     expect(failed.lines).toEqual(["bad synonyms", "The live settings were not changed."]);
 
     const unconfirmed = outcomeOf({
@@ -415,14 +490,33 @@ describe("outcomeOf", () => {
     expect(unconfirmed.lines.join("\n")).toContain("/scrypath settings revert 12");
 
     const reverted = outcomeOf({ kind: "revert", result: settingsResult() });
-    expect(reverted.headline).toBe("Settings reverted · task uid=55 status=succeeded");
+    expect(reverted.headline).toBe("Settings reverted · Meilisearch task 55 succeeded");
     expect(reverted.lines.join("\n")).not.toContain("revert with");
+  });
+
+  it("a refusal names people as mentions and times as date tokens, the reason code in code style", () => {
+    const at = "2026-11-20T09:58:00.123Z";
+    const outcome = refusalOutcome(
+      "already_reverted",
+      `settings change 12 was already reverted by ${DECIDER}1 at ${at}`,
+    );
+    const m = confirmationCard(ID, retryPreview(), decided("failed", { outcome }), viewContext());
+    expectSafe(m, { allowedUsers: [REQUESTER, DECIDER, `${DECIDER}1`] });
+    const text = visibleText(m);
+    expect(text).toContain("*Not done: `already_reverted`*");
+    expect(text).toContain(
+      `already reverted by <@${DECIDER}1> at <!date^${unix(new Date(at))}^{date_short_pretty} {time}|2026-11-20 09:58 UTC>`,
+    );
+    expect(text).not.toContain(at);
+    expect(text).not.toMatch(/Already_reverted/);
+    // Notifications read the code without backticks.
+    expect(m.text).toBe("Failed: Retry failed work oban:601 in MyApp.Blog.Post — Not done: already_reverted");
   });
 
   it("refusalOutcome: not done, the message, and whether anything changed", () => {
     expect(refusalOutcome("not_found", "no failed work found for id 9")).toEqual({
       ok: false,
-      headline: "Not done: not_found",
+      headline: "Not done: `not_found`",
       lines: ["no failed work found for id 9", "Nothing was changed."],
     });
     expect(refusalOutcome("x", "y", false).lines[1]).toContain("/scrypath audit");
@@ -513,7 +607,7 @@ describe("verificationReply", () => {
     );
     expectSafe(m);
     const text = visibleText(m);
-    expect(text).toContain("Meilisearch task uid=901 status=`failed`");
+    expect(text).toContain("Meilisearch task 901 failed");
     expect(text).toContain("*Last error:*\n> &lt;!channel&gt;");
     expect(m.text).toBe("Retry job 1,234: failed (accepted is not searchable)");
   });
@@ -551,9 +645,10 @@ describe("ephemeral answers", () => {
       expect(visibleText(m)).toContain("Nothing was done.");
     }
     const m = accessRefusalView(ACCESS_MESSAGES.not_an_operator);
-    expect(visibleText(m)).toContain(
-      "This needs the operator role (access.operators); ask an operator to do it.",
-    );
+    expect(visibleText(m)).toContain("this needs the operator role.* Ask an operator to do it.");
+    for (const reason of ["not_an_operator", "membership_unknown", "two_person_rule"] as const) {
+      expect(ACCESS_MESSAGES[reason]).not.toMatch(/access\./);
+    }
     const hostile = accessRefusalView(HOSTILE, "<!channel>");
     expectSafe(hostile);
     expect(visibleText(hostile)).toContain("&lt;!channel&gt; role");
@@ -575,6 +670,47 @@ describe("ephemeral answers", () => {
     // A claim that failed on a row still marked pending: the request ran out of time.
     const stale = alreadyDecidedView({ status: "pending", decidedBy: null, decidedAt: null, expiresAt: at });
     expect(visibleText(stale)).toContain("This request expired at");
+  });
+});
+
+describe("access refusals say the real reason, once", () => {
+  it("the two-person rule is not a missing role", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.two_person_rule, "operator", "two_person_rule", ["S0OPS"]);
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain(
+      "*Someone else must confirm this.* The two-person rule is on here: whoever asked for a change cannot also confirm it; ask another operator to confirm. Nothing was done.",
+    );
+    expect(text).not.toMatch(/role/);
+    expect(m.text).toBe("Someone else must confirm this (two-person rule). Nothing was done.");
+  });
+
+  it("a non-operator is told which user groups grant the role, as mentions, once, without a config key", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.not_an_operator, "operator", "not_an_operator", [
+      "S0OPS00001",
+      "S0SRE00002",
+      "<!channel>",
+    ]);
+    expectSafe(m, { allowedGroups: ["S0OPS00001", "S0SRE00002"] });
+    const text = visibleText(m);
+    expect(text).toContain(
+      ":lock: *Not allowed — this needs the operator role.* The role comes with membership of <!subteam^S0OPS00001>, <!subteam^S0SRE00002> or `&lt;!channel&gt;`. Ask an operator to do it. Nothing was done.",
+    );
+    expect(text.match(/needs the operator role/g)).toHaveLength(2); // the card and its notification text
+    expect(text.match(/subteam\^S0OPS00001/g)).toHaveLength(1);
+    expect(text).not.toContain("access.");
+  });
+
+  it("a membership Slack did not confirm in time names the groups too, and is not 'not allowed'", () => {
+    const m = accessRefusalView(ACCESS_MESSAGES.membership_unknown, "operator", "membership_unknown", [
+      "S0OPS00001",
+    ]);
+    expectSafe(m, { allowedGroups: ["S0OPS00001"] });
+    const text = visibleText(m);
+    expect(text).toContain("*Could not check the operator role.* Slack did not tell in time");
+    expect(text).toContain("The role comes with membership of <!subteam^S0OPS00001>.");
+    expect(text).not.toContain("Not allowed");
+    expect(text).not.toContain("access.");
   });
 });
 

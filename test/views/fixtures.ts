@@ -285,7 +285,10 @@ export function driftReport(applied: Record<string, unknown>) {
  * Every view test ends here: valid Block Kit, a fallback within bounds, no mention or link that
  * came from data, no secret, no lone surrogate from a bad cut.
  */
-export function expectSafe(message: SlackMessage, opts: { allowedUsers?: string[] } = {}): void {
+export function expectSafe(
+  message: SlackMessage,
+  opts: { allowedUsers?: string[]; allowedGroups?: string[] } = {},
+): void {
   expectValidMessage(message);
   expect(message.blocks.length).toBeLessThanOrEqual(50);
   expect(message.text.trim().length).toBeGreaterThan(0);

@@ -1,5 +1,6 @@
-// Modal submissions. The hot-apply form is checked before the ack (no I/O): a problem is shown
-// under the field and the modal stays open; a good submission closes it and becomes a card.
+// Modal submissions. The hot-apply form is checked before the ack (its shape without I/O, then a
+// bounded read of the live values): a problem, or a request that changes nothing, is shown under the
+// field and the modal stays open; a good submission closes it and becomes a card.
 import type { App, SlackViewMiddlewareArgs, ViewSubmitAction } from "@slack/bolt";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK } from "../../../views/settingsModal.ts";
 import { acknowledge } from "./ack.ts";
@@ -14,6 +15,16 @@ export function hotApplySubmission(deps: ListenerDeps) {
     if (!checked.ok) {
       await acknowledge(
         () => ack({ response_action: "errors", errors: { [SETTINGS_BLOCK]: checked.error } }),
+        deps.logger,
+        fields,
+      );
+      return;
+    }
+    // Bounded well inside the 3 s ack: a request that changes nothing stays in the modal.
+    const same = await deps.mutations.hotApply.unchanged(checked);
+    if (same) {
+      await acknowledge(
+        () => ack({ response_action: "errors", errors: { [SETTINGS_BLOCK]: same } }),
         deps.logger,
         fields,
       );
