@@ -146,7 +146,7 @@ export async function failedWorkOf(
   const [backend, qCounts, tally] = await Promise.all([
     backendRows(ctx, schema, options),
     queue(() => queueCounts(ctx, schema, options, mine)),
-    schemaTally(ctx, schema, mine),
+    shared.tally ?? schemaTally(ctx, schema, mine),
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.

@@ -298,6 +298,14 @@ export function reconcileReport(overrides: { status?: Status; failed?: FailedWor
     retryableTotal: retryRows.length,
     reindex,
     summary: reconcileSummary(signals, reindex),
+    tally: {
+      ...tallyOfRows(failed),
+      pending: {
+        backend: st.backend.pending.total,
+        queue: st.queue.pending.total,
+        total: st.backend.pending.total + st.queue.pending.total,
+      },
+    },
     indexContractDrift: null,
   };
 }
