@@ -184,7 +184,8 @@ export function failedView(result: FailedWorkResult, opts: FailedViewOptions): S
   // filtered or partial, it counts the rows shown. With a backend unread, "no failed work" would
   // be a claim about rows nobody could see.
   const tally = result.tally;
-  const whole = !opts.reasonClass && !opts.source && !partial && tally.read.backend && tally.read.queue;
+  const whole =
+    tally !== null && !opts.reasonClass && !opts.source && !partial && tally.read.backend && tally.read.queue;
   const title = whole
     ? total === 0
       ? "No failed sync work for this schema"

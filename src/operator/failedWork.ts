@@ -45,8 +45,11 @@ export interface FailedWorkResult {
   nextCursor: string | null;
   /** Failed backend tasks Meilisearch reports, and how many of them were classified. */
   backendCoverage: { total: number; classified: number };
-  /** The schema's triage tally, unfiltered (src/core/tally.ts); Slack's headline counts from it. */
-  tally: TriageTally;
+  /**
+   * The schema's triage tally (src/core/tally.ts); Slack's headline counts from it. Null for a
+   * filtered read (class, source, replayable only), which counts only its rows.
+   */
+  tally: TriageTally | null;
 }
 
 type Cursor = { source: "meilisearch"; offset: number } | { source: "oban"; beforeId: number | null };
@@ -146,7 +149,9 @@ export async function failedWorkOf(
   const [backend, qCounts, tally] = await Promise.all([
     backendRows(ctx, schema, options),
     queue(() => queueCounts(ctx, schema, options, mine)),
-    shared.tally ?? schemaTally(ctx, schema, mine),
+    options.source || options.reasonClass || options.retryableOnly
+      ? null
+      : (shared.tally ?? schemaTally(ctx, schema, mine)),
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.
