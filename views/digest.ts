@@ -4,13 +4,15 @@
 import type { Button, SectionBlock } from "@slack/types";
 import { SIGNAL_LABELS } from "../src/core/reconcile.ts";
 import { addCounts, emptyCounts } from "../src/core/rollup.ts";
+import { addTallies, type TriageTally } from "../src/core/tally.ts";
 import type { DriftSignal, ReasonClass } from "../src/core/types.ts";
-import type {
-  DigestDiff,
-  DigestProblem,
-  DigestSnapshot,
-  SchemaChange,
-  SchemaDigest,
+import {
+  type DigestDiff,
+  type DigestProblem,
+  type DigestSnapshot,
+  type SchemaChange,
+  type SchemaDigest,
+  tallyOfStored,
 } from "../src/digest/content.ts";
 import { isDegraded } from "../src/digest/decide.ts";
 import type { DigestListEntry, DigestPreview } from "../src/digest/runner.ts";
@@ -33,6 +35,7 @@ import {
 import { BACKEND_LABELS, errorSentence } from "./errors.ts";
 import { classLine } from "./reconcile.ts";
 import { POSTURE_EMOJI } from "./status.ts";
+import { nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
 import { ACTIONS, type SlackMessage, type ViewContext } from "./types.ts";
 
 /** Lines of "what changed" in the parent before "and N more". */
@@ -83,6 +86,15 @@ const RANK_EMOJI: Record<Rank, string> = {
 };
 
 const failedTotal = (s: SchemaDigest) => s.failed?.total ?? 0;
+/** The schema's triage tally, when the snapshot holds one (older snapshots do not). */
+const tallyOf = (s: SchemaDigest): TriageTally | null =>
+  s.sync?.triage ? tallyOfStored(s.sync.triage) : null;
+/** Needs a person: terminal failures no replay resolved (without a tally: any failed row). */
+const needsTriage = (s: SchemaDigest): boolean => {
+  const t = tallyOf(s);
+  if (t && s.failed?.scope !== "queue") return t.needsTriage > 0;
+  return failedTotal(s) > 0 || (!!s.sync && s.sync.terminal.backend + s.sync.terminal.queue > 0);
+};
 const drifted = (s: SchemaDigest) => s.contract?.differing?.length ?? 0;
 const reindexing = (s: SchemaDigest) =>
   (s.sync?.signals ?? []).some((x) => ATTENTION_SIGNALS.includes(x)) || s.sync?.reindex.state === "failed";
@@ -90,7 +102,7 @@ const reindexing = (s: SchemaDigest) =>
 /** 0 not fully checked, 1 failed work, 2 contract drift, 3 reindex work, 4 clear. */
 function rankOf(s: SchemaDigest): Rank {
   if (s.problems.length > 0) return 0;
-  if (failedTotal(s) > 0 || (s.sync && s.sync.terminal.backend + s.sync.terminal.queue > 0)) return 1;
+  if (needsTriage(s)) return 1;
   if (drifted(s) > 0) return 2;
   if (reindexing(s)) return 3;
   return 4;
@@ -109,13 +121,15 @@ function summaryLine(snapshot: DigestSnapshot): string {
   const unchecked = s.filter((x) => x.problems.length > 0).length;
   const withFailed = s.filter((x) => failedTotal(x) > 0);
   const byClass = withFailed.reduce((sum, x) => (x.failed ? addCounts(sum, x.failed) : sum), emptyCounts());
+  const tallies = withFailed.map(tallyOf);
+  const whole = tallies.every((t) => t !== null) ? addTallies(tallies as TriageTally[]) : null;
   const withDrift = s.filter((x) => drifted(x) > 0).length;
   const reindex = s.filter(reindexing).length;
   return [
     `*${plural(s.length, "schema")} checked*`,
     unchecked > 0 ? `:warning: ${count(unchecked)} could not be fully checked` : null,
     withFailed.length > 0
-      ? `${count(withFailed.length)} with failed work (${plural(byClass.total, "row")}: ${classLine(byClass)})`
+      ? `${count(withFailed.length)} with failed work (${whole ? tallyLine(whole) : plural(byClass.total, "row")}: ${classLine(byClass)})`
       : "no failed work",
     withDrift > 0 ? `${count(withDrift)} with contract drift` : null,
     reindex > 0 ? `${count(reindex)} with reindex work` : null,
@@ -157,6 +171,7 @@ function isWorse(c: SchemaChange): boolean {
     c.unreadable.length > 0 ||
     c.failures.some((f) => f.to > f.from) ||
     (c.terminal !== null && c.terminal.to > c.terminal.from) ||
+    (c.needsTriage !== null && c.needsTriage.to > c.needsTriage.from) ||
     c.driftStarted.length > 0 ||
     c.signalsRaised.length > 0 ||
     c.reindex?.to === "failed"
@@ -172,6 +187,7 @@ export function changeLine(c: SchemaChange): string {
     parts.push(`${p.check} could not be checked (${p.backend ? BACKEND_LABELS[p.backend] : "a backend"})`);
   if (c.failures.length > 0) parts.push(`failed work: ${c.failures.map(failureChange).join(", ")}`);
   if (c.terminal) parts.push(`terminal failures ${count(c.terminal.from)} → ${count(c.terminal.to)}`);
+  if (c.needsTriage) parts.push(`need triage ${count(c.needsTriage.from)} → ${count(c.needsTriage.to)}`);
   if (c.driftStarted.length > 0) parts.push(`contract now differs: ${c.driftStarted.map(code).join(", ")}`);
   if (c.signalsRaised.length > 0)
     parts.push(`now: ${c.signalsRaised.map((s) => SIGNAL_LABELS[s]).join(", ")}`);
@@ -184,6 +200,7 @@ export function changeLine(c: SchemaChange): string {
   const better =
     c.failures.length > 0 ||
     c.terminal !== null ||
+    c.needsTriage !== null ||
     c.driftResolved.length + c.signalsCleared.length + c.readableAgain.length > 0;
   const emoji = isWorse(c) ? ":small_red_triangle:" : better ? ":white_check_mark:" : ":small_blue_diamond:";
   return `${emoji} ${nameOf(c)} — ${parts.join(" · ") || "changed"}`;
@@ -304,7 +321,19 @@ function schemaText(s: SchemaDigest, rank: Rank): string {
     .filter(Boolean)
     .join(" · ");
   const lines = [`${RANK_EMOJI[rank]} ${nameOf(s)} · ${where}`];
-  if (s.failed && s.failed.total > 0) {
+  const t = tallyOf(s);
+  if (s.failed && s.failed.total > 0 && s.failed.scope === "all" && t) {
+    lines.push(
+      [
+        `*Failed work:* ${tallyLine(t)} — ${classLine(s.failed)}`,
+        nobodyNeeded(t),
+        nextRetry(t),
+        replayedLine(t),
+      ]
+        .filter(Boolean)
+        .join("\n"),
+    );
+  } else if (s.failed && s.failed.total > 0) {
     const terminal = s.sync ? s.sync.terminal.backend + s.sync.terminal.queue : null;
     lines.push(
       `*Failed work:* ${count(s.failed.total)} — ${classLine(s.failed)}` +

@@ -2,6 +2,7 @@
 import type { Button } from "@slack/types";
 import { replayBlocksRetry } from "../src/core/failedWork.ts";
 import { dominantClass } from "../src/core/rollup.ts";
+import { replayOutcome } from "../src/core/tally.ts";
 import {
   type FailedWork,
   REASON_CLASSES,
@@ -30,6 +31,7 @@ import {
   section,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
+import { needsHeadline, nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
 import {
   ACTIONS,
   type OpenValue,
@@ -95,11 +97,20 @@ export function rowId(row: Pick<FailedWork, "source" | "id">): string {
   return `${row.source}:${row.id}`;
 }
 
+/** "replayed as #25 · completed · resolved": a completed replay closes the row. */
 function replayLine(row: FailedWork, now: Date): string | null {
   const r = row.replayedAs;
   if (!r) return null;
+  const outcome = replayOutcome(r.state);
   const state = r.state ? escapeMrkdwn(r.state) : "no longer in oban_jobs";
-  return `:repeat: replayed as #${r.jobId} (${state}) ${age(r.at, now)}`;
+  return outcome === "completed"
+    ? `:white_check_mark: replayed as #${r.jobId} · ${state} · *resolved* ${age(r.at, now)}`
+    : `:repeat: replayed as #${r.jobId} · ${state} ${age(r.at, now)}`;
+}
+
+/** The vocabulary's word for a row: terminal (will not self-heal) or retrying (Oban tries again). */
+function stateWord(row: FailedWork): string {
+  return row.state === "retrying" ? "retrying" : "terminal";
 }
 
 /**
@@ -132,7 +143,7 @@ function rowSection(row: FailedWork, opts: FailedViewOptions) {
     });
   }
   const lines = [
-    `*${code(rowId(row))}* · ${row.operation} · ${row.state} · ${row.reasonClass} · ${
+    `*${code(rowId(row))}* · ${row.operation} · ${stateWord(row)} · ${row.reasonClass} · ${
       row.retryable ? "retryable: yes" : "retryable: no"
     }`,
     [attempts, at, where].filter(Boolean).join(" · "),
@@ -169,15 +180,30 @@ export function failedView(result: FailedWorkResult, opts: FailedViewOptions): S
   const hidden = result.entries.length - rows.length;
   const partial = opts.partial ?? null;
 
-  // With a backend unread, "no failed work" would be a claim about rows nobody could see.
-  const title =
-    total === 0
+  // Unfiltered and fully read, the headline counts what still needs a person (the tally);
+  // filtered or partial, it counts the rows shown. With a backend unread, "no failed work" would
+  // be a claim about rows nobody could see.
+  const tally = result.tally;
+  const whole =
+    tally !== null && !opts.reasonClass && !opts.source && !partial && tally.read.backend && tally.read.queue;
+  const title = whole
+    ? total === 0
+      ? "No failed sync work for this schema"
+      : needsHeadline(tally)
+    : total === 0
       ? partial
         ? "No failed sync work in what could be read"
-        : "No failed sync work for this schema"
-      : `${count(total)} failed sync work ${total === 1 ? "item needs" : "items need"} triage${
-          partial ? " (partial)" : ""
-        }`;
+        : "No failed sync work matches these filters"
+      : `${plural(total, "failed row")}${partial ? " in what could be read" : " with these filters"}`;
+  const alarm = whole ? tally.needsTriage > 0 : total > 0;
+  const tallySection =
+    whole && total > 0
+      ? section(
+          [`*${tallyLine(tally)}*`, nobodyNeeded(tally), nextRetry(tally), replayedLine(tally)]
+            .filter(Boolean)
+            .join("\n"),
+        )
+      : null;
   const dominant = dominantClass(result.counts);
   const coverage = result.backendCoverage;
 
@@ -236,9 +262,10 @@ export function failedView(result: FailedWorkResult, opts: FailedViewOptions): S
       : `rows ${count((page - 1) * pageSize + 1)}–${count((page - 1) * pageSize + rows.length)} of ${count(total)}`;
 
   const blocks = [
-    header(`${total > 0 ? ":rotating_light:" : partial ? ":warning:" : ":white_check_mark:"} ${title}`),
+    header(`${alarm ? ":rotating_light:" : partial ? ":warning:" : ":white_check_mark:"} ${title}`),
     context([`${code(result.schema)} · mode *${result.mode}* · index ${code(result.index)}`]),
     partialWarning,
+    tallySection,
     summary,
     coverageNote,
     rows.length > 0 ? divider() : null,

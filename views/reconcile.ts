@@ -2,7 +2,7 @@
 // rollup, recommended actions in order, reindex visibility, and the contract drift count.
 import type { Button } from "@slack/types";
 import { differingCount } from "../src/core/contractDrift.ts";
-import { SIGNAL_LABELS } from "../src/core/reconcile.ts";
+import { reconcileSummary, SIGNAL_LABELS } from "../src/core/reconcile.ts";
 import { dominantClass } from "../src/core/rollup.ts";
 import {
   CONTRACT_DIMENSIONS,
@@ -31,6 +31,7 @@ import {
 } from "./common.ts";
 import { sharedContext } from "./errors.ts";
 import { ACCEPTED_NOT_SEARCHABLE } from "./status.ts";
+import { nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
 import {
   ACTIONS,
   type ActionRequestValue,
@@ -44,8 +45,28 @@ export const RETRY_IDS_SHOWN = 8;
 /** One "Retry…" button per retry id only up to this many; more are retried from the failed list. */
 export const RETRY_BUTTONS_MAX = 3;
 
+/**
+ * The summary without failed rows that no longer need a person (resolved by replay, or retrying:
+ * Oban's to finish): Slack's headline counts what still needs triage.
+ */
+function slackSignals(report: ReconcileReport): DriftSignal[] {
+  return report.tally.needsTriage > 0
+    ? report.driftSignals
+    : report.driftSignals.filter((s) => s !== "failed_sync_work");
+}
+
+function headline(report: ReconcileReport): string {
+  if (report.tally.needsTriage > 0 || !report.driftSignals.includes("failed_sync_work"))
+    return report.summary;
+  const signals = slackSignals(report);
+  if (report.reindex.taskState === "failed") return reconcileSummary(signals, report.reindex);
+  return signals.length === 0
+    ? "Nothing needs a person"
+    : `Nothing needs a person · ${reconcileSummary(signals, report.reindex)}`;
+}
+
 function headlineEmoji(report: ReconcileReport): string {
-  const s = report.driftSignals;
+  const s = slackSignals(report);
   if (s.includes("failed_sync_work")) return ":red_circle:";
   if (s.includes("pending_backend_work") || s.includes("pending_queue_work"))
     return ":hourglass_flowing_sand:";
@@ -64,7 +85,7 @@ function signalDetail(signal: DriftSignal, report: ReconcileReport): string {
     case "pending_queue_work":
       return `${count(status.queue.pending.total)} pending, ${count(status.queue.retrying.total)} retrying`;
     case "failed_sync_work":
-      return plural(report.failedWorkCounts.total, "row");
+      return tallyLine(report.tally);
     case "reindex_visibility_available":
       return `on ${code(reindex.targetIndex)}`;
     case "reindex_in_progress":
@@ -220,10 +241,18 @@ export function reconcileView(report: ReconcileReport, ctx: ViewContext): SlackM
 
   const counts = report.failedWorkCounts;
   const dominant = dominantClass(counts);
+  const t = report.tally;
   const failedText =
     counts.total === 0
       ? "*Failed work:* none"
-      : `*Failed work:* ${count(counts.total)} — ${classLine(counts)}${dominant ? ` (mostly ${dominant})` : ""}`;
+      : [
+          `*Failed work:* ${tallyLine(t)} — ${classLine(counts)}${dominant ? ` (mostly ${dominant})` : ""}`,
+          nobodyNeeded(t),
+          nextRetry(t),
+          replayedLine(t),
+        ]
+          .filter(Boolean)
+          .join("\n");
 
   const rows = actionRows(report);
   const swap = swapRow(report);
@@ -246,14 +275,14 @@ export function reconcileView(report: ReconcileReport, ctx: ViewContext): SlackM
       text: "Failed work",
       actionId: ACTIONS.openFailed,
       value,
-      ...(counts.total > 0 ? { style: "primary" as const } : {}),
+      ...(t.needsTriage > 0 ? { style: "primary" as const } : {}),
     }),
     button({ text: "Contract drift", actionId: ACTIONS.openDrift, value }),
   ];
   const contract = contractLine(report);
 
   const blocks = [
-    header(`${headlineEmoji(report)} ${report.summary}`),
+    header(`${headlineEmoji(report)} ${headline(report)}`),
     context([`${code(report.schema)} · mode *${report.mode}* · index ${code(report.index)}`]),
     section(`${signalText}\n${failedText}`),
     ...actionBlocks,
@@ -270,8 +299,8 @@ export function reconcileView(report: ReconcileReport, ctx: ViewContext): SlackM
     actions(buttons, { blockId: "scrypath.reconcile.actions" }),
     footer([ACCEPTED_NOT_SEARCHABLE, ctx.sharedBy ? sharedContext(ctx.sharedBy) : null]),
   ];
-  const text = `${escapeMrkdwn(report.schema)}: ${escapeMrkdwn(report.summary)}${
-    counts.total > 0 ? ` (${plural(counts.total, "failed row")})` : ""
+  const text = `${escapeMrkdwn(report.schema)}: ${escapeMrkdwn(headline(report))}${
+    counts.total > 0 ? ` (${tallyLine(t)})` : ""
   }`;
   return finalizeMessage(text, blocks);
 }

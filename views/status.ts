@@ -2,6 +2,7 @@
 // observation planes of one schema, or what could be read of them).
 import type { Button } from "@slack/types";
 import type { PostureState } from "../src/core/posture.ts";
+import { type TriageTally, triageTally } from "../src/core/tally.ts";
 import type { Bucket, Status, SyncMode, SyncState } from "../src/core/types.ts";
 import type { FleetPosture, SchemaPosture } from "../src/operator/index.ts";
 import {
@@ -27,6 +28,7 @@ import {
   when,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
+import { needsHeadline, nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
 import { ACTIONS, type SlackMessage, type ViewContext } from "./types.ts";
 
 export const POSTURE_EMOJI: Record<PostureState, string> = {
@@ -44,6 +46,10 @@ export const POSTURE_LINE_SECTIONS = 6;
 export const POSTURE_LINE_CHARS = 12_000;
 /** Above this many schemas, clear ones are folded into one line of names. */
 export const POSTURE_FULL_LINES = 20;
+/** Schemas that get their own Failed work / Reconcile buttons in the posture message (worst first). */
+export const POSTURE_BUTTON_SCHEMAS = 5;
+/** Characters of a schema name on a button. */
+const BUTTON_NAME_CHARS = 40;
 /** Characters of the folded list of clear schema names. */
 export const CLEAR_NAMES_CHARS = 1500;
 
@@ -62,11 +68,18 @@ const RANK_EMOJI: Record<Rank, string> = {
   3: ":white_check_mark:",
 };
 
+/** The schema's tally: the operator's, or one derived from its planes (no replays known). */
+function tallyOf(s: SchemaPosture): TriageTally | null {
+  if (s.tally) return s.tally;
+  return s.status ? planeTally({ ...s.status }) : null;
+}
+
+/** Ranks follow posture (§9.2): only what needs a person is red; retrying and pending are neutral. */
 function rankOf(s: SchemaPosture): Rank {
-  if (!s.status) return 0;
-  const { backend, queue } = s.status;
-  if (backend.failed.total + queue.failed.total > 0) return 1;
-  if (backend.pending.total + queue.pending.total + queue.retrying.total > 0) return 2;
+  const t = tallyOf(s);
+  if (!t) return 0;
+  if (t.needsTriage > 0) return 1;
+  if (t.pending.total + t.retrying.total > 0) return 2;
   return 3;
 }
 
@@ -77,30 +90,20 @@ function counts(parts: Array<[number, string]>): string | null {
 
 function schemaLine(s: SchemaPosture, rank: Rank, now: Date): string {
   const name = `*${escapeMrkdwn(s.alias ?? s.schema)}*`;
-  if (!s.status) {
+  const t = tallyOf(s);
+  if (!s.status || !t) {
     const who = s.error?.backend ? BACKEND_LABELS[s.error.backend] : "a backend";
     return `${RANK_EMOJI[rank]} ${name} — not read, ${who} failed: ${errorSentence(s.error?.message ?? "unknown error", 200)}`;
   }
   const { mode, index, backend, queue } = s.status;
-  const planes = [
-    `backend ${
-      counts([
-        [backend.failed.total, "failed"],
-        [backend.pending.total, "pending"],
-      ]) ?? "clear"
-    }`,
-  ];
-  if (mode === "oban") {
-    const q = counts([
-      [queue.failed.total, "failed"],
-      [queue.retrying.total, "retrying"],
-      [queue.pending.total, "pending"],
-    ]);
-    planes.push(q ? `queue ${q}` : queue.observed ? "queue clear" : "no queue jobs seen");
-  }
+  const work = [
+    t.rows > 0 ? tallyLine(t) : null,
+    t.pending.total > 0 ? `${count(t.pending.total)} pending` : null,
+  ].filter(Boolean);
+  const quiet = mode === "oban" && !queue.observed ? "no queue jobs seen" : "clear";
   const last = backend.lastSucceeded?.at;
   const applied = last ? `last applied ${age(last, now)}` : "no applied write in task history";
-  return `${RANK_EMOJI[rank]} ${name} · ${mode} · ${code(index)} — ${planes.join(" · ")} · ${applied}`;
+  return `${RANK_EMOJI[rank]} ${name} · ${mode} · ${code(index)} — ${work.length > 0 ? work.join(" · ") : quiet} · ${applied}`;
 }
 
 /** "a, b, c and 120 more", within CLEAR_NAMES_CHARS. */
@@ -131,8 +134,8 @@ export function postureView(fleet: FleetPosture, ctx: ViewContext): SlackMessage
       : [
           `*${plural(schemas.length, "schema")} checked*`,
           errored > 0 ? `${count(errored)} not read` : null,
-          failed > 0 ? `${count(failed)} with terminal failures` : null,
-          busy > 0 ? `${count(busy)} with work in flight` : null,
+          failed > 0 ? `${count(failed)} with terminal failures that need triage` : null,
+          busy > 0 ? `${count(busy)} with work in flight (retrying or pending)` : null,
           `${count(clean)} clear`,
         ]
           .filter(Boolean)
@@ -145,7 +148,9 @@ export function postureView(fleet: FleetPosture, ctx: ViewContext): SlackMessage
   const lines = detailed.map((r) => schemaLine(r.s, r.rank, ctx.now));
   if (foldClear && clean > 0) {
     const names = ranked.filter((r) => r.rank === 3).map((r) => escapeMrkdwn(r.s.alias ?? r.s.schema));
-    lines.push(`${RANK_EMOJI[3]} *${count(clean)} clear* (nothing pending or failed): ${nameList(names)}`);
+    lines.push(
+      `${RANK_EMOJI[3]} *${count(clean)} clear* (nothing needs a person or is in flight): ${nameList(names)}`,
+    );
   }
   const schemaBlocks = packLines(lines, {
     maxBlocks: POSTURE_LINE_SECTIONS,
@@ -163,6 +168,25 @@ export function postureView(fleet: FleetPosture, ctx: ViewContext): SlackMessage
     },
   });
 
+  // Buttons to the next read for the schemas that most need one (all of them in a small fleet).
+  const buttonRows = ranked.slice(0, POSTURE_BUTTON_SCHEMAS).map((r, i) => {
+    const name = r.s.alias ?? r.s.schema;
+    const short = name.length > BUTTON_NAME_CHARS ? `${name.slice(0, BUTTON_NAME_CHARS - 1)}…` : name;
+    const value = openValue({ schema: r.s.schema });
+    return actions(
+      [
+        button({
+          text: `Failed work · ${short}`,
+          actionId: ACTIONS.openFailed,
+          value,
+          ...(r.rank === 1 ? { style: "primary" as const } : {}),
+        }),
+        button({ text: `Reconcile · ${short}`, actionId: ACTIONS.openReconcile, value }),
+      ],
+      { blockId: `scrypath.posture.schema.${i}` },
+    );
+  });
+
   const runbook = ctx.dashboardLinks.runbook ? fillTemplate(ctx.dashboardLinks.runbook, {}) : null;
   const blocks = [
     header(`${POSTURE_EMOJI[posture.state]} Scrypath posture: ${posture.headline}`),
@@ -175,6 +199,7 @@ export function postureView(fleet: FleetPosture, ctx: ViewContext): SlackMessage
     ),
     schemaBlocks.length > 0 ? divider() : null,
     ...schemaBlocks,
+    ...buttonRows,
     footer([
       `Checked ${slackDate(ctx.now)} · pending and retrying work is neutral; read errors and terminal failures degrade posture.`,
       runbook ? link(runbook, "Runbook") : null,
@@ -197,6 +222,27 @@ export interface PartialStatus {
   backend: Status["backend"] | null;
   queue: Status["queue"] | null;
   errors: ReadonlyArray<{ message: string; backend: BackendName | null; code?: string }>;
+  /** The operator's triage tally; without one, it is derived from the planes (no replays known). */
+  tally?: TriageTally;
+}
+
+/** A tally from the status planes alone, for callers that did not read one. */
+export function planeTally(s: Pick<PartialStatus, "backend" | "queue" | "mode">): TriageTally {
+  return triageTally({
+    backend: s.backend ? { failed: s.backend.failed.total, pending: s.backend.pending.total } : null,
+    queue:
+      s.mode !== "oban"
+        ? { terminal: 0, retrying: 0, pending: 0, nextRetryAt: null }
+        : s.queue
+          ? {
+              terminal: s.queue.failed.total,
+              retrying: s.queue.retrying.total,
+              pending: s.queue.pending.total,
+              nextRetryAt: null,
+            }
+          : null,
+    replays: [],
+  });
 }
 
 function bucketField(label: string, bucket: Bucket): string {
@@ -240,38 +286,44 @@ function failureWarning(err: PartialStatus["errors"][number], s: PartialStatus):
   return `:warning: *${who} ${what}:* ${errorSentence(err.message, 400)} — ${plane}${other}.`;
 }
 
-function verdict(s: PartialStatus): { emoji: string; line: string } {
-  const failed = (s.backend?.failed.total ?? 0) + (s.queue?.failed.total ?? 0);
-  const pending =
-    (s.backend?.pending.total ?? 0) + (s.queue?.pending.total ?? 0) + (s.queue?.retrying.total ?? 0);
+function verdict(s: PartialStatus, t: TriageTally): { emoji: string; line: string; detail: string | null } {
   const partial = s.errors.length > 0 || s.backend === null || (s.mode === "oban" && s.queue === null);
   const scope = partial ? " in what could be read" : "";
-  if (failed > 0) {
+  const detail =
+    t.rows > 0
+      ? [tallyLine(t), nobodyNeeded(t), nextRetry(t), replayedLine(t)].filter(Boolean).join("\n")
+      : null;
+  if (t.needsTriage > 0) {
     return {
       emoji: ":red_circle:",
-      line: `*${plural(failed, "terminal failure")}${scope}* — these will not self-heal. Open *Failed work* first.`,
+      line: `*${needsHeadline(t, scope)}* — these will not self-heal. Open *Failed work* first.`,
+      detail,
     };
   }
-  if (pending > 0) {
+  const inFlight = t.pending.total + t.retrying.total;
+  if (inFlight > 0) {
     const parts = counts([
-      [s.backend?.pending.total ?? 0, "backend pending"],
-      [s.queue?.pending.total ?? 0, "queue pending"],
-      [s.queue?.retrying.total ?? 0, "retrying"],
+      [t.pending.backend, "backend pending"],
+      [t.pending.queue, "queue pending"],
+      [t.retrying.total, "retrying"],
     ]);
     return {
       emoji: partial ? ":warning:" : ":hourglass_flowing_sand:",
-      line: `*Work in flight${scope}:* ${parts}. Normal unless it stays.`,
+      line: `*Nothing needs a person${scope}; work in flight:* ${parts}. Normal unless it stays.`,
+      detail,
     };
   }
   return {
     emoji: partial ? ":warning:" : ":large_green_circle:",
-    line: `*Nothing pending or failed${scope}.*`,
+    line: t.rows > 0 ? `*Nothing needs a person${scope}.*` : `*Nothing pending or failed${scope}.*`,
+    detail,
   };
 }
 
 export function partialStatusView(status: PartialStatus, ctx: ViewContext): SlackMessage {
   const { backend, queue, mode } = status;
-  const v = verdict(status);
+  const tally = status.tally ?? planeTally(status);
+  const v = verdict(status, tally);
   const indexUrl = ctx.dashboardLinks.index
     ? fillTemplate(ctx.dashboardLinks.index, { index: status.index, schema: status.schema })
     : null;
@@ -281,7 +333,7 @@ export function partialStatusView(status: PartialStatus, ctx: ViewContext): Slac
     ? fields(
         [
           bucketField("Pending", backend.pending),
-          bucketField("Failed", backend.failed),
+          bucketField("Failed or cancelled tasks", backend.failed),
           lastField(backend.lastSucceeded, ctx.now),
         ],
         { text: "*Backend* (Meilisearch tasks)" },
@@ -297,7 +349,7 @@ export function partialStatusView(status: PartialStatus, ctx: ViewContext): Slac
               `*Observed*\n${queue.observed ? "yes" : "no jobs seen"}`,
               bucketField("Pending", queue.pending),
               bucketField("Retrying", queue.retrying),
-              bucketField("Failed", queue.failed),
+              bucketField("Terminal (discarded, cancelled)", queue.failed),
               lastField(queue.lastSucceeded, ctx.now),
             ],
             { text: "*Queue* (Oban jobs)" },
@@ -305,7 +357,7 @@ export function partialStatusView(status: PartialStatus, ctx: ViewContext): Slac
         : section(`*Queue* (Oban jobs)\n${unknown}`);
 
   const value = openValue({ schema: status.schema });
-  const failedTotal = (backend?.failed.total ?? 0) + (queue?.failed.total ?? 0);
+  const failedTotal = tally.needsTriage;
   const buttons: Button[] = [
     button({
       text: "Failed work",
@@ -319,7 +371,7 @@ export function partialStatusView(status: PartialStatus, ctx: ViewContext): Slac
 
   const blocks = [
     header(`${v.emoji} Sync status: ${status.schema}`),
-    section(v.line),
+    section(v.detail ? `${v.line}\n${v.detail}` : v.line),
     context([
       `${code(status.schema)} · mode *${mode}* · index ${code(status.index)}${indexUrl ? ` · ${link(indexUrl, "dashboard")}` : ""}`,
     ]),

@@ -429,3 +429,14 @@ export async function jobStates(db: Queryable, prefix: string, ids: number[]): P
   );
   return new Map(rows.map((r) => [Number(r.id), r.state]));
 }
+
+/** When Oban next tries one of the scope's retryable jobs: the earliest `scheduled_at`, or null. */
+export async function nextRetryAt(db: Queryable, scope: ObanScope): Promise<Date | null> {
+  const known = await knownStates(db, scope.prefix, ["retryable"]);
+  if (known.length === 0) return null;
+  const { rows } = await db.query<{ at: Date | null }>(
+    `SELECT min(j.scheduled_at) AS at FROM ${table(scope.prefix)} j WHERE ${scoped(scope.prefix)}`,
+    scopeParams(scope, known),
+  );
+  return rows[0]?.at ?? null;
+}

@@ -1,10 +1,18 @@
 // Fleet posture verdict (spec §9.2, ScrypathOps `Posture`). Retrying and pending work are
-// deliberately neutral: only fetch errors and terminal failures make posture degraded.
+// deliberately neutral: only fetch errors and terminal failures make posture degraded. A terminal
+// failure whose replay completed is resolved (src/core/tally.ts): it no longer needs a person.
 
 export type PostureState = "unconfigured" | "missing_backend" | "degraded" | "ok";
 
 export type PostureInput =
-  | { schema: string; ok: true; backendFailed: number; queueFailed: number }
+  | {
+      schema: string;
+      ok: true;
+      backendFailed: number;
+      queueFailed: number;
+      /** Of those terminal failures, how many a completed replay resolved. */
+      resolved?: number;
+    }
   | { schema: string; ok: false; error: string };
 
 export interface Posture {
@@ -59,17 +67,21 @@ export function posture(results: readonly PostureInput[], opts: { backendMissing
     ]);
   }
   const errored = results.filter((r) => !r.ok).length;
-  const terminal = results.reduce((n, r) => (r.ok ? n + r.backendFailed + r.queueFailed : n), 0);
-  if (errored === 0 && terminal === 0) {
+  const resolved = results.reduce((n, r) => (r.ok ? n + (r.resolved ?? 0) : n), 0);
+  const terminal = results.reduce((n, r) => (r.ok ? n + r.backendFailed + r.queueFailed : n), 0) - resolved;
+  const closure = resolved > 0 ? ` (${resolved} more resolved by replay)` : "";
+  if (errored === 0 && terminal <= 0) {
     return build("ok", [
-      "This check found no schema fetch errors and no terminal sync failures. Retrying or pending work is not counted.",
+      resolved > 0
+        ? `Nothing needs a person: no schema fetch errors, and the ${resolved} terminal sync failure(s) were resolved by replay. Retrying or pending work is not counted.`
+        : "This check found no schema fetch errors and no terminal sync failures. Retrying or pending work is not counted.",
     ]);
   }
   const causes: string[] = [];
   if (errored > 0) causes.push(`${errored} schema(s) report fetch errors on this check`);
   if (terminal > 0) {
     causes.push(
-      `${terminal} sync job(s) failed to apply and will not self-heal (the live index may be missing documents)`,
+      `${terminal} sync job(s) failed to apply and will not self-heal (the live index may be missing documents)${closure}`,
     );
   }
   const last = causes.length - 1;

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { Config, DigestConfig } from "../config.ts";
 import { type Posture, type PostureInput, posture } from "../core/posture.ts";
 import { emptyCounts } from "../core/rollup.ts";
+import type { TriageTally } from "../core/tally.ts";
 import {
   CONTRACT_DIMENSIONS,
   type ContractDimensionName,
@@ -44,8 +45,26 @@ export interface FailedCounts extends ReasonClassCounts {
   scope: "all" | "queue";
 }
 
+/** The triage tally (src/core/tally.ts) as stored JSON: the next retry time as an ISO string. */
+export type StoredTally = Omit<TriageTally, "retrying"> & {
+  retrying: { total: number; nextAt: string | null };
+};
+
+export function storedTally(t: TriageTally): StoredTally {
+  return { ...t, retrying: { total: t.retrying.total, nextAt: t.retrying.nextAt?.toISOString() ?? null } };
+}
+
+export function tallyOfStored(t: StoredTally): TriageTally {
+  return {
+    ...t,
+    retrying: { total: t.retrying.total, nextAt: t.retrying.nextAt ? new Date(t.retrying.nextAt) : null },
+  };
+}
+
 /** What reconcile read of one schema: both planes, signals, the reindex target. */
 export interface SyncFacts {
+  /** The tally every Slack surface counts with; absent in snapshots stored before it existed. */
+  triage?: StoredTally;
   /** Terminal failures per plane: what posture counts (§9.2). */
   terminal: { backend: number; queue: number };
   pending: { backend: number; queue: number; retrying: number };
@@ -99,9 +118,10 @@ function problemOf(check: Check, error: unknown): DigestProblem {
 }
 
 function syncFacts(report: ReconcileReport): SyncFacts {
-  const { status, reindex } = report;
+  const { status, reindex, tally } = report;
   return {
-    terminal: { backend: status.backend.failed.total, queue: status.queue.failed.total },
+    triage: storedTally(tally),
+    terminal: { backend: tally.terminal.backend, queue: tally.terminal.queue },
     pending: {
       backend: status.backend.pending.total,
       queue: status.queue.pending.total,
@@ -182,6 +202,7 @@ export function postureInput(s: SchemaDigest): PostureInput {
         ok: true,
         backendFailed: s.sync.terminal.backend,
         queueFailed: s.sync.terminal.queue,
+        resolved: s.sync.triage ? s.sync.triage.terminal.total - s.sync.triage.needsTriage : 0,
       }
     : { schema: s.schema, ok: false, error: s.problems[0]?.message ?? "not read" };
 }
@@ -240,6 +261,8 @@ function significant(snapshot: DigestSnapshot) {
       schema: s.schema,
       failed: s.failed ? [s.failed.scope, ...REASON_CLASSES.map((c) => s.failed?.byClass[c] ?? 0)] : null,
       terminal: s.sync ? [s.sync.terminal.backend, s.sync.terminal.queue] : null,
+      // Closure is news: a replay that resolves a failure changes the digest.
+      triage: s.sync?.triage ? [s.sync.triage.needsTriage, s.sync.triage.resolved] : null,
       signals: s.sync ? significantSignals(s.sync.signals) : null,
       reindex: s.sync ? [s.sync.reindex.state, s.sync.reindex.cutover] : null,
       contract: s.contract ? s.contract.differing : "none",
@@ -270,6 +293,8 @@ export interface SchemaChange {
   /** Failed-work counts by class that went up or down. */
   failures: CountChange<ReasonClass>[];
   terminal: { from: number; to: number } | null;
+  /** Terminal failures that need triage (not resolved by replay), when both digests counted them. */
+  needsTriage: { from: number; to: number } | null;
   signalsRaised: DriftSignal[];
   signalsCleared: DriftSignal[];
   reindex: { from: ReindexVisibility["taskState"]; to: ReindexVisibility["taskState"] } | null;
@@ -313,6 +338,7 @@ function schemaChange(before: SchemaDigest | undefined, now: SchemaDigest): Sche
     added: before === undefined,
     failures: [],
     terminal: null,
+    needsTriage: null,
     signalsRaised: [],
     signalsCleared: [],
     reindex: null,
@@ -334,6 +360,8 @@ function schemaChange(before: SchemaDigest | undefined, now: SchemaDigest): Sche
     const from = a.terminal.backend + a.terminal.queue;
     const to = b.terminal.backend + b.terminal.queue;
     if (from !== to) change.terminal = { from, to };
+    const [na, nb] = [a.triage?.needsTriage, b.triage?.needsTriage];
+    if (na !== undefined && nb !== undefined && na !== nb) change.needsTriage = { from: na, to: nb };
     const [sa, sb] = [significantSignals(a.signals), significantSignals(b.signals)];
     change.signalsRaised = sb.filter((s) => !sa.includes(s));
     change.signalsCleared = sa.filter((s) => !sb.includes(s));
@@ -354,6 +382,7 @@ function schemaChange(before: SchemaDigest | undefined, now: SchemaDigest): Sche
     change.added ||
     change.failures.length > 0 ||
     change.terminal !== null ||
+    change.needsTriage !== null ||
     change.signalsRaised.length + change.signalsCleared.length > 0 ||
     change.reindex !== null ||
     change.driftStarted.length + change.driftResolved.length > 0 ||

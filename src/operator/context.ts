@@ -1,10 +1,12 @@
 // What every operator call needs: the configuration, the two backends, and the schema it acts on.
+
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
 import type { ObanScope } from "../backends/obanJobs.ts";
 import type { Config, SchemaConfig } from "../config.ts";
 import { elixirModule, liveIndexName, targetIndexName } from "../core/naming.ts";
 import { resolveSchemaRef } from "../core/schemaRef.ts";
+import type { TriageTally } from "../core/tally.ts";
 import type { FailedRollupCell } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 
@@ -25,6 +27,8 @@ export interface OperatorContext {
  */
 export interface SharedReads {
   failedRollup?: Promise<FailedRollupCell[]>;
+  /** The schema's triage tally, when the caller reads it anyway (reconcile). */
+  tally?: Promise<TriageTally>;
 }
 
 /** A configured schema with everything derived from it: names, index, Oban scope. */

@@ -5,6 +5,7 @@ import { collectTasks } from "../backends/meilisearch.ts";
 import { failedJobsPage, failedRollup } from "../backends/obanJobs.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
+import type { TriageTally } from "../core/tally.ts";
 import type { FailedRollupCell, FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
@@ -17,7 +18,7 @@ import {
   resolveSchema,
   type SharedReads,
 } from "./context.ts";
-import { DOCUMENT_TASK_TYPES } from "./status.ts";
+import { DOCUMENT_TASK_TYPES, schemaTally } from "./status.ts";
 
 export const DEFAULT_PAGE_SIZE = 50;
 /** Failed backend tasks are classified one by one (the tasks API cannot group by error type). */
@@ -44,6 +45,11 @@ export interface FailedWorkResult {
   nextCursor: string | null;
   /** Failed backend tasks Meilisearch reports, and how many of them were classified. */
   backendCoverage: { total: number; classified: number };
+  /**
+   * The schema's triage tally (src/core/tally.ts); Slack's headline counts from it. Null for a
+   * filtered read (class, source, replayable only), which counts only its rows.
+   */
+  tally: TriageTally | null;
 }
 
 type Cursor = { source: "meilisearch"; offset: number } | { source: "oban"; beforeId: number | null };
@@ -132,9 +138,20 @@ export async function failedWorkOf(
   const tables = [...obanTables(ctx), ...stateTables(ctx, "replay_links")];
   const queue = <T>(work: () => Promise<T>): Promise<T> => postgresRead(ctx, tables, work);
 
-  const [backend, qCounts] = await Promise.all([
+  // One rollup feeds the class counts and the tally's queue figures.
+  const rollup =
+    shared.failedRollup ??
+    (options.source === "meilisearch"
+      ? null
+      : queueRollup(ctx, schema, { replayable: options.retryableOnly }));
+  rollup?.catch(() => {});
+  const mine: SharedReads = rollup ? { failedRollup: rollup } : {};
+  const [backend, qCounts, tally] = await Promise.all([
     backendRows(ctx, schema, options),
-    queue(() => queueCounts(ctx, schema, options, shared)),
+    queue(() => queueCounts(ctx, schema, options, mine)),
+    options.source || options.reasonClass || options.retryableOnly
+      ? null
+      : (shared.tally ?? schemaTally(ctx, schema, mine)),
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.
@@ -169,6 +186,7 @@ export async function failedWorkOf(
     counts: addCounts(countReasonClasses(backend.rows), qCounts),
     nextCursor: next ? encodeCursor(next) : null,
     backendCoverage: backend.coverage,
+    tally,
   };
 }
 

@@ -2,16 +2,20 @@
 // three at a time, each bounded by a timeout, folded into one verdict. A schema whose read
 // failed is reported as such, with the backend named; it never reads as healthy.
 import { type Posture, posture } from "../core/posture.ts";
+import type { TriageTally } from "../core/tally.ts";
 import type { Status } from "../core/types.ts";
 import { isOperatorError } from "../errors.ts";
 import { withTimeout } from "./bounded.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
 import { statusOf } from "./status.ts";
+import { tallyExtras, tallyFrom } from "./tally.ts";
 
 export interface SchemaPosture {
   schema: string;
   alias: string | null;
   status: Status | null;
+  /** The schema's triage tally (src/core/tally.ts); null when its status was not read. */
+  tally?: TriageTally | null;
   /** Why the status could not be read (one sentence), with the backend when known. */
   error: { message: string; backend: "postgres" | "meilisearch" | null } | null;
 }
@@ -63,27 +67,35 @@ export async function fleetPosture(
     async (config): Promise<SchemaPosture> => {
       const resolved = resolveSchema(ctx, config.module);
       try {
-        const status = await withTimeout(
-          statusOf(ctx, resolved, { items: 0 }),
+        const [status, extras] = await withTimeout(
+          Promise.all([statusOf(ctx, resolved, { items: 0 }), tallyExtras(ctx, resolved)]),
           Math.max(0, deadline - Date.now()),
           `sync status of ${config.module}`,
         );
-        return { schema: config.module, alias: config.alias, status, error: null };
+        const tally = tallyFrom(resolved, status, extras);
+        return { schema: config.module, alias: config.alias, status, tally, error: null };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const backend = isOperatorError(error) ? error.backend : null;
-        return { schema: config.module, alias: config.alias, status: null, error: { message, backend } };
+        return {
+          schema: config.module,
+          alias: config.alias,
+          status: null,
+          tally: null,
+          error: { message, backend },
+        };
       }
     },
   );
   const verdict = posture(
     schemas.map((s) =>
-      s.status
+      s.tally
         ? {
             schema: s.schema,
             ok: true,
-            backendFailed: s.status.backend.failed.total,
-            queueFailed: s.status.queue.failed.total,
+            backendFailed: s.tally.terminal.backend,
+            queueFailed: s.tally.terminal.queue,
+            resolved: s.tally.terminal.total - s.tally.needsTriage,
           }
         : { schema: s.schema, ok: false, error: s.error?.message ?? "unknown error" },
     ),

@@ -14,6 +14,7 @@ import {
   targetFactsFromCounts,
 } from "../core/reconcile.ts";
 import { countsFromCells } from "../core/rollup.ts";
+import type { TriageTally } from "../core/tally.ts";
 import type {
   ContractDriftReport,
   DriftSignal,
@@ -37,6 +38,7 @@ import {
 import { contractDriftOf } from "./contractDrift.ts";
 import { failedWorkOf, queueRollup } from "./failedWork.ts";
 import { statusOf } from "./status.ts";
+import { tallyExtras, tallyFrom } from "./tally.ts";
 
 /** Task types reconcile reads on the target index (§1.4 list_index_tasks). */
 export const INDEX_TASK_TYPES = [
@@ -71,6 +73,8 @@ export interface ReconcileReport {
   reindex: ReindexVisibility;
   summary: string;
   indexContractDrift: ContractDriftReport | null;
+  /** The schema's triage tally (src/core/tally.ts), from this report's reads. */
+  tally: TriageTally;
 }
 
 /** One round of bounded reads: a count per status, the swaps, and the newest task. */
@@ -161,14 +165,22 @@ export async function reconcileOf(
   // counts and the retryable total; each caller awaits it and reports its failure.
   const failedRollup = queueRollup(ctx, schema, { replayable: true });
   failedRollup?.catch(() => {});
-  const shared: SharedReads = failedRollup ? { failedRollup } : {};
-  const [status, failed, retryable, facts, drift] = await Promise.all([
-    statusOf(ctx, schema, {}, shared),
+  const rollupShared: SharedReads = failedRollup ? { failedRollup } : {};
+  // The status read and three small reads make the tally, which failed work reuses.
+  const statusRead = statusOf(ctx, schema, {}, rollupShared);
+  const tally = Promise.all([statusRead, tallyExtras(ctx, schema)]).then(([status, extras]) =>
+    tallyFrom(schema, status, extras),
+  );
+  tally.catch(() => {});
+  const shared: SharedReads = { ...rollupShared, tally };
+  const [status, failed, retryable, facts, drift, triage] = await Promise.all([
+    statusRead,
     failedWorkOf(ctx, schema, { limit: 1 }, shared),
     retryableRows(ctx, schema, failedRollup),
     targetFacts(ctx, target),
     // "No false-green": when asked for, a failed contract read fails the whole reconcile.
     options.includeContractDrift ? contractDriftOf(ctx, schema) : Promise.resolve(null),
+    tally,
   ]);
   const reindex = reindexVisibility(schema.liveIndex, target, facts);
   const signals = driftSignals({
@@ -201,6 +213,7 @@ export async function reconcileOf(
     reindex,
     summary: reconcileSummary(signals, reindex),
     indexContractDrift: drift,
+    tally: triage,
   };
 }
 

@@ -12,13 +12,14 @@ import {
   QUEUE_RETRYING_STATES,
   taskToSyncState,
 } from "../core/states.ts";
+import type { TriageTally } from "../core/tally.ts";
 import type { Bucket, Status } from "../core/types.ts";
 import type { OperatorError } from "../errors.ts";
 import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema, type SharedReads } from "./context.ts";
+import { DOCUMENT_TASK_TYPES, tallyExtras, tallyFrom } from "./tally.ts";
 
-/** Document write tasks, the only ones the backend plane reads (§1.1). */
-export const DOCUMENT_TASK_TYPES = ["documentAdditionOrUpdate", "documentDeletion"];
+export { DOCUMENT_TASK_TYPES } from "./tally.ts";
 
 /** How many of the newest items each bucket lists. */
 export const BUCKET_ITEMS = 5;
@@ -144,13 +145,36 @@ export interface SettledStatus {
   backend: Status["backend"] | null;
   queue: Status["queue"] | null;
   errors: OperatorError[];
+  /** The triage tally of what could be read (src/core/tally.ts). */
+  tally: TriageTally;
+}
+
+/** The triage tally of one schema, from its own reads; planes that fail stay unknown in it. */
+export async function schemaTally(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  shared: SharedReads = {},
+): Promise<TriageTally> {
+  const [backend, queue, extras] = await Promise.all([
+    backendPlane(ctx, schema, 0).catch(() => null),
+    queuePlane(ctx, schema, 0, shared).catch(() => null),
+    tallyExtras(ctx, schema),
+  ]);
+  return tallyFrom(schema, { backend, queue }, extras);
 }
 
 export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string): Promise<SettledStatus> {
   const schema = resolveSchema(ctx, schemaRef);
-  const [backend, queue] = await Promise.allSettled([
-    backendPlane(ctx, schema, BUCKET_ITEMS),
-    queuePlane(ctx, schema, BUCKET_ITEMS, {}),
+  const [backend, queue, extras] = await Promise.all([
+    backendPlane(ctx, schema, BUCKET_ITEMS).then(
+      (value) => ({ status: "fulfilled" as const, value }),
+      (reason: unknown) => ({ status: "rejected" as const, reason }),
+    ),
+    queuePlane(ctx, schema, BUCKET_ITEMS, {}).then(
+      (value) => ({ status: "fulfilled" as const, value }),
+      (reason: unknown) => ({ status: "rejected" as const, reason }),
+    ),
+    tallyExtras(ctx, schema),
   ]);
   // Each plane maps its own failures (meiliRead, postgresRead); anything else is named here.
   const errors: OperatorError[] = [];
@@ -165,5 +189,13 @@ export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string)
     backend: backend.status === "fulfilled" ? backend.value : null,
     queue: queue.status === "fulfilled" ? queue.value : null,
     errors,
+    tally: tallyFrom(
+      schema,
+      {
+        backend: backend.status === "fulfilled" ? backend.value : null,
+        queue: queue.status === "fulfilled" ? queue.value : null,
+      },
+      extras,
+    ),
   };
 }

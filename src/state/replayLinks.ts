@@ -55,3 +55,30 @@ export async function latestReplays(
     ]),
   );
 }
+
+/**
+ * The scope's failed jobs (retryable, discarded, cancelled) that the bot replayed, counted by the
+ * failed job's state and the newest replay's current Oban state (null: the replay job is gone).
+ * Aggregated in SQL from the replay links, which are few; the failed rows are never listed.
+ */
+export async function replayCounts(
+  db: Queryable,
+  stateName: string,
+  scope: { prefix: string; queue: string; schema: string },
+): Promise<{ failedState: string; replayState: string | null; count: number }[]> {
+  const jobs = `${stateSchema(scope.prefix)}.oban_jobs`;
+  const { rows } = await db.query<{ failed_state: string; replay_state: string | null; n: number }>(
+    `SELECT f.state::text AS failed_state, r.state::text AS replay_state, count(*)::int AS n
+     FROM (
+       SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id
+       FROM ${stateSchema(stateName)}.replay_links l
+       ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC
+     ) newest
+     JOIN ${jobs} f ON f.id = newest.failed_job_id
+     LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
+     WHERE f.state::text IN ('retryable', 'discarded', 'cancelled') AND f.queue = $1 AND f.args @> $2::jsonb
+     GROUP BY 1, 2`,
+    [scope.queue, JSON.stringify({ schema: scope.schema })],
+  );
+  return rows.map((r) => ({ failedState: r.failed_state, replayState: r.replay_state, count: r.n }));
+}

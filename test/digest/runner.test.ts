@@ -319,9 +319,9 @@ describe("digest runner", () => {
     }
     const all = JSON.stringify(details);
     for (const i of [0, 59, 60, 199]) expect(all).toContain(manyModule(i));
-    expect(all).toContain("*Failed work:* 1 — transport 1");
+    expect(all).toContain("*Failed work:* 1 failed row · 1 needs triage — transport 1");
     expect(JSON.stringify(calls2[0]?.body)).toContain(
-      "*200 schemas checked* · 60 with failed work (60 rows: transport 60)",
+      "*200 schemas checked* · 60 with failed work (60 failed rows · 60 need triage: transport 60)",
     );
     // Posting was paced: a second before each message after the first this runner posted.
     expect(resumed.sleeps).toEqual(Array.from({ length: details.length - 2 }, () => 1000));

@@ -82,7 +82,7 @@ describe("Meilisearch black-holed", () => {
       expect(one.text).toContain("the PostgreSQL figures below are complete");
       expect(one.text).toMatch(/\*Backend\* \(Meilisearch tasks\)\n:grey_question: \*unknown\*/);
       expect(one.text).toMatch(/\*Retrying\*\n1/);
-      expect(one.text).toMatch(/\*Failed\*\n1/);
+      expect(one.text).toMatch(/\*Terminal \(discarded, cancelled\)\*\n1/);
       // Failed work: the Oban rows, marked partial.
       expect(failed.text).toContain("*Meilisearch could not be read:*");
       expect(failed.text).toContain(sentence);
@@ -150,7 +150,7 @@ describe("Postgres black-holed", () => {
       expect(one.text).toMatch(sentence);
       expect(one.text).toContain("the Meilisearch figures below are complete");
       expect(one.text).toMatch(/\*Queue\* \(Oban jobs\)\n:grey_question: \*unknown\*/);
-      expect(one.text).toMatch(/\*Failed\*\n1\nnewest `meilisearch:\d+`/);
+      expect(one.text).toMatch(/\*Failed or cancelled tasks\*\n1\nnewest `meilisearch:\d+`/);
       // Failed work: the Meilisearch rows, marked partial.
       expect(failed.text).toContain("*PostgreSQL could not be read:*");
       expect(failed.text).toMatch(sentence);

@@ -105,7 +105,7 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
 
   it("opens failed work with its rollup, pages through it in place, and requests a retry", async () => {
     await run("/scrypath failed posts");
-    const failed = message("items need triage");
+    const failed = message("terminal failures need triage");
     await failed.waitFor();
     const text = (await failed.textContent()) ?? "";
     for (const reasonClass of ["transport", "validation", "backend_rejected", "queue_exhausted", "unknown"]) {

@@ -167,7 +167,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
 
   it("answers /scrypath failed posts with the rollup and a page button, and --page 2 with the rest", async () => {
     const first = await answerTo("failed posts");
-    expect(allText(first)).toMatch(/items? need/);
+    expect(allText(first)).toMatch(/needs? triage/);
     expect(buttonValues(first, ACTIONS.page).length).toBeGreaterThan(0);
     const second = await answerTo("failed posts --page 2");
     expect(allText(second)).toContain("rows 11");
@@ -212,7 +212,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     const body = expectMessage(post);
     expect(body.replace_original).toBe(false);
     expect(body.response_type).toBe("ephemeral");
-    expect(allText(body)).toMatch(/items? need/);
+    expect(allText(body)).toMatch(/needs? triage/);
   });
 
   it("answers drift, reconcile and help", async () => {

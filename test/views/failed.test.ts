@@ -46,7 +46,9 @@ describe("failedView", () => {
     expectSafe(m);
     const text = visibleText(m);
     expect(m.blocks[0]?.type).toBe("header");
-    expect(text).toContain(":rotating_light: 4 failed sync work items need triage");
+    // One retrying row of four: the headline counts the three terminal ones that need a person.
+    expect(text).toContain(":rotating_light: 3 terminal failures need triage");
+    expect(text).toContain("*4 failed rows · 1 retrying · 3 need triage*");
     const rollup = /```\n([\s\S]*?)\n```/.exec(text)?.[1] ?? "";
     expect(rollup.split("\n").map((l) => l.split(" ")[0])).toEqual([
       "transport",
@@ -66,13 +68,13 @@ describe("failedView", () => {
     const m = failedView(failedResult([backendRow(), queueRow()]), opts());
     expectSafe(m);
     const [backend, queue] = sections(m).filter((s) => s.startsWith("*`"));
-    expect(backend).toContain("*`meilisearch:403`* · upsert · failed · validation · retryable: no");
+    expect(backend).toContain("*`meilisearch:403`* · upsert · terminal · validation · retryable: no");
     expect(backend).toContain("failed 2 h ago · task `documentAdditionOrUpdate` on `prod_posts`");
     expect(backend).toContain("> Document `42` has an invalid `_geo` field");
     expect(backend).toContain(`_${BACKEND_NO_REPLAY}._`);
     expect(backend).not.toContain("oban.example.com");
 
-    expect(queue).toContain("*`oban:601`* · upsert · failed · transport · retryable: yes");
+    expect(queue).toContain("*`oban:601`* · upsert · terminal · transport · retryable: yes");
     expect(queue).toContain("attempt 3/20 · failed 4 min ago · queue `search_sync`");
     expect(queue).toContain("> ** (Req.TransportError) timeout connecting to https://search.internal:7700");
     expect(queue).toContain("<https://oban.example.com/jobs/601?queue=search_sync|Open job in dashboard>");
@@ -95,8 +97,13 @@ describe("failedView", () => {
     };
     const m = failedView(failedResult([row, gone]), opts());
     expectSafe(m);
-    expect(visibleText(m)).toContain(":repeat: replayed as #1234 (completed) 2 min ago");
-    expect(visibleText(m)).toContain("replayed as #1300 (no longer in oban_jobs) 24 h ago");
+    expect(visibleText(m)).toContain(
+      ":white_check_mark: replayed as #1234 · completed · *resolved* 2 min ago",
+    );
+    expect(visibleText(m)).toContain(":repeat: replayed as #1300 · no longer in oban_jobs 24 h ago");
+    // Closure: the completed replay resolved its row; the pruned one is still counted as needing triage.
+    expect(visibleText(m)).toContain(":rotating_light: 1 terminal failure needs triage");
+    expect(visibleText(m)).toContain("*2 failed rows · 1 resolved by replay · 1 needs triage*");
   });
 
   it("escapes, redacts and cuts hostile error text, and never shows job args", () => {
@@ -134,7 +141,7 @@ describe("failedView", () => {
     expectSafe(m);
     expect(m.blocks.length).toBeLessThanOrEqual(25);
     const text = visibleText(m);
-    expect(text).toContain("1,000 failed sync work items need triage");
+    expect(text).toContain("1,000 failed rows with these filters");
     expect(sections(m).filter((s) => s.startsWith("*`")).length).toBe(FAILED_PAGE_SIZE);
     expect(text).toContain("*Page 1* · rows 1–10 of 1,000");
     expect(text).toContain("Filters: class `validation`, source `oban` · page 1");
@@ -191,7 +198,7 @@ describe("failedView", () => {
     expect(text).toContain("backend plane (Meilisearch tasks) is unknown, not zero");
     expect(text).toContain("&lt;!channel&gt;");
     expect(m.text).toContain("partial");
-    expect(text).toContain("1 failed sync work item needs triage (partial)");
+    expect(text).toContain("1 failed row in what could be read");
 
     const none = failedView(failedResult([]), opts({ partial: { backend: "meilisearch", message: "down" } }));
     expectSafe(none);

@@ -1,5 +1,6 @@
 // Realistic operator results for view tests, built with the core's own constructors (no services),
 // plus hostile data: mentions, links, ampersands, secrets, very long errors, unicode.
+
 import type { Button } from "@slack/types";
 import { expect } from "vitest";
 import { compareContract } from "../../src/core/contractDrift.ts";
@@ -13,6 +14,7 @@ import {
   targetFactsFromTasks,
 } from "../../src/core/reconcile.ts";
 import { countReasonClasses } from "../../src/core/rollup.ts";
+import { type TriageTally, triageTally } from "../../src/core/tally.ts";
 import type { FailedWork, MeiliTask, ObanJob, Status, SyncState } from "../../src/core/types.ts";
 import type {
   FailedWorkResult,
@@ -115,14 +117,22 @@ export function cleanStatus(schema: string, mode: Status["mode"] = "oban"): Stat
 export function fleet(schemas: SchemaPosture[]): FleetPosture {
   const verdict = posture(
     schemas.map((s) =>
-      s.status
+      s.tally
         ? {
             schema: s.schema,
             ok: true as const,
-            backendFailed: s.status.backend.failed.total,
-            queueFailed: s.status.queue.failed.total,
+            backendFailed: s.tally.terminal.backend,
+            queueFailed: s.tally.terminal.queue,
+            resolved: s.tally.terminal.total - s.tally.needsTriage,
           }
-        : { schema: s.schema, ok: false as const, error: s.error?.message ?? "unknown error" },
+        : s.status
+          ? {
+              schema: s.schema,
+              ok: true as const,
+              backendFailed: s.status.backend.failed.total,
+              queueFailed: s.status.queue.failed.total,
+            }
+          : { schema: s.schema, ok: false as const, error: s.error?.message ?? "unknown error" },
     ),
   );
   return { posture: verdict, schemas };
@@ -206,8 +216,34 @@ export function failedResult(
       total: entries.filter((e) => e.source === "meilisearch").length,
       classified: entries.filter((e) => e.source === "meilisearch").length,
     },
+    tally: tallyOfRows(entries),
     ...overrides,
   };
+}
+
+/** The tally the operator would compute for these failed rows (no pending work). */
+export function tallyOfRows(entries: readonly FailedWork[]): TriageTally {
+  const queue = entries.filter((e) => e.source === "oban");
+  return triageTally({
+    backend: { failed: entries.length - queue.length, pending: 0 },
+    queue: {
+      terminal: queue.filter((e) => e.state !== "retrying").length,
+      retrying: queue.filter((e) => e.state === "retrying").length,
+      pending: 0,
+      nextRetryAt: null,
+    },
+    replays: queue.flatMap((e) =>
+      e.replayedAs
+        ? [
+            {
+              row: e.state === "retrying" ? "retrying" : "terminal",
+              replayState: e.replayedAs.state,
+              count: 1,
+            } as const,
+          ]
+        : [],
+    ),
+  });
 }
 
 /** 1,000 failed rows, as the operator would count them; `entries` holds only what was asked. */
@@ -262,6 +298,14 @@ export function reconcileReport(overrides: { status?: Status; failed?: FailedWor
     retryableTotal: retryRows.length,
     reindex,
     summary: reconcileSummary(signals, reindex),
+    tally: {
+      ...tallyOfRows(failed),
+      pending: {
+        backend: st.backend.pending.total,
+        queue: st.queue.pending.total,
+        total: st.backend.pending.total + st.queue.pending.total,
+      },
+    },
     indexContractDrift: null,
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reindexVisibility } from "../../src/core/reconcile.ts";
+import { triageTally } from "../../src/core/tally.ts";
 import { reconcileView } from "../../views/reconcile.ts";
 import { ACTIONS, REQUEST_ACTIONS } from "../../views/types.ts";
 import {
@@ -18,17 +19,39 @@ import {
 } from "./fixtures.ts";
 
 describe("reconcileView", () => {
+  it("says plainly when every failed row was resolved by replay, and does not lead in red", () => {
+    const report = reconcileReport({
+      status: cleanStatus(SCHEMA),
+      failed: [queueRow(), queueRow({ id: 605 })],
+    });
+    report.tally = triageTally({
+      backend: { failed: 0, pending: 0 },
+      queue: { terminal: 2, retrying: 0, pending: 0, nextRetryAt: null },
+      replays: [{ row: "terminal", replayState: "completed", count: 2 }],
+    });
+    const m = reconcileView(report, viewContext());
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(report.summary).toBe("Sync failures need attention");
+    expect(text).not.toContain(":red_circle:");
+    expect(m.text).toBe(
+      `${SCHEMA}: Nothing needs a person · Reindex work is pending (2 failed rows · 2 resolved by replay · 0 need triage)`,
+    );
+    expect(text).toContain("Nothing here needs a person: replays resolved the terminal failures.");
+    expect(text).toContain("replayed by the bot 2: 2 completed");
+  });
+
   it("leads with the summary, then signals with their labels in order, rollup and actions", () => {
     const report = reconcileReport();
     const m = reconcileView(report, viewContext());
     expectSafe(m);
     const text = visibleText(m);
     expect(text).toContain(":red_circle: Sync failures need attention");
-    expect(m.text).toBe(`${SCHEMA}: Sync failures need attention (3 failed rows)`);
+    expect(m.text).toBe(`${SCHEMA}: Sync failures need attention (3 failed rows · 3 need triage)`);
     const labels = [
       "Backend tasks pending — 1 task",
       "Queue jobs pending — 3 pending, 1 retrying",
-      "Failed sync work — 3 rows",
+      "Failed sync work — 3 failed rows · 3 need triage",
       "Reindex task history available — on `prod_posts__reindex`",
       "Reindex in progress",
     ];
@@ -36,7 +59,9 @@ describe("reconcileView", () => {
     expect(at.every((i) => i >= 0)).toBe(true);
     expect(at).toEqual([...at].sort((a, b) => a - b));
     expect(text).not.toContain("Index swap pending");
-    expect(text).toContain("*Failed work:* 3 — transport 2 · validation 1 (mostly transport)");
+    expect(text).toContain(
+      "*Failed work:* 3 failed rows · 3 need triage — transport 2 · validation 1 (mostly transport)",
+    );
     // Retry first, then the single repair action (reindex: a target task is processing).
     expect(text).toMatch(/1\. `retry\(ids=601,605\)` — replay each listed failed queue job/);
     expect(text).toMatch(/2\. `reindex` — rebuild into `prod_posts__reindex`, then swap it live/);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { triageTally } from "../../src/core/tally.ts";
 import type { SchemaPosture } from "../../src/operator/index.ts";
 import { partialStatusView, postureView, statusView } from "../../views/status.ts";
 import { ACTIONS } from "../../views/types.ts";
@@ -34,7 +35,7 @@ describe("statusView", () => {
     // 2 backend + 5 queue terminal failures lead.
     expect(text).toContain("7 terminal failures");
     expect(text).toMatch(/\*Pending\*\n1/);
-    expect(text).toMatch(/\*Failed\*\n2\nnewest `meilisearch:404`, `meilisearch:403`/);
+    expect(text).toMatch(/\*Failed or cancelled tasks\*\n2\nnewest `meilisearch:404`, `meilisearch:403`/);
     expect(text).toMatch(/\*Retrying\*\n1/);
     expect(text).toContain("*Observed*\nyes");
     expect(text).toContain("`meilisearch:402` <!date^");
@@ -142,9 +143,7 @@ describe("postureView", () => {
     const text = visibleText(m);
     expect(text).toContain(":large_green_circle: Scrypath posture: No fetch errors observed");
     expect(text).toContain("*2 schemas checked* · 2 clear");
-    expect(text).toMatch(
-      /\*posts\* · oban · `prod_post` — backend clear · queue clear · last applied 2 h ago/,
-    );
+    expect(text).toMatch(/\*posts\* · oban · `prod_post` — clear · last applied 2 h ago/);
     expect(text).toContain("*MyApp.Tag*");
     expect(text).toContain("<https://runbooks.example.com/scrypath|Runbook>");
   });
@@ -175,8 +174,37 @@ describe("postureView", () => {
       ":warning: *comments* — not read, Meilisearch failed: Meilisearch refused the key &lt;!channel&gt;",
     );
     expect(text).toContain(
-      "*posts* · oban · `prod_posts` — backend 2 failed, 1 pending · queue 5 failed, 1 retrying, 3 pending · last applied 4 min ago",
+      "*posts* · oban · `prod_posts` — 8 failed rows · 1 retrying · 7 need triage · 4 pending · last applied 4 min ago",
     );
+  });
+
+  it("agrees with its verdict: resolved and retrying work is not red, and each schema has its buttons", () => {
+    const resolved: SchemaPosture = {
+      ...ok(SCHEMA, "posts"),
+      tally: triageTally({
+        backend: { failed: 0, pending: 0 },
+        queue: { terminal: 3, retrying: 2, pending: 0, nextRetryAt: new Date("2026-11-20T10:05:00Z") },
+        replays: [{ row: "terminal", replayState: "completed", count: 3 }],
+      }),
+    };
+    const m = postureView(fleet([resolved, ok("MyApp.Tag")]), viewContext());
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain(":large_green_circle: Scrypath posture: No fetch errors observed");
+    expect(text).toContain(
+      "Nothing needs a person: no schema fetch errors, and the 3 terminal sync failure(s)",
+    );
+    expect(text).toContain("*2 schemas checked* · 1 with work in flight (retrying or pending) · 1 clear");
+    expect(text).toContain(
+      ":hourglass_flowing_sand: *posts* · oban · `prod_post` — 5 failed rows · 3 resolved by replay · 2 retrying · 0 need triage ·",
+    );
+    expect(text).not.toContain(":red_circle:");
+    expect(buttons(m).map((b) => [b.text.text, b.action_id, b.value])).toEqual([
+      ["Failed work · posts", ACTIONS.openFailed, JSON.stringify({ schema: SCHEMA })],
+      ["Reconcile · posts", ACTIONS.openReconcile, JSON.stringify({ schema: SCHEMA })],
+      ["Failed work · MyApp.Tag", ACTIONS.openFailed, JSON.stringify({ schema: "MyApp.Tag" })],
+      ["Reconcile · MyApp.Tag", ACTIONS.openReconcile, JSON.stringify({ schema: "MyApp.Tag" })],
+    ]);
   });
 
   it("fits 200 schemas in one message, problems first, and says how many are not shown", () => {
@@ -193,12 +221,14 @@ describe("postureView", () => {
     expectSafe(m);
     expect(m.blocks.length).toBeLessThanOrEqual(20);
     const text = visibleText(m);
-    expect(text).toContain("*200 schemas checked* · 1 not read · 1 with terminal failures · 198 clear");
+    expect(text).toContain(
+      "*200 schemas checked* · 1 not read · 1 with terminal failures that need triage · 198 clear",
+    );
     expect(text).toContain("*broken* — not read, PostgreSQL failed");
     expect(text).toContain("*posts* ·");
     // The 198 clear schemas fold into one line of names.
     expect(text).toMatch(
-      /:white_check_mark: \*198 clear\* \(nothing pending or failed\): schema_0_🦄, schema_1_🦄, .* and [\d,]+ more/,
+      /:white_check_mark: \*198 clear\* \(nothing needs a person or is in flight\): schema_0_🦄, schema_1_🦄, .* and [\d,]+ more/,
     );
     expect(JSON.stringify(m).length).toBeLessThan(20_000);
   });

@@ -1,0 +1,82 @@
+// The triage tally of one schema (src/core/tally.ts), from the status planes already read plus
+// three small aggregate reads: Meilisearch's count of `failed` document tasks (the status plane
+// also counts cancelled ones, as upstream prints), when Oban next retries, and the replay links
+// joined to oban_jobs. A plane that could not be read stays unknown in the tally, never zero.
+import { countTasks } from "../backends/meilisearch.ts";
+import { nextRetryAt } from "../backends/obanJobs.ts";
+import { type ReplayCell, type TriageTally, triageTally } from "../core/tally.ts";
+import type { Status } from "../core/types.ts";
+import { stateExists } from "../state/migrations.ts";
+import { replayCounts } from "../state/replayLinks.ts";
+import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
+import type { OperatorContext, ResolvedSchema } from "./context.ts";
+
+/** Document write tasks, the only ones the backend plane reads (§1.1). */
+export const DOCUMENT_TASK_TYPES = ["documentAdditionOrUpdate", "documentDeletion"];
+
+export interface TallyExtras {
+  backendFailed: number | null;
+  queue: { nextRetryAt: Date | null; replays: ReplayCell[] } | null;
+}
+
+/** The reads the tally needs beyond the status planes; start them alongside the planes. */
+export async function tallyExtras(ctx: OperatorContext, schema: ResolvedSchema): Promise<TallyExtras> {
+  const scope = schema.obanScope;
+  const [backend, queue] = await Promise.allSettled([
+    meiliRead(ctx, () =>
+      countTasks(ctx.meili, {
+        indexUids: [schema.liveIndex],
+        types: DOCUMENT_TASK_TYPES,
+        statuses: ["failed"],
+      }),
+    ),
+    scope
+      ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
+          const stateName = ctx.config.state.schema;
+          const [at, replays] = await Promise.all([
+            nextRetryAt(ctx.db, scope),
+            stateExists(ctx.db, stateName).then((exists) =>
+              exists ? replayCounts(ctx.db, stateName, scope) : [],
+            ),
+          ]);
+          return {
+            nextRetryAt: at,
+            replays: replays.map(
+              (r): ReplayCell => ({
+                row: r.failedState === "retryable" ? "retrying" : "terminal",
+                replayState: r.replayState,
+                count: r.count,
+              }),
+            ),
+          };
+        })
+      : Promise.resolve({ nextRetryAt: null, replays: [] }),
+  ]);
+  return {
+    backendFailed: backend.status === "fulfilled" ? backend.value : null,
+    queue: queue.status === "fulfilled" ? queue.value : null,
+  };
+}
+
+/** The tally of what was read: a null plane (or extra read that failed) is left unknown. */
+export function tallyFrom(
+  schema: ResolvedSchema,
+  planes: { backend: Status["backend"] | null; queue: Status["queue"] | null },
+  extras: TallyExtras,
+): TriageTally {
+  const backend =
+    planes.backend && extras.backendFailed !== null
+      ? { failed: extras.backendFailed, pending: planes.backend.pending.total }
+      : null;
+  const queue = !schema.obanScope
+    ? { terminal: 0, retrying: 0, pending: 0, nextRetryAt: null }
+    : planes.queue && extras.queue
+      ? {
+          terminal: planes.queue.failed.total,
+          retrying: planes.queue.retrying.total,
+          pending: planes.queue.pending.total,
+          nextRetryAt: extras.queue.nextRetryAt,
+        }
+      : null;
+  return triageTally({ backend, queue, replays: extras.queue?.replays ?? [] });
+}

@@ -1,0 +1,65 @@
+// The triage tally in words (DESIGN.md "One vocabulary"): every surface that shows failed work
+// counts it with these phrases, so the same moment reads the same everywhere.
+import { REPLAY_OUTCOMES, type ReplayOutcome, type TriageTally } from "../src/core/tally.ts";
+import { count, plural, slackDate } from "./common.ts";
+
+const OUTCOME_WORDS: Record<ReplayOutcome, string> = {
+  pending: "pending",
+  completed: "completed",
+  failed: "failed",
+  gone: "pruned from oban_jobs",
+};
+
+/** "Oban tries again <date>", or null when nothing is retrying. */
+export function nextRetry(t: TriageTally): string | null {
+  return t.retrying.nextAt ? `Oban tries again ${slackDate(t.retrying.nextAt)}` : null;
+}
+
+/**
+ * "13 rows · 3 resolved by replay · 2 retrying · 8 need triage": every failed row, split into
+ * what a replay resolved, what Oban retries by itself and what still needs a person. Parts that
+ * are zero are left out, except "need triage".
+ */
+export function tallyLine(t: TriageTally): string {
+  const parts = [plural(t.rows, "failed row")];
+  if (t.resolved > 0) parts.push(`${count(t.resolved)} resolved by replay`);
+  if (t.retrying.total > 0) parts.push(`${count(t.retrying.total)} retrying`);
+  parts.push(`${count(t.needsTriage)} ${t.needsTriage === 1 ? "needs" : "need"} triage`);
+  return parts.join(" · ");
+}
+
+/** "replayed 4: 3 completed, 1 pending", or null when the bot replayed none of these rows. */
+export function replayedLine(t: TriageTally): string | null {
+  if (t.replayed.total === 0) return null;
+  const parts = REPLAY_OUTCOMES.filter((k) => t.replayed[k] > 0).map(
+    (k) => `${count(t.replayed[k])} ${OUTCOME_WORDS[k]}`,
+  );
+  return `replayed by the bot ${count(t.replayed.total)}: ${parts.join(", ")}`;
+}
+
+/** The headline: what still needs a person, said plainly when nothing does. */
+export function needsHeadline(t: TriageTally, scope = ""): string {
+  if (t.needsTriage > 0) {
+    return `${plural(t.needsTriage, "terminal failure")}${scope} ${t.needsTriage === 1 ? "needs" : "need"} triage`;
+  }
+  if (t.rows === 0) return "No failed sync work";
+  return "Nothing needs a person";
+}
+
+/** "terminal 10 (backend 2, queue 8) · retrying 3 · pending 4": the plane split, labelled. */
+export function vocabularyLine(t: TriageTally): string {
+  const terminal = `terminal ${count(t.terminal.total)}${
+    t.terminal.total > 0 ? ` (Meilisearch ${count(t.terminal.backend)}, Oban ${count(t.terminal.queue)})` : ""
+  }`;
+  return [terminal, `retrying ${count(t.retrying.total)}`, `pending ${count(t.pending.total)}`].join(" · ");
+}
+
+/** When failed rows remain but none needs a person, the plain sentence that says so; else null. */
+export function nobodyNeeded(t: TriageTally): string | null {
+  if (t.needsTriage > 0 || t.rows === 0) return null;
+  const why = [
+    t.resolved > 0 ? "replays resolved the terminal failures" : null,
+    t.retrying.total > 0 ? "Oban retries the rest by itself" : null,
+  ].filter(Boolean);
+  return `Nothing here needs a person: ${why.join(", and ")}.`;
+}
