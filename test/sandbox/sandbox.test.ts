@@ -127,6 +127,15 @@ describe("the sandbox", { timeout: 90_000 }, () => {
     });
   });
 
+  it("answers typed text over 4,000 characters itself", async () => {
+    const long = await page("command", { user: VIC.id, text: `/scrypath failed ${"y".repeat(4_100)}` });
+    expect(long.status).toBe(200);
+    await waitFor(() => ephemeralOf(VIC.id, "too long") !== undefined, "the too-long answer");
+    expect(ephemeralOf(VIC.id, "too long")?.text).toBe(
+      "the command text is too long (4107 characters; at most 4000)",
+    );
+  });
+
   it("runs a retry from the page's API to a verified thread reply, through the real confirmation flow", async () => {
     await page("command", { user: ANA.id, text: "/scrypath failed posts" });
     await waitFor(() => ephemeralOf(ANA.id, "need triage") !== undefined, "the failed work");

@@ -230,6 +230,43 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     expect(allText(typo)).toContain("/scrypath status posts");
   });
 
+  it("names the configured schemas when none is given, and what a sub-command lacks", async () => {
+    const started = Date.now();
+    const missing = await answerTo("failed");
+    expect(missing.text).toBe(
+      "expected a schema, for example `/scrypath failed posts`; configured schemas: MyApp.Blog.Post (posts)",
+    );
+    const hotApply = await answerTo("settings hot-apply");
+    expect(allText(hotApply)).not.toMatch(/sub-command/);
+    expect(hotApply.text).toMatch(
+      /^expected a schema, for example .*configured schemas: MyApp\.Blog\.Post \(posts\)$/,
+    );
+    const revert = await answerTo("settings REVERT");
+    expect(revert.text).toBe("expected a settings change id such as `12` (the audit log lists them)");
+    expect((await answerTo("settings")).text).toMatch(/^expected a sub-command/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("matches schema names in any case, like verbs", async () => {
+    for (const text of ["status POSTS", "failed Posts", "STATUS myapp.blog.post"]) {
+      const body = await answerTo(text);
+      expect({ text, said: allText(body) }).toEqual({
+        text,
+        said: expect.stringContaining("MyApp.Blog.Post"),
+      });
+      expect(allText(body)).not.toMatch(/unknown schema/i);
+    }
+  });
+
+  it("answers a text over 4,000 characters itself, with usage", async () => {
+    const started = Date.now();
+    const body = await answerTo(`failed posts ${"x".repeat(4_100)}`);
+    expect(body.response_type).toBe("ephemeral");
+    expect(body.text).toBe("the command text is too long (4113 characters; at most 4000)");
+    expect(allText(body)).toContain("Usage:");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it("shares with --share: in_channel, with Requested by", async () => {
     const body = await answerTo("status posts --share", { userId: "U0BOB00002" });
     expect(body.response_type).toBe("in_channel");
