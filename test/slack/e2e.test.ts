@@ -267,6 +267,19 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     expect(Date.now() - started).toBeLessThan(15_000);
   });
 
+  it("echoes typed text escaped once: Slack's own escaping is read back first", async () => {
+    // Slack sends what a person typed with `&`, `<` and `>` escaped; the bot escapes it again for mrkdwn.
+    const body = await answerTo("failed &lt;!channel&gt; &amp;co");
+    const section = JSON.stringify(body.blocks);
+    expect(body.text).toBe("unexpected extra words: &amp;co");
+    expect(section).not.toContain("&amp;lt;");
+    expect(section).not.toContain("<!channel>");
+    const unknown = await answerTo("failed &lt;!channel&gt;");
+    expect(unknown.text).toMatch(/^unknown schema "&lt;!channel&gt;"; configured schemas: MyApp\.Blog\.Post/);
+    expect(JSON.stringify(unknown.blocks)).toContain('Unknown schema \\"&lt;!channel&gt;\\"');
+    expect(JSON.stringify(unknown.blocks)).not.toContain("&amp;lt;");
+  });
+
   it("shares with --share: in_channel, with Requested by", async () => {
     const body = await answerTo("status posts --share", { userId: "U0BOB00002" });
     expect(body.response_type).toBe("in_channel");
