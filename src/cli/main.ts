@@ -16,7 +16,15 @@ import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
-import { COMMANDS, type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
+import {
+  COMMANDS,
+  type CommandSpec,
+  commandUsage,
+  findCommand,
+  SHARED_OPTIONS,
+  suggestCommand,
+  usage,
+} from "./commands.ts";
 import {
   formatContractDrift,
   formatFailed,
@@ -367,8 +375,9 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
         io.stderr(`${usage()}\n`);
         return 1;
       }
+      const guess = suggestCommand(positionals);
       throw new UsageError(
-        `unknown command "${positionals.join(" ")}"; run \`scrypath-bot --help\` for the list of commands`,
+        `unknown command "${positionals.join(" ")}"; ${guess ? `did you mean \`scrypath-bot ${guess.join(" ")}\`? ` : ""}run \`scrypath-bot --help\` for the list of commands`,
       );
     }
     const { spec, rest } = found;

@@ -205,6 +205,24 @@ describe("CLI errors", () => {
       );
     });
 
+    it("a mistyped command: did you mean, as in Slack", async () => {
+      expect(await fails("scrypath-bot", ["statsu", "posts"])).toBe(
+        'unknown command "statsu posts"; did you mean `scrypath-bot status posts`? run `scrypath-bot --help` for the list of commands',
+      );
+      expect(await fails("scrypath-bot", ["Reconcile", "posts", "--json"])).toContain(
+        "did you mean `scrypath-bot reconcile posts`?",
+      );
+      expect(await fails("scrypath-bot", ["settings", "hotapply", "posts"])).toContain(
+        "did you mean `scrypath-bot settings hot-apply posts`?",
+      );
+      expect(await fails("scrypath-bot", ["setings", "dif", "posts"])).toContain(
+        "did you mean `scrypath-bot settings diff posts`?",
+      );
+      expect(await fails("scrypath-bot", ["playbook", "validate", "priv"])).toContain(
+        "did you mean `scrypath-bot playbooks validate priv`?",
+      );
+    });
+
     it("unknown or malformed flags: invalid options", async () => {
       expect(await fails("scrypath.status", ["status", "posts", "--frob"])).toBe(
         "invalid options: unknown option --frob; run `scrypath-bot status --help` for the options it accepts",
