@@ -34,6 +34,7 @@ import {
 } from "./format.ts";
 import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJson } from "./json.ts";
 import {
+  auditArgumentRefusal,
   auditLines,
   confirmMutation,
   hotApplyCommand,
@@ -218,7 +219,10 @@ async function runOperatorCommand(
     }
     case "scrypath.settings.hot_apply": {
       const settingsFile = values["settings-file"] as string | undefined;
-      const settings = await readHotApplySettings({ settingsFile, ackLive: values["ack-live"] === true });
+      const settings = await readHotApplySettings({
+        settingsFile,
+        ackLive: values["ack-live"] === true,
+      }).catch((error) => auditArgumentRefusal(operator, error, { schema }));
       resolveSchema(operator.context, schema);
       // Keys the operator refuses (and audits) are refused without asking first.
       if (validateHotApplyPayload(settings).ok) {
@@ -228,9 +232,16 @@ async function runOperatorCommand(
       return mutation(r.outcome, r.failed);
     }
     case "scrypath.settings.revert": {
-      const changeId = parseChangeId(schema);
+      const refused = (error: unknown) =>
+        auditArgumentRefusal(operator, error, { schema: null, target: { revert_of: schema } });
+      let changeId: number;
+      try {
+        changeId = parseChangeId(schema);
+      } catch (error) {
+        return refused(error);
+      }
       await confirm(`revert settings change ${changeId} on the live index`);
-      const r = await revertCommand(operator, changeId, values.force === true);
+      const r = await revertCommand(operator, changeId, values.force === true).catch(refused);
       return mutation(r.outcome, r.failed);
     }
     case "scrypath-bot.audit": {
