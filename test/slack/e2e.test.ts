@@ -103,7 +103,12 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
         alias: "posts",
         syncMode: "oban",
         obanQueue: QUEUE,
-        contract: { fields: ["title", "body"], filterable: ["status"], sortable: ["inserted_at"] },
+        contract: {
+          fields: ["title", "body"],
+          filterable: ["status"],
+          sortable: ["inserted_at"],
+          settings: { synonyms: { car: ["automobile"] }, stopWords: ["the"] },
+        },
       },
     ]);
     const live = `${d.indexPrefix}_post`;
@@ -220,6 +225,32 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     expect(allText(await answerTo("reconcile posts"))).toMatch(/reconcile|recommend/i);
     const help = await answerTo("help");
     for (const verb of ["status", "failed", "reconcile", "drift"]) expect(allText(help)).toContain(verb);
+  });
+
+  it("drift suggests the fix (hot-apply for synonyms and stop words, a reindex otherwise) and lists each difference once", async () => {
+    const started = Date.now();
+    const body = await answerTo("drift posts");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const sections = (body.blocks as { type: string; text?: { text: string } }[])
+      .filter((b) => b.type === "section")
+      .map((b) => b.text?.text ?? "");
+    const settings = sections.find((t) => t.includes("*settings* — differs")) ?? "";
+    expect(settings).toContain("`synonyms`");
+    expect(settings).toContain("`stopWords`");
+    // Already listed under filterable_attributes and sortable_attributes: not repeated here.
+    expect(settings).not.toContain("filterableAttributes");
+    expect(settings).not.toContain("sortableAttributes");
+    const all = sections.join("\n");
+    expect(all.match(/`status`/g)).toHaveLength(1);
+    expect(all.match(/`inserted_at`/g)).toHaveLength(1);
+    const fix = sections.find((t) => t.startsWith("*Suggested fix*"));
+    expect(fix).toBe(
+      [
+        "*Suggested fix*",
+        "• `synonyms`, `stopWords` can change on the live index: `/scrypath settings hot-apply MyApp.Blog.Post`",
+        "• `filterable_attributes`, `sortable_attributes` need a reindex (a new index built with the declared settings, then swapped in): `/scrypath reconcile MyApp.Blog.Post --action reindex`",
+      ].join("\n"),
+    );
   });
 
   it("answers an unknown verb with usage, and a typo with did-you-mean", async () => {
