@@ -398,10 +398,11 @@ export function digestDetails(snapshot: DigestSnapshot, ctx: DigestViewContext):
 
 // ── `/scrypath digest list` and preview ─────────────────────────────────────────────────────
 
+/** When a digest speaks; worded so no word can be read as a schema name ("posts …" could). */
 const WHEN_TEXT = {
-  always: "every slot",
-  degraded: "only when degraded",
-  changed: "only when something changed",
+  always: "at every slot",
+  degraded: "when degraded",
+  changed: "when something changed",
 } as const;
 
 function lastLine(entry: DigestListEntry): string {
@@ -438,7 +439,7 @@ export function digestListView(entries: readonly DigestListEntry[], ctx: ViewCon
     const schemas = e.schemas ? plural(e.schemas.length, "schema") : "all schemas";
     const next = e.nextRun ? slackDate(e.nextRun) : "not within a year";
     return (
-      `*${escapeMrkdwn(e.name)}* → ${channel} · ${code(e.cron)} (${escapeMrkdwn(e.timezone)}) · ${schemas} · posts ${WHEN_TEXT[e.when]}\n` +
+      `*${escapeMrkdwn(e.name)}* → ${channel} · ${code(e.cron)} (${escapeMrkdwn(e.timezone)}) · ${schemas} · speaks ${WHEN_TEXT[e.when]}\n` +
       `Next: ${next} · Last: ${lastLine(e)}`
     );
   });
