@@ -246,13 +246,18 @@ export function digestParent(
   const summary = summaryLine(snapshot);
   const evidence = snapshot.posture.evidence.map(escapeMrkdwn);
   const slotAt = ctx.slotAt ?? null;
+  const readAt = slackDate(new Date(snapshot.checkedAt));
   const blocks = [
     header(`${h.emoji} Scrypath digest: ${h.text}`),
-    ctx.late
+    snapshot.onDemand
       ? context([
-          `:hourglass: *Late:* this digest was due ${slotAt ? slackDate(slotAt) : "earlier"} and is posted on catch-up (the bot was not running at its slot).`,
+          `:point_right: *On demand:* run by hand, not by its schedule${slotAt ? ` (for the slot of ${slackDate(slotAt)})` : ""}; the data was read ${readAt}.`,
         ])
-      : null,
+      : ctx.late
+        ? context([
+            `:hourglass: *Late:* this digest was due ${slotAt ? slackDate(slotAt) : "earlier"} and is posted on catch-up (the bot was not running at its slot).`,
+          ])
+        : null,
     section([mention, summary, ...evidence].filter(Boolean).join("\n")),
     ...(() => {
       const problems = problemSummary(snapshot);
@@ -262,8 +267,8 @@ export function digestParent(
     context([
       [
         `Digest ${code(ctx.digest)}`,
-        slotAt ? `slot ${slackDate(slotAt)}` : null,
-        `checked ${slackDate(new Date(snapshot.checkedAt))}`,
+        `data read ${readAt}`,
+        slotAt ? `for the slot of ${slackDate(slotAt)}` : null,
         snapshot.schemas.length > 0 ? "details per schema in the thread" : null,
       ]
         .filter(Boolean)
@@ -272,7 +277,7 @@ export function digestParent(
   ];
   const text = [
     mention,
-    `Scrypath digest ${ctx.digest}${ctx.late ? " (late)" : ""}: ${h.text} — ${summary.replace(/[*]/g, "").replace(/:warning: /g, "")}`,
+    `Scrypath digest ${ctx.digest}${snapshot.onDemand ? " (on demand)" : ctx.late ? " (late)" : ""}: ${h.text} — ${summary.replace(/[*]/g, "").replace(/:warning: /g, "")}`,
   ]
     .filter(Boolean)
     .join(" ");

@@ -92,7 +92,10 @@ describe("mutating verbs become requests, never actions", () => {
     ["reconcile posts --id 601", /--id only goes with --action retry/],
     ["settings", /sub-command/],
     // The sub-command was given: what is missing is its schema (issue 12).
-    ["settings hot-apply", /^expected a schema, for example `\/scrypath settings hot-apply posts`; configured schemas: /],
+    [
+      "settings hot-apply",
+      /^expected a schema, for example `\/scrypath settings hot-apply posts`; configured schemas: /,
+    ],
     ["settings revert", /^expected a settings change id/],
     ["settings frobnicate posts", /unknown settings sub-command `frobnicate`/],
     ["settings revert abc", /settings change id/],
