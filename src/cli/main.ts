@@ -4,7 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { type Config, loadConfig, withOverrides } from "../config.ts";
+import { type Config, errorLines, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
 import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
@@ -422,7 +422,7 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
-      io.stderr(`${where} failed: ${error.message}\n`);
+      io.stderr(`${errorLines(error, `${where} failed: `).join("\n")}\n`);
     } else {
       const message = String((error as Error)?.message ?? error).split("\n")[0];
       const hint = debug ? "" : "; re-run with --debug for the stack trace";
