@@ -2,8 +2,11 @@
 import { z } from "zod";
 import { REASON_CLASSES } from "../src/core/types.ts";
 
+/** How every "no schema given" problem starts (the dispatcher then lists the configured ones). */
+export const EXPECTED_SCHEMA = "expected a schema";
+
 export const schemaName = z
-  .string({ error: "expected a schema, for example `posts` or `MyApp.Blog.Post`" })
+  .string({ error: `${EXPECTED_SCHEMA}, for example \`posts\` or \`MyApp.Blog.Post\`` })
   .min(1)
   .max(200, "the schema name is too long");
 

@@ -41,7 +41,8 @@ export const digest: Command<DigestArgs> = {
       flags: z.record(z.string(), z.unknown()),
     })
     .transform((a, ctx) => {
-      const [action, name] = a.positionals;
+      const [typed = "", name] = a.positionals;
+      const action = typed.toLowerCase();
       if (action !== "list" && action !== "preview") {
         ctx.addIssue({ code: "custom", message: "expected `list` or `preview [name]`" });
         return z.NEVER;

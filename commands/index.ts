@@ -8,6 +8,7 @@ import { accessRefusalView } from "../views/confirm.ts";
 import { backendErrorView } from "../views/errors.ts";
 import { helpView, usageView } from "../views/help.ts";
 import type { SlackMessage } from "../views/types.ts";
+import { EXPECTED_SCHEMA } from "./args.ts";
 import { audit } from "./audit.ts";
 import { digest } from "./digest.ts";
 import { drift } from "./drift.ts";
@@ -87,6 +88,19 @@ function usageResult(verb: string, problem: string, usage: string, suggestion: s
 
 function firstIssue(error: { issues: { message: string }[] }): string {
   return error.issues[0]?.message ?? "invalid arguments";
+}
+
+/** The configured schemas, as the operator lists them for an unknown one. */
+function configuredSchemas(deps: CommandDeps): string {
+  const names = deps.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));
+  return names.length > 0 ? names.join(", ") : "none; add them under schemas: in the config";
+}
+
+/** A call that names no schema is told which ones it could name. */
+function withSchemas(problem: string, deps: CommandDeps): string {
+  return problem.startsWith(EXPECTED_SCHEMA)
+    ? `${problem}; configured schemas: ${configuredSchemas(deps)}`
+    : problem;
 }
 
 /** The refusal for a channel outside `access.channels`, or null when the channel may ask. */
@@ -227,7 +241,8 @@ export async function runSlashCommand(
       channelDenied(verb, invocation, deps) ?? (await operatorsOnlyDenied(command, invocation, deps));
     if (denied) return denied;
     const args = command.args.safeParse(parsed);
-    if (!args.success) return usageResult(verb, firstIssue(args.error), command.usage, null);
+    if (!args.success)
+      return usageResult(verb, withSchemas(firstIssue(args.error), deps), command.usage, null);
     schema = (args.data as { schema?: string | null }).schema ?? null;
     const reply = await command.run(args.data, deps, invocation);
     if ("confirmation" in reply || "modal" in reply) {

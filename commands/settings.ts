@@ -3,7 +3,7 @@
 // operator to confirm undoing hot-apply change <id>. Nothing acts here.
 import { z } from "zod";
 import { resolveSchema } from "../src/operator/index.ts";
-import { positionals, schemaName } from "./args.ts";
+import { schemaName } from "./args.ts";
 import type { Command } from "./types.ts";
 
 export type SettingsArgs = { action: "hot_apply"; schema: string } | { action: "revert"; changeId: number };
@@ -22,8 +22,21 @@ export const settings: Command<SettingsArgs> = {
   mutates: true,
   flags: { help: "boolean" },
   args: z
-    .object({ positionals: positionals(2, usage), flags: z.record(z.string(), z.unknown()) })
-    .transform((a) => a.positionals as [string, string])
+    .object({
+      positionals: z
+        .array(z.string())
+        .min(1, `expected ${usage}`)
+        .refine((p) => p.length <= 2, {
+          error: (issue) => `unexpected extra words: ${(issue.input as string[]).slice(2).join(" ")}`,
+        }),
+      flags: z.record(z.string(), z.unknown()),
+    })
+    // Sub-commands match in any case, like verbs; a sub-command without its argument is told
+    // what is missing (below), not that the sub-command is.
+    .transform((a) => {
+      const [sub = "", ...rest] = a.positionals;
+      return [sub.toLowerCase(), ...rest] as [string, string];
+    })
     .pipe(
       z.union(
         [

@@ -434,10 +434,35 @@ function describeIssue(issue: z.core.$ZodIssue, unset: Map<string, string>): str
   return [`${where}: ${message}${variable ? ` (\${${variable}} is not set)` : ""}`];
 }
 
-/** One line: every problem as `key.path: what is wrong`, separated by semicolons. */
-function formatIssues(error: z.ZodError, unset: Map<string, string>, source: string): string {
-  const problems = error.issues.flatMap((issue) => describeIssue(issue, unset));
-  return `invalid configuration in ${source}: ${problems.join("; ")}`;
+/**
+ * An invalid configuration: every problem as `key.path: what is wrong`. The message holds them on
+ * one line, separated by semicolons (logs, Slack); a terminal prints one line per problem.
+ */
+export class ConfigInvalidError extends OperatorError {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super("config_invalid", `invalid configuration in ${source}: ${problems.join("; ")}`);
+  }
+}
+
+/**
+ * What a terminal prints for a start-up error: one line per problem of an invalid configuration
+ * (after a heading naming the file), else the message as one line.
+ */
+export function errorLines(error: unknown, prefix: string): string[] {
+  if (error instanceof ConfigInvalidError && error.problems.length > 1) {
+    return [`${prefix}invalid configuration in ${error.source}:`, ...error.problems.map((p) => `  ${p}`)];
+  }
+  return [`${prefix}${(error as Error)?.message ?? String(error)}`];
+}
+
+function formatIssues(error: z.ZodError, unset: Map<string, string>, source: string): ConfigInvalidError {
+  return new ConfigInvalidError(
+    source,
+    error.issues.flatMap((issue) => describeIssue(issue, unset)),
+  );
 }
 
 function toContract(raw: NonNullable<RawConfig["schemas"][number]["contract"]>): SchemaContract {
@@ -456,7 +481,7 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
   const unset = new Map<string, string>();
   const substituted = substituteEnv(input ?? {}, env, [], unset);
   const result = configSchema.safeParse(substituted);
-  if (!result.success) throw new OperatorError("config_invalid", formatIssues(result.error, unset, source));
+  if (!result.success) throw formatIssues(result.error, unset, source);
   const raw = result.data;
   return {
     meilisearch: {

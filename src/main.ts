@@ -4,7 +4,7 @@
 // Slack-like page.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { loadConfig } from "./config.ts";
+import { errorLines, loadConfig } from "./config.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
 import type { Sandbox, SandboxOptions } from "./sandbox/index.ts";
@@ -124,7 +124,7 @@ export async function main(
     settings = slackSettings(env);
     config = loadConfig(values.config, env);
   } catch (error) {
-    return { code: fail(io, (error as Error).message) };
+    return { code: fail(io, errorLines(error, "").join("\n")) };
   }
 
   const logger =

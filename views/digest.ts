@@ -263,13 +263,18 @@ export function digestParent(
   const summary = summaryLine(snapshot);
   const evidence = snapshot.posture.evidence.map(escapeMrkdwn);
   const slotAt = ctx.slotAt ?? null;
+  const readAt = slackDate(new Date(snapshot.checkedAt));
   const blocks = [
     header(`${h.emoji} Scrypath digest: ${h.text}`),
-    ctx.late
+    snapshot.onDemand
       ? context([
-          `:hourglass: *Late:* this digest was due ${slotAt ? slackDate(slotAt) : "earlier"} and is posted on catch-up (the bot was not running at its slot).`,
+          `:point_right: *On demand:* run by hand, not by its schedule${slotAt ? ` (for the slot of ${slackDate(slotAt)})` : ""}; the data was read ${readAt}.`,
         ])
-      : null,
+      : ctx.late
+        ? context([
+            `:hourglass: *Late:* this digest was due ${slotAt ? slackDate(slotAt) : "earlier"} and is posted on catch-up (the bot was not running at its slot).`,
+          ])
+        : null,
     section([mention, summary, ...evidence].filter(Boolean).join("\n")),
     ...(() => {
       const problems = problemSummary(snapshot);
@@ -279,8 +284,8 @@ export function digestParent(
     context([
       [
         `Digest ${code(ctx.digest)}`,
-        slotAt ? `slot ${slackDate(slotAt)}` : null,
-        `checked ${slackDate(new Date(snapshot.checkedAt))}`,
+        `data read ${readAt}`,
+        slotAt ? `for the slot of ${slackDate(slotAt)}` : null,
         snapshot.schemas.length > 0 ? "details per schema in the thread" : null,
       ]
         .filter(Boolean)
@@ -289,7 +294,7 @@ export function digestParent(
   ];
   const text = [
     mention,
-    `Scrypath digest ${ctx.digest}${ctx.late ? " (late)" : ""}: ${h.text} — ${summary.replace(/[*]/g, "").replace(/:warning: /g, "")}`,
+    `Scrypath digest ${ctx.digest}${snapshot.onDemand ? " (on demand)" : ctx.late ? " (late)" : ""}: ${h.text} — ${summary.replace(/[*]/g, "").replace(/:warning: /g, "")}`,
   ]
     .filter(Boolean)
     .join(" ");
@@ -427,10 +432,11 @@ export function digestDetails(snapshot: DigestSnapshot, ctx: DigestViewContext):
 
 // ── `/scrypath digest list` and preview ─────────────────────────────────────────────────────
 
+/** When a digest speaks; worded so no word can be read as a schema name ("posts …" could). */
 const WHEN_TEXT = {
-  always: "every slot",
-  degraded: "only when degraded",
-  changed: "only when something changed",
+  always: "at every slot",
+  degraded: "when degraded",
+  changed: "when something changed",
 } as const;
 
 function lastLine(entry: DigestListEntry): string {
@@ -467,7 +473,7 @@ export function digestListView(entries: readonly DigestListEntry[], ctx: ViewCon
     const schemas = e.schemas ? plural(e.schemas.length, "schema") : "all schemas";
     const next = e.nextRun ? slackDate(e.nextRun) : "not within a year";
     return (
-      `*${escapeMrkdwn(e.name)}* → ${channel} · ${code(e.cron)} (${escapeMrkdwn(e.timezone)}) · ${schemas} · posts ${WHEN_TEXT[e.when]}\n` +
+      `*${escapeMrkdwn(e.name)}* → ${channel} · ${code(e.cron)} (${escapeMrkdwn(e.timezone)}) · ${schemas} · speaks ${WHEN_TEXT[e.when]}\n` +
       `Next: ${next} · Last: ${lastLine(e)}`
     );
   });

@@ -1,5 +1,5 @@
 // `/scrypath drift <schema>`: the index contract, dimension by dimension (spec §6, §9.3).
-import { differingCount } from "../src/core/contractDrift.ts";
+import { differingCount, driftFix, settingsDetailsOnce } from "../src/core/contractDrift.ts";
 import { redactValue } from "../src/core/redact.ts";
 import {
   CONTRACT_DIMENSIONS,
@@ -79,8 +79,9 @@ function setDetails(dim: ContractDimension): string[] {
   return out;
 }
 
-function settingsDetails(dim: ContractDimension): string[] {
-  const rows = dim.details as unknown as Array<Record<string, unknown>>;
+function settingsDetails(report: ContractDriftReport): string[] {
+  const rows = settingsDetailsOnce(report) as unknown as Array<Record<string, unknown>>;
+  if (rows.length === 0) return ["• _only the differences listed above_"];
   const out = rows
     .slice(0, SETTINGS_SHOWN)
     .map((d) =>
@@ -100,12 +101,40 @@ function facetingDetails(dim: ContractDimension): string[] {
   );
 }
 
-function dimensionText(name: ContractDimensionName, dim: ContractDimension): string {
+function dimensionText(report: ContractDriftReport, name: ContractDimensionName): string {
+  const dim = report.dimensions[name];
   if (dim.match) return `:white_check_mark: *${name}* — matches`;
   const details =
-    name === "settings" ? settingsDetails(dim) : name === "faceting" ? facetingDetails(dim) : setDetails(dim);
+    name === "settings"
+      ? settingsDetails(report)
+      : name === "faceting"
+        ? facetingDetails(dim)
+        : setDetails(dim);
   const body = details.length > 0 ? details.join("\n") : "• _no details reported_";
   return `:x: *${name}* — differs\n${body}`;
+}
+
+/** At most SETTINGS_SHOWN names in code spans, then how many more. */
+function keyList(keys: string[]): string {
+  const shown = keys.slice(0, SETTINGS_SHOWN).map(code).join(", ");
+  return keys.length > SETTINGS_SHOWN ? `${shown} and ${count(keys.length - SETTINGS_SHOWN)} more` : shown;
+}
+
+/** What would fix the drift: a hot-apply for synonyms, stop words and typo tolerance, else a reindex. */
+function fixText(report: ContractDriftReport, schema: string): string | null {
+  const fix = driftFix(report);
+  const lines: string[] = [];
+  if (fix.hotApply.length > 0) {
+    lines.push(
+      `• ${keyList(fix.hotApply)} can change on the live index: ${code(`/scrypath settings hot-apply ${schema}`)}`,
+    );
+  }
+  if (fix.reindex.length > 0) {
+    lines.push(
+      `• ${keyList(fix.reindex)} need${fix.reindex.length === 1 ? "s" : ""} a reindex (a new index built with the declared settings, then swapped in): ${code(`/scrypath reconcile ${schema} --action reindex`)}`,
+    );
+  }
+  return lines.length > 0 ? `*Suggested fix*\n${lines.join("\n")}` : null;
 }
 
 export function driftView(report: ContractDriftReport, ctx: ViewContext): SlackMessage {
@@ -113,10 +142,12 @@ export function driftView(report: ContractDriftReport, ctx: ViewContext): SlackM
   const total = CONTRACT_DIMENSIONS.length;
   const title = n === 0 ? "Index contract OK" : `Index contract: ${n} of ${total} differ`;
   const schema = moduleName(report.schema);
+  const fix = n > 0 ? fixText(report, schema) : null;
   const blocks = [
     header(`${n === 0 ? ":white_check_mark:" : ":warning:"} ${title}`),
     context([`${code(schema)} · index ${code(report.index)}`]),
-    ...CONTRACT_DIMENSIONS.map((name) => section(dimensionText(name, report.dimensions[name]))),
+    ...CONTRACT_DIMENSIONS.map((name) => section(dimensionText(report, name))),
+    fix ? section(fix) : null,
     actions(
       [button({ text: "Reconcile report", actionId: ACTIONS.openReconcile, value: openValue({ schema }) })],
       { blockId: "scrypath.drift.actions" },

@@ -1,5 +1,6 @@
 // The CLI's command table: names, the upstream task each mirrors, its options, and usage text.
 import type { ParseArgsConfig } from "node:util";
+import { didYouMean } from "../core/schemaRef.ts";
 
 export type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
 
@@ -154,6 +155,25 @@ export function findCommand(positionals: string[]): { spec: CommandSpec; rest: s
     return { spec: COMMANDS.find((c) => c.words[0] === "drift") as CommandSpec, rest: positionals.slice(1) };
   }
   return null;
+}
+
+/**
+ * The command line the user probably meant, as in Slack's did-you-mean: each command word that
+ * does not match is replaced by the closest one (case-insensitive edit distance, or a prefix);
+ * null when nothing is close.
+ */
+export function suggestCommand(positionals: string[]): string[] | null {
+  const [first = "", second] = positionals;
+  const firstWords = [...new Set(COMMANDS.map((c) => c.words[0] as string))];
+  const head = firstWords.includes(first) ? first : didYouMean(first, firstWords);
+  if (!head) return null;
+  const group = COMMANDS.filter((c) => c.words[0] === head);
+  if (group.some((c) => c.words.length === 1)) return [head, ...positionals.slice(1)];
+  const subWords = group.map((c) => c.words[1] as string);
+  const sub = second === undefined ? null : didYouMean(second, subWords);
+  if (!sub) return null;
+  const fixed = [head, sub, ...positionals.slice(2)];
+  return fixed.join(" ") === positionals.join(" ") ? null : fixed;
 }
 
 export const SHARED_USAGE = `Options for every command:

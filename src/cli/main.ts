@@ -4,7 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
-import { type Config, loadConfig, withOverrides } from "../config.ts";
+import { type Config, errorLines, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
 import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
@@ -16,7 +16,15 @@ import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
-import { COMMANDS, type CommandSpec, commandUsage, findCommand, SHARED_OPTIONS, usage } from "./commands.ts";
+import {
+  COMMANDS,
+  type CommandSpec,
+  commandUsage,
+  findCommand,
+  SHARED_OPTIONS,
+  suggestCommand,
+  usage,
+} from "./commands.ts";
 import {
   formatContractDrift,
   formatFailed,
@@ -26,6 +34,7 @@ import {
 } from "./format.ts";
 import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJson } from "./json.ts";
 import {
+  auditArgumentRefusal,
   auditLines,
   confirmMutation,
   hotApplyCommand,
@@ -210,7 +219,10 @@ async function runOperatorCommand(
     }
     case "scrypath.settings.hot_apply": {
       const settingsFile = values["settings-file"] as string | undefined;
-      const settings = await readHotApplySettings({ settingsFile, ackLive: values["ack-live"] === true });
+      const settings = await readHotApplySettings({
+        settingsFile,
+        ackLive: values["ack-live"] === true,
+      }).catch((error) => auditArgumentRefusal(operator, error, { schema }));
       resolveSchema(operator.context, schema);
       // Keys the operator refuses (and audits) are refused without asking first.
       if (validateHotApplyPayload(settings).ok) {
@@ -220,9 +232,16 @@ async function runOperatorCommand(
       return mutation(r.outcome, r.failed);
     }
     case "scrypath.settings.revert": {
-      const changeId = parseChangeId(schema);
+      const refused = (error: unknown) =>
+        auditArgumentRefusal(operator, error, { schema: null, target: { revert_of: schema } });
+      let changeId: number;
+      try {
+        changeId = parseChangeId(schema);
+      } catch (error) {
+        return refused(error);
+      }
       await confirm(`revert settings change ${changeId} on the live index`);
-      const r = await revertCommand(operator, changeId, values.force === true);
+      const r = await revertCommand(operator, changeId, values.force === true).catch(refused);
       return mutation(r.outcome, r.failed);
     }
     case "scrypath-bot.audit": {
@@ -373,8 +392,9 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
         io.stderr(`${usage()}\n`);
         return 1;
       }
+      const guess = suggestCommand(positionals);
       throw new UsageError(
-        `unknown command "${positionals.join(" ")}"; run \`scrypath-bot --help\` for the list of commands`,
+        `unknown command "${positionals.join(" ")}"; ${guess ? `did you mean \`scrypath-bot ${guess.join(" ")}\`? ` : ""}run \`scrypath-bot --help\` for the list of commands`,
       );
     }
     const { spec, rest } = found;
@@ -408,7 +428,7 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
-      io.stderr(`${where} failed: ${error.message}\n`);
+      io.stderr(`${errorLines(error, `${where} failed: `).join("\n")}\n`);
     } else {
       const message = String((error as Error)?.message ?? error).split("\n")[0];
       const hint = debug ? "" : "; re-run with --debug for the stack trace";

@@ -2,14 +2,17 @@
 // audit listing. Every mutation asks for confirmation on a terminal and needs --yes otherwise.
 import { readFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
-import { OperatorError } from "../errors.ts";
-import type {
-  Actor,
-  AuditRow,
-  Operator,
-  ReconcileActionResult,
-  SettingsTaskResult,
+import { isOperatorError, OperatorError, RefusedError } from "../errors.ts";
+import {
+  type Actor,
+  type AuditRow,
+  type Operator,
+  type ReconcileActionResult,
+  resolveSchema,
+  type SettingsTaskResult,
 } from "../operator/index.ts";
+import { auditRefusal, prepareState } from "../operator/mutation.ts";
+import { AUDIT_ACTIONS } from "../state/audit.ts";
 import { isoTimestamp } from "./format.ts";
 
 export interface MutationIo {
@@ -151,6 +154,57 @@ export async function reconcileActionCommand(
   return { outcome: actionLines(result), failed };
 }
 
+/** A command line the mutation refuses while reading it; `reason` goes to the audit log. */
+export class ArgumentRefusal extends OperatorError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super("bad_argument", message);
+  }
+}
+
+/**
+ * Audit a refusal found while reading a mutation's arguments (no --ack-live, an unreadable
+ * settings file, an unknown change id) through the operator's entry point, as the operator audits
+ * its own refusals; then report it as it was. Anything else is rethrown untouched.
+ */
+export async function auditArgumentRefusal(
+  operator: Operator,
+  error: unknown,
+  entry: { schema: string | null; target?: Record<string, unknown> },
+): Promise<never> {
+  const reason =
+    error instanceof ArgumentRefusal
+      ? error.reason
+      : isOperatorError(error) && error.code === "not_found"
+        ? "unknown_change"
+        : null;
+  if (reason && isOperatorError(error)) {
+    const ctx = operator.context;
+    let resolved: { schema: string | null; index: string | null } = { schema: entry.schema, index: null };
+    try {
+      if (entry.schema) {
+        const schema = resolveSchema(ctx, entry.schema);
+        resolved = { schema: schema.module, index: schema.liveIndex };
+      }
+    } catch {}
+    const actor = cliActor();
+    await prepareState(ctx)
+      .then(() =>
+        auditRefusal(ctx, new RefusedError(reason, error.message), {
+          actor: actor.id,
+          action: AUDIT_ACTIONS.hotApply,
+          ...resolved,
+          target: entry.target ?? {},
+          context: actor.context ?? {},
+        }),
+      )
+      .catch(() => {});
+  }
+  throw error;
+}
+
 /**
  * §8.7 guards, in order, on the command line and the file: no I/O but reading the file, so they
  * run before the confirmation question. The operator validates the keys itself (and audits).
@@ -160,25 +214,29 @@ export async function readHotApplySettings(input: {
   ackLive: boolean;
 }): Promise<Record<string, unknown>> {
   if (!input.ackLive)
-    throw new OperatorError("bad_argument", "live settings PATCH requires --ack-live acknowledgement");
-  if (!input.settingsFile) throw new OperatorError("bad_argument", "--settings-file PATH is required");
+    throw new ArgumentRefusal("live_ack_required", "live settings PATCH requires --ack-live acknowledgement");
+  if (!input.settingsFile)
+    throw new ArgumentRefusal("settings_file_required", "--settings-file PATH is required");
   let text: string;
   try {
     text = await readFile(input.settingsFile, "utf8");
   } catch (error) {
-    throw new OperatorError("bad_argument", `cannot read ${input.settingsFile}: ${(error as Error).message}`);
+    throw new ArgumentRefusal(
+      "settings_file_unreadable",
+      `cannot read ${input.settingsFile}: ${(error as Error).message}`,
+    );
   }
   let settings: unknown;
   try {
     settings = JSON.parse(text);
   } catch (error) {
-    throw new OperatorError(
-      "bad_argument",
+    throw new ArgumentRefusal(
+      "invalid_settings_json",
       `${input.settingsFile} is not valid JSON: ${(error as Error).message}`,
     );
   }
   if (!settings || typeof settings !== "object" || Array.isArray(settings)) {
-    throw new OperatorError("bad_argument", "settings JSON must be an object at the top level");
+    throw new ArgumentRefusal("invalid_settings_json", "settings JSON must be an object at the top level");
   }
   return settings as Record<string, unknown>;
 }
@@ -233,7 +291,7 @@ export async function hotApplyCommand(
 /** `settings revert <ID>`: a positive whole number. */
 export function parseChangeId(value: string): number {
   if (!/^[1-9][0-9]*$/.test(value))
-    throw new OperatorError("bad_argument", `invalid settings change id "${value}"`);
+    throw new ArgumentRefusal("invalid_change_id", `invalid settings change id "${value}"`);
   return Number(value);
 }
 

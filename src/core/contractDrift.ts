@@ -1,7 +1,14 @@
 // Index contract drift (spec §6.2–§6.3, newest upstream comparison rules).
 import { deepEqual, isPlainObject } from "./deepEqual.ts";
 import { elixirModule } from "./naming.ts";
-import { computeSettingsDrift, filterableEntryNames, resolveDeclaredSettings, toWire } from "./settings.ts";
+import {
+  CANONICAL_TO_WIRE,
+  computeSettingsDrift,
+  filterableEntryNames,
+  HOT_APPLY_KEYS,
+  resolveDeclaredSettings,
+  toWire,
+} from "./settings.ts";
 import {
   CONTRACT_DIMENSIONS,
   type ContractDimension,
@@ -10,6 +17,7 @@ import {
   type DimensionDetail,
   type SchemaContract,
   type SetDetail,
+  type SettingsDetail,
 } from "./types.ts";
 
 export const SET_DETAIL_CAP = 50;
@@ -177,4 +185,50 @@ export function dimensionSummary(dim: ContractDimension): string {
     .slice(0, 3)
     .map((d) => inspectSetDetail(d as Record<string, unknown>) ?? JSON.stringify(d))
     .join(", ");
+}
+
+/** The `settings` key that repeats what another dimension compares (the CLI lists both, as upstream). */
+const SETTINGS_KEY_OF: Partial<Record<ContractDimensionName, string>> = {
+  fields: "searchableAttributes",
+  filterable_attributes: "filterableAttributes",
+  sortable_attributes: "sortableAttributes",
+  faceting: "faceting",
+};
+
+/** The wire names of the settings a hot-apply may change on the live index. */
+export const HOT_APPLY_WIRE_KEYS: readonly string[] = HOT_APPLY_KEYS.map((k) => CANONICAL_TO_WIRE[k]);
+
+/**
+ * The `settings` details that are not already shown by another differing dimension (a filterable
+ * difference is also a `filterableAttributes` settings key): each difference once.
+ */
+export function settingsDetailsOnce(report: ContractDriftReport): SettingsDetail[] {
+  const shown = new Set(
+    CONTRACT_DIMENSIONS.filter((d) => !report.dimensions[d].match).flatMap((d) => SETTINGS_KEY_OF[d] ?? []),
+  );
+  return (report.dimensions.settings.details as SettingsDetail[]).filter(
+    (d) => typeof d.key !== "string" || !shown.has(d.key),
+  );
+}
+
+export interface DriftFix {
+  /** Differing settings a hot-apply can change on the live index (synonyms, stopWords, typoTolerance). */
+  hotApply: string[];
+  /** Differences only a reindex (a new index built with the declared settings) can fix. */
+  reindex: string[];
+}
+
+/** What would bring the live index back to its contract, difference by difference. */
+export function driftFix(report: ContractDriftReport): DriftFix {
+  const hotApply: string[] = [];
+  const reindex: string[] = [];
+  for (const name of CONTRACT_DIMENSIONS) {
+    if (name === "settings" || report.dimensions[name].match) continue;
+    reindex.push(name);
+  }
+  for (const d of settingsDetailsOnce(report)) {
+    const key = typeof d.key === "string" ? d.key : "settings";
+    (HOT_APPLY_WIRE_KEYS.includes(key) ? hotApply : reindex).push(key);
+  }
+  return { hotApply, reindex };
 }

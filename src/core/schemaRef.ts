@@ -10,15 +10,31 @@ export type SchemaRefResult<T> =
  * Exact matches win: the module name (with or without `Elixir.`) or the alias. Otherwise the
  * underscored last segment (`post`) or the bare last segment (`Post`). More than one distinct
  * schema at the winning level is ambiguous; nothing is unknown (candidates = all configured modules).
+ * With `ignoreCase`, a ref that matches nothing as typed is tried again with case folded
+ * (`POSTS`, `myapp.blog.post`), the way verbs are matched; a match as typed always wins.
  */
 export function resolveSchemaRef<T extends { module: string; alias?: string | null }>(
   ref: string,
   schemas: readonly T[],
+  options: { ignoreCase?: boolean } = {},
 ): SchemaRefResult<T> {
-  const wanted = ref.trim();
-  const bare = stripElixir(wanted);
+  const found = resolveWith(ref, schemas, (x) => x);
+  if (found.ok || found.reason === "ambiguous" || !options.ignoreCase) return found;
+  const folded = resolveWith(ref, schemas, (x) => x.toLowerCase());
+  return folded.ok || folded.reason === "ambiguous" ? folded : found;
+}
+
+function resolveWith<T extends { module: string; alias?: string | null }>(
+  ref: string,
+  schemas: readonly T[],
+  fold: (text: string) => string,
+): SchemaRefResult<T> {
+  const wanted = fold(ref.trim());
+  const bare = fold(stripElixir(ref.trim()));
   const exact = unique(
-    schemas.filter((s) => stripElixir(s.module) === bare || (s.alias != null && s.alias === wanted)),
+    schemas.filter(
+      (s) => fold(stripElixir(s.module)) === bare || (s.alias != null && fold(s.alias) === wanted),
+    ),
   );
   if (exact.length === 1 && exact[0] !== undefined) return { ok: true, schema: exact[0] };
   if (exact.length > 1)
@@ -27,7 +43,7 @@ export function resolveSchemaRef<T extends { module: string; alias?: string | nu
   const short = unique(
     schemas.filter((s) => {
       const last = lastSegment(s.module);
-      return underscore(last) === wanted || last === bare;
+      return fold(underscore(last)) === wanted || fold(last) === bare;
     }),
   );
   if (short.length === 1 && short[0] !== undefined) return { ok: true, schema: short[0] };

@@ -93,8 +93,10 @@ export interface SchemaDigest {
 export interface DigestSnapshot {
   version: typeof SNAPSHOT_VERSION;
   digest: string;
-  /** ISO time the reads started. */
+  /** ISO time the reads started (the clock's, never the slot's: a slot run early or late says so). */
   checkedAt: string;
+  /** Run by hand ("Run digest now"), not by its schedule. */
+  onDemand?: true;
   posture: Posture;
   schemas: SchemaDigest[];
 }

@@ -144,9 +144,14 @@ export interface DigestListEntry {
   lastSlot: DigestSlot | null;
 }
 
+export interface TickOptions {
+  /** Run by hand for the slot of `now` (the sandbox's "Run digest now"): the digest says so. */
+  onDemand?: boolean;
+}
+
 export interface DigestRunner {
   /** Works the latest slot of each digest (or of `only`); never throws. */
-  tick(now?: Date, only?: readonly string[]): Promise<TickResult[]>;
+  tick(now?: Date, only?: readonly string[], options?: TickOptions): Promise<TickResult[]>;
   /** Cron tasks per digest (in its zone, unref'd), a catch-up tick now, and periodic retries. */
   start(): void;
   stop(): Promise<void>;
@@ -287,11 +292,17 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     return { ts };
   }
 
+  /** The digest's data, stamped with when it was read (the clock, not the slot it is for). */
+  async function read(digest: DigestConfig, onDemand: boolean): Promise<DigestSnapshot> {
+    const snapshot = await buildDigest(operator, digest, config, clock(), options.build);
+    return onDemand ? { ...snapshot, onDemand: true } : snapshot;
+  }
+
   async function work(
     digest: DigestConfig,
     row: DigestSlot,
-    now: Date,
     mode: "latest" | "finish" = "latest",
+    tickOptions: TickOptions = {},
   ): Promise<TickResult> {
     const claim: SlotClaim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
     const slot = { at: row.slotAt, key: row.slotKey };
@@ -320,7 +331,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     }
     const snapshot = resume
       ? (row.content as DigestSnapshot)
-      : await buildDigest(operator, digest, config, now, options.build);
+      : await read(digest, tickOptions.onDemand === true);
     const contentHash = digestHash(snapshot);
     const previous = await previousSlot(db, stateName, digest.name, row.slotAt);
     if (!resume) {
@@ -397,7 +408,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       if (!row) continue;
       let outcome: TickOutcome;
       try {
-        const done = await work(digest, row, now, "finish");
+        const done = await work(digest, row, "finish");
         outcome = done.outcome;
         log.info("older digest slot finished", { digest: digest.name, slot: row.slotKey, outcome });
       } catch (error) {
@@ -414,7 +425,11 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     }
   }
 
-  async function runDigest(digest: DigestConfig, now: Date): Promise<TickResult> {
+  async function runDigest(
+    digest: DigestConfig,
+    now: Date,
+    tickOptions: TickOptions = {},
+  ): Promise<TickResult> {
     const slot = latestSlot(digest, now);
     const base = { digest: digest.name, slot, late: false, reason: null, messages: 0 };
     if (!slot) return { ...base, outcome: "no_slot" };
@@ -445,7 +460,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
           late,
         }));
       if (!row) return { ...base, outcome: "taken" };
-      return await work(digest, row, now);
+      return await work(digest, row, "latest", tickOptions);
     } catch (error) {
       const reason = sentence(error);
       if (error instanceof ClaimLostError || !row) {
@@ -459,7 +474,11 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     }
   }
 
-  async function tick(now: Date = clock(), only?: readonly string[]): Promise<TickResult[]> {
+  async function tick(
+    now: Date = clock(),
+    only?: readonly string[],
+    tickOptions: TickOptions = {},
+  ): Promise<TickResult[]> {
     const digests = only ? config.digests.filter((d) => only.includes(d.name)) : config.digests;
     return Promise.all(
       digests.map((digest) => {
@@ -474,7 +493,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
             messages: 0,
           });
         }
-        const job = runDigest(digest, now).then((r) => {
+        const job = runDigest(digest, now, tickOptions).then((r) => {
           hooks.outcome?.(digest.name, r.outcome);
           return r;
         });

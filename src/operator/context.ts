@@ -44,7 +44,7 @@ export interface ResolvedSchema {
 }
 
 export function resolveSchema(ctx: OperatorContext, ref: string): ResolvedSchema {
-  const found = resolveSchemaRef(ref, ctx.config.schemas);
+  const found = resolveSchemaRef(ref, ctx.config.schemas, { ignoreCase: true });
   if (!found.ok) {
     const configured = ctx.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));
     const list =

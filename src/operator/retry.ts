@@ -221,6 +221,7 @@ export async function retryOf(
         meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
       });
       await recordReplay(client, stateName, {
+        obanPrefix: scope.prefix,
         failedJobId: id,
         replayJobId: inserted.id,
         schema: schema.module,

@@ -100,7 +100,7 @@ async function runDigestNow(bot: SlackApp): Promise<string> {
     );
     at = after?.nextRun ?? at;
   }
-  const [result] = await bot.digests.tick(at, [DIGEST.name]);
+  const [result] = await bot.digests.tick(at, [DIGEST.name], { onDemand: true });
   const when = at.toLocaleString("en-GB", {
     timeZone: DIGEST.timezone,
     dateStyle: "medium",
@@ -108,7 +108,7 @@ async function runDigestNow(bot: SlackApp): Promise<string> {
   });
   switch (result?.outcome) {
     case "posted":
-      return `Posted the ${DIGEST.name} digest of ${when} (${DIGEST.timezone}).`;
+      return `Posted the ${DIGEST.name} digest on demand, for the slot of ${when} (${DIGEST.timezone}).`;
     case "skipped":
       return `The ${DIGEST.name} digest of ${when} stayed quiet: ${result.reason ?? "nothing to report"}.`;
     default:

@@ -263,6 +263,9 @@ function userOf(o: SandboxServerOptions, input: Record<string, unknown>): SlackU
   return user;
 }
 
+/** What the composer accepts, as Slack's does: a message of up to 40,000 characters. */
+const TYPED_MAX = 40_000;
+
 function text(input: Record<string, unknown>, key: string, max = 4000): string {
   const value = input[key];
   if (typeof value !== "string" || value.length > max) throw new HttpError(400, `expected ${key}`);
@@ -276,7 +279,8 @@ async function post(
 ): Promise<Record<string, unknown>> {
   switch (action) {
     case "command":
-      return command(o, userOf(o, input), text(input, "text"));
+      // Slack delivers long text to the app, which answers it (the bot refuses over 4,000 itself).
+      return command(o, userOf(o, input), text(input, "text", TYPED_MAX));
     case "message": {
       const threadTs = typeof input.threadTs === "string" ? input.threadTs : null;
       const body = text(input, "text").trim();

@@ -115,6 +115,34 @@ const MIGRATIONS: ((s: string) => string)[] = [
     ALTER TABLE ${s}.settings_changes ADD COLUMN task_floor bigint;
     ALTER TABLE ${s}.settings_changes ADD CONSTRAINT settings_changes_status_check
       CHECK (status IN ('pending', 'succeeded', 'failed', 'cancelled', 'unconfirmed', 'not_applied'));`,
+  // Replay links are keyed by the Oban prefix as well as the failed job's id: job ids are per
+  // prefix, so two prefixes sharing one state schema must not see each other's replays. Existing
+  // rows take the prefix whose oban_jobs holds their replay job (its meta names the failed job);
+  // a row whose replay job is gone keeps Oban's default prefix, public.
+  (s) => `
+    ALTER TABLE ${s}.replay_links ADD COLUMN oban_prefix text NOT NULL DEFAULT 'public';
+    DO $backfill$
+    DECLARE prefix text;
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM ${s}.replay_links) THEN RETURN; END IF;
+      FOR prefix IN
+        SELECT table_schema FROM information_schema.tables
+        WHERE table_name = 'oban_jobs' AND table_schema <> 'public' ORDER BY table_schema
+      LOOP
+        BEGIN
+          EXECUTE format(
+            'UPDATE %s.replay_links l SET oban_prefix = %L WHERE l.oban_prefix = ''public''
+               AND EXISTS (SELECT 1 FROM %I.oban_jobs j WHERE j.id = l.replay_job_id
+                 AND j.meta->''scrypath_bot''->>''replay_of'' = l.failed_job_id::text)',
+            '${s}', prefix, prefix);
+        EXCEPTION WHEN insufficient_privilege OR undefined_table THEN NULL;
+        END;
+      END LOOP;
+    END
+    $backfill$;
+    DROP INDEX ${s}.replay_links_failed_job_index;
+    CREATE INDEX replay_links_prefix_failed_job_index
+      ON ${s}.replay_links (oban_prefix, failed_job_id, created_at DESC);`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

@@ -16,16 +16,20 @@ export interface ReplayLink {
 export async function recordReplay(
   db: Queryable,
   stateName: string,
-  link: { failedJobId: number; replayJobId: number; schema: string; requestedBy: string },
+  link: { obanPrefix: string; failedJobId: number; replayJobId: number; schema: string; requestedBy: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO ${stateSchema(stateName)}.replay_links (failed_job_id, replay_job_id, schema_module, requested_by)
-     VALUES ($1, $2, $3, $4)`,
-    [link.failedJobId, link.replayJobId, link.schema, link.requestedBy],
+    `INSERT INTO ${stateSchema(stateName)}.replay_links
+       (oban_prefix, failed_job_id, replay_job_id, schema_module, requested_by)
+     VALUES ($1, $2, $3, $4, $5)`,
+    [link.obanPrefix, link.failedJobId, link.replayJobId, link.schema, link.requestedBy],
   );
 }
 
-/** The newest replay of each given failed job, with the replay job's current state. */
+/**
+ * The newest replay of each given failed job of one Oban prefix (job ids are per prefix), with
+ * the replay job's current state.
+ */
 export async function latestReplays(
   db: Queryable,
   stateName: string,
@@ -38,9 +42,9 @@ export async function latestReplays(
        j.state::text AS replay_state
      FROM ${stateSchema(stateName)}.replay_links l
      LEFT JOIN ${stateSchema(obanPrefix)}.oban_jobs j ON j.id = l.replay_job_id
-     WHERE l.failed_job_id = ANY($1::bigint[])
+     WHERE l.oban_prefix = $1 AND l.failed_job_id = ANY($2::bigint[])
      ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC`,
-    [failedJobIds],
+    [obanPrefix, failedJobIds],
   );
   return new Map(
     rows.map((r) => [

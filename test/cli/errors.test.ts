@@ -205,6 +205,24 @@ describe("CLI errors", () => {
       );
     });
 
+    it("a mistyped command: did you mean, as in Slack", async () => {
+      expect(await fails("scrypath-bot", ["statsu", "posts"])).toBe(
+        'unknown command "statsu posts"; did you mean `scrypath-bot status posts`? run `scrypath-bot --help` for the list of commands',
+      );
+      expect(await fails("scrypath-bot", ["Reconcile", "posts", "--json"])).toContain(
+        "did you mean `scrypath-bot reconcile posts`?",
+      );
+      expect(await fails("scrypath-bot", ["settings", "hotapply", "posts"])).toContain(
+        "did you mean `scrypath-bot settings hot-apply posts`?",
+      );
+      expect(await fails("scrypath-bot", ["setings", "dif", "posts"])).toContain(
+        "did you mean `scrypath-bot settings diff posts`?",
+      );
+      expect(await fails("scrypath-bot", ["playbook", "validate", "priv"])).toContain(
+        "did you mean `scrypath-bot playbooks validate priv`?",
+      );
+    });
+
     it("unknown or malformed flags: invalid options", async () => {
       expect(await fails("scrypath.status", ["status", "posts", "--frob"])).toBe(
         "invalid options: unknown option --frob; run `scrypath-bot status --help` for the options it accepts",
@@ -292,11 +310,20 @@ describe("CLI errors", () => {
       );
     });
 
-    it("invalid config: names each key path", async () => {
-      const message = await fails("scrypath.reconcile", ["reconcile", "posts", "--config", files.invalid]);
-      expect(message).toBe(
-        `invalid configuration in ${files.invalid}: database.obanPrefix: expected a Postgres schema name; schemas.0.obanQueue: obanQueue is required when syncMode is oban`,
+    it("invalid config: one line per problem, each naming its key path, as the README says", async () => {
+      const started = Date.now();
+      const r = await cli(["reconcile", "posts", "--config", files.invalid]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(
+        [
+          `scrypath.reconcile failed: invalid configuration in ${files.invalid}:`,
+          "  database.obanPrefix: expected a Postgres schema name",
+          "  schemas.0.obanQueue: obanQueue is required when syncMode is oban",
+          "",
+        ].join("\n"),
       );
+      expect(Date.now() - started).toBeLessThan(15_000);
     });
 
     it("a required variable that is not set", async () => {

@@ -774,11 +774,23 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
       expect(await liveSettings()).toEqual(settingsBefore);
       expect(await taskTotal(live)).toBe(tasksBefore);
       const refusals = (await audits()).filter((a) => a.action === "scrypath.ops.hot_apply");
+      // Every refusal is audited, also those found while reading the command line and the file
+      // (only the confirmation question, which nobody could answer, is not a refusal of the request).
       expect(refusals.map((a) => [a.outcome, a.reason])).toEqual([
+        ["refused", "live_ack_required"],
+        ["refused", "live_ack_required"],
+        ["refused", "live_ack_required"],
+        ["refused", "settings_file_required"],
+        ["refused", "settings_file_required"],
+        ["refused", "settings_file_unreadable"],
+        ["refused", "invalid_settings_json"],
+        ["refused", "invalid_settings_json"],
         ["refused", "unsupported_hot_apply_keys"],
         ["refused", "empty_hot_apply_payload"],
+        ["refused", "invalid_settings_json"],
         ["refused", "empty_hot_apply_payload"],
       ]);
+      expect(refusals[0]).toMatchObject({ schema_module: POST, context: { via: "cli" } });
     });
 
     let changeId = 0;
@@ -863,6 +875,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
     });
 
     it("a bad or unknown change id is a clear error, before anything is asked", async () => {
+      const before = (await audits()).length;
       for (const extra of [[], ["--yes"]]) {
         expect(await fails("scrypath.settings.revert", ["settings", "revert", "abc", ...extra])).toBe(
           'invalid settings change id "abc"',
@@ -877,6 +890,16 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
       expect(await fails("scrypath.settings.revert", ["settings", "revert", String(changeId)])).toBe(
         `this command changes production (revert settings change ${changeId} on the live index); pass --yes to confirm when not running in a terminal`,
       );
+      // Each refused id is audited, as the operator's own refusals are.
+      const added = (await audits()).slice(before);
+      expect(added.map((a) => [a.action, a.outcome, a.reason, a.target])).toEqual([
+        ["scrypath.ops.hot_apply", "refused", "invalid_change_id", { revert_of: "abc" }],
+        ["scrypath.ops.hot_apply", "refused", "invalid_change_id", { revert_of: "abc" }],
+        ["scrypath.ops.hot_apply", "refused", "unknown_change", { revert_of: "999999" }],
+      ]);
+      expect(added[2]?.details).toMatchObject({
+        message: "unknown_change: no settings change 999999; list them with the audit log",
+      });
     });
   });
 
@@ -908,9 +931,16 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
       expect(new Set(parsed.map((p) => p.outcome))).toEqual(new Set(["accepted", "refused", "succeeded"]));
       const times = parsed.map((p) => Date.parse(p.at));
       expect(times).toEqual([...times].sort((a, b) => b - a));
-      // The newest entry is the last revert (a succeeded hot_apply naming what it reverted).
-      expect(r.lines[0]).toMatch(new RegExp(`^\\S+Z ${ACTOR} scrypath\\.ops\\.hot_apply ${POST} succeeded `));
-      expect(r.lines[0]).toContain("revert_of=");
+      // The newest entry is the refused revert of an unknown change; the newest success is the
+      // last revert (a succeeded hot_apply naming what it reverted).
+      expect(r.lines[0]).toMatch(new RegExp(`^\\S+Z ${ACTOR} scrypath\\.ops\\.hot_apply \\S+ refused `));
+      expect(r.lines[0]).toContain("reason=unknown_change");
+      expect(r.lines[0]).toContain("revert_of=999999");
+      const lastSuccess = r.lines.find((l) => / succeeded /.test(l));
+      expect(lastSuccess).toMatch(
+        new RegExp(`^\\S+Z ${ACTOR} scrypath\\.ops\\.hot_apply ${POST} succeeded `),
+      );
+      expect(lastSuccess).toContain("revert_of=");
       expect(r.lines.some((l) => / scrypath\.ops\.swap_live MyApp\.Blog\.Page succeeded /.test(l))).toBe(
         true,
       );

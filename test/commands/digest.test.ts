@@ -49,6 +49,9 @@ describe("/scrypath digest list | preview", () => {
     expect(r.outcome).toBe("ok");
     const text = JSON.stringify(r.message);
     expect(text).toContain("search-morning");
+    // The schema here is `posts`: the schedule's wording must not read as that name.
+    expect(text).toContain("· all schemas · speaks when something changed");
+    expect(text).not.toMatch(/\bposts\b/);
     // 09:00 Berlin on Tuesday 2026-11-24 is 08:00 UTC.
     expect(text).toContain(`<!date^${Date.parse("2026-11-24T08:00:00Z") / 1000}^`);
   });

@@ -91,7 +91,12 @@ describe("mutating verbs become requests, never actions", () => {
     ["reconcile posts --action delete", /--action must be one of retry, backfill, reindex, swap/],
     ["reconcile posts --id 601", /--id only goes with --action retry/],
     ["settings", /sub-command/],
-    ["settings hot-apply", /sub-command/],
+    // The sub-command was given: what is missing is its schema (issue 12).
+    [
+      "settings hot-apply",
+      /^expected a schema, for example `\/scrypath settings hot-apply posts`; configured schemas: /,
+    ],
+    ["settings revert", /^expected a settings change id/],
     ["settings frobnicate posts", /unknown settings sub-command `frobnicate`/],
     ["settings revert abc", /settings change id/],
     ["settings revert 0", /settings change id/],

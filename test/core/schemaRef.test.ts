@@ -28,6 +28,21 @@ describe("resolveSchemaRef", () => {
     expect(resolveSchemaRef("Posts", schemas)).toMatchObject({ ok: false, reason: "unknown" });
   });
 
+  it("with ignoreCase, a ref that matches nothing as typed matches case-folded; as typed wins", () => {
+    const opts = { ignoreCase: true };
+    expect(resolveSchemaRef("myapp.blog.post", schemas, opts)).toEqual({ ok: true, schema: schemas[0] });
+    expect(resolveSchemaRef("POSTS", schemas, opts)).toEqual({ ok: true, schema: schemas[0] });
+    expect(resolveSchemaRef("Elixir.myapp.catalog.PRODUCT", schemas, opts)).toEqual({
+      ok: true,
+      schema: schemas[1],
+    });
+    expect(resolveSchemaRef("HTTP_LOG", schemas, opts)).toEqual({ ok: true, schema: schemas[2] });
+    expect(resolveSchemaRef("COMMENT", schemas, opts)).toMatchObject({ ok: false, reason: "unknown" });
+    const cased = [{ module: "A.Post" }, { module: "a.post" }];
+    expect(resolveSchemaRef("a.post", cased, opts)).toEqual({ ok: true, schema: cased[1] });
+    expect(resolveSchemaRef("A.POST", cased, opts)).toMatchObject({ ok: false, reason: "ambiguous" });
+  });
+
   it("unknown lists configured modules", () => {
     expect(resolveSchemaRef("comment", schemas)).toEqual({
       ok: false,

@@ -130,6 +130,40 @@ describe("digest runner", () => {
     }
   });
 
+  it("says when its data was read (the clock), not the slot it was for; a run by hand says so", async () => {
+    const ch = channel();
+    const readDate = (at: Date) => `<!date^${Math.floor(at.getTime() / 1000)}^`;
+    // A cron task that fires early ticks with its slot's time; the data is read at 08:59:58.
+    const early = plus(NINE, -2 / 60);
+    const r = runner(configWith([digest("stamped", ch, { when: "always" })]), { now: early });
+    const started = Date.now();
+    const [scheduled] = await r.tick(NINE);
+    expect(scheduled?.outcome).toBe("posted");
+    const first = JSON.stringify(parentsIn(ch)[0]?.body);
+    expect(first).toContain(`data read ${readDate(early)}`);
+    expect(first).toContain(`for the slot of ${readDate(NINE)}`);
+    expect(first).not.toContain("On demand");
+
+    // "Run digest now" for the next slot, a day ahead: the data is read now, and it says so.
+    const tomorrow = plus(NINE, 24 * 60);
+    const byHand = runner(configWith([digest("stamped", ch, { when: "always" })]), { now: plus(NINE, 5) });
+    const [onDemand] = await byHand.tick(tomorrow, ["stamped"], { onDemand: true });
+    expect(onDemand?.outcome).toBe("posted");
+    const second = parentsIn(ch)[1]?.body as Record<string, unknown>;
+    expectValidMessage(asMessage(second));
+    expect(second.text).toMatch(/^Scrypath digest stamped \(on demand\): /);
+    const shown = JSON.stringify(second);
+    expect(shown).toContain(
+      `*On demand:* run by hand, not by its schedule (for the slot of ${readDate(tomorrow)}`,
+    );
+    expect(shown).toContain(`the data was read ${readDate(plus(NINE, 5))}`);
+    expect(shown).toContain(`data read ${readDate(plus(NINE, 5))}`);
+    expect(shown).not.toContain(`data read ${readDate(tomorrow)}`);
+    const stored = await findSlot(d.oban.pool, d.config.state.schema, "stamped", onDemand?.slot?.key ?? "");
+    expect(stored?.content).toMatchObject({ onDemand: true, checkedAt: plus(NINE, 5).toISOString() });
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
   it("changed: posts the first digest, stays quiet when unchanged, posts when a class increases", async () => {
     const ch = channel();
     const r = runner(configWith([digest("changed", ch, { cron: "0 * * * *" })]), { now: NINE });

@@ -5,7 +5,7 @@ import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { previewRequest } from "../../src/operator/requests.ts";
 import { ensureState } from "../../src/state/migrations.ts";
-import { insertJob } from "../support/db.ts";
+import { freshObanPrefix, insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -308,6 +308,71 @@ describe("retrySyncWork over real Postgres", () => {
     await expect(d.operator.retrySyncWork("posts", elsewhere, actor)).rejects.toMatchObject({
       reason: "not_found",
     });
+  });
+
+  it("keys replay links by the Oban prefix: two prefixes sharing one state schema do not block each other", async () => {
+    const other = await freshObanPrefix();
+    const twin = parseConfig(
+      { ...d.raw, database: { ...(d.raw.database as object), obanPrefix: other.prefix } },
+      {},
+    );
+    const twinOperator = createOperator({
+      config: twin,
+      db: createPool(twin.database.url, { max: 2 }),
+      meili: createMeiliClient(twin.meilisearch),
+    });
+    try {
+      expect(twin.state.schema).toBe(d.config.state.schema);
+      const here = await insertJob(d.oban.pool, d.oban.prefix, {
+        state: "discarded",
+        queue: QUEUE,
+        args: upsertArgs(POST, live, [90]),
+      });
+      // The same job id in the other prefix (each prefix numbers its own jobs).
+      await other.pool.query(`SELECT setval(pg_get_serial_sequence($1, 'id'), $2, false)`, [
+        `"${other.prefix}".oban_jobs`,
+        here,
+      ]);
+      const there = await insertJob(other.pool, other.prefix, {
+        state: "discarded",
+        queue: QUEUE,
+        args: upsertArgs(POST, live, [91]),
+      });
+      expect(there).toBe(here);
+      const first = await d.operator.retrySyncWork("posts", here, actor);
+      expect(first.status).toBe("accepted");
+      // The twin's row is not replayed: it lists as plain failed work and its retry is accepted.
+      const listed = await twinOperator.failedSyncWork("posts", { limit: 50 });
+      const row = listed.entries.find((e) => e.source === "oban" && e.id === there);
+      expect(row).toMatchObject({ id: there, replayedAs: null });
+      expect((await d.operator.failedSyncWork("posts", { limit: 50 })).entries).toContainEqual(
+        expect.objectContaining({ id: here, replayedAs: expect.objectContaining({ jobId: first.job.id }) }),
+      );
+      const second = await twinOperator.retrySyncWork("posts", there, actor);
+      expect(second.status).toBe("accepted");
+      expect((await jobRow(first.job.id)).args.document_ids).toEqual([90]);
+      const links = await d.oban.pool.query(
+        `SELECT oban_prefix, failed_job_id::int AS failed, replay_job_id::int AS replay
+         FROM scrypath_bot_${d.indexPrefix}.replay_links WHERE failed_job_id = $1 ORDER BY oban_prefix`,
+        [here],
+      );
+      expect(links.rows).toEqual(
+        [
+          { oban_prefix: d.oban.prefix, failed: here, replay: first.job.id },
+          { oban_prefix: other.prefix, failed: there, replay: second.job.id },
+        ].sort((a, b) => a.oban_prefix.localeCompare(b.oban_prefix)),
+      );
+      // Each prefix still refuses a second replay of its own job while the first is pending.
+      await expect(d.operator.retrySyncWork("posts", here, actor)).rejects.toMatchObject({
+        reason: "already_replayed",
+      });
+      await expect(twinOperator.retrySyncWork("posts", there, actor)).rejects.toMatchObject({
+        reason: "already_replayed",
+      });
+    } finally {
+      await twinOperator.close();
+      await other.close();
+    }
   });
 
   it("keeps its state schema configurable", () => {

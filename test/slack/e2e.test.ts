@@ -103,7 +103,12 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
         alias: "posts",
         syncMode: "oban",
         obanQueue: QUEUE,
-        contract: { fields: ["title", "body"], filterable: ["status"], sortable: ["inserted_at"] },
+        contract: {
+          fields: ["title", "body"],
+          filterable: ["status"],
+          sortable: ["inserted_at"],
+          settings: { synonyms: { car: ["automobile"] }, stopWords: ["the"] },
+        },
       },
     ]);
     const live = `${d.indexPrefix}_post`;
@@ -222,12 +227,88 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     for (const verb of ["status", "failed", "reconcile", "drift"]) expect(allText(help)).toContain(verb);
   });
 
+  it("drift suggests the fix (hot-apply for synonyms and stop words, a reindex otherwise) and lists each difference once", async () => {
+    const started = Date.now();
+    const body = await answerTo("drift posts");
+    expect(Date.now() - started).toBeLessThan(15_000);
+    const sections = (body.blocks as { type: string; text?: { text: string } }[])
+      .filter((b) => b.type === "section")
+      .map((b) => b.text?.text ?? "");
+    const settings = sections.find((t) => t.includes("*settings* — differs")) ?? "";
+    expect(settings).toContain("`synonyms`");
+    expect(settings).toContain("`stopWords`");
+    // Already listed under filterable_attributes and sortable_attributes: not repeated here.
+    expect(settings).not.toContain("filterableAttributes");
+    expect(settings).not.toContain("sortableAttributes");
+    const all = sections.join("\n");
+    expect(all.match(/`status`/g)).toHaveLength(1);
+    expect(all.match(/`inserted_at`/g)).toHaveLength(1);
+    const fix = sections.find((t) => t.startsWith("*Suggested fix*"));
+    expect(fix).toBe(
+      [
+        "*Suggested fix*",
+        "• `synonyms`, `stopWords` can change on the live index: `/scrypath settings hot-apply MyApp.Blog.Post`",
+        "• `filterable_attributes`, `sortable_attributes` need a reindex (a new index built with the declared settings, then swapped in): `/scrypath reconcile MyApp.Blog.Post --action reindex`",
+      ].join("\n"),
+    );
+  });
+
   it("answers an unknown verb with usage, and a typo with did-you-mean", async () => {
     const unknown = await answerTo("frobnicate");
     expect(allText(unknown)).toContain("frobnicate");
     expect(allText(unknown)).toContain("/scrypath help");
     const typo = await answerTo("statsu posts");
     expect(allText(typo)).toContain("/scrypath status posts");
+  });
+
+  it("names the configured schemas when none is given, and what a sub-command lacks", async () => {
+    const started = Date.now();
+    const missing = await answerTo("failed");
+    expect(missing.text).toBe(
+      "expected a schema, for example `/scrypath failed posts`; configured schemas: MyApp.Blog.Post (posts)",
+    );
+    const hotApply = await answerTo("settings hot-apply");
+    expect(allText(hotApply)).not.toMatch(/sub-command/);
+    expect(hotApply.text).toMatch(
+      /^expected a schema, for example .*configured schemas: MyApp\.Blog\.Post \(posts\)$/,
+    );
+    const revert = await answerTo("settings REVERT");
+    expect(revert.text).toBe("expected a settings change id such as `12` (the audit log lists them)");
+    expect((await answerTo("settings")).text).toMatch(/^expected a sub-command/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("matches schema names in any case, like verbs", async () => {
+    for (const text of ["status POSTS", "failed Posts", "STATUS myapp.blog.post"]) {
+      const body = await answerTo(text);
+      expect({ text, said: allText(body) }).toEqual({
+        text,
+        said: expect.stringContaining("MyApp.Blog.Post"),
+      });
+      expect(allText(body)).not.toMatch(/unknown schema/i);
+    }
+  });
+
+  it("answers a text over 4,000 characters itself, with usage", async () => {
+    const started = Date.now();
+    const body = await answerTo(`failed posts ${"x".repeat(4_100)}`);
+    expect(body.response_type).toBe("ephemeral");
+    expect(body.text).toBe("the command text is too long (4113 characters; at most 4000)");
+    expect(allText(body)).toContain("Usage:");
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("echoes typed text escaped once: Slack's own escaping is read back first", async () => {
+    // Slack sends what a person typed with `&`, `<` and `>` escaped; the bot escapes it again for mrkdwn.
+    const body = await answerTo("failed &lt;!channel&gt; &amp;co");
+    const section = JSON.stringify(body.blocks);
+    expect(body.text).toBe("unexpected extra words: &amp;co");
+    expect(section).not.toContain("&amp;lt;");
+    expect(section).not.toContain("<!channel>");
+    const unknown = await answerTo("failed &lt;!channel&gt;");
+    expect(unknown.text).toMatch(/^unknown schema "&lt;!channel&gt;"; configured schemas: MyApp\.Blog\.Post/);
+    expect(JSON.stringify(unknown.blocks)).toContain('Unknown schema \\"&lt;!channel&gt;\\"');
+    expect(JSON.stringify(unknown.blocks)).not.toContain("&amp;lt;");
   });
 
   it("shares with --share: in_channel, with Requested by", async () => {

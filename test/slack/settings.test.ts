@@ -1,4 +1,7 @@
 // Slack settings from the environment, and what `npm start` says when they are missing.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/main.ts";
 import type { SandboxOptions } from "../../src/sandbox/index.ts";
@@ -111,6 +114,28 @@ describe("npm start", () => {
     const started = await main(["--data-dir", "x"], { env, stderr: (t) => (err += t) });
     expect(started).toEqual({ code: 1 });
     expect(err).toContain("--data-dir is for the sandbox");
+  });
+
+  it("refuses an invalid configuration at start-up with one line per problem", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scrypath-serve-config-"));
+    try {
+      const file = join(dir, "bad.yml");
+      writeFileSync(file, "meilisearch:\n  url: nope\ndatabase:\n  url: postgres://h/db\n  port: 5\n");
+      let err = "";
+      const env = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" };
+      const started = await main(["--config", file], { env, stderr: (t) => (err += t) });
+      expect(started).toEqual({ code: 1 });
+      expect(err).toBe(
+        [
+          `scrypath-bot: invalid configuration in ${file}:`,
+          "  meilisearch.url: expected an http(s) URL",
+          "  database.port: unknown key",
+          "",
+        ].join("\n"),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 1 with the missing variable when the credentials are incomplete", async () => {

@@ -226,11 +226,12 @@ describe("digestListView and digestPreviewView", () => {
     expectValidMessage(m);
     const text = visibleText(m);
     expect(text).toContain(
-      "*search-morning* → <#C0123456789> · `0 9 * * 1-5` (Europe/Berlin) · 1 schema · posts only when something changed",
+      "*search-morning* → <#C0123456789> · `0 9 * * 1-5` (Europe/Berlin) · 1 schema · speaks when something changed",
     );
     expect(text).toContain("Next: <!date^1795420800^{date_short_pretty} {time}|2026-11-23 08:00 UTC>");
     expect(text).toContain("Last: no digest yet");
-    expect(text).toContain("all schemas · posts only when degraded");
+    expect(text).toContain("all schemas · speaks when degraded");
+    expect(text).not.toMatch(/ posts /);
     expect(text).toContain(":x: failed at <!date^");
     expect(unexpectedTokens(m).filter((t) => !t.startsWith("<#C"))).toEqual([]);
     expectValidMessage(digestListView([], viewContext()));

@@ -14,13 +14,24 @@ import { type ListenerDeps, tracked } from "./deps.ts";
  */
 export const COMMAND_PATTERN = /^\/scrypath(?:[-_][a-z0-9]+)*$/;
 
+const SLACK_ENTITIES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">" };
+
+/**
+ * Slack escapes what a person typed (`&`, `<`, `>`) before the app sees it. The text is read as
+ * typed, once, so the views' own escaping is the only one (else `<!channel>` echoes as `&lt;…`).
+ */
+export function typedText(text: string): string {
+  return text.replace(/&(?:amp|lt|gt);/g, (entity) => SLACK_ENTITIES[entity] ?? entity);
+}
+
 export type CommandArgs = Pick<SlackCommandMiddlewareArgs, "command" | "ack" | "respond">;
 
 export function scrypathCommand(deps: ListenerDeps) {
   return async ({ command, ack, respond }: CommandArgs): Promise<void> => {
+    const text = typedText(command.text ?? "");
     const fields = {
       command: command.command,
-      text: clip(command.text ?? "", 200),
+      text: clip(text, 200),
       user: command.user_id,
       channel: command.channel_id,
     };
@@ -34,7 +45,7 @@ export function scrypathCommand(deps: ListenerDeps) {
       threadTs: null,
     };
     const run = async () => {
-      const result = await runSlashCommand(command.text ?? "", invocation, deps.commands);
+      const result = await runSlashCommand(text, invocation, deps.commands);
       if (result.modal) return deps.mutations.hotApply.open(result.modal, command.trigger_id, origin);
       if (result.confirmation) {
         return deps.mutations.confirmations.request(result.confirmation, origin, result.verb);
@@ -45,7 +56,7 @@ export function scrypathCommand(deps: ListenerDeps) {
       deps,
       answer(deps, respond, {
         delivery: "command",
-        label: commandLabel(command.text ?? ""),
+        label: commandLabel(text),
         userId: command.user_id,
         fields,
         run,
