@@ -76,13 +76,14 @@ export async function replayCounts(
      FROM (
        SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id
        FROM ${stateSchema(stateName)}.replay_links l
+       WHERE l.oban_prefix = $3
        ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC
      ) newest
      JOIN ${jobs} f ON f.id = newest.failed_job_id
      LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
      WHERE f.state::text IN ('retryable', 'discarded', 'cancelled') AND f.queue = $1 AND f.args @> $2::jsonb
      GROUP BY 1, 2`,
-    [scope.queue, JSON.stringify({ schema: scope.schema })],
+    [scope.queue, JSON.stringify({ schema: scope.schema }), scope.prefix],
   );
   return rows.map((r) => ({ failedState: r.failed_state, replayState: r.replay_state, count: r.n }));
 }

@@ -345,6 +345,11 @@ describe("retrySyncWork over real Postgres", () => {
       const listed = await twinOperator.failedSyncWork("posts", { limit: 50 });
       const row = listed.entries.find((e) => e.source === "oban" && e.id === there);
       expect(row).toMatchObject({ id: there, replayedAs: null });
+      // Nor is it counted as replayed in the twin's tally, while this prefix counts its own.
+      expect(listed.tally?.replayed.total).toBe(0);
+      expect((await d.operator.failedSyncWork("posts", { limit: 50 })).tally?.replayed.total).toBeGreaterThan(
+        0,
+      );
       expect((await d.operator.failedSyncWork("posts", { limit: 50 })).entries).toContainEqual(
         expect.objectContaining({ id: here, replayedAs: expect.objectContaining({ jobId: first.job.id }) }),
       );
