@@ -13,10 +13,12 @@ import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
+import { checkHandOff } from "./handOff.ts";
 import { hotApplyOf, revertHotApply, type SettingsTaskResult } from "./hotApply.ts";
-import type { Actor } from "./mutation.ts";
-import { type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
-import { isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { type Actor, prepareState } from "./mutation.ts";
+import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
+import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { checkSwap } from "./swap.ts";
 
 export const mutationRequest = z.discriminatedUnion("kind", [
   z.object({
@@ -186,6 +188,44 @@ async function previewRetry(
     effect: `Inserts one new Oban job in queue ${scope.queue}; the failed job stays as it is.`,
     danger: false,
   };
+}
+
+/**
+ * Before a card is posted: run the checks the confirm will run, on fresh reads, and throw the
+ * RefusedError it would give (the same operator functions, so the two cannot disagree). A swap
+ * names every promotion rule that fails, with its count. The confirm still checks again.
+ */
+export async function checkRequest(ctx: OperatorContext, request: MutationRequest): Promise<void> {
+  await prepareState(ctx);
+  switch (request.kind) {
+    case "retry":
+      await checkRetry(ctx, ctx.db, resolveSchema(ctx, request.schema), request.target);
+      return;
+    case "action": {
+      const schema = resolveSchema(ctx, request.schema);
+      if (request.action === "retry") {
+        if (!request.id) throw new OperatorError("bad_argument", "`--id` is required for --action retry");
+        await checkRetry(ctx, ctx.db, schema, request.id);
+        return;
+      }
+      const target = targetIndexFor(schema, request.targetIndex);
+      if (request.action === "swap") {
+        const { refusal, failing } = await checkSwap(ctx, schema, target);
+        if (!refusal) return;
+        throw new RefusedError(
+          refusal.reason,
+          `a swap of ${schema.liveIndex} with ${target} would be refused: ${failing.map((f) => f.text).join("; ")}`,
+          { failing: failing.map((f) => f.reason) },
+        );
+      }
+      await checkRecommended(ctx, schema, request.action, target);
+      await checkHandOff(ctx, ctx.db, schema, request.action, target);
+      return;
+    }
+    case "hot_apply":
+    case "revert":
+      return;
+  }
 }
 
 /** Execute a confirmed request; every operator call re-reads and re-validates its target. */

@@ -26,6 +26,7 @@ import { type OperatorContext, resolveSchema } from "../operator/context.ts";
 import type { Actor } from "../operator/mutation.ts";
 import { inTransaction, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
 import {
+  checkRequest,
   executeRequest,
   type MutationRequest,
   mutationRequest,
@@ -327,8 +328,12 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     if (denied) return denied;
 
     let preview: RequestPreview;
+    let step = "preview";
     try {
       preview = await previewRequest(ctx, req);
+      // What the confirm would refuse is refused now, privately: no card for it.
+      step = "check";
+      await checkRequest(ctx, req);
     } catch (error) {
       if (!isOperatorError(error)) throw error;
       const { reason, message } = refusalSentence(error);
@@ -338,7 +343,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
         outcome: "refused",
         reason,
         where,
-        details: { message, step: "preview" },
+        details: { message, step, ...(error instanceof RefusedError ? error.details : {}) },
       });
       count(req, "refused");
       const schema = "schema" in req ? req.schema : null;
