@@ -570,3 +570,16 @@ export function alreadyDecidedView(
   }
   return finalizeMessage(plain, [section(line)]);
 }
+
+/** A second request for what a pending card already asks: a link to that card, not a new one. */
+export function alreadyRequestedView(
+  existing: Pick<Confirmation, "requestedBy" | "createdAt" | "expiresAt">,
+  title: string,
+  permalink: string | null,
+): SlackMessage {
+  const card = permalink ? link(permalink, "the pending request") : "a pending request in this channel";
+  const line = `:point_up: ${card} already asks for this (${escapeMrkdwn(title)}), by ${userRef(existing.requestedBy)} at ${slackDate(existing.createdAt)}; it waits for a Confirm until ${slackDate(existing.expiresAt)}. No second card was posted.`;
+  return finalizeMessage(`Already requested and pending: ${title}. No second card was posted.`, [
+    section(line),
+  ]);
+}

@@ -191,6 +191,31 @@ async function previewRetry(
 }
 
 /**
+ * What a request acts on, as one key: two pending requests with the same key would do the same
+ * thing (a retry by `/scrypath retry` and by `--action retry` of one job are the same target).
+ */
+export function requestTarget(ctx: OperatorContext, request: MutationRequest): string {
+  const job = (schema: string, target: string) => {
+    const { source, id } = parseRetryTarget(target);
+    return `retry:${resolveSchema(ctx, schema).module}:${source ?? "oban"}:${id}`;
+  };
+  switch (request.kind) {
+    case "retry":
+      return job(request.schema, request.target);
+    case "action": {
+      if (request.action === "retry" && request.id) return job(request.schema, request.id);
+      const schema = resolveSchema(ctx, request.schema);
+      const target = request.action === "backfill" ? "" : `:${targetIndexFor(schema, request.targetIndex)}`;
+      return `${request.action}:${schema.module}${target}`;
+    }
+    case "hot_apply":
+      return `hot_apply:${resolveSchema(ctx, request.schema).module}`;
+    case "revert":
+      return `revert:${request.changeId}`;
+  }
+}
+
+/**
  * Before a card is posted: run the checks the confirm will run, on fresh reads, and throw the
  * RefusedError it would give (the same operator functions, so the two cannot disagree). A swap
  * names every promotion rule that fails, with its count. The confirm still checks again.

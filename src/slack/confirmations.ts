@@ -9,6 +9,7 @@ import type { CommandDeps } from "../../commands/types.ts";
 import {
   accessRefusalView,
   alreadyDecidedView,
+  alreadyRequestedView,
   type CardOutcome,
   type CardState,
   confirmationCard,
@@ -24,7 +25,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type OperatorContext, resolveSchema } from "../operator/context.ts";
 import type { Actor } from "../operator/mutation.ts";
-import { inTransaction, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
+import { inTransaction, lockTarget, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
 import {
   checkRequest,
   executeRequest,
@@ -33,6 +34,7 @@ import {
   previewRequest,
   type RequestOutcome,
   type RequestPreview,
+  requestTarget,
 } from "../operator/requests.ts";
 import { writeAudit } from "../state/audit.ts";
 import {
@@ -45,6 +47,7 @@ import {
   duePending,
   expireConfirmation,
   findConfirmation,
+  findPendingFor,
   finishConfirmation,
   staleExecuting,
 } from "../state/confirmations.ts";
@@ -303,6 +306,45 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     return answerOf(verb, accessRefusalView(decision.message, OPERATOR_ROLE, decision.reason), "denied");
   };
 
+  /** A pending card already asks for this: audited, answered privately with a link to that card. */
+  const alreadyRequested = async (
+    req: MutationRequest,
+    preview: RequestPreview,
+    pending: Confirmation,
+    origin: Origin,
+    verb: string,
+  ): Promise<CommandResult> => {
+    let permalink: string | null = null;
+    if (pending.messageTs) {
+      try {
+        const found = await chat.call<{ permalink?: string }>(
+          "chat.getPermalink",
+          { channel: pending.channelId, message_ts: pending.messageTs },
+          { maxAttempts: 2 },
+        );
+        permalink = typeof found.permalink === "string" ? found.permalink : null;
+      } catch (error) {
+        logger.warn("could not link a pending request's card", { confirmationId: pending.id, error });
+      }
+    }
+    await audit({
+      actor: origin.userId,
+      request: req,
+      preview,
+      outcome: "refused",
+      reason: "already_requested",
+      where: { channel: origin.channelId, messageTs: origin.threadTs, team: origin.teamId, id: null },
+      details: {
+        step: "check",
+        pending_confirmation_id: pending.id,
+        requested_by: pending.requestedBy,
+        permalink,
+      },
+    });
+    count(req, "refused");
+    return answerOf(verb, alreadyRequestedView(pending, preview.title, permalink), "ok", preview.schema);
+  };
+
   const requestUnguarded: Confirmations["request"] = async (input, origin, verb) => {
     const where = { channel: origin.channelId, messageTs: origin.threadTs, team: origin.teamId, id: null };
     const valid = mutationRequest.safeParse(input);
@@ -351,18 +393,27 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
 
     await prepareState(ctx);
-    const row = await db(
-      createConfirmation(ctx.db, stateName, {
+    // One pending card per target: the lookup and the insert share a lock, so two requests at the
+    // same moment (two replicas, a double click) cannot both post one.
+    const target = requestTarget(ctx, req);
+    const stored = await inTransaction(ctx, async (client) => {
+      await lockTarget(client, "request", target);
+      const pending = await findPendingFor(client, stateName, target);
+      if (pending) return { pending, created: null };
+      const created = await createConfirmation(client, stateName, {
         kind: req.kind,
         schema: preview.schema,
-        request: { request: req, preview },
+        request: { request: req, preview, target },
         requestedBy: origin.userId,
         teamId: origin.teamId,
         channelId: origin.channelId,
         threadTs: origin.threadTs,
         ttlSeconds: deps.commands.config.access.confirmationTtl,
-      }),
-    );
+      });
+      return { pending: null, created };
+    });
+    if (stored.pending) return alreadyRequested(req, preview, stored.pending, origin, verb);
+    const row = stored.created;
     // Audited before the card exists, so no click on it can be audited ahead of the request
     // (the card's ts is on the confirmation row and on every later audit row).
     await audit({

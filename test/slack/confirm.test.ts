@@ -425,10 +425,11 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
   });
 
   it("closes an execution that never recorded its end (a replica stopped mid-way), and only such", async () => {
-    const failed = await failedJob([502]);
     const state = `"${d.config.state.schema}".confirmations`;
     const cards = [];
     for (let i = 0; i < 2; i++) {
+      // Two jobs: a second pending request for one job would link the first card instead.
+      const failed = await failedJob([502 + i]);
       const before = h.fake.posted.length;
       await h.command(bot, `retry posts ${failed}`, ALICE);
       cards.push(await h.nextCard(before));

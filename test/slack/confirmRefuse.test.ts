@@ -149,4 +149,71 @@ describe("requests refused before any card is posted", () => {
     expect((await h.confirmation(card.id)).status).toBe("failed");
     expect((await h.auditOf(card.id)).map((r) => r.outcome)).toEqual(["requested", "confirmed", "refused"]);
   });
+
+  it("a second request for a pending target links the first card instead of posting another", async () => {
+    const failed = await job("discarded", [601]);
+    const before = h.fake.posted.length;
+    await h.command(bot, `retry posts ${failed}`, ALICE);
+    const card = await h.nextCard(before);
+    await h.recordedConfirmation(card.id);
+
+    // The same job through the reconcile form, by someone else: the same target.
+    const started = Date.now();
+    const answer = await h.answer(await h.command(bot, `reconcile posts --action retry --id ${failed}`, BOB));
+    expect(Date.now() - started).toBeLessThan(ANSWER_WITHIN_MS);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.fake.posted.length).toBe(before + 1);
+    const shown = textOf(answer);
+    const permalink = `/archives/${CHANNEL}/p${card.ts.replace(".", "")}`;
+    expect(shown).toContain(permalink);
+    expect(shown).toContain(`<@${ALICE}>`);
+    expect(shown).toContain("No second card was posted");
+    expect(h.fake.callsTo("chat.getPermalink").at(-1)?.body).toMatchObject({
+      channel: CHANNEL,
+      message_ts: card.ts,
+    });
+    expect(await lastRefusal("already_requested")).toMatchObject({
+      actor: BOB,
+      action: "scrypath.ops.failed_work_retry",
+      outcome: "refused",
+      details: { step: "check", pending_confirmation_id: card.id, requested_by: ALICE },
+    });
+    const { rows } = await d.oban.pool.query(
+      `SELECT count(*)::int AS n FROM "${d.config.state.schema}".confirmations WHERE request->>'target' = $1`,
+      [`retry:${POST}:oban:${failed}`],
+    );
+    expect(rows[0].n).toBe(1);
+
+    // Only a pending card counts: once it is cancelled, asking again posts a new one.
+    await h.decide(bot, card, BOB, "cancel");
+    await h.cardUpdate(card.ts, /^Cancelled/);
+    const again = h.fake.posted.length;
+    await h.command(bot, `retry posts oban:${failed}`, BOB);
+    const second = await h.nextCard(again);
+    expect(second.id).not.toBe(card.id);
+  });
+
+  it("two requests for one target at the same moment post one card", async () => {
+    const failed = await job("discarded", [701]);
+    const before = h.fake.posted.length;
+    const second = await h.bot({ ownOperator: true });
+    const [a, b] = await Promise.all([
+      h.command(bot, `retry posts ${failed}`, ALICE),
+      h.command(second, `retry posts ${failed}`, BOB),
+    ]);
+    await h.nextCard(before);
+    // One of the two is told about the other's card.
+    await h.fake.waitFor(
+      () => h.fake.postsTo(a).length + h.fake.postsTo(b).length > 0,
+      () => "neither requester was told about the other card",
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const cards = h.fake.posted.slice(before);
+    expect(cards).toHaveLength(1);
+    const told = [...h.fake.postsTo(a), ...h.fake.postsTo(b)].map((p) =>
+      textOf((p as { body: Record<string, unknown> }).body),
+    );
+    expect(told).toHaveLength(1);
+    expect(told[0]).toContain("No second card was posted");
+  });
 });
