@@ -202,6 +202,12 @@ const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
   expired: "What was requested (not done)",
 };
 
+/** A `retryable` row: Oban retries it by itself; say so before anyone confirms a replay. */
+export function retryingLine(r: NonNullable<RequestPreview["retrying"]>): string {
+  const at = r.at ? ` at ${slackDate(new Date(r.at))}` : "";
+  return `:repeat: *Oban will retry this by itself${at} (attempt ${r.attempt} of ${r.maxAttempts})*; a replay now runs the same work twice.`;
+}
+
 /**
  * The public card for one mutation request, in every state. Pending: blast radius and
  * Confirm/Cancel; executing: "Running…" without buttons; decided: the outcome without buttons.
@@ -222,6 +228,7 @@ export function confirmationCard(
     header(`${emoji} ${label}: ${preview.title}`),
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
+    preview.retrying ? section(retryingLine(preview.retrying)) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
     result ? section(result) : null,
     context([decisionLine(state, ctx)]),

@@ -108,7 +108,7 @@ const LISTED_ARGS = `CASE WHEN jsonb_typeof(j.args -> 'documents') = 'array'
 
 const JOB_COLUMNS = `j.id, j.state::text AS state, j.queue, j.worker, ${LISTED_ARGS} AS args,
   ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
-  j.attempted_at, j.completed_at, j.inserted_at`;
+  j.attempted_at, j.completed_at, j.inserted_at, j.scheduled_at`;
 
 interface JobRow {
   id: number;
@@ -123,6 +123,7 @@ interface JobRow {
   attempted_at: Date | null;
   completed_at: Date | null;
   inserted_at: Date | null;
+  scheduled_at?: Date | null;
 }
 
 function toJob(row: JobRow): ObanJob {
@@ -140,6 +141,7 @@ function toJob(row: JobRow): ObanJob {
     attemptedAt: row.attempted_at,
     completedAt: row.completed_at,
     insertedAt: row.inserted_at,
+    scheduledAt: row.scheduled_at ?? null,
   };
 }
 
@@ -340,7 +342,7 @@ export async function findJob(db: Queryable, prefix: string, id: number): Promis
   const { rows } = await db.query<JobRow>(
     `SELECT j.id, j.state::text AS state, j.queue, j.worker, j.args,
        ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
-       j.attempted_at, j.completed_at, j.inserted_at
+       j.attempted_at, j.completed_at, j.inserted_at, j.scheduled_at
      FROM ${table(prefix)} j WHERE j.id = $1`,
     [id],
   );

@@ -59,6 +59,11 @@ export interface RequestPreview {
   effect: string;
   /** Destructive or live-changing: the Confirm button gets a danger dialog. */
   danger: boolean;
+  /**
+   * A row in Oban's `retryable` state: Oban retries it by itself at `at` (ISO), as attempt
+   * `attempt` of `maxAttempts`; a replay now runs the same work twice.
+   */
+  retrying?: { at: string | null; attempt: number; maxAttempts: number } | null;
 }
 
 export type RequestOutcome =
@@ -187,6 +192,14 @@ async function previewRetry(
     lastError: lastError ? firstLine(redactText(lastError), 200) : null,
     effect: `Inserts one new Oban job in queue ${scope.queue}; the failed job stays as it is.`,
     danger: false,
+    retrying:
+      job.state === "retryable"
+        ? {
+            at: job.scheduledAt?.toISOString() ?? null,
+            attempt: job.attempt + 1,
+            maxAttempts: job.maxAttempts,
+          }
+        : null,
   };
 }
 

@@ -34,6 +34,7 @@ const stored = z.object({
     lastError: z.string().nullable(),
     effect: z.string(),
     danger: z.boolean(),
+    retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
   }),
 });
 

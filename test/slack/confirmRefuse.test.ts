@@ -216,4 +216,45 @@ describe("requests refused before any card is posted", () => {
     expect(told).toHaveLength(1);
     expect(told[0]).toContain("No second card was posted");
   });
+
+  it("a retryable row: the failed list marks it retrying, the card says Oban retries it by itself", async () => {
+    const next = new Date(Date.now() + 12 * 60_000);
+    const unix = Math.floor(next.getTime() / 1000);
+    const retryable = await insertJob(d.oban.pool, d.oban.prefix, {
+      state: "retryable",
+      queue: QUEUE,
+      args: upsertArgs(POST, live, [801]),
+      errors: [obanError("** (Req.TransportError) timeout", 2)],
+      attempt: 2,
+      maxAttempts: 8,
+      scheduledAt: next,
+    });
+    const terminal = await job("discarded", [802]);
+
+    const list = textOf(await h.answer(await h.command(bot, "failed posts", ALICE)));
+    const rowOf = (id: number) => {
+      const blocks = JSON.parse(list).blocks as { text?: { text?: string } }[];
+      return blocks.map((b) => b.text?.text ?? "").find((t) => t.includes(`oban:${id}`)) ?? "";
+    };
+    expect(rowOf(retryable)).toContain(`retrying · Oban tries again <!date^${unix}^`);
+    expect(rowOf(retryable)).toContain("(attempt 3 of 8)");
+    expect(rowOf(terminal)).not.toContain("Oban tries again");
+
+    const before = h.fake.posted.length;
+    await h.command(bot, `retry posts ${retryable}`, ALICE);
+    const card = await h.nextCard(before);
+    const shown = textOf(card.body);
+    expect(shown).toContain(`Oban will retry this by itself at <!date^${unix}^`);
+    expect(shown).toContain("(attempt 3 of 8)");
+    expect(shown).toContain("a replay now runs the same work twice");
+    // Upstream's semantics are kept: confirming still replays it as a new job.
+    await h.decide(bot, card, BOB);
+    await h.cardUpdate(card.ts, /^Done/);
+    expect(await h.replaysOf(retryable)).toHaveLength(1);
+
+    // A terminal row's card says nothing of the kind.
+    const again = h.fake.posted.length;
+    await h.command(bot, `retry posts ${terminal}`, ALICE);
+    expect(textOf((await h.nextCard(again)).body)).not.toContain("Oban will retry");
+  });
 });
