@@ -14,7 +14,7 @@ import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { checkHandOff } from "./handOff.ts";
-import { hotApplyOf, revertHotApply, type SettingsTaskResult } from "./hotApply.ts";
+import { hotApplyOf, revertHotApply, revertRefusal, type SettingsTaskResult } from "./hotApply.ts";
 import { type Actor, prepareState } from "./mutation.ts";
 import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
 import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
@@ -260,8 +260,13 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
       await checkHandOff(ctx, ctx.db, schema, request.action, target);
       return;
     }
+    case "revert": {
+      const change = await findChange(ctx.db, ctx.config.state.schema, request.changeId);
+      const refusal = change ? revertRefusal(change) : null;
+      if (refusal) throw refusal;
+      return;
+    }
     case "hot_apply":
-    case "revert":
       return;
   }
 }

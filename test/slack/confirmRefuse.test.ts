@@ -257,4 +257,36 @@ describe("requests refused before any card is posted", () => {
     await h.command(bot, `retry posts ${terminal}`, ALICE);
     expect(textOf((await h.nextCard(again)).body)).not.toContain("Oban will retry");
   });
+
+  it("a settings revert already reverted: refused at the request, audited, no card; a fresh one gets its card", async () => {
+    const applied = await d.operator.hotApplySettings("posts", {
+      settings: { stopWords: ["zz"] },
+      acknowledgeLive: true,
+      actor: { id: BOB },
+    });
+    expect(applied.task.status).toBe("succeeded");
+    await d.operator.revertHotApply(applied.changeId, { actor: { id: BOB } });
+
+    const { shown, ms } = await refusedPrivately(`settings revert ${applied.changeId}`);
+    expect(ms).toBeLessThan(ANSWER_WITHIN_MS);
+    expect(shown).toContain("already_reverted");
+    expect(shown).toContain(`settings change ${applied.changeId} was already reverted by ${BOB}`);
+    expect(await lastRefusal("already_reverted")).toMatchObject({
+      actor: ALICE,
+      outcome: "refused",
+      target: { revert_of: applied.changeId },
+      details: { step: "check" },
+    });
+
+    const fresh = await d.operator.hotApplySettings("posts", {
+      settings: { stopWords: ["yy"] },
+      acknowledgeLive: true,
+      actor: { id: BOB },
+    });
+    const before = h.fake.posted.length;
+    await h.command(bot, `settings revert ${fresh.changeId}`, ALICE);
+    const card = await h.nextCard(before);
+    await h.decide(bot, card, BOB, "cancel");
+    await h.cardUpdate(card.ts, /^Cancelled/);
+  });
 });
