@@ -261,6 +261,12 @@ const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
   expired: "What was requested (not done)",
 };
 
+/** A `retryable` row: Oban retries it by itself; say so before anyone confirms a replay. */
+export function retryingLine(r: NonNullable<RequestPreview["retrying"]>): string {
+  const at = r.at ? ` at ${slackDate(new Date(r.at))}` : "";
+  return `:repeat: *Oban will retry this by itself${at} (attempt ${r.attempt} of ${r.maxAttempts})*; a replay now runs the same work twice.`;
+}
+
 /**
  * The public card for one mutation request, in every state. Pending: blast radius and
  * Confirm/Cancel; executing: "Running…" without buttons; decided: the outcome without buttons.
@@ -281,6 +287,7 @@ export function confirmationCard(
     header(`${emoji} ${label}: ${preview.title}`),
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
+    preview.retrying ? section(retryingLine(preview.retrying)) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
     ...(preview.settings ? settingsSections(preview.settings).map((t) => section(t)) : []),
     result ? section(result) : null,
@@ -680,4 +687,17 @@ export function alreadyDecidedView(
     }
   }
   return finalizeMessage(plain, [section(line)]);
+}
+
+/** A second request for what a pending card already asks: a link to that card, not a new one. */
+export function alreadyRequestedView(
+  existing: Pick<Confirmation, "requestedBy" | "createdAt" | "expiresAt">,
+  title: string,
+  permalink: string | null,
+): SlackMessage {
+  const card = permalink ? link(permalink, "the pending request") : "a pending request in this channel";
+  const line = `:point_up: ${card} already asks for this (${escapeMrkdwn(title)}), by ${userRef(existing.requestedBy)} at ${slackDate(existing.createdAt)}; it waits for a Confirm until ${slackDate(existing.expiresAt)}. No second card was posted.`;
+  return finalizeMessage(`Already requested and pending: ${title}. No second card was posted.`, [
+    section(line),
+  ]);
 }

@@ -29,6 +29,7 @@ import {
   openValue,
   plural,
   section,
+  slackDate,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
 import { needsHeadline, nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
@@ -148,6 +149,13 @@ function rowSection(row: FailedWork, opts: FailedViewOptions) {
     }`,
     [attempts, at, where].filter(Boolean).join(" · "),
     `> ${error === "" ? "_no error text_" : error}`,
+    row.state === "retrying"
+      ? `:hourglass_flowing_sand: retrying · Oban tries again ${row.retryAt ? slackDate(row.retryAt) : "by itself"}${
+          row.attempt !== null && row.maxAttempts !== null
+            ? ` (attempt ${row.attempt + 1} of ${row.maxAttempts})`
+            : ""
+        }: not terminal`
+      : null,
     replayLine(row, opts.now),
     row.source === "meilisearch" ? `_${BACKEND_NO_REPLAY}._` : null,
     jobUrl ? link(jobUrl, "Open job in dashboard") : null,

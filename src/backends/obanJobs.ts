@@ -108,7 +108,7 @@ const LISTED_ARGS = `CASE WHEN jsonb_typeof(j.args -> 'documents') = 'array'
 
 const JOB_COLUMNS = `j.id, j.state::text AS state, j.queue, j.worker, ${LISTED_ARGS} AS args,
   ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
-  j.attempted_at, j.completed_at, j.inserted_at,
+  j.attempted_at, j.completed_at, j.inserted_at, j.scheduled_at,
   to_char(j.completed_at, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS completed_at_iso`;
 
 interface JobRow {
@@ -126,6 +126,7 @@ interface JobRow {
   /** node-pg's Date keeps milliseconds; the text keeps Postgres's microseconds. */
   completed_at_iso?: string | null;
   inserted_at: Date | null;
+  scheduled_at?: Date | null;
 }
 
 function toJob(row: JobRow): ObanJob {
@@ -144,6 +145,7 @@ function toJob(row: JobRow): ObanJob {
     completedAt: row.completed_at,
     completedAtIso: row.completed_at_iso ?? null,
     insertedAt: row.inserted_at,
+    scheduledAt: row.scheduled_at ?? null,
   };
 }
 
@@ -344,7 +346,7 @@ export async function findJob(db: Queryable, prefix: string, id: number): Promis
   const { rows } = await db.query<JobRow>(
     `SELECT j.id, j.state::text AS state, j.queue, j.worker, j.args,
        ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
-       j.attempted_at, j.completed_at, j.inserted_at
+       j.attempted_at, j.completed_at, j.inserted_at, j.scheduled_at
      FROM ${table(prefix)} j WHERE j.id = $1`,
     [id],
   );

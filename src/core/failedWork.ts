@@ -113,6 +113,7 @@ export function failedWorkFromJob(job: ObanJob, ctx: { schema: string; backend: 
     recovery,
     metadata: { worker: job.worker, queue: job.queue },
     lastError: improvedLastError(queueSignalText(job.lastError)),
+    ...(job.state === "retryable" ? { retryAt: job.scheduledAt ?? null } : {}),
   };
 }
 

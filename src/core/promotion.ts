@@ -63,12 +63,15 @@ const blocked = (reason: PromotionBlock): PromotionVerdict => ({
   message: PROMOTION_MESSAGES[reason],
 });
 
-/** The first rule that blocks, in ScrypathOps' order, or eligible. */
-export function promotionEligibility(input: PromotionInput): PromotionVerdict {
-  if (input.backend !== "Elixir.Scrypath.Meilisearch") return blocked("unsupported_backend");
+/**
+ * Every rule that blocks, in ScrypathOps' order (empty: eligible). A failed read, reads about
+ * other indexes, or one index named twice stop the list: nothing after them can be judged.
+ */
+export function promotionBlocks(input: PromotionInput): PromotionBlock[] {
+  if (input.backend !== "Elixir.Scrypath.Meilisearch") return ["unsupported_backend"];
   const { reconcile, contract } = input;
-  if (reconcile instanceof Error) return blocked("reconcile_failed");
-  if (contract instanceof Error) return blocked("contract_failed");
+  if (reconcile instanceof Error) return ["reconcile_failed"];
+  if (contract instanceof Error) return ["contract_failed"];
   const contractSchema = contract.schema.replace(/^Elixir\./, "");
   if (
     reconcile.schema !== input.schema ||
@@ -77,24 +80,31 @@ export function promotionEligibility(input: PromotionInput): PromotionVerdict {
     contract.index !== input.liveIndex ||
     reconcile.reindex.targetIndex !== input.targetIndex
   ) {
-    return blocked("context_mismatch");
+    return ["context_mismatch"];
   }
-  if (input.liveIndex === input.targetIndex) return blocked("indexes_not_distinct");
+  if (input.liveIndex === input.targetIndex) return ["indexes_not_distinct"];
   const { status, reindex } = reconcile;
-  if (!reindex.observed) return blocked("target_unobserved");
-  if (status.backend.pending.total > 0) return blocked("backend_work_pending");
-  if (status.queue.pending.total > 0 || status.queue.retrying.total > 0) return blocked("queue_work_pending");
-  if (reindex.taskState === "pending") return blocked("reindex_pending");
-  if (reindex.cutover === "pending") return blocked("cutover_pending");
+  const blocks: PromotionBlock[] = [];
+  if (!reindex.observed) blocks.push("target_unobserved");
+  if (status.backend.pending.total > 0) blocks.push("backend_work_pending");
+  if (status.queue.pending.total > 0 || status.queue.retrying.total > 0) blocks.push("queue_work_pending");
+  if (reindex.taskState === "pending") blocks.push("reindex_pending");
+  if (reindex.cutover === "pending") blocks.push("cutover_pending");
   if (
     reconcile.failedWorkTotal > 0 ||
     status.backend.failed.total > 0 ||
     status.queue.failed.total > 0 ||
     reindex.taskState === "failed"
   ) {
-    return blocked("failed_work");
+    blocks.push("failed_work");
   }
-  if (!["completed", "not_started"].includes(reindex.cutover)) return blocked("check_in_progress");
-  if (Object.values(contract.dimensions).some((d) => !d.match)) return blocked("contract_mismatch");
-  return { eligible: true };
+  if (!["completed", "not_started", "pending"].includes(reindex.cutover)) blocks.push("check_in_progress");
+  if (Object.values(contract.dimensions).some((d) => !d.match)) blocks.push("contract_mismatch");
+  return blocks;
+}
+
+/** The first rule that blocks, in ScrypathOps' order, or eligible. */
+export function promotionEligibility(input: PromotionInput): PromotionVerdict {
+  const [first] = promotionBlocks(input);
+  return first ? blocked(first) : { eligible: true };
 }

@@ -77,6 +77,8 @@ export interface ObanJob {
   /** `completed_at` as Postgres stores it, to the microsecond (`2026-10-04T17:02:05.123456Z`). */
   completedAtIso?: string | null;
   insertedAt: Date | null;
+  /** When Oban runs it next (for a `retryable` job: its next attempt). */
+  scheduledAt?: Date | null;
 }
 
 /** Status-plane state (§2.1). Backend states: pending/completed/failed; queue: queued/retrying/failed/completed. */
@@ -148,6 +150,8 @@ export interface FailedWork {
   lastError: string | null;
   /** Set by the operator when the bot replayed this row: the new job and its current state. */
   replayedAs?: ReplayRef | null;
+  /** A `retrying` row: when Oban tries it again by itself (its `scheduled_at`). */
+  retryAt?: Date | null;
 }
 
 export interface ReplayRef {

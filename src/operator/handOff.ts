@@ -2,7 +2,7 @@
 // custom documents), so the bot hands them off: it enqueues one job for a worker the schema's
 // config names, or refuses with the exact mix command to run. Never two unfinished hand-offs
 // for the same schema and action: the check and the insert share a transaction and a lock.
-import { type InsertedJob, insertObanJob, unfinishedJob } from "../backends/obanJobs.ts";
+import { type InsertedJob, insertObanJob, type Queryable, unfinishedJob } from "../backends/obanJobs.ts";
 import { RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import type { OperatorContext, ResolvedSchema } from "./context.ts";
@@ -34,6 +34,58 @@ export function mixCommand(
   return ["mix scrypath.reconcile", schema.module, "--action", kind, ...flags].join(" ");
 }
 
+type HandOffWorker = NonNullable<ResolvedSchema["config"]["backfillWorker"]>;
+
+/** The worker that takes the hand-off; refused (with the mix command) when none is configured. */
+function handOffWorker(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  kind: HandOffKind,
+  target: string,
+): HandOffWorker {
+  const worker = kind === "reindex" ? schema.config.reindexWorker : schema.config.backfillWorker;
+  if (!worker) {
+    throw new RefusedError(
+      "hand_off_not_configured",
+      `the bot cannot build documents for ${schema.module}; run \`${mixCommand(ctx, schema, kind, target)}\` in the application, or configure schemas[].${kind}Worker`,
+      { command: mixCommand(ctx, schema, kind, target) },
+    );
+  }
+  return worker;
+}
+
+/** Never two unfinished hand-offs for the same schema and action. */
+async function checkNoPendingHandOff(
+  ctx: OperatorContext,
+  db: Queryable,
+  schema: ResolvedSchema,
+  kind: HandOffKind,
+  worker: HandOffWorker,
+): Promise<void> {
+  const pending = await unfinishedJob(db, ctx.config.database.obanPrefix, worker.worker, {
+    schema: schema.elixirModule,
+    action: kind,
+  });
+  if (pending) {
+    throw new RefusedError(
+      "hand_off_pending",
+      `a ${kind} hand-off for ${schema.module} is already pending: job ${pending.id} (${pending.state}) requested by ${String(pending.args.requested_by ?? "unknown")}`,
+      { jobId: pending.id, state: pending.state },
+    );
+  }
+}
+
+/** Every rule a hand-off must pass, on `db` as it is now: the request and the confirm both run it. */
+export async function checkHandOff(
+  ctx: OperatorContext,
+  db: Queryable,
+  schema: ResolvedSchema,
+  kind: HandOffKind,
+  target: string,
+): Promise<void> {
+  await checkNoPendingHandOff(ctx, db, schema, kind, handOffWorker(ctx, schema, kind, target));
+}
+
 export async function handOff(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -50,33 +102,18 @@ export async function handOff(
     target: { target_index: target },
     context: actor.context ?? {},
   };
-  const worker = kind === "reindex" ? schema.config.reindexWorker : schema.config.backfillWorker;
-  if (!worker) {
-    return auditRefusal(
-      ctx,
-      new RefusedError(
-        "hand_off_not_configured",
-        `the bot cannot build documents for ${schema.module}; run \`${mixCommand(ctx, schema, kind, target)}\` in the application, or configure schemas[].${kind}Worker`,
-        { command: mixCommand(ctx, schema, kind, target) },
-      ),
-      audit,
-    );
+  let worker: HandOffWorker;
+  try {
+    worker = handOffWorker(ctx, schema, kind, target);
+  } catch (error) {
+    if (error instanceof RefusedError) return auditRefusal(ctx, error, audit);
+    throw error;
   }
   const prefix = ctx.config.database.obanPrefix;
   try {
     return await inTransaction(ctx, async (client) => {
       await lockTarget(client, "hand_off", schema.elixirModule, kind);
-      const pending = await unfinishedJob(client, prefix, worker.worker, {
-        schema: schema.elixirModule,
-        action: kind,
-      });
-      if (pending) {
-        throw new RefusedError(
-          "hand_off_pending",
-          `a ${kind} hand-off for ${schema.module} is already pending: job ${pending.id} (${pending.state}) requested by ${String(pending.args.requested_by ?? "unknown")}`,
-          { jobId: pending.id, state: pending.state },
-        );
-      }
+      await checkNoPendingHandOff(ctx, client, schema, kind, worker);
       const job = await insertObanJob(client, prefix, {
         worker: worker.worker,
         queue: worker.queue,

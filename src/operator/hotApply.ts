@@ -217,6 +217,30 @@ async function settleUnconfirmed(
  * reverted, or when the live values changed since (someone else's change would be lost). A change
  * whose outcome was unconfirmed is settled first: its task found, or the live settings read.
  */
+/**
+ * The rules on the stored change alone: one that never applied has nothing to revert, and a
+ * change is reverted once. The request and the revert both run them (the revert again under its
+ * claim); an unconfirmed change is settled by the revert itself first.
+ */
+export function revertRefusal(change: SettingsChange): RefusedError | null {
+  if (change.status !== "succeeded" && change.status !== "unconfirmed" && change.status !== "not_applied") {
+    return notRevertible(change);
+  }
+  return change.revertedAt ? alreadyReverted(change) : null;
+}
+
+const notRevertible = (change: SettingsChange) =>
+  new RefusedError(
+    "not_revertible",
+    `settings change ${change.id} did not apply (${change.status}); there is nothing to revert`,
+  );
+
+const alreadyReverted = (change: SettingsChange) =>
+  new RefusedError(
+    "already_reverted",
+    `settings change ${change.id} was already reverted by ${change.revertedBy} at ${change.revertedAt?.toISOString()}`,
+  );
+
 export async function revertHotApply(
   ctx: OperatorContext,
   changeId: number,
@@ -240,10 +264,7 @@ export async function revertHotApply(
   if (change.status === "unconfirmed" || change.status === "not_applied") {
     if (!change.revertedAt) await settleUnconfirmed(ctx, budget, stateName, change, refuse);
   } else if (change.status !== "succeeded") {
-    return refuse(
-      "not_revertible",
-      `settings change ${changeId} did not apply (${change.status}); there is nothing to revert`,
-    );
+    return auditRefusal(ctx, notRevertible(change), audit);
   }
   // Claim the revert atomically: concurrent reverts of one change run at most once.
   const claimed = await inTransaction(ctx, async (client) => {
@@ -252,12 +273,7 @@ export async function revertHotApply(
     await markReverted(client, stateName, changeId, input.actor.id, null);
     return null;
   });
-  if (claimed) {
-    return refuse(
-      "already_reverted",
-      `settings change ${changeId} was already reverted by ${claimed.revertedBy} at ${claimed.revertedAt?.toISOString()}`,
-    );
-  }
+  if (claimed) return auditRefusal(ctx, alreadyReverted(claimed), audit);
   const unclaim = () => clearReverted(ctx.db, stateName, changeId).catch(() => {});
 
   try {

@@ -2,7 +2,7 @@
 // execute it. The bot adds `swap` (cutover), guarded by promotion eligibility.
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS } from "../state/audit.ts";
-import { type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
+import { type OperatorContext, type ResolvedSchema, resolveSchema, targetIndexFor } from "./context.ts";
 import { type HandOffResult, handOff } from "./handOff.ts";
 import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
 import { reconcileOf } from "./reconcile.ts";
@@ -54,22 +54,37 @@ export async function reconcileAction(
   }
   // Backfill and reindex run only when the fresh report recommends them (§5.4).
   const target = targetIndexFor(schema, input.targetIndex);
-  const report = await reconcileOf(ctx, schema, { targetIndex: target });
-  if (!report.actions.some((a) => a.kind === action)) {
+  try {
+    await checkRecommended(ctx, schema, action, target);
+  } catch (error) {
+    if (!(error instanceof RefusedError)) throw error;
     await prepareState(ctx);
-    return auditRefusal(
-      ctx,
-      new RefusedError("no_action", `no ${action} action is available for this report`),
-      {
-        actor: input.actor.id,
-        action: action === "reindex" ? AUDIT_ACTIONS.reindex : AUDIT_ACTIONS.backfill,
-        schema: schema.module,
-        index: schema.liveIndex,
-        target: { target_index: target },
-        details: { drift_signals: report.driftSignals },
-        context: input.actor.context ?? {},
-      },
-    );
+    return auditRefusal(ctx, error, {
+      actor: input.actor.id,
+      action: action === "reindex" ? AUDIT_ACTIONS.reindex : AUDIT_ACTIONS.backfill,
+      schema: schema.module,
+      index: schema.liveIndex,
+      target: { target_index: target },
+      context: input.actor.context ?? {},
+    });
   }
   return { action, result: await handOff(ctx, schema, action, target, input.actor) };
+}
+
+/**
+ * A backfill or reindex runs only when a fresh reconcile report recommends it (§5.4): the check
+ * the request and the confirm both run. Refuses with the report's drift signals as details.
+ */
+export async function checkRecommended(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  action: "backfill" | "reindex",
+  target: string,
+): Promise<void> {
+  const report = await reconcileOf(ctx, schema, { targetIndex: target });
+  if (!report.actions.some((a) => a.kind === action)) {
+    throw new RefusedError("no_action", `no ${action} action is available for this report`, {
+      drift_signals: report.driftSignals,
+    });
+  }
 }

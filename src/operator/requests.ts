@@ -14,10 +14,12 @@ import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
-import { hotApplyOf, revertHotApply, type SettingsTaskResult } from "./hotApply.ts";
-import type { Actor } from "./mutation.ts";
-import { type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
-import { isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { checkHandOff } from "./handOff.ts";
+import { hotApplyOf, revertHotApply, revertRefusal, type SettingsTaskResult } from "./hotApply.ts";
+import { type Actor, prepareState } from "./mutation.ts";
+import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
+import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { checkSwap } from "./swap.ts";
 
 export const mutationRequest = z.discriminatedUnion("kind", [
   z.object({
@@ -60,6 +62,11 @@ export interface RequestPreview {
   danger: boolean;
   /** Settings requests: what changes per key, from the live values read when it was requested. */
   settings?: SettingsPreview | null;
+  /**
+   * A row in Oban's `retryable` state: Oban retries it by itself at `at` (ISO), as attempt
+   * `attempt` of `maxAttempts`; a replay now runs the same work twice.
+   */
+  retrying?: { at: string | null; attempt: number; maxAttempts: number } | null;
 }
 
 export interface SettingsPreview {
@@ -212,7 +219,83 @@ async function previewRetry(
     lastError: lastError ? firstLine(redactText(lastError), 200) : null,
     effect: `Inserts one new Oban job in queue ${scope.queue}; the failed job stays as it is.`,
     danger: false,
+    retrying:
+      job.state === "retryable"
+        ? {
+            at: job.scheduledAt?.toISOString() ?? null,
+            attempt: job.attempt + 1,
+            maxAttempts: job.maxAttempts,
+          }
+        : null,
   };
+}
+
+/**
+ * What a request acts on, as one key: two pending requests with the same key would do the same
+ * thing (a retry by `/scrypath retry` and by `--action retry` of one job are the same target).
+ */
+export function requestTarget(ctx: OperatorContext, request: MutationRequest): string {
+  const job = (schema: string, target: string) => {
+    const { source, id } = parseRetryTarget(target);
+    return `retry:${resolveSchema(ctx, schema).module}:${source ?? "oban"}:${id}`;
+  };
+  switch (request.kind) {
+    case "retry":
+      return job(request.schema, request.target);
+    case "action": {
+      if (request.action === "retry" && request.id) return job(request.schema, request.id);
+      const schema = resolveSchema(ctx, request.schema);
+      const target = request.action === "backfill" ? "" : `:${targetIndexFor(schema, request.targetIndex)}`;
+      return `${request.action}:${schema.module}${target}`;
+    }
+    case "hot_apply":
+      return `hot_apply:${resolveSchema(ctx, request.schema).module}`;
+    case "revert":
+      return `revert:${request.changeId}`;
+  }
+}
+
+/**
+ * Before a card is posted: run the checks the confirm will run, on fresh reads, and throw the
+ * RefusedError it would give (the same operator functions, so the two cannot disagree). A swap
+ * names every promotion rule that fails, with its count. The confirm still checks again.
+ */
+export async function checkRequest(ctx: OperatorContext, request: MutationRequest): Promise<void> {
+  await prepareState(ctx);
+  switch (request.kind) {
+    case "retry":
+      await checkRetry(ctx, ctx.db, resolveSchema(ctx, request.schema), request.target);
+      return;
+    case "action": {
+      const schema = resolveSchema(ctx, request.schema);
+      if (request.action === "retry") {
+        if (!request.id) throw new OperatorError("bad_argument", "`--id` is required for --action retry");
+        await checkRetry(ctx, ctx.db, schema, request.id);
+        return;
+      }
+      const target = targetIndexFor(schema, request.targetIndex);
+      if (request.action === "swap") {
+        const { refusal, failing } = await checkSwap(ctx, schema, target);
+        if (!refusal) return;
+        throw new RefusedError(
+          refusal.reason,
+          `a swap of ${schema.liveIndex} with ${target} would be refused: ${failing.map((f) => f.text).join("; ")}`,
+          { failing: failing.map((f) => f.reason) },
+        );
+      }
+      await checkRecommended(ctx, schema, request.action, target);
+      await checkHandOff(ctx, ctx.db, schema, request.action, target);
+      return;
+    }
+    case "revert": {
+      const change = await findChange(ctx.db, ctx.config.state.schema, request.changeId);
+      const refusal = change ? revertRefusal(change) : null;
+      if (refusal) throw refusal;
+      return;
+    }
+    case "hot_apply":
+      return;
+  }
 }
 
 /** Execute a confirmed request; every operator call re-reads and re-validates its target. */

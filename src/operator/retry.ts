@@ -3,9 +3,15 @@
 // row are written in the same transaction, under a per-job advisory lock, so concurrent
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
-import { findJob, type InsertedJob, insertObanJob, type ObanScope } from "../backends/obanJobs.ts";
+import {
+  findJob,
+  type InsertedJob,
+  insertObanJob,
+  type ObanScope,
+  type Queryable,
+} from "../backends/obanJobs.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
-import { FAILED_OBAN_STATES, type ObanJob } from "../core/types.ts";
+import { FAILED_OBAN_STATES, type FailedWork, type ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, recordReplay } from "../state/replayLinks.ts";
@@ -138,6 +144,79 @@ export function isFailedWorkOf(scope: ObanScope, job: ObanJob): boolean {
   );
 }
 
+/** What a retry acts on, once every check holds. */
+export interface RetryCheck {
+  scope: ObanScope;
+  id: number;
+  job: ObanJob;
+  row: FailedWork;
+  operation: "upsert" | "delete";
+}
+
+/**
+ * Every rule a retry must pass, read on `db` as it is now (the request reads through the pool;
+ * the execution through its locked transaction; the state tables must exist: `prepareState`). Throws the RefusedError of the first rule that
+ * fails; the same function guards the request and the confirm, so they cannot disagree.
+ */
+export async function checkRetry(
+  ctx: OperatorContext,
+  db: Queryable,
+  schema: ResolvedSchema,
+  target: string | number,
+): Promise<RetryCheck> {
+  const { source, id } = parseRetryTarget(target);
+  const scope = schema.obanScope;
+  if (source === "meilisearch" || !scope) {
+    // Backend rows are never retryable; only say so for a row that exists.
+    if (await isFailedTask(ctx, schema, id)) {
+      throw new RefusedError(
+        "not_retryable",
+        `Meilisearch task ${id} is a backend row; backend rows have no replay action`,
+      );
+    }
+    throw new RefusedError("not_found", `no failed work found for id ${id}`);
+  }
+  const job = await findJob(db, scope.prefix, id);
+  if (!job || !isFailedWorkOf(scope, job)) {
+    if (source === null && (await isFailedTask(ctx, schema, id))) {
+      throw new RefusedError(
+        "not_retryable",
+        `${id} is a failed Meilisearch task; backend rows have no replay action`,
+      );
+    }
+    const now = job
+      ? ` (job ${id} is ${job.state}${job.args.schema !== scope.schema ? ` and belongs to ${String(job.args.schema)}` : ""})`
+      : "";
+    throw new RefusedError("not_found", `no failed work found for id ${id}${now}`);
+  }
+  const row = failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND });
+  if (!row.retryable) {
+    throw new RefusedError(
+      "not_retryable",
+      `job ${id} has no replayable payload (operation ${row.operation})`,
+    );
+  }
+  if (!row.recovery || (row.operation !== "upsert" && row.operation !== "delete")) {
+    throw new RefusedError("missing_recovery_action", `failed work ${id} does not expose a retry action`);
+  }
+  const invalid = validate(schema, job.args, row.recovery.index, row.operation);
+  if (invalid) throw invalid;
+
+  const previous = (await latestReplays(db, ctx.config.state.schema, scope.prefix, [id])).get(id);
+  if (previous && replayBlocksRetry(previous.replayState)) {
+    throw new RefusedError(
+      "already_replayed",
+      `job ${id} was already replayed as job ${previous.replayJobId} (${previous.replayState ?? "pruned"}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,
+      {
+        replayJobId: previous.replayJobId,
+        replayState: previous.replayState,
+        requestedBy: previous.requestedBy,
+      },
+    );
+  }
+  return { scope, id, job, row, operation: row.operation };
+}
+
 export async function retryOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -158,70 +237,28 @@ export async function retryOf(
 
   const scope = schema.obanScope;
   if (source === "meilisearch" || !scope) {
-    // Backend rows are never retryable; only say so for a row that exists.
-    if (await isFailedTask(ctx, schema, id)) {
-      return refuse(
-        new RefusedError(
-          "not_retryable",
-          `Meilisearch task ${id} is a backend row; backend rows have no replay action`,
-        ),
-      );
+    try {
+      await checkRetry(ctx, ctx.db, schema, target);
+    } catch (error) {
+      if (error instanceof RefusedError) return refuse(error);
+      throw error;
     }
-    return refuse(new RefusedError("not_found", `no failed work found for id ${id}`));
   }
 
   try {
     return await inTransaction(ctx, async (client) => {
-      await lockTarget(client, "retry", scope.prefix, id);
-      const job = await findJob(client, scope.prefix, id);
-      if (!job || !isFailedWorkOf(scope, job)) {
-        if (source === null && (await isFailedTask(ctx, schema, id))) {
-          throw new RefusedError(
-            "not_retryable",
-            `${id} is a failed Meilisearch task; backend rows have no replay action`,
-          );
-        }
-        const now = job
-          ? ` (job ${id} is ${job.state}${job.args.schema !== scope.schema ? ` and belongs to ${String(job.args.schema)}` : ""})`
-          : "";
-        throw new RefusedError("not_found", `no failed work found for id ${id}${now}`);
-      }
-      const row = failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND });
-      if (!row.retryable) {
-        throw new RefusedError(
-          "not_retryable",
-          `job ${id} has no replayable payload (operation ${row.operation})`,
-        );
-      }
-      if (!row.recovery || (row.operation !== "upsert" && row.operation !== "delete")) {
-        throw new RefusedError("missing_recovery_action", `failed work ${id} does not expose a retry action`);
-      }
-      const invalid = validate(schema, job.args, row.recovery.index, row.operation);
-      if (invalid) throw invalid;
-
-      const previous = (await latestReplays(client, stateName, scope.prefix, [id])).get(id);
-      if (previous && replayBlocksRetry(previous.replayState)) {
-        throw new RefusedError(
-          "already_replayed",
-          `job ${id} was already replayed as job ${previous.replayJobId} (${previous.replayState ?? "pruned"}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,
-          {
-            replayJobId: previous.replayJobId,
-            replayState: previous.replayState,
-            requestedBy: previous.requestedBy,
-          },
-        );
-      }
-
-      const args = rebuildArgs(ctx, schema, job.args, row.operation);
-      const inserted = await insertObanJob(client, scope.prefix, {
+      await lockTarget(client, "retry", scope?.prefix ?? "", id);
+      const { row, job, operation, scope: checked } = await checkRetry(ctx, client, schema, target);
+      const args = rebuildArgs(ctx, schema, job.args, operation);
+      const inserted = await insertObanJob(client, checked.prefix, {
         worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
-        queue: scope.queue,
+        queue: checked.queue,
         args,
         maxAttempts: schema.config.obanMaxAttempts,
         meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
       });
       await recordReplay(client, stateName, {
-        obanPrefix: scope.prefix,
+        obanPrefix: checked.prefix,
         failedJobId: id,
         replayJobId: inserted.id,
         schema: schema.module,

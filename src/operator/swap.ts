@@ -2,7 +2,12 @@
 // (§9.5) holds on fresh reads. Waits for the swap task; a timeout or an unreachable server
 // during the wait is reported as unconfirmed, never as success.
 import { swapIndexes as postSwap, waitForTask } from "../backends/meilisearch.ts";
-import { promotionEligibility } from "../core/promotion.ts";
+import {
+  PROMOTION_MESSAGES,
+  type PromotionBlock,
+  promotionBlocks,
+  promotionEligibility,
+} from "../core/promotion.ts";
 import { isOperatorError, OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, finishAudit, writeAudit } from "../state/audit.ts";
 import {
@@ -14,7 +19,7 @@ import {
 } from "./context.ts";
 import { contractDriftOf } from "./contractDrift.ts";
 import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
-import { reconcileOf } from "./reconcile.ts";
+import { type ReconcileReport, reconcileOf } from "./reconcile.ts";
 
 export interface SwapResult {
   status: "succeeded" | "failed" | "unconfirmed";
@@ -28,6 +33,85 @@ export interface SwapResult {
 
 const settle = <T>(p: Promise<T>): Promise<T | Error> =>
   p.catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+
+/** Why a swap cannot run now: the first rule (as upstream refuses), and every rule, counted. */
+export interface SwapCheck {
+  /** The refusal the confirm gives (the first failing rule); null when every rule holds. */
+  refusal: RefusedError | null;
+  /** Every failing rule, each a sentence with its count, e.g. "3 failed rows". */
+  failing: { reason: PromotionBlock; text: string }[];
+}
+
+/** One failing rule, with the numbers behind it. */
+function countedRule(block: PromotionBlock, reconcile: ReconcileReport | Error): string {
+  if (reconcile instanceof Error) return PROMOTION_MESSAGES[block];
+  const { status, reindex } = reconcile;
+  const n = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+  switch (block) {
+    case "backend_work_pending":
+      return `${n(status.backend.pending.total, "Meilisearch document task")} pending on ${reconcile.index}`;
+    case "queue_work_pending":
+      return [
+        status.queue.pending.total > 0 ? `${n(status.queue.pending.total, "queue job")} pending` : null,
+        status.queue.retrying.total > 0 ? `${n(status.queue.retrying.total, "queue job")} retrying` : null,
+      ]
+        .filter(Boolean)
+        .join(", ");
+    case "failed_work": {
+      const rows = Math.max(
+        reconcile.failedWorkCounts.total,
+        status.backend.failed.total + status.queue.failed.total,
+      );
+      return [
+        rows > 0 ? `${n(rows, "failed row")}` : null,
+        reindex.taskState === "failed" ? `the reindex task on ${reindex.targetIndex} failed` : null,
+      ]
+        .filter(Boolean)
+        .join(", ");
+    }
+    case "target_unobserved":
+      return `${reindex.targetIndex} has no task history (build it first)`;
+    case "reindex_pending":
+      return `tasks still running on ${reindex.targetIndex}`;
+    default:
+      return PROMOTION_MESSAGES[block];
+  }
+}
+
+/**
+ * Every promotion rule (§9.5) on fresh reads of the schema and its target: the one check the
+ * request and the confirm both run.
+ */
+export async function checkSwap(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  target: string,
+): Promise<SwapCheck> {
+  const [reconcile, contract] = await Promise.all([
+    settle(reconcileOf(ctx, schema, { targetIndex: target })),
+    settle(contractDriftOf(ctx, schema)),
+  ]);
+  const input = {
+    backend: MEILISEARCH_BACKEND,
+    schema: schema.module,
+    liveIndex: schema.liveIndex,
+    targetIndex: target,
+    reconcile:
+      reconcile instanceof Error
+        ? reconcile
+        : { ...reconcile, failedWorkTotal: reconcile.failedWorkCounts.total },
+    contract,
+  };
+  const verdict = promotionEligibility(input);
+  if (verdict.eligible) return { refusal: null, failing: [] };
+  const cause = reconcile instanceof Error ? reconcile : contract instanceof Error ? contract : null;
+  const detail = cause && isOperatorError(cause) ? ` (${cause.message})` : "";
+  const failing = promotionBlocks(input).map((reason) => ({ reason, text: countedRule(reason, reconcile) }));
+  return {
+    refusal: new RefusedError(verdict.reason, `${verdict.message}${detail}`),
+    failing,
+  };
+}
 
 export async function swapOf(
   ctx: OperatorContext,
@@ -45,27 +129,8 @@ export async function swapOf(
     context: options.actor.context ?? {},
   };
 
-  // Fresh reads, right before acting.
-  const [reconcile, contract] = await Promise.all([
-    settle(reconcileOf(ctx, schema, { targetIndex: target })),
-    settle(contractDriftOf(ctx, schema)),
-  ]);
-  const verdict = promotionEligibility({
-    backend: MEILISEARCH_BACKEND,
-    schema: schema.module,
-    liveIndex: schema.liveIndex,
-    targetIndex: target,
-    reconcile:
-      reconcile instanceof Error
-        ? reconcile
-        : { ...reconcile, failedWorkTotal: reconcile.failedWorkCounts.total },
-    contract,
-  });
-  if (!verdict.eligible) {
-    const cause = reconcile instanceof Error ? reconcile : contract instanceof Error ? contract : null;
-    const detail = cause && isOperatorError(cause) ? ` (${cause.message})` : "";
-    return auditRefusal(ctx, new RefusedError(verdict.reason, `${verdict.message}${detail}`), audit);
-  }
+  const check = await checkSwap(ctx, schema, target);
+  if (check.refusal) return auditRefusal(ctx, check.refusal, audit);
 
   const auditId = await writeAudit(ctx.db, stateName, { ...audit, outcome: "started" });
   let taskUid: number;

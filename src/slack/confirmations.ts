@@ -9,6 +9,7 @@ import type { CommandDeps } from "../../commands/types.ts";
 import {
   accessRefusalView,
   alreadyDecidedView,
+  alreadyRequestedView,
   type CardOutcome,
   type CardState,
   confirmationCard,
@@ -24,14 +25,16 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { type OperatorContext, resolveSchema } from "../operator/context.ts";
 import type { Actor } from "../operator/mutation.ts";
-import { inTransaction, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
+import { inTransaction, lockTarget, PostgresOutcomeUnknown, prepareState } from "../operator/mutation.ts";
 import {
+  checkRequest,
   executeRequest,
   type MutationRequest,
   mutationRequest,
   previewRequest,
   type RequestOutcome,
   type RequestPreview,
+  requestTarget,
 } from "../operator/requests.ts";
 import { writeAudit } from "../state/audit.ts";
 import {
@@ -44,6 +47,7 @@ import {
   duePending,
   expireConfirmation,
   findConfirmation,
+  findPendingFor,
   finishConfirmation,
   staleExecuting,
 } from "../state/confirmations.ts";
@@ -306,6 +310,45 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     );
   };
 
+  /** A pending card already asks for this: audited, answered privately with a link to that card. */
+  const alreadyRequested = async (
+    req: MutationRequest,
+    preview: RequestPreview,
+    pending: Confirmation,
+    origin: Origin,
+    verb: string,
+  ): Promise<CommandResult> => {
+    let permalink: string | null = null;
+    if (pending.messageTs) {
+      try {
+        const found = await chat.call<{ permalink?: string }>(
+          "chat.getPermalink",
+          { channel: pending.channelId, message_ts: pending.messageTs },
+          { maxAttempts: 2 },
+        );
+        permalink = typeof found.permalink === "string" ? found.permalink : null;
+      } catch (error) {
+        logger.warn("could not link a pending request's card", { confirmationId: pending.id, error });
+      }
+    }
+    await audit({
+      actor: origin.userId,
+      request: req,
+      preview,
+      outcome: "refused",
+      reason: "already_requested",
+      where: { channel: origin.channelId, messageTs: origin.threadTs, team: origin.teamId, id: null },
+      details: {
+        step: "check",
+        pending_confirmation_id: pending.id,
+        requested_by: pending.requestedBy,
+        permalink,
+      },
+    });
+    count(req, "refused");
+    return answerOf(verb, alreadyRequestedView(pending, preview.title, permalink), "ok", preview.schema);
+  };
+
   const requestUnguarded: Confirmations["request"] = async (input, origin, verb) => {
     const where = { channel: origin.channelId, messageTs: origin.threadTs, team: origin.teamId, id: null };
     const valid = mutationRequest.safeParse(input);
@@ -331,8 +374,12 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     if (denied) return denied;
 
     let preview: RequestPreview;
+    let step = "preview";
     try {
       preview = await previewRequest(ctx, req);
+      // What the confirm would refuse is refused now, privately: no card for it.
+      step = "check";
+      await checkRequest(ctx, req);
     } catch (error) {
       if (!isOperatorError(error)) throw error;
       const { reason, message } = refusalSentence(error);
@@ -342,7 +389,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
         outcome: "refused",
         reason,
         where,
-        details: { message, step: "preview" },
+        details: { message, step, ...(error instanceof RefusedError ? error.details : {}) },
       });
       count(req, "refused");
       const schema = "schema" in req ? req.schema : null;
@@ -350,18 +397,27 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     }
 
     await prepareState(ctx);
-    const row = await db(
-      createConfirmation(ctx.db, stateName, {
+    // One pending card per target: the lookup and the insert share a lock, so two requests at the
+    // same moment (two replicas, a double click) cannot both post one.
+    const target = requestTarget(ctx, req);
+    const stored = await inTransaction(ctx, async (client) => {
+      await lockTarget(client, "request", target);
+      const pending = await findPendingFor(client, stateName, target);
+      if (pending) return { pending, created: null };
+      const created = await createConfirmation(client, stateName, {
         kind: req.kind,
         schema: preview.schema,
-        request: { request: req, preview },
+        request: { request: req, preview, target },
         requestedBy: origin.userId,
         teamId: origin.teamId,
         channelId: origin.channelId,
         threadTs: origin.threadTs,
         ttlSeconds: deps.commands.config.access.confirmationTtl,
-      }),
-    );
+      });
+      return { pending: null, created };
+    });
+    if (stored.pending) return alreadyRequested(req, preview, stored.pending, origin, verb);
+    const row = stored.created;
     // Audited before the card exists, so no click on it can be audited ahead of the request
     // (the card's ts is on the confirmation row and on every later audit row).
     await audit({

@@ -49,6 +49,7 @@ const stored = z.object({
         changedBy: z.string().nullable(),
       })
       .nullish(),
+    retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
   }),
 });
 

@@ -111,6 +111,24 @@ export async function findConfirmation(
 }
 
 /**
+ * The oldest pending, unexpired request for the same target (`request.target`, the key the
+ * operator gives each request: kind and what it acts on), if any.
+ */
+export async function findPendingFor(
+  db: Queryable,
+  stateName: string,
+  target: string,
+): Promise<Confirmation | null> {
+  const { rows } = await db.query(
+    `SELECT * FROM ${stateSchema(stateName)}.confirmations
+     WHERE status = 'pending' AND expires_at > now() AND request->>'target' = $1
+     ORDER BY created_at LIMIT 1`,
+    [target],
+  );
+  return rows[0] ? toConfirmation(rows[0]) : null;
+}
+
+/**
  * Move a pending, unexpired request to `to` on behalf of `by`. Returns the claimed row, or null
  * when someone else decided first or it expired (read it again to say which).
  */

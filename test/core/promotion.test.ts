@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type PromotionInput, promotionEligibility } from "../../src/core/promotion.ts";
+import { type PromotionInput, promotionBlocks, promotionEligibility } from "../../src/core/promotion.ts";
 import type { ContractDriftReport, ReindexVisibility, Status } from "../../src/core/types.ts";
 import { CONTRACT_DIMENSIONS } from "../../src/core/types.ts";
 
@@ -103,5 +103,36 @@ describe("promotionEligibility (§9.5)", () => {
     // Pending queue work is reported before failed work and contract drift.
     const i = input({ contract: contract(true) }, { status: status({ queuePending: 1, queueFailed: 1 }) });
     expect(reason(i)).toBe("queue_work_pending");
+  });
+});
+
+describe("promotionBlocks: every failing rule, first one as promotionEligibility", () => {
+  it("lists every rule that fails, in order, and the first is the eligibility verdict", () => {
+    const many = input(
+      {},
+      {
+        status: status({ queuePending: 2, queueFailed: 3 }),
+        failedWorkTotal: 3,
+        reindex: reindex({ observed: false }),
+      },
+    );
+    expect(promotionBlocks(many)).toEqual(["target_unobserved", "queue_work_pending", "failed_work"]);
+    expect(promotionEligibility(many)).toMatchObject({ eligible: false, reason: "target_unobserved" });
+    expect(promotionBlocks(input({ contract: contract(true) }, { failedWorkTotal: 1 }))).toEqual([
+      "failed_work",
+      "contract_mismatch",
+    ]);
+    expect(promotionBlocks(input())).toEqual([]);
+    // A cutover pending is not also "check in progress".
+    expect(promotionBlocks(input({}, { reindex: reindex({ cutover: "pending" }) }))).toEqual([
+      "cutover_pending",
+    ]);
+  });
+
+  it("stops at a failed read: nothing after it can be judged", () => {
+    expect(promotionBlocks(input({ reconcile: new Error("down") }))).toEqual(["reconcile_failed"]);
+    expect(
+      promotionBlocks(input({ targetIndex: "s_post" }, { reindex: reindex({ targetIndex: "s_post" }) })),
+    ).toEqual(["indexes_not_distinct"]);
   });
 });

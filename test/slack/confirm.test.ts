@@ -227,29 +227,36 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
   });
 
   it("posts the card in the thread of a shared message, and refuses a swap the promotion rules forbid", async () => {
+    // The swap is refused at the request, privately: no card to confirm in vain.
     const before = h.fake.posted.length;
-    await h.click(bot, {
+    const ask = await h.click(bot, {
       actionId: REQUEST_ACTIONS.action,
       value: JSON.stringify({ schema: POST, action: "swap" }),
       userId: ALICE,
       ephemeral: false,
       messageTs: "1700000100.000100",
     });
+    const refused = await h.answer(ask);
+    expect(textOf(refused)).toContain("target_unobserved");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(h.fake.posted.length).toBe(before);
+    const [row] = await h.auditWithReason("target_unobserved");
+    expect(row).toMatchObject({ action: "scrypath.ops.swap_live", outcome: "refused", actor: ALICE });
+
+    // A request that can run gets its card in the thread of the message holding the button.
+    const failed = await failedJob([1001]);
+    await h.click(bot, {
+      actionId: REQUEST_ACTIONS.retry,
+      value: JSON.stringify({ schema: POST, target: `oban:${failed}` }),
+      userId: ALICE,
+      ephemeral: false,
+      messageTs: "1700000100.000100",
+    });
     const card = await h.nextCard(before);
     expect(card.body.thread_ts).toBe("1700000100.000100");
-    expect(textOf(card.body)).toContain("Swap");
-    // Swap is destructive: the Confirm button carries a danger dialog.
-    expect(textOf(card.body)).toMatch(/"confirm":\{"title"/);
-    await h.decide(bot, { ...card, ts: card.ts }, BOB);
-    const refused = await h.cardUpdate(card.ts, /^Failed: Swap .* — Not done: target_unobserved/);
-    expect(textOf(refused)).toContain("target_unobserved");
-    expect((await h.confirmation(card.id)).status).toBe("failed");
-    const rows = await h.auditOf(card.id);
-    expect(rows.at(-1)).toMatchObject({
-      action: "scrypath.ops.swap_live",
-      outcome: "refused",
-      reason: "target_unobserved",
-    });
+    expect(textOf(card.body)).toContain(`oban:${failed}`);
+    await h.decide(bot, card, BOB, "cancel");
+    await h.cardUpdate(card.ts, /^Cancelled/);
   });
 
   it("swaps when every promotion rule holds", async () => {
@@ -268,6 +275,9 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
     const before = h.fake.posted.length;
     await h.command(bot, "reconcile products --action swap", ALICE);
     const card = await h.nextCard(before);
+    expect(textOf(card.body)).toContain("Swap");
+    // Swap is destructive: the Confirm button carries a danger dialog.
+    expect(textOf(card.body)).toMatch(/"confirm":\{"title"/);
     await h.decide(bot, card, BOB);
     const done = await h.cardUpdate(card.ts, /^Done/);
     expect(textOf(done)).toMatch(/Swap succeeded · Meilisearch task \d+ succeeded/);
@@ -473,10 +483,11 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
   });
 
   it("closes an execution that never recorded its end (a replica stopped mid-way), and only such", async () => {
-    const failed = await failedJob([502]);
     const state = `"${d.config.state.schema}".confirmations`;
     const cards = [];
     for (let i = 0; i < 2; i++) {
+      // Two jobs: a second pending request for one job would link the first card instead.
+      const failed = await failedJob([502 + i]);
       const before = h.fake.posted.length;
       await h.command(bot, `retry posts ${failed}`, ALICE);
       cards.push(await h.nextCard(before));
