@@ -8,23 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureState } from "../../src/state/migrations.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob, testPool } from "../support/db.ts";
+import { eventually } from "../support/eventually.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
-
-/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** An admin session holding a transaction-scoped advisory lock until `release()`. */
 async function holdLock(pool: pg.Pool, key: string): Promise<{ pid: number; release(): Promise<void> }> {

@@ -13,6 +13,7 @@ import { type PostgresServer, startPostgres } from "../../src/dev/postgresServer
 import { createOperator, poolOptions } from "../../src/operator/index.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
+import { eventually } from "../support/eventually.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { deleteIndexes, testClient, uniqueIndexPrefix } from "../support/meili.ts";
 import { obanError, type TestDeployment, testConfigObject } from "../support/operator.ts";
@@ -20,17 +21,6 @@ import { obanError, type TestDeployment, testConfigObject } from "../support/ope
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 const PREFIX = "public";
-
-/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 /** The parent pid of `pid`, from /proc (Linux). */
 function parentOf(pid: number): number {
@@ -76,21 +66,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     frozen = [];
   };
 
-  const failedPosts = async (): Promise<{ ms: number; text: string }> => {
-    const started = Date.now();
-    const id = await h.command(bot, "failed posts", ALICE);
-    let text = "";
-    await h.fake.until(
-      () => {
-        const last = h.fake.postsTo(id).at(-1);
-        text = last ? textOf(last.body) : "";
-        return last !== undefined && !/Still working/.test(text);
-      },
-      30_000,
-      () => `no final answer to /scrypath failed posts (${text})`,
-    );
-    return { ms: Date.now() - started, text };
-  };
+  const failedPosts = () => h.finalAnswer(bot, "failed posts", ALICE);
   const succeeded = (text: string) => text.includes(String(failed)) && !/Postgres/.test(text);
 
   beforeAll(async () => {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
+import { eventually } from "../support/eventually.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
@@ -12,17 +13,6 @@ import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 const OUTAGE_MS = 12_000;
-
-/** Polls `check` until it returns a value (not undefined), or fails after `ms`. */
-async function eventually<T>(check: () => Promise<T | undefined>, ms: number, what: string): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`${what} did not happen within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 describe("Postgres black-holed for 12 s, then healed", () => {
   let d: TestDeployment;
@@ -34,21 +24,7 @@ describe("Postgres black-holed for 12 s, then healed", () => {
   const onUnhandled = (error: unknown) => unhandled.push(error);
 
   /** `/scrypath failed posts` → its final answer (not the working note) and how long it took. */
-  const failedPosts = async (): Promise<{ ms: number; text: string }> => {
-    const started = Date.now();
-    const id = await h.command(bot, "failed posts", ALICE);
-    let text = "";
-    await h.fake.until(
-      () => {
-        const last = h.fake.postsTo(id).at(-1);
-        text = last ? textOf(last.body) : "";
-        return last !== undefined && !/Still working/.test(text);
-      },
-      30_000,
-      () => `no final answer to /scrypath failed posts (${text})`,
-    );
-    return { ms: Date.now() - started, text };
-  };
+  const failedPosts = () => h.finalAnswer(bot, "failed posts", ALICE);
   const succeeded = (text: string) => text.includes(String(failed)) && !/Postgres/.test(text);
 
   const readyz = async () => (await fetch(`${bot.base}/readyz`)).status;

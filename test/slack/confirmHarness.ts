@@ -209,6 +209,23 @@ export class Harness {
     return id;
   }
 
+  /** `/scrypath <text>` → its final answer (not the "still working" note) and how long it took. */
+  async finalAnswer(bot: TestBot, text: string, userId = ALICE): Promise<{ ms: number; text: string }> {
+    const started = Date.now();
+    const id = await this.command(bot, text, userId);
+    let answer = "";
+    await this.fake.until(
+      () => {
+        const last = this.fake.postsTo(id).at(-1);
+        answer = last ? textOf(last.body) : "";
+        return last !== undefined && !/Still working/.test(answer);
+      },
+      30_000,
+      () => `no final answer to /scrypath ${text} (${answer})`,
+    );
+    return { ms: Date.now() - started, text: answer };
+  }
+
   /** The first ephemeral answer to a response_url, validated. */
   async answer(id: string): Promise<Record<string, unknown>> {
     const [post] = await this.fake.waitForPosts(id, 1);
