@@ -22,13 +22,12 @@ import { createObanSchema } from "../src/dev/obanSchema.ts";
 import { type Services, startServices } from "../src/dev/services.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import { FakeSlack } from "../test/slack/fakeSlack.ts";
-import { SIGNING_SECRET } from "../test/slack/signing.ts";
 import { BENCH_SCHEMA, benchConfigObject } from "./dataset.ts";
 import type { Attack, AttackResult } from "./intakeAttack.ts";
 import type { BotMessage } from "./intakeBot.ts";
 import { percentile, summarize } from "./measure.ts";
 import { liveIndexOf, seedPostgres } from "./seed.ts";
-import { loadGenerator } from "./slack.ts";
+import { benchSlackEnv, loadGenerator } from "./slack.ts";
 
 const ROWS = Number(process.env.BENCH_INTAKE_ROWS ?? 100_000);
 const ONLY = new Set((process.env.BENCH_INTAKE_ONLY ?? "baseline,bodies,drip,burst").split(","));
@@ -120,15 +119,7 @@ async function main() {
       const { port } = await bot.ask({
         type: "start",
         config: rawConfig,
-        env: {
-          SLACK_BOT_TOKEN: "xoxb-bench-token",
-          SLACK_SIGNING_SECRET: SIGNING_SECRET,
-          SLACK_API_URL: fake.apiUrl,
-          SLACK_BOT_ID: "B0BENCH",
-          SLACK_BOT_USER_ID: "U0BENCH",
-          PORT: "0",
-          HOST: "127.0.0.1",
-        },
+        env: benchSlackEnv(fake.apiUrl),
       });
       events = `http://127.0.0.1:${port}/slack/events`;
       // Warm up (JIT, pool, first answers), then the idle memory.

@@ -14,6 +14,19 @@ import type { LoadRound } from "./slackLoad.ts";
 
 type AckFigures = Timing & { p99Ms: number; concurrency: number; requests: number };
 
+/** The environment of a bench bot: HTTP mode on a free loopback port, Slack's API faked at `apiUrl`. */
+export function benchSlackEnv(apiUrl: string): NodeJS.ProcessEnv {
+  return {
+    SLACK_BOT_TOKEN: "xoxb-bench-token",
+    SLACK_SIGNING_SECRET: SIGNING_SECRET,
+    SLACK_API_URL: apiUrl,
+    SLACK_BOT_ID: "B0BENCH",
+    SLACK_BOT_USER_ID: "U0BENCH",
+    PORT: "0",
+    HOST: "127.0.0.1",
+  };
+}
+
 export interface SlackBenchFigures {
   /** Each burst sent once the previous burst's answers are in: 20 commands in flight. */
   ack: AckFigures;
@@ -65,15 +78,7 @@ export async function benchSlack(
   const bot = createSlackApp({
     config,
     operator,
-    env: {
-      SLACK_BOT_TOKEN: "xoxb-bench-token",
-      SLACK_SIGNING_SECRET: SIGNING_SECRET,
-      SLACK_API_URL: fake.apiUrl,
-      SLACK_BOT_ID: "B0BENCH",
-      SLACK_BOT_USER_ID: "U0BENCH",
-      PORT: "0",
-      HOST: "127.0.0.1",
-    },
+    env: benchSlackEnv(fake.apiUrl),
     logger: createLogger({ level: "error", write: () => {} }),
     digestSchedules: false,
   });
