@@ -120,6 +120,7 @@ export const SQL = {
   retryableFailedPage: (t: string) => /j\.id < \$4/.test(t) && RETRYABLE.test(t),
   stateExists: (t: string) => /to_regclass/.test(t),
   replays: (t: string) => /replay_links/.test(t),
+  nextRetry: (t: string) => /min\(j\.scheduled_at\)/.test(t),
 };
 const RETRYABLE = /args @> '\{"operation": "upsert"/;
 const REPLAYABLE_COUNT = /FILTER \(WHERE x\.replayable\)/;
@@ -139,6 +140,15 @@ function statusSteps(p: Picker, live: string): Step {
     p.sqlAll(SQL.latestCompleted),
     p.sqlAll(SQL.newestJobs),
   );
+}
+
+/**
+ * The triage tally's own reads beside the status planes (src/operator/tally.ts): when Oban next
+ * retries ∥ (whether the state tables exist, then the replay counts). Its Meilisearch count of
+ * failed tasks is one of the index's task requests, taken by the status plane's steps.
+ */
+function tallyExtraSteps(p: Picker): Step {
+  return all(p.sqlAll(SQL.nextRetry), seq(p.sqlOptional(SQL.stateExists), p.sqlAll(SQL.replays)));
 }
 
 /** failedRollup: the id cuts (unless still cached), then one statement per id range, concurrently. */
@@ -167,12 +177,15 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
   let plan: Step;
   switch (name) {
     case "status":
-      plan = statusSteps(p, live);
+      plan = all(statusSteps(p, live), tallyExtraSteps(p));
       break;
     case "failed":
-    case "failedQueuePage":
-      plan = failedSteps(p, live, rollupSteps(p, "plain"));
+    case "failedQueuePage": {
+      // failedWorkOf also reads the schema's tally: both status planes ∥ the tally's own reads.
+      const failed = failedSteps(p, live, rollupSteps(p, "plain"));
+      plan = all(failed, statusSteps(p, live), tallyExtraSteps(p));
       break;
+    }
     case "reconcile":
       // reconcileOf: one shared rollup (with replayable counts) ∥ statusOf (pending states only)
       // ∥ failedWorkOf(limit 1) ∥ the retryable page ∥ targetFacts. The calls that await the
@@ -183,6 +196,7 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
         failedSteps(p, live, null),
         statusSteps(p, live),
         all(p.httpAll(tasksOf(target))),
+        tallyExtraSteps(p),
       );
       break;
   }
