@@ -92,9 +92,9 @@ export const REASON_CLASS_SQL = (() => {
  */
 function classifiedRows(prefix: string, where: string, withReplayable = false): string {
   const carry = (alias: string) => (withReplayable ? `, ${alias}.replayable` : "");
-  return `(SELECT y.id, y.state, y.t, lower(y.t) AS lt${carry("y")} FROM (
-      SELECT le.id, le.state, ${signalText("le.a")} AS t${carry("le")} FROM (
-        SELECT j.id, j.state, j.errors || '{}'::jsonb[] AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
+  return `(SELECT y.id, y.state, y.at, y.t, lower(y.t) AS lt${carry("y")} FROM (
+      SELECT le.id, le.state, le.at, ${signalText("le.a")} AS t${carry("le")} FROM (
+        SELECT j.id, j.state, j.scheduled_at AS at, j.errors || '{}'::jsonb[] AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
         FROM ${table(prefix)} j WHERE ${where} OFFSET 0
       ) le OFFSET 0
     ) y OFFSET 0) x`;
@@ -293,9 +293,16 @@ export async function failedRollup(
       let where = scoped(scope.prefix);
       if (low !== null) where += ` AND j.id > $${params.push(low)}`;
       if (high !== null) where += ` AND j.id <= $${params.push(high)}`;
-      return db.query<{ state: string; reason_class: ReasonClass; n: number; replayable: number | null }>(
+      return db.query<{
+        state: string;
+        reason_class: ReasonClass;
+        n: number;
+        replayable: number | null;
+        first_at: Date | null;
+      }>(
         `SELECT x.state::text AS state, ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n,
-           ${withReplayable ? "count(*) FILTER (WHERE x.replayable)::int" : "NULL::int"} AS replayable
+           ${withReplayable ? "count(*) FILTER (WHERE x.replayable)::int" : "NULL::int"} AS replayable,
+           min(x.at) AS first_at
          FROM ${classifiedRows(scope.prefix, where, withReplayable)}
          GROUP BY 1, 2`,
         params,
@@ -310,8 +317,12 @@ export async function failedRollup(
       reasonClass: row.reason_class,
       count: 0,
       replayable: null,
+      firstScheduledAt: null,
     };
     cell.count += row.n;
+    if (row.first_at && (!cell.firstScheduledAt || row.first_at < cell.firstScheduledAt)) {
+      cell.firstScheduledAt = row.first_at;
+    }
     if (row.replayable !== null) cell.replayable = (cell.replayable ?? 0) + row.replayable;
     cells.set(key, cell);
   }

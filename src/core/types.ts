@@ -42,6 +42,8 @@ export interface FailedRollupCell {
   count: number;
   /** Of them, rows Scrypath can replay; null when not counted. */
   replayable: number | null;
+  /** The earliest `scheduled_at` among them (for `retryable`: when Oban next retries). */
+  firstScheduledAt?: Date | null;
 }
 
 /** Normalized Meilisearch task status (§1.4). */

@@ -168,7 +168,7 @@ export async function reconcileOf(
   const rollupShared: SharedReads = failedRollup ? { failedRollup } : {};
   // The status read and three small reads make the tally, which failed work reuses.
   const statusRead = statusOf(ctx, schema, {}, rollupShared);
-  const tally = Promise.all([statusRead, tallyExtras(ctx, schema)]).then(([status, extras]) =>
+  const tally = Promise.all([statusRead, tallyExtras(ctx, schema, rollupShared)]).then(([status, extras]) =>
     tallyFrom(schema, status, extras),
   );
   tally.catch(() => {});

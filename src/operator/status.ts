@@ -158,7 +158,7 @@ export async function schemaTally(
   const [backend, queue, extras] = await Promise.all([
     backendPlane(ctx, schema, 0).catch(() => null),
     queuePlane(ctx, schema, 0, shared).catch(() => null),
-    tallyExtras(ctx, schema),
+    tallyExtras(ctx, schema, shared),
   ]);
   return tallyFrom(schema, { backend, queue }, extras);
 }

@@ -5,11 +5,11 @@
 import { countTasks } from "../backends/meilisearch.ts";
 import { nextRetryAt } from "../backends/obanJobs.ts";
 import { type ReplayCell, type TriageTally, triageTally } from "../core/tally.ts";
-import type { Status } from "../core/types.ts";
+import type { FailedRollupCell, Status } from "../core/types.ts";
 import { stateExists } from "../state/migrations.ts";
 import { replayCounts } from "../state/replayLinks.ts";
 import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
-import type { OperatorContext, ResolvedSchema } from "./context.ts";
+import type { OperatorContext, ResolvedSchema, SharedReads } from "./context.ts";
 
 /** Document write tasks, the only ones the backend plane reads (§1.1). */
 export const DOCUMENT_TASK_TYPES = ["documentAdditionOrUpdate", "documentDeletion"];
@@ -19,8 +19,25 @@ export interface TallyExtras {
   queue: { nextRetryAt: Date | null; replays: ReplayCell[] } | null;
 }
 
-/** The reads the tally needs beyond the status planes; start them alongside the planes. */
-export async function tallyExtras(ctx: OperatorContext, schema: ResolvedSchema): Promise<TallyExtras> {
+/** When Oban next retries, from a failed-work rollup's retryable cells (it scanned those rows). */
+function nextRetryFrom(cells: FailedRollupCell[]): Date | null {
+  let next: Date | null = null;
+  for (const cell of cells) {
+    const at = cell.state === "retryable" ? (cell.firstScheduledAt ?? null) : null;
+    if (at && (!next || at < next)) next = at;
+  }
+  return next;
+}
+
+/**
+ * The reads the tally needs beyond the status planes; start them alongside the planes. With a
+ * failed-work rollup at hand, the next retry time comes from it instead of another scan.
+ */
+export async function tallyExtras(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  shared: SharedReads = {},
+): Promise<TallyExtras> {
   const scope = schema.obanScope;
   const [backend, queue] = await Promise.allSettled([
     meiliRead(ctx, () =>
@@ -34,7 +51,7 @@ export async function tallyExtras(ctx: OperatorContext, schema: ResolvedSchema):
       ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
           const stateName = ctx.config.state.schema;
           const [at, replays] = await Promise.all([
-            nextRetryAt(ctx.db, scope),
+            shared.failedRollup ? shared.failedRollup.then(nextRetryFrom) : nextRetryAt(ctx.db, scope),
             stateExists(ctx.db, stateName).then((exists) =>
               exists ? replayCounts(ctx.db, stateName, scope) : [],
             ),

@@ -327,4 +327,25 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
     });
     expect(JSON.stringify(doc)).not.toContain("sk-live-123");
   });
+
+  it("says when Oban next retries the same way whether the rollup or a read of its own tells it", async () => {
+    const soon = new Date(Date.now() + 60_000);
+    const later = new Date(Date.now() + 3_600_000);
+    for (const at of [later, soon]) {
+      await insertJob(d.oban.pool, d.oban.prefix, {
+        state: "retryable",
+        queue: QUEUE,
+        args: upsertArgs(POST, "blog_post", [7001]),
+        errors: [obanError("** (Req.TransportError) timeout")],
+        scheduledAt: at,
+      });
+    }
+    const viaRollup = (await d.operator.failedSyncWork("posts", { limit: 1 })).tally;
+    const viaOwnRead = (await d.operator.syncStatusSettled("posts")).tally;
+    // Postgres keeps microseconds; both paths read the same timestamp column.
+    expect(viaRollup?.retrying.nextAt?.getTime()).toBe(viaOwnRead.retrying.nextAt?.getTime());
+    // Earlier tests of this file left retryable rows too: the next retry is the earliest of all.
+    expect(viaRollup?.retrying.nextAt).toBeInstanceOf(Date);
+    expect(viaRollup?.retrying.nextAt?.getTime()).toBeLessThanOrEqual(soon.getTime());
+  });
 });
