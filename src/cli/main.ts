@@ -385,10 +385,13 @@ async function validatePlaybooks(dir: string): Promise<Outcome> {
 export async function run(argv: string[], rawIo: CliIo): Promise<number> {
   // Every line written goes through the cleaner; JSON documents were cleaned before serialising.
   const clean = cliCleaner(configuredSecrets(null, rawIo.env));
+  const ask = rawIo.confirm;
   const io: CliIo = {
     ...rawIo,
     stdout: (text) => rawIo.stdout(clean.text(text)),
     stderr: (text) => rawIo.stderr(clean.text(text)),
+    // The question carries backend text too (a job's last error, settings values): cleaned alike.
+    ...(ask ? { confirm: (question: string) => ask(clean.text(question)) } : {}),
   };
   let task = "scrypath-bot";
   let debug = argv.includes("--debug");
