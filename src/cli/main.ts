@@ -12,7 +12,9 @@ import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.t
 import { isOperatorError, OperatorError } from "../errors.ts";
 import { asBackendError, withTimeout } from "../operator/bounded.ts";
 import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
+import { precheckRequest } from "../operator/precheck.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
+import type { MutationRequest } from "../operator/requests.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
@@ -36,6 +38,7 @@ import { contractDriftJson, failedJson, reconcileJson, settingsDiffJson, statusJ
 import {
   auditArgumentRefusal,
   auditLines,
+  cliActor,
   confirmMutation,
   hotApplyCommand,
   type MutationOutcome,
@@ -45,6 +48,7 @@ import {
   retryCommand,
   revertCommand,
 } from "./mutations.ts";
+import { requestText } from "./requestText.ts";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -203,18 +207,20 @@ async function runOperatorCommand(
     notes: m.notes,
     exitCode: failed ? 1 : 0,
   });
-  const confirm = (description: string) => confirmMutation(io, values.yes === true, description);
+  // Mutations run the checks their execution runs (on fresh reads) before asking, and refuse
+  // (audited once) what would be refused, so nobody confirms a command that cannot run; the
+  // question then states what will change. The execution re-validates when it runs.
+  const confirm = async (request: MutationRequest, extra: string[] = []) => {
+    const preview = await precheckRequest(operator.context, request, cliActor());
+    await confirmMutation(io, values.yes === true, requestText(preview, extra));
+  };
   switch (spec.task) {
-    // Mutations check what they can without I/O before asking, so nobody confirms a command
-    // that cannot run.
     case "scrypath.retry": {
       const id = values.id as string | undefined;
       if (!id) throw new UsageError("`--id` is required for this command");
       resolveSchema(operator.context, schema);
       parseRetryTarget(id);
-      await confirm(
-        `retry failed work ${id} of ${schema}: insert one new Oban job (the failed job stays as it is)`,
-      );
+      await confirm({ kind: "retry", schema, target: id });
       return mutation(await retryCommand(operator, schema, id));
     }
     case "scrypath.settings.hot_apply": {
@@ -226,7 +232,7 @@ async function runOperatorCommand(
       resolveSchema(operator.context, schema);
       // Keys the operator refuses (and audits) are refused without asking first.
       if (validateHotApplyPayload(settings).ok) {
-        await confirm(`PATCH the live settings of ${schema} from ${settingsFile}`);
+        await confirm({ kind: "hot_apply", schema, settings }, [`Settings file: ${settingsFile}`]);
       }
       const r = await hotApplyCommand(operator, schema, settings);
       return mutation(r.outcome, r.failed);
@@ -240,8 +246,12 @@ async function runOperatorCommand(
       } catch (error) {
         return refused(error);
       }
-      await confirm(`revert settings change ${changeId} on the live index`);
-      const r = await revertCommand(operator, changeId, values.force === true).catch(refused);
+      const force = values.force === true;
+      await confirm(
+        { kind: "revert", changeId },
+        force ? ["With --force: reverts even if the live values changed since the change."] : [],
+      ).catch(refused);
+      const r = await revertCommand(operator, changeId, force).catch(refused);
       return mutation(r.outcome, r.failed);
     }
     case "scrypath-bot.audit": {
@@ -281,11 +291,15 @@ async function runOperatorCommand(
     case "scrypath.reconcile": {
       if (typeof values.action === "string") {
         const action = values.action;
-        checkReconcileAction({ action, id: values.id as string | undefined });
+        const name = checkReconcileAction({ action, id: values.id as string | undefined });
         resolveSchema(operator.context, schema);
-        await confirm(
-          `apply reconcile action ${action} to ${schema}${action === "swap" ? " (swaps the live index)" : ""}`,
-        );
+        await confirm({
+          kind: "action",
+          schema,
+          action: name,
+          id: (values.id as string | undefined) ?? null,
+          targetIndex: (values["target-index"] as string | undefined) ?? null,
+        });
         const r = await reconcileActionCommand(operator, schema, {
           action,
           ...(values.id ? { id: values.id as string } : {}),
@@ -371,10 +385,13 @@ async function validatePlaybooks(dir: string): Promise<Outcome> {
 export async function run(argv: string[], rawIo: CliIo): Promise<number> {
   // Every line written goes through the cleaner; JSON documents were cleaned before serialising.
   const clean = cliCleaner(configuredSecrets(null, rawIo.env));
+  const ask = rawIo.confirm;
   const io: CliIo = {
     ...rawIo,
     stdout: (text) => rawIo.stdout(clean.text(text)),
     stderr: (text) => rawIo.stderr(clean.text(text)),
+    // The question carries backend text too (a job's last error, settings values): cleaned alike.
+    ...(ask ? { confirm: (question: string) => ask(clean.text(question)) } : {}),
   };
   let task = "scrypath-bot";
   let debug = argv.includes("--debug");

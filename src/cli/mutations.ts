@@ -14,6 +14,7 @@ import {
 import { auditRefusal, prepareState } from "../operator/mutation.ts";
 import { AUDIT_ACTIONS } from "../state/audit.ts";
 import { isoTimestamp } from "./format.ts";
+import type { RequestText } from "./requestText.ts";
 
 export interface MutationIo {
   stderr: (text: string) => void;
@@ -36,16 +37,20 @@ export function cliActor(): Actor {
   return { id: `cli:${user}`, context: { host: hostname(), via: "cli" } };
 }
 
-/** Ask before acting; refuse when nobody can be asked and --yes was not given. */
-export async function confirmMutation(io: MutationIo, yes: boolean, description: string): Promise<void> {
-  if (yes) return;
-  if (!io.confirm) {
+/**
+ * Ask before acting; refuse when nobody can be asked and --yes was not given. The notes (a row
+ * Oban retries by itself) are said first, also with --yes; the question states what will change.
+ */
+export async function confirmMutation(io: MutationIo, yes: boolean, request: RequestText): Promise<void> {
+  if (!yes && !io.confirm) {
     throw new OperatorError(
       "bad_argument",
-      `this command changes production (${description}); pass --yes to confirm when not running in a terminal`,
+      `this command changes production (${request.what}); pass --yes to confirm when not running in a terminal`,
     );
   }
-  if (!(await io.confirm(`About to ${description}. Type yes to continue: `))) {
+  for (const note of request.notes) io.stderr(`${note}\n`);
+  if (yes || !io.confirm) return;
+  if (!(await io.confirm(`${[...request.lines, "Type yes to continue: "].join("\n")}`))) {
     throw new OperatorError("bad_argument", "cancelled at the confirmation prompt; nothing was done");
   }
 }

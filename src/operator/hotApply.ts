@@ -241,6 +241,10 @@ const alreadyReverted = (change: SettingsChange) =>
     `settings change ${change.id} was already reverted by ${change.revertedBy} at ${change.revertedAt?.toISOString()}`,
   );
 
+/** A revert of a change the bot has no record of. */
+export const unknownChange = (changeId: number) =>
+  new OperatorError("not_found", `no settings change ${changeId}; list them with the audit log`);
+
 export async function revertHotApply(
   ctx: OperatorContext,
   changeId: number,
@@ -249,8 +253,7 @@ export async function revertHotApply(
   const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
   const change = await findChange(ctx.db, stateName, changeId);
-  if (!change)
-    throw new OperatorError("not_found", `no settings change ${changeId}; list them with the audit log`);
+  if (!change) throw unknownChange(changeId);
   const audit = {
     actor: input.actor.id,
     action: AUDIT_ACTIONS.hotApply,

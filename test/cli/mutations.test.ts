@@ -244,7 +244,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
       const before = await jobCount();
       const message = await fails("scrypath.retry", ["retry", "posts", "--id", String(failed)]);
       expect(message).toBe(
-        `this command changes production (retry failed work ${failed} of posts: insert one new Oban job (the failed job stays as it is)); pass --yes to confirm when not running in a terminal`,
+        `this command changes production (retry failed work oban:${failed} in ${POST}); pass --yes to confirm when not running in a terminal`,
       );
       expect(await jobCount()).toBe(before);
       expect(await replaysOf(failed)).toEqual([]);
@@ -272,8 +272,14 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
       const r = await cli(["retry", "posts", "--id", String(failed)], { confirm: async () => true });
       expect(r.code, r.stderr).toBe(0);
       expect(r.asked).toHaveLength(1);
-      expect(r.asked[0]).toContain(`retry failed work ${failed}`);
-      expect(r.asked[0]).toContain("the failed job stays as it is");
+      // What the Slack card shows, as plain text: the row, what it was, what the retry inserts.
+      expect(r.asked[0]).toBe(
+        [
+          `About to retry failed work oban:${failed} in ${POST} (index ${live}, operation upsert, 2 documents, reason class queue_exhausted). Inserts one new Oban job in queue ${QUEUE}; the failed job stays as it is.`,
+          "Last error: ** (RuntimeError) boom",
+          "Type yes to continue: ",
+        ].join("\n"),
+      );
       expect(r.lines).toEqual([
         `Retried failed work ${failed}`,
         "Status: accepted",
@@ -320,6 +326,36 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
         target: { source: "oban", id: failed, new_job_id: newId },
         context: { via: "cli" },
       });
+    });
+
+    it("a row Oban retries by itself: with --yes the note still goes to stderr first; --json keeps its shape", async () => {
+      const at = new Date("2031-01-02T03:04:05Z");
+      const retrying = await insertJob(d.oban.pool, d.oban.prefix, {
+        state: "retryable",
+        queue: QUEUE,
+        args: upsertArgs(POST, live, [9]),
+        errors: [obanError("** (Req.TransportError) timeout")],
+        attempt: 2,
+        maxAttempts: 5,
+        scheduledAt: at,
+      });
+      const r = await cli(["retry", "posts", "--id", String(retrying), "--yes", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      const [newId] = await replaysOf(retrying);
+      expect(r.stderr.split("\n")).toEqual([
+        "Oban will retry this by itself at 2031-01-02T03:04:05Z (attempt 3 of 5); a replay now runs the same work twice.",
+        `New Oban job ${newId} (Scrypath.Oban.UpsertWorker) in queue ${QUEUE}, state available. Accepted is not searchable yet: the worker still has to run.`,
+        "",
+      ]);
+      expect(Object.keys(JSON.parse(r.stdout))).toEqual([
+        "id",
+        "status",
+        "mode",
+        "index",
+        "document_ids",
+        "document_count",
+        "job",
+      ]);
     });
 
     it("-y and oban:<id> work too", async () => {
@@ -528,7 +564,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
           String(failed),
         ]),
       ).toBe(
-        "this command changes production (apply reconcile action retry to posts); pass --yes to confirm when not running in a terminal",
+        `this command changes production (retry failed work oban:${failed} in ${POST}); pass --yes to confirm when not running in a terminal`,
       );
       expect(await replaysOf(failed)).toEqual([]);
     });
@@ -638,8 +674,9 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
     it("swap: refused while the target has no history (target_unobserved), and audited", async () => {
       await d.meili.createIndex(pageLive, { primaryKey: "id" }).waitTask();
       const tasks = await taskTotal(pageLive);
+      const refusal = `target_unobserved: a swap of ${pageLive} with ${pageTarget} would be refused: ${pageTarget} has no task history (build it first)`;
       expect(await fails("scrypath.reconcile", ["reconcile", "pages", "--action", "swap", "--yes"])).toBe(
-        "target_unobserved: the target index has no task history; build it first (reindex with cutover off)",
+        refusal,
       );
       expect(await taskTotal(pageLive)).toBe(tasks);
       expect((await audits()).at(-1)).toMatchObject({
@@ -648,21 +685,17 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
         schema_module: PAGE,
         outcome: "refused",
         reason: "target_unobserved",
+        target: { live_index: pageLive, target_index: pageTarget },
+        details: { step: "check", failing: ["target_unobserved"] },
       });
+      // At a terminal too, it is refused before anything is asked.
+      const asked = await cli(["reconcile", "pages", "--action", "swap"], { confirm: async () => true });
+      expect(asked.code).toBe(1);
+      expect(asked.asked).toEqual([]);
+      expect(asked.stderr).toBe(`scrypath.reconcile failed: ${refusal}\n`);
     });
 
-    it("swap: the question says it swaps the live index; no means nothing happens", async () => {
-      const r = await cli(["reconcile", "pages", "--action", "swap"], { confirm: async () => false });
-      expect(r.code).toBe(1);
-      expect(r.asked).toEqual([
-        "About to apply reconcile action swap to pages (swaps the live index). Type yes to continue: ",
-      ]);
-      expect(r.stderr).toBe(
-        "scrypath.reconcile failed: cancelled at the confirmation prompt; nothing was done\n",
-      );
-    });
-
-    it("swap: swaps live and target when every promotion rule holds", async () => {
+    it("swap: the question says what it swaps; no means nothing happens", async () => {
       await d.meili
         .index(pageLive)
         .addDocuments([{ id: 1, title: "old" }])
@@ -672,6 +705,18 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
         .index(pageTarget)
         .addDocuments([{ id: 1, title: "rebuilt" }])
         .waitTask();
+      const r = await cli(["reconcile", "pages", "--action", "swap"], { confirm: async () => false });
+      expect(r.code).toBe(1);
+      expect(r.asked).toEqual([
+        `About to swap ${pageLive} with ${pageTarget} in ${PAGE}. Swaps the live index ${pageLive} with ${pageTarget} in one step, if every promotion rule still holds when confirmed; ${pageTarget} then holds the previous documents.\nType yes to continue: `,
+      ]);
+      expect(r.stderr).toBe(
+        "scrypath.reconcile failed: cancelled at the confirmation prompt; nothing was done\n",
+      );
+      expect((await d.meili.index(pageLive).getDocument(1)).title).toBe("old");
+    });
+
+    it("swap: swaps live and target when every promotion rule holds", async () => {
       const r = await cli(["reconcile", "pages", "--action", "swap", "--yes"]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.lines).toEqual([
@@ -760,7 +805,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
         [[...hot, "--ack-live", "--settings-file", empty], /^empty_hot_apply_payload: /],
         [
           [...hot, "--ack-live", "--settings-file", good],
-          `this command changes production (PATCH the live settings of posts from ${good}); pass --yes to confirm when not running in a terminal`,
+          `this command changes production (hot-apply settings to ${live} in ${POST}); pass --yes to confirm when not running in a terminal`,
         ],
       ];
       for (const [argv, expected] of cases) {
@@ -881,23 +926,32 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
           'invalid settings change id "abc"',
         );
       }
+      // A change already reverted is refused before the --yes question, not after it.
+      expect(await fails("scrypath.settings.revert", ["settings", "revert", String(changeId)])).toMatch(
+        new RegExp(
+          `^already_reverted: settings change ${changeId} was already reverted by ${ACTOR} at \\d{4}-`,
+        ),
+      );
       expect(await fails("scrypath.settings.revert", ["settings", "revert", "999999", "--yes"])).toBe(
         "no settings change 999999; list them with the audit log",
       );
       expect(await fails("scrypath.settings.revert", ["settings", "revert", "--yes"])).toBe(
         "expected one settings change id, for example `12`",
       );
-      expect(await fails("scrypath.settings.revert", ["settings", "revert", String(changeId)])).toBe(
-        `this command changes production (revert settings change ${changeId} on the live index); pass --yes to confirm when not running in a terminal`,
-      );
       // Each refused id is audited, as the operator's own refusals are.
       const added = (await audits()).slice(before);
       expect(added.map((a) => [a.action, a.outcome, a.reason, a.target])).toEqual([
         ["scrypath.ops.hot_apply", "refused", "invalid_change_id", { revert_of: "abc" }],
         ["scrypath.ops.hot_apply", "refused", "invalid_change_id", { revert_of: "abc" }],
+        [
+          "scrypath.ops.hot_apply",
+          "refused",
+          "already_reverted",
+          { keys: ["stopWords", "synonyms"], revert_of: changeId },
+        ],
         ["scrypath.ops.hot_apply", "refused", "unknown_change", { revert_of: "999999" }],
       ]);
-      expect(added[2]?.details).toMatchObject({
+      expect(added[3]?.details).toMatchObject({
         message: "unknown_change: no settings change 999999; list them with the audit log",
       });
     });

@@ -34,7 +34,11 @@ interface Result {
   stderr: string;
 }
 
-async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<Result> {
+async function cli(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  confirm?: (question: string) => Promise<boolean>,
+): Promise<Result> {
   let stdout = "";
   let stderr = "";
   const code = await run(argv, {
@@ -45,6 +49,7 @@ async function cli(argv: string[], env: NodeJS.ProcessEnv): Promise<Result> {
       stderr += t;
     },
     env,
+    ...(confirm ? { confirm } : {}),
   });
   return { code, stdout, stderr };
 }
@@ -60,6 +65,8 @@ describe("CLI output carries no credential and no control character", () => {
   let d: TestDeployment;
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  /** Failed jobs whose last error carries a credential and terminal escapes, and a configured secret. */
+  const hostileJobs: number[] = [];
 
   beforeAll(async () => {
     d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
@@ -74,23 +81,25 @@ describe("CLI output carries no credential and no control character", () => {
       // as `last_error`) and once as a plain string (upstream shows that one as the `reason`).
       const error = `\u001b[31m** (RuntimeError) ${c.text}\u001b[0m \u202egnp.exe`;
       for (const errors of [[obanError(error)], [error]]) {
-        await insertJob(d.oban.pool, d.oban.prefix, {
+        const job = await insertJob(d.oban.pool, d.oban.prefix, {
           state: "discarded",
           queue: QUEUE,
           args: upsertArgs(POST, live, [id++], { note: `\u202e${c.text}\u202c` }),
           errors,
           attempt: 20,
         });
+        if (errors[0] !== error && hostileJobs.length < 3) hostileJobs.push(job);
       }
     }
     // A configured secret with no recognisable shape, only known because it is configured.
-    await insertJob(d.oban.pool, d.oban.prefix, {
+    const signing = await insertJob(d.oban.pool, d.oban.prefix, {
       state: "discarded",
       queue: QUEUE,
       args: upsertArgs(POST, live, [9999]),
       errors: [obanError(`** (RuntimeError) webhook signature mismatch using ${SIGNING_SECRET}`)],
       attempt: 20,
     });
+    hostileJobs.push(signing);
   });
 
   afterAll(async () => {
@@ -123,6 +132,21 @@ describe("CLI output carries no credential and no control character", () => {
     // Every job's error is shown once (reason or last_error), each with its secret redacted.
     expect(errors.length).toBeGreaterThanOrEqual(2 * CREDENTIALS.length);
     for (const t of errors) expect(t).toContain("[REDACTED]");
+  });
+
+  it("the confirmation question (a retry's last error) is cleaned like every other line", async () => {
+    expect(hostileJobs).toHaveLength(4);
+    for (const id of hostileJobs) {
+      const asked: string[] = [];
+      const r = await cli(["retry", "posts", "--id", String(id)], env, async (question) => {
+        asked.push(question);
+        return false;
+      });
+      expect(r.code).toBe(1);
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toContain("Last error: ** (RuntimeError) ");
+      expectClean({ ...r, stderr: `${r.stderr}${asked.join("")}` });
+    }
   });
 
   it("the meilisearch.url password and the configured secrets stay out of error lines", async () => {
