@@ -16,6 +16,7 @@ import {
   type ReplayObservation,
   type ReplayReceipt,
   receiptFor,
+  recordReplayVerdict,
 } from "../operator/verify.ts";
 import type { Chat } from "./chat.ts";
 
@@ -138,6 +139,10 @@ export function createFollowers(deps: FollowDeps): Followers {
         log.warn("could not update the verification reply", { error });
       });
     }
+    // The operator keeps the verdict, so every surface can say "verified" afterwards.
+    await recordReplayVerdict(deps.ctx, target.jobId, seen).catch((error: unknown) => {
+      log.warn("could not record where following the replay ended", { error });
+    });
     deps.metrics.verifications.inc({ state: seen.state });
     log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
     return seen;
