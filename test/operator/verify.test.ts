@@ -125,6 +125,11 @@ describe("observeReplay (§9.6) with a real index", () => {
     });
     expect(after.tally?.replayed.verified).toBe(verifiedBefore + 1);
     expect(after.tally?.resolved).toBe(before.tally?.resolved);
+    // A second retry of the row is refused, naming the replay as verified.
+    await expect(d.operator.retrySyncWork("posts", failedId, { id: "U_B" })).rejects.toMatchObject({
+      reason: "already_replayed",
+      message: expect.stringContaining(`already replayed as job ${receipt.jobId} (verified) by U_A`),
+    });
   });
 
   it("names the verdict of a follower's last observation", () => {
