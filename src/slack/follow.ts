@@ -139,12 +139,12 @@ export function createFollowers(deps: FollowDeps): Followers {
         log.warn("could not update the verification reply", { error });
       });
     }
+    deps.metrics.verifications.inc({ state: seen.state });
+    log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
     // The operator keeps the verdict, so every surface can say "verified" afterwards.
     await recordReplayVerdict(deps.ctx, target.jobId, seen).catch((error: unknown) => {
       log.warn("could not record where following the replay ended", { error });
     });
-    deps.metrics.verifications.inc({ state: seen.state });
-    log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
     return seen;
   };
 
