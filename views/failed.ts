@@ -2,7 +2,7 @@
 import type { Button } from "@slack/types";
 import { replayBlocksRetry } from "../src/core/failedWork.ts";
 import { dominantClass } from "../src/core/rollup.ts";
-import { replayOutcome } from "../src/core/tally.ts";
+import { replayOutcomeOf, resolvesRow } from "../src/core/tally.ts";
 import {
   type FailedWork,
   REASON_CLASSES,
@@ -98,13 +98,23 @@ export function rowId(row: Pick<FailedWork, "source" | "id">): string {
   return `${row.source}:${row.id}`;
 }
 
-/** "replayed as #25 · completed · resolved": a completed replay closes the row. */
+/**
+ * "replayed as #25 · verified · resolved": a completed or verified replay closes the row. The
+ * replay's Oban state, or "verified" once a follower observed its documents in the index.
+ */
 function replayLine(row: FailedWork, now: Date): string | null {
   const r = row.replayedAs;
   if (!r) return null;
-  const outcome = replayOutcome(r.state);
-  const state = r.state ? escapeMrkdwn(r.state) : "no longer in oban_jobs";
-  return outcome === "completed"
+  const outcome = replayOutcomeOf(r.state, r.verification ?? null);
+  const state =
+    outcome === "verified"
+      ? "verified"
+      : r.state
+        ? escapeMrkdwn(r.state)
+        : outcome === "gone"
+          ? "no longer in oban_jobs"
+          : `${outcome}, no longer in oban_jobs`;
+  return resolvesRow(outcome)
     ? `:white_check_mark: replayed as #${r.jobId} · ${state} · *resolved* ${age(r.at, now)}`
     : `:repeat: replayed as #${r.jobId} · ${state} ${age(r.at, now)}`;
 }

@@ -6,6 +6,7 @@ import { count, plural, slackDate } from "./common.ts";
 const OUTCOME_WORDS: Record<ReplayOutcome, string> = {
   pending: "pending",
   completed: "completed",
+  verified: "verified",
   failed: "failed",
   gone: "pruned from oban_jobs",
 };
@@ -16,19 +17,23 @@ export function nextRetry(t: TriageTally): string | null {
 }
 
 /**
- * "13 rows · 3 resolved by replay · 2 retrying · 8 need triage": every failed row, split into
- * what a replay resolved, what Oban retries by itself and what still needs a person. Parts that
- * are zero are left out, except "need triage".
+ * "13 rows · 3 resolved by replay (2 verified) · 2 retrying · 8 need triage": every failed row,
+ * split into what a replay resolved (and of that, what was verified in the index), what Oban
+ * retries by itself and what still needs a person. Parts that are zero are left out, except
+ * "need triage".
  */
 export function tallyLine(t: TriageTally): string {
   const parts = [plural(t.rows, "failed row")];
-  if (t.resolved > 0) parts.push(`${count(t.resolved)} resolved by replay`);
+  if (t.resolved > 0) {
+    const verified = t.replayed.verified > 0 ? ` (${count(t.replayed.verified)} verified)` : "";
+    parts.push(`${count(t.resolved)} resolved by replay${verified}`);
+  }
   if (t.retrying.total > 0) parts.push(`${count(t.retrying.total)} retrying`);
   parts.push(`${count(t.needsTriage)} ${t.needsTriage === 1 ? "needs" : "need"} triage`);
   return parts.join(" · ");
 }
 
-/** "replayed 4: 3 completed, 1 pending", or null when the bot replayed none of these rows. */
+/** "replayed by the bot 4: 1 pending, 1 completed, 2 verified", or null when the bot replayed none of these rows. */
 export function replayedLine(t: TriageTally): string | null {
   if (t.replayed.total === 0) return null;
   const parts = REPLAY_OUTCOMES.filter((k) => t.replayed[k] > 0).map(

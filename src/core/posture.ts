@@ -1,6 +1,7 @@
 // Fleet posture verdict (spec §9.2, ScrypathOps `Posture`). Retrying and pending work are
 // deliberately neutral: only fetch errors and terminal failures make posture degraded. A terminal
-// failure whose replay completed is resolved (src/core/tally.ts): it no longer needs a person.
+// failure whose replay completed (or was verified) is resolved (src/core/tally.ts): it no longer
+// needs a person.
 
 export type PostureState = "unconfigured" | "missing_backend" | "degraded" | "ok";
 
@@ -10,7 +11,7 @@ export type PostureInput =
       ok: true;
       backendFailed: number;
       queueFailed: number;
-      /** Of those terminal failures, how many a completed replay resolved. */
+      /** Of those terminal failures, how many a completed or verified replay resolved. */
       resolved?: number;
     }
   | { schema: string; ok: false; error: string };

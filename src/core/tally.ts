@@ -4,21 +4,80 @@
 //   retrying  Oban `retryable` jobs: Oban tries them again by itself, next at `nextRetryAt`.
 //   pending   queued or processing work (Meilisearch enqueued/processing, Oban available,
 //             scheduled, executing, suspended).
-//   replayed  failed rows the bot replayed, by the state of the newest replay.
-//   resolved  failed rows whose newest replay completed: closure, counted apart.
+//   replayed  failed rows the bot replayed, by the state of the newest replay: pending, completed,
+//             verified (completed, and its documents were observed in the index by a follower),
+//             failed, gone.
+//   resolved  failed rows whose newest replay completed or was verified: closure, counted apart.
 // Needs triage: terminal rows not resolved. Retrying rows not resolved are Oban's to finish.
 // Pure: the operator feeds it the counts its reads already aggregate in SQL.
 
-/** The state of a bot replay, from its Oban job (`gone`: the replay job was pruned). */
-export type ReplayOutcome = "pending" | "completed" | "failed" | "gone";
+/**
+ * The state of a bot replay: from its Oban job (`gone`: the replay job was pruned), and `verified`
+ * once a follower observed its documents in the index.
+ */
+export type ReplayOutcome = "pending" | "completed" | "verified" | "failed" | "gone";
 
-export const REPLAY_OUTCOMES: readonly ReplayOutcome[] = ["pending", "completed", "failed", "gone"];
+export const REPLAY_OUTCOMES: readonly ReplayOutcome[] = [
+  "pending",
+  "completed",
+  "verified",
+  "failed",
+  "gone",
+];
 
+/**
+ * What following a replay to the end established (src/operator/verify.ts), stored on its replay
+ * link: `verified` (the job completed and every expected document was observed in the index),
+ * `queue_only_completed` (the job completed, the documents were not observed in time), `failed`
+ * (the job was discarded or cancelled), `timed_out` (the job had not finished when following
+ * stopped), `unknown` (the job could not be found).
+ */
+export type ReplayVerdict = "unknown" | "timed_out" | "failed" | "queue_only_completed" | "verified";
+
+/**
+ * Verdicts from weakest to strongest. Several replicas may follow one replay and see different
+ * ends; the strongest recorded verdict stands (evidence in the index beats a completed job, a
+ * definite Oban end beats running out of time), and of two equal verdicts the first.
+ */
+export const REPLAY_VERDICTS: readonly ReplayVerdict[] = [
+  "unknown",
+  "timed_out",
+  "failed",
+  "queue_only_completed",
+  "verified",
+];
+
+export function isReplayVerdict(value: unknown): value is ReplayVerdict {
+  return REPLAY_VERDICTS.includes(value as ReplayVerdict);
+}
+
+/** The outcome from the replay job's Oban state alone. */
 export function replayOutcome(obanState: string | null): ReplayOutcome {
   if (obanState === null) return "gone";
   if (obanState === "completed") return "completed";
   if (obanState === "discarded" || obanState === "cancelled") return "failed";
   return "pending";
+}
+
+/**
+ * The outcome from the Oban state and the recorded verdict. `verified` needs both: a completed job
+ * (or one pruned since: Oban prunes only finished jobs) and a `verified` verdict. A pruned job's
+ * recorded end still tells how it ended (completed, failed) instead of `gone`.
+ */
+export function replayOutcomeOf(
+  obanState: string | null,
+  verdict: ReplayVerdict | null = null,
+): ReplayOutcome {
+  const fromOban = replayOutcome(obanState);
+  if (verdict === "verified" && (fromOban === "completed" || fromOban === "gone")) return "verified";
+  if (fromOban === "gone" && verdict === "queue_only_completed") return "completed";
+  if (fromOban === "gone" && verdict === "failed") return "failed";
+  return fromOban;
+}
+
+/** A replay that completed or was verified resolves its failed row: closure. */
+export function resolvesRow(outcome: ReplayOutcome): boolean {
+  return outcome === "completed" || outcome === "verified";
 }
 
 /** Failed rows (queue) that the bot replayed, counted by the row's plane and the replay's Oban state. */
@@ -27,6 +86,8 @@ export interface ReplayCell {
   row: "terminal" | "retrying";
   /** The newest replay job's Oban state; null when that job is gone. */
   replayState: string | null;
+  /** The newest replay's recorded verdict; null (or absent) when nobody followed it to the end. */
+  verification?: ReplayVerdict | null;
   count: number;
 }
 
@@ -52,7 +113,7 @@ export interface TriageTally {
   pending: { backend: number; queue: number; total: number };
   /** Failed rows with a bot replay, by the replay's outcome. */
   replayed: Record<ReplayOutcome, number> & { total: number };
-  /** Failed rows (terminal or retrying) whose replay completed. */
+  /** Failed rows (terminal or retrying) whose replay completed or was verified. */
   resolved: number;
   /** Every failed row the failed-work list holds: terminal + retrying (resolved ones included). */
   rows: number;
@@ -65,15 +126,15 @@ export interface TriageTally {
 export function triageTally(input: TallyInput): TriageTally {
   const backend = input.backend ?? { failed: 0, pending: 0 };
   const queue = input.queue ?? { terminal: 0, retrying: 0, pending: 0, nextRetryAt: null };
-  const replayed = { pending: 0, completed: 0, failed: 0, gone: 0, total: 0 };
+  const replayed = { pending: 0, completed: 0, verified: 0, failed: 0, gone: 0, total: 0 };
   let resolvedTerminal = 0;
   let resolvedRetrying = 0;
   if (input.queue) {
     for (const cell of input.replays) {
-      const outcome = replayOutcome(cell.replayState);
+      const outcome = replayOutcomeOf(cell.replayState, cell.verification ?? null);
       replayed[outcome] += cell.count;
       replayed.total += cell.count;
-      if (outcome === "completed") {
+      if (resolvesRow(outcome)) {
         if (cell.row === "terminal") resolvedTerminal += cell.count;
         else resolvedRetrying += cell.count;
       }
@@ -108,7 +169,8 @@ export function addTallies(tallies: readonly TriageTally[]): TriageTally {
     out.pending.backend += t.pending.backend;
     out.pending.queue += t.pending.queue;
     out.pending.total += t.pending.total;
-    for (const k of REPLAY_OUTCOMES) out.replayed[k] += t.replayed[k];
+    // A digest snapshot stored before `verified` existed has no count for it.
+    for (const k of REPLAY_OUTCOMES) out.replayed[k] += t.replayed[k] ?? 0;
     out.replayed.total += t.replayed.total;
     out.resolved += t.resolved;
     out.rows += t.rows;

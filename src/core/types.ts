@@ -1,6 +1,8 @@
 // Types that mirror Scrypath's operator structs (spec scrypath-operator §2–§6).
 // Field names are camelCase here; the CLI's --json output maps them back to upstream names.
 
+import type { ReplayVerdict } from "./tally.ts";
+
 export type SyncMode = "inline" | "manual" | "oban";
 export type Source = "meilisearch" | "oban";
 export type Operation = "upsert" | "delete" | "unknown";
@@ -160,6 +162,8 @@ export interface ReplayRef {
   jobId: number;
   /** Current Oban state of the replay job; null when it is gone (pruned). */
   state: string | null;
+  /** What following the replay established (`verified`…); null or absent when not followed to the end. */
+  verification?: ReplayVerdict | null;
   requestedBy: string;
   at: Date;
 }

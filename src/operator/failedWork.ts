@@ -190,7 +190,7 @@ export async function failedWorkOf(
   };
 }
 
-/** "Replayed as #1234 (completed)": the newest replay of each queue row, when the bot made one. */
+/** "Replayed as #1234 (verified)": the newest replay of each queue row, when the bot made one. */
 async function attachReplays(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -206,6 +206,7 @@ async function attachReplays(
       ? {
           jobId: link.replayJobId,
           state: link.replayState,
+          verification: link.verification,
           requestedBy: link.requestedBy,
           at: link.createdAt,
         }

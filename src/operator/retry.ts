@@ -11,10 +11,11 @@ import {
   type Queryable,
 } from "../backends/obanJobs.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
+import { replayOutcomeOf } from "../core/tally.ts";
 import { FAILED_OBAN_STATES, type FailedWork, type ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
-import { latestReplays, recordReplay } from "../state/replayLinks.ts";
+import { latestReplays, type ReplayLink, recordReplay } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { type Actor, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
@@ -153,6 +154,12 @@ export interface RetryCheck {
   operation: "upsert" | "delete";
 }
 
+/** How an earlier replay reads in a refusal: "verified" once a follower verified it, else its Oban state. */
+function replayStateWord(link: ReplayLink): string {
+  if (replayOutcomeOf(link.replayState, link.verification) === "verified") return "verified";
+  return link.replayState ?? "pruned";
+}
+
 /**
  * Every rule a retry must pass, read on `db` as it is now (the request reads through the pool;
  * the execution through its locked transaction; the state tables must exist: `prepareState`). Throws the RefusedError of the first rule that
@@ -206,7 +213,7 @@ export async function checkRetry(
   if (previous && replayBlocksRetry(previous.replayState)) {
     throw new RefusedError(
       "already_replayed",
-      `job ${id} was already replayed as job ${previous.replayJobId} (${previous.replayState ?? "pruned"}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,
+      `job ${id} was already replayed as job ${previous.replayJobId} (${replayStateWord(previous)}) by ${previous.requestedBy} at ${previous.createdAt.toISOString()}`,
       {
         replayJobId: previous.replayJobId,
         replayState: previous.replayState,

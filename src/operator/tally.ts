@@ -1,7 +1,7 @@
 // The triage tally of one schema (src/core/tally.ts), from the status planes already read plus
 // three small aggregate reads: Meilisearch's count of `failed` document tasks (the status plane
 // also counts cancelled ones, as upstream prints), when Oban next retries, and the replay links
-// joined to oban_jobs. A plane that could not be read stays unknown in the tally, never zero.
+// (with the verdicts followers recorded) joined to oban_jobs. A plane that could not be read stays unknown in the tally, never zero.
 import { countTasks } from "../backends/meilisearch.ts";
 import { nextRetryAt } from "../backends/obanJobs.ts";
 import { type ReplayCell, type TriageTally, triageTally } from "../core/tally.ts";
@@ -62,6 +62,7 @@ export async function tallyExtras(
               (r): ReplayCell => ({
                 row: r.failedState === "retryable" ? "retrying" : "terminal",
                 replayState: r.replayState,
+                verification: r.verification,
                 count: r.count,
               }),
             ),

@@ -7,7 +7,11 @@ import { findJob } from "../backends/obanJobs.ts";
 import { deepEqual, isPlainObject } from "../core/deepEqual.ts";
 import { queueSignalText } from "../core/reasonClass.ts";
 import { firstLine, redactText } from "../core/redact.ts";
+import type { ReplayVerdict } from "../core/tally.ts";
+import { type RecordedVerdict, recordVerification } from "../state/replayLinks.ts";
+import { postgresRead, stateTables } from "./bounded.ts";
 import type { OperatorContext } from "./context.ts";
+import { prepareState } from "./mutation.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
 export type ReplayState =
@@ -134,3 +138,46 @@ export async function observeReplay(
 
 /** Terminal states: following stops here. */
 export const FINAL_REPLAY_STATES: readonly ReplayState[] = ["verified", "failed", "timed_out", "unknown"];
+
+/**
+ * The verdict a follower's last observation amounts to, as stored on the replay link; null while
+ * the replay is still in flight. Following that ran out of time after the job completed (documents
+ * not observed yet) is `queue_only_completed`; before it completed, `timed_out`.
+ */
+export function replayVerdict(o: Pick<ReplayObservation, "state" | "jobState">): ReplayVerdict | null {
+  switch (o.state) {
+    case "verified":
+    case "queue_only_completed":
+    case "failed":
+    case "unknown":
+      return o.state;
+    case "timed_out":
+      return o.jobState === "completed" ? "queue_only_completed" : "timed_out";
+    default:
+      return null;
+  }
+}
+
+/**
+ * Records where following the replay job `replayJobId` ended, on the replay link that made it, so
+ * every surface can say "verified" (src/core/tally.ts). Several replicas may follow one replay:
+ * the strongest verdict stands (verified > queue_only_completed > failed > timed_out > unknown),
+ * the first of equals. Resolves with the verdict that stands; null while the replay is in flight
+ * or when no replay link of this Oban prefix made that job (a job the bot did not insert).
+ */
+export async function recordReplayVerdict(
+  ctx: OperatorContext,
+  replayJobId: number,
+  observation: Pick<ReplayObservation, "state" | "jobState">,
+): Promise<RecordedVerdict | null> {
+  const verdict = replayVerdict(observation);
+  if (!verdict) return null;
+  const stateName = await prepareState(ctx);
+  return postgresRead(ctx, stateTables(ctx, "replay_links"), () =>
+    recordVerification(ctx.db, stateName, {
+      obanPrefix: ctx.config.database.obanPrefix,
+      replayJobId,
+      verdict,
+    }),
+  );
+}

@@ -16,6 +16,7 @@ import {
   type ReplayObservation,
   type ReplayReceipt,
   receiptFor,
+  recordReplayVerdict,
 } from "../operator/verify.ts";
 import type { Chat } from "./chat.ts";
 
@@ -140,6 +141,10 @@ export function createFollowers(deps: FollowDeps): Followers {
     }
     deps.metrics.verifications.inc({ state: seen.state });
     log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
+    // The operator keeps the verdict, so every surface can say "verified" afterwards.
+    await recordReplayVerdict(deps.ctx, target.jobId, seen).catch((error: unknown) => {
+      log.warn("could not record where following the replay ended", { error });
+    });
     return seen;
   };
 

@@ -143,6 +143,15 @@ const MIGRATIONS: ((s: string) => string)[] = [
     DROP INDEX ${s}.replay_links_failed_job_index;
     CREATE INDEX replay_links_prefix_failed_job_index
       ON ${s}.replay_links (oban_prefix, failed_job_id, created_at DESC);`,
+  // What following a replay established (src/operator/verify.ts): the verdict of the strongest
+  // final observation any replica recorded, and when it was recorded. Null: nobody followed it to
+  // the end (a CLI retry, or a bot that stopped), so only the replay job's Oban state is known.
+  (s) => `
+    ALTER TABLE ${s}.replay_links
+      ADD COLUMN verification text
+        CHECK (verification IN ('unknown', 'timed_out', 'failed', 'queue_only_completed', 'verified')),
+      ADD COLUMN verification_at timestamptz;
+    CREATE INDEX replay_links_prefix_replay_job_index ON ${s}.replay_links (oban_prefix, replay_job_id);`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

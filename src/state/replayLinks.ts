@@ -1,5 +1,6 @@
 // Which failed job was replayed as which new job, by whom and when.
 import type pg from "pg";
+import { isReplayVerdict, REPLAY_VERDICTS, type ReplayVerdict } from "../core/tally.ts";
 import { stateSchema } from "./migrations.ts";
 
 type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
@@ -11,7 +12,17 @@ export interface ReplayLink {
   createdAt: Date;
   /** The replay job's current Oban state; null when the row is gone (pruned). */
   replayState: string | null;
+  /** What following the replay established; null when nobody followed it to the end. */
+  verification: ReplayVerdict | null;
 }
+
+/** A stored verdict and when it was recorded. */
+export interface RecordedVerdict {
+  verdict: ReplayVerdict;
+  at: Date;
+}
+
+const verdictOf = (value: unknown): ReplayVerdict | null => (isReplayVerdict(value) ? value : null);
 
 export async function recordReplay(
   db: Queryable,
@@ -39,7 +50,7 @@ export async function latestReplays(
   if (failedJobIds.length === 0) return new Map();
   const { rows } = await db.query(
     `SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id, l.requested_by, l.created_at,
-       j.state::text AS replay_state
+       l.verification, j.state::text AS replay_state
      FROM ${stateSchema(stateName)}.replay_links l
      LEFT JOIN ${stateSchema(obanPrefix)}.oban_jobs j ON j.id = l.replay_job_id
      WHERE l.oban_prefix = $1 AND l.failed_job_id = ANY($2::bigint[])
@@ -55,6 +66,7 @@ export async function latestReplays(
         requestedBy: r.requested_by,
         createdAt: r.created_at,
         replayState: r.replay_state ?? null,
+        verification: verdictOf(r.verification),
       },
     ]),
   );
@@ -62,19 +74,28 @@ export async function latestReplays(
 
 /**
  * The scope's failed jobs (retryable, discarded, cancelled) that the bot replayed, counted by the
- * failed job's state and the newest replay's current Oban state (null: the replay job is gone).
+ * failed job's state, the newest replay's current Oban state (null: the replay job is gone) and
+ * that replay's recorded verdict (null: not followed to the end).
  * Aggregated in SQL from the replay links, which are few; the failed rows are never listed.
  */
 export async function replayCounts(
   db: Queryable,
   stateName: string,
   scope: { prefix: string; queue: string; schema: string },
-): Promise<{ failedState: string; replayState: string | null; count: number }[]> {
+): Promise<
+  { failedState: string; replayState: string | null; verification: ReplayVerdict | null; count: number }[]
+> {
   const jobs = `${stateSchema(scope.prefix)}.oban_jobs`;
-  const { rows } = await db.query<{ failed_state: string; replay_state: string | null; n: number }>(
-    `SELECT f.state::text AS failed_state, r.state::text AS replay_state, count(*)::int AS n
+  const { rows } = await db.query<{
+    failed_state: string;
+    replay_state: string | null;
+    verification: string | null;
+    n: number;
+  }>(
+    `SELECT f.state::text AS failed_state, r.state::text AS replay_state, newest.verification,
+       count(*)::int AS n
      FROM (
-       SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id
+       SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id, l.verification
        FROM ${stateSchema(stateName)}.replay_links l
        WHERE l.oban_prefix = $3
        ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC
@@ -82,8 +103,48 @@ export async function replayCounts(
      JOIN ${jobs} f ON f.id = newest.failed_job_id
      LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
      WHERE f.state::text IN ('retryable', 'discarded', 'cancelled') AND f.queue = $1 AND f.args @> $2::jsonb
-     GROUP BY 1, 2`,
+     GROUP BY 1, 2, 3`,
     [scope.queue, JSON.stringify({ schema: scope.schema }), scope.prefix],
   );
-  return rows.map((r) => ({ failedState: r.failed_state, replayState: r.replay_state, count: r.n }));
+  return rows.map((r) => ({
+    failedState: r.failed_state,
+    replayState: r.replay_state,
+    verification: verdictOf(r.verification),
+    count: r.n,
+  }));
+}
+
+/**
+ * Records what following the replay job `replayJobId` of `obanPrefix` established, on the link
+ * that made it (the newest with that job id). Idempotent and safe from several replicas at once:
+ * a verdict replaces only a weaker one (REPLAY_VERDICTS), in one guarded UPDATE that Postgres
+ * re-checks against a concurrent writer's row, so of two equal verdicts the first stays, with its
+ * time. Resolves with the verdict that stands (null: no link has that replay job).
+ */
+export async function recordVerification(
+  db: Queryable,
+  stateName: string,
+  link: { obanPrefix: string; replayJobId: number; verdict: ReplayVerdict },
+): Promise<RecordedVerdict | null> {
+  const table = `${stateSchema(stateName)}.replay_links`;
+  const target = `(SELECT id FROM ${table} WHERE oban_prefix = $1 AND replay_job_id = $2
+       ORDER BY created_at DESC, id DESC LIMIT 1)`;
+  const updated = await db.query<{ verification: string; verification_at: Date }>(
+    `UPDATE ${table} l SET verification = $3, verification_at = now()
+     WHERE l.id = ${target}
+       AND coalesce(array_position($4::text[], l.verification), 0) < array_position($4::text[], $3::text)
+     RETURNING l.verification, l.verification_at`,
+    [link.obanPrefix, link.replayJobId, link.verdict, REPLAY_VERDICTS],
+  );
+  // Not updated: a verdict at least as strong stands (or no link); read it in a fresh snapshot.
+  const { rows } =
+    updated.rows.length > 0
+      ? updated
+      : await db.query<{ verification: string; verification_at: Date }>(
+          `SELECT verification, verification_at FROM ${table} WHERE id = ${target}`,
+          [link.obanPrefix, link.replayJobId],
+        );
+  const row = rows[0];
+  const verdict = verdictOf(row?.verification);
+  return row && verdict ? { verdict, at: row.verification_at } : null;
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { posture } from "../../src/core/posture.ts";
-import { addTallies, replayOutcome, triageTally } from "../../src/core/tally.ts";
+import {
+  addTallies,
+  REPLAY_VERDICTS,
+  replayOutcome,
+  replayOutcomeOf,
+  resolvesRow,
+  triageTally,
+} from "../../src/core/tally.ts";
 
 const queue = (terminal: number, retrying: number, pending = 0, nextRetryAt: Date | null = null) => ({
   terminal,
@@ -30,7 +37,7 @@ describe("triageTally", () => {
     expect(t.needsTriage).toBe(7);
     expect(t.retrying).toEqual({ total: 2, nextAt: at });
     expect(t.pending).toEqual({ backend: 1, queue: 4, total: 5 });
-    expect(t.replayed).toEqual({ pending: 1, completed: 4, failed: 1, gone: 1, total: 7 });
+    expect(t.replayed).toEqual({ pending: 1, completed: 4, verified: 0, failed: 1, gone: 1, total: 7 });
     expect(t.rows).toBe(t.resolved + t.retrying.total + t.needsTriage);
   });
 
@@ -61,6 +68,64 @@ describe("triageTally", () => {
     expect(replayOutcome("discarded")).toBe("failed");
     expect(replayOutcome("cancelled")).toBe("failed");
     expect(replayOutcome(null)).toBe("gone");
+  });
+
+  it("counts a verified replay as verified, and it resolves its row like a completed one", () => {
+    const t = triageTally({
+      backend: { failed: 0, pending: 0 },
+      queue: queue(6, 2),
+      replays: [
+        { row: "terminal", replayState: "completed", verification: "verified", count: 2 },
+        { row: "terminal", replayState: "completed", verification: "queue_only_completed", count: 1 },
+        { row: "terminal", replayState: "completed", verification: null, count: 1 },
+        // Pruned after it was verified: still verified. Pruned after it failed: still failed.
+        { row: "terminal", replayState: null, verification: "verified", count: 1 },
+        { row: "terminal", replayState: null, verification: "failed", count: 1 },
+        { row: "retrying", replayState: "completed", verification: "verified", count: 1 },
+        // A verdict never overrides a live job: running again (someone retried it) is pending.
+        { row: "retrying", replayState: "available", verification: "verified", count: 1 },
+      ],
+    });
+    expect(t.replayed).toEqual({ pending: 1, completed: 2, verified: 4, failed: 1, gone: 0, total: 8 });
+    expect(t.resolved).toBe(6);
+    // 6 terminal − 5 resolved (2 + 1 + 1 + 1); the failed replay's row still needs a person.
+    expect(t.needsTriage).toBe(1);
+    expect(t.retrying.total).toBe(1);
+    expect(t.rows).toBe(t.resolved + t.retrying.total + t.needsTriage);
+  });
+
+  it("takes verified from the Oban state and the verdict together", () => {
+    expect(replayOutcomeOf("completed", "verified")).toBe("verified");
+    expect(replayOutcomeOf(null, "verified")).toBe("verified");
+    expect(replayOutcomeOf("completed", "queue_only_completed")).toBe("completed");
+    expect(replayOutcomeOf(null, "queue_only_completed")).toBe("completed");
+    expect(replayOutcomeOf(null, "failed")).toBe("failed");
+    expect(replayOutcomeOf(null, "timed_out")).toBe("gone");
+    expect(replayOutcomeOf(null, null)).toBe("gone");
+    for (const state of ["available", "executing", "retryable", "discarded", "cancelled"]) {
+      expect(replayOutcomeOf(state, "verified")).toBe(replayOutcome(state));
+    }
+    expect(
+      ["pending", "completed", "verified", "failed", "gone"].filter((o) => resolvesRow(o as never)),
+    ).toEqual(["completed", "verified"]);
+    // Weakest first: what a replica may replace.
+    expect(REPLAY_VERDICTS.at(-1)).toBe("verified");
+    expect(REPLAY_VERDICTS.indexOf("queue_only_completed")).toBeGreaterThan(
+      REPLAY_VERDICTS.indexOf("timed_out"),
+    );
+  });
+
+  it("adds verified counts, also to a stored tally from before verified existed", () => {
+    const a = triageTally({
+      backend: null,
+      queue: queue(2, 0),
+      replays: [{ row: "terminal", replayState: "completed", verification: "verified", count: 2 }],
+    });
+    const old = triageTally({ backend: null, queue: queue(1, 0), replays: [] });
+    const { verified: _dropped, ...replayed } = old.replayed;
+    const sum = addTallies([a, { ...old, replayed: replayed as typeof old.replayed }]);
+    expect(sum.replayed).toMatchObject({ verified: 2, completed: 0, total: 2 });
+    expect(sum).toMatchObject({ rows: 3, resolved: 2, needsTriage: 1 });
   });
 
   it("adds tallies of several schemas, keeping the earliest retry", () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { observeReplay, receiptFor } from "../../src/operator/verify.ts";
+import { observeReplay, receiptFor, recordReplayVerdict, replayVerdict } from "../../src/operator/verify.ts";
 import { insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -88,5 +88,59 @@ describe("observeReplay (§9.6) with a real index", () => {
       state: "failed",
       lastError: "** (RuntimeError) worker crashed",
     });
+  });
+
+  it("records the verdict a follower reached; failed work and its tally then say verified", async () => {
+    const receipt = await retry(upsertArgs(POST, live, [5]));
+    const failedId = Number(
+      (
+        await d.oban.pool.query(
+          `SELECT meta->'scrypath_bot'->>'replay_of' AS id FROM "${d.oban.prefix}".oban_jobs WHERE id = $1`,
+          [receipt.jobId],
+        )
+      ).rows[0].id,
+    );
+    const ctx = d.operator.context;
+    // Still in flight: nothing to record.
+    expect(await recordReplayVerdict(ctx, receipt.jobId, await observeReplay(ctx, receipt))).toBeNull();
+    await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, receipt.jobId);
+    const before = await d.operator.failedSyncWork("posts", { limit: 100 });
+    expect(before.entries.find((e) => e.id === failedId)?.replayedAs).toMatchObject({
+      state: "completed",
+      verification: null,
+    });
+    const verifiedBefore = before.tally?.replayed.verified ?? Number.NaN;
+    const seen = await observeReplay(ctx, receipt);
+    expect(seen.state).toBe("verified");
+    expect(await recordReplayVerdict(ctx, receipt.jobId, seen)).toMatchObject({ verdict: "verified" });
+    // Another replica that ran out of time before seeing the documents does not undo it.
+    expect(
+      await recordReplayVerdict(ctx, receipt.jobId, { state: "timed_out", jobState: "completed" }),
+    ).toMatchObject({ verdict: "verified" });
+    const after = await d.operator.failedSyncWork("posts", { limit: 100 });
+    expect(after.entries.find((e) => e.id === failedId)?.replayedAs).toMatchObject({
+      jobId: receipt.jobId,
+      state: "completed",
+      verification: "verified",
+    });
+    expect(after.tally?.replayed.verified).toBe(verifiedBefore + 1);
+    expect(after.tally?.resolved).toBe(before.tally?.resolved);
+    // A second retry of the row is refused, naming the replay as verified.
+    await expect(d.operator.retrySyncWork("posts", failedId, { id: "U_B" })).rejects.toMatchObject({
+      reason: "already_replayed",
+      message: expect.stringContaining(`already replayed as job ${receipt.jobId} (verified) by U_A`),
+    });
+  });
+
+  it("names the verdict of a follower's last observation", () => {
+    expect(replayVerdict({ state: "verified", jobState: "completed" })).toBe("verified");
+    expect(replayVerdict({ state: "failed", jobState: "discarded" })).toBe("failed");
+    expect(replayVerdict({ state: "unknown", jobState: null })).toBe("unknown");
+    // Out of time after the job completed: the documents were not observed in time.
+    expect(replayVerdict({ state: "timed_out", jobState: "completed" })).toBe("queue_only_completed");
+    expect(replayVerdict({ state: "timed_out", jobState: "executing" })).toBe("timed_out");
+    for (const state of ["accepted", "running"] as const) {
+      expect(replayVerdict({ state, jobState: "available" })).toBeNull();
+    }
   });
 });

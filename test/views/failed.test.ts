@@ -106,6 +106,44 @@ describe("failedView", () => {
     expect(visibleText(m)).toContain("*2 failed rows · 1 resolved by replay · 1 needs triage*");
   });
 
+  it("says verified once a follower observed the replay's documents, and counts it resolved", () => {
+    const at = new Date("2026-11-20T09:58:00Z");
+    const verified = {
+      ...queueRow(),
+      replayedAs: { jobId: 25, state: "completed", verification: "verified" as const, requestedBy: "U1", at },
+    };
+    // Oban pruned the verified replay job since: the recorded verdict still tells how it ended.
+    const prunedVerified = {
+      ...queueRow({ id: 700 }),
+      replayedAs: { jobId: 26, state: null, verification: "verified" as const, requestedBy: "U1", at },
+    };
+    // Completed, documents not observed in time: completed, not verified.
+    const queueOnly = {
+      ...queueRow({ id: 701 }),
+      replayedAs: {
+        jobId: 27,
+        state: "completed",
+        verification: "queue_only_completed" as const,
+        requestedBy: "U1",
+        at,
+      },
+    };
+    // A verdict never outranks the job's own state: a retried-again job is pending again.
+    const pendingAgain = {
+      ...queueRow({ id: 702 }),
+      replayedAs: { jobId: 28, state: "available", verification: "verified" as const, requestedBy: "U1", at },
+    };
+    const m = failedView(failedResult([verified, prunedVerified, queueOnly, pendingAgain]), opts());
+    expectSafe(m);
+    const text = visibleText(m);
+    expect(text).toContain(":white_check_mark: replayed as #25 · verified · *resolved* 2 min ago");
+    expect(text).toContain(":white_check_mark: replayed as #26 · verified · *resolved* 2 min ago");
+    expect(text).toContain(":white_check_mark: replayed as #27 · completed · *resolved* 2 min ago");
+    expect(text).toContain(":repeat: replayed as #28 · available 2 min ago");
+    expect(text).toContain("*4 failed rows · 3 resolved by replay (2 verified) · 1 needs triage*");
+    expect(text).toContain("replayed by the bot 4: 1 pending, 1 completed, 2 verified");
+  });
+
   it("escapes, redacts and cuts hostile error text, and never shows job args", () => {
     const row = hostileRow();
     // The row's replay payload carries the raw key; the view must not render it.

@@ -238,6 +238,7 @@ export function tallyOfRows(entries: readonly FailedWork[]): TriageTally {
             {
               row: e.state === "retrying" ? "retrying" : "terminal",
               replayState: e.replayedAs.state,
+              verification: e.replayedAs.verification ?? null,
               count: 1,
             } as const,
           ]
