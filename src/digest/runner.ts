@@ -9,8 +9,17 @@
 // at start-up for catch-up, and every minute for retries.
 import cron, { type ScheduledTask } from "node-cron";
 import { digestDetails, digestParent } from "../../views/digest.ts";
+import type { DigestPreviewProps } from "../../views/digestList.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import type { Config, DigestConfig, DigestWhen } from "../config.ts";
+import type { Config, DigestConfig } from "../config.ts";
+import {
+  type DigestListEntry,
+  type DigestSnapshot,
+  diffDigest,
+  digestHash,
+  isSnapshot,
+  shouldPost,
+} from "../core/digest.ts";
 import { didYouMean } from "../core/schemaRef.ts";
 import { OperatorError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -32,24 +41,9 @@ import {
   unfinishedSlots,
 } from "../state/digestSlots.ts";
 import { ensureState } from "../state/migrations.ts";
-import {
-  type BuildOptions,
-  buildDigest,
-  type DigestSnapshot,
-  diffDigest,
-  digestHash,
-  isSnapshot,
-} from "./content.ts";
-import { type Decision, shouldPost } from "./decide.ts";
-import {
-  type ChannelPacer,
-  type ChatClient,
-  ClaimLostError,
-  createPacer,
-  postDigest,
-  realSleep,
-  type Sleep,
-} from "./poster.ts";
+import { type BuildOptions, buildDigest } from "./content.ts";
+import type { ChatClient, Sleep } from "./port.ts";
+import { type ChannelPacer, ClaimLostError, createPacer, postDigest, realSleep } from "./poster.ts";
 import { digestMetadata, findPosted, HistoryUnreadableError } from "./recover.ts";
 import { latestSlot, nextSlot, type Slot } from "./schedule.ts";
 
@@ -123,25 +117,9 @@ export interface DigestRunnerOptions {
   retryEveryMs?: number;
 }
 
-export interface DigestPreview {
-  name: string;
-  channel: string;
-  decision: Decision;
-  parent: SlackMessage;
-  details: SlackMessage[];
+/** The preview reply's messages and the snapshot they were built from. */
+export interface DigestPreview extends DigestPreviewProps {
   snapshot: DigestSnapshot;
-}
-
-export interface DigestListEntry {
-  name: string;
-  channel: string;
-  cron: string;
-  timezone: string;
-  when: DigestWhen;
-  schemas: string[] | null;
-  nextRun: Date | null;
-  /** The newest slot and what happened to it (without its snapshot). */
-  lastSlot: DigestSlot | null;
 }
 
 export interface TickOptions {

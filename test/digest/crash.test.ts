@@ -11,7 +11,7 @@ import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/r
 import { createOperator } from "../../src/operator/index.ts";
 import type { StoredMessage } from "../../src/sandbox/fakeSlack.ts";
 import { findSlot } from "../../src/state/digestSlots.ts";
-import { digestListView } from "../../views/digest.ts";
+import { digestListView } from "../../views/digestList.ts";
 import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";

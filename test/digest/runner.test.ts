@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
-import type { ChatClient } from "../../src/digest/poster.ts";
+import type { ChatClient } from "../../src/digest/port.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { findSlot, lastSlot } from "../../src/state/digestSlots.ts";

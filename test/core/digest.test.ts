@@ -1,8 +1,7 @@
 // When a digest speaks (shouldPost), what it says changed (diffDigest), and what counts as a change
 // (digestHash). Pure: snapshots are built like buildDigest builds them.
 import { describe, expect, it } from "vitest";
-import { diffDigest, digestHash } from "../../src/digest/content.ts";
-import { isDegraded, shouldPost } from "../../src/digest/decide.ts";
+import { diffDigest, digestHash, isDegraded, shouldPost } from "../../src/core/digest.ts";
 import { schemaDigest, snapshot, unreadable } from "../support/digest.ts";
 
 const POST = "MyApp.Blog.Post";
