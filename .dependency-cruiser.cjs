@@ -55,6 +55,14 @@ module.exports = {
       to: { path: "^src/(backends|state)/" },
     },
     {
+      name: "operator-context-is-private",
+      severity: "error",
+      comment:
+        "The operator's pool and clients are private: surfaces call operator functions; only the operator, tests, bench and dev code open its context.",
+      from: { path: PRODUCTION, pathNot: ["^src/operator/", DEV] },
+      to: { path: "^src/operator/internal\\.ts$" },
+    },
+    {
       name: "production-has-no-dev-code",
       severity: "error",
       comment:

@@ -10,8 +10,8 @@ import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
-import { asBackendError, withTimeout } from "../operator/bounded.ts";
-import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
+import { withTimeout } from "../operator/bounded.ts";
+import { type Operator, openOperator } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
@@ -210,7 +210,7 @@ async function runOperatorCommand(
     case "scrypath.retry": {
       const id = values.id as string | undefined;
       if (!id) throw new UsageError("`--id` is required for this command");
-      resolveSchema(operator.context, schema);
+      operator.resolveSchema(schema);
       parseRetryTarget(id);
       await confirm(
         `retry failed work ${id} of ${schema}: insert one new Oban job (the failed job stays as it is)`,
@@ -223,7 +223,7 @@ async function runOperatorCommand(
         settingsFile,
         ackLive: values["ack-live"] === true,
       }).catch((error) => auditArgumentRefusal(operator, error, { schema }));
-      resolveSchema(operator.context, schema);
+      operator.resolveSchema(schema);
       // Keys the operator refuses (and audits) are refused without asking first.
       if (validateHotApplyPayload(settings).ok) {
         await confirm(`PATCH the live settings of ${schema} from ${settingsFile}`);
@@ -282,7 +282,7 @@ async function runOperatorCommand(
       if (typeof values.action === "string") {
         const action = values.action;
         checkReconcileAction({ action, id: values.id as string | undefined });
-        resolveSchema(operator.context, schema);
+        operator.resolveSchema(schema);
         await confirm(
           `apply reconcile action ${action} to ${schema}${action === "swap" ? " (swaps the live index)" : ""}`,
         );
@@ -424,8 +424,9 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
     return outcome.exitCode;
   } catch (caught) {
-    // A backend failure that escaped a bounded read still gets its backend's sentence.
-    const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
+    // A backend failure that escaped a bounded read still gets its backend's sentence (an operator
+    // stand-in without backends, as tests pass, has none to give).
+    const error = operator?.backendError?.(caught) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
       io.stderr(`${errorLines(error, `${where} failed: `).join("\n")}\n`);

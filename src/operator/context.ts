@@ -43,7 +43,8 @@ export interface ResolvedSchema {
   obanScope: ObanScope | null;
 }
 
-export function resolveSchema(ctx: OperatorContext, ref: string): ResolvedSchema {
+/** A configured schema by reference; needs only the configuration (commands pass their deps). */
+export function resolveSchema(ctx: Pick<OperatorContext, "config">, ref: string): ResolvedSchema {
   const found = resolveSchemaRef(ref, ctx.config.schemas, { ignoreCase: true });
   if (!found.ok) {
     const configured = ctx.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));
