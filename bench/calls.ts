@@ -13,6 +13,7 @@ import {
   openOperator,
   type ReconcileReport,
 } from "../src/operator/index.ts";
+import { operatorContext } from "../src/operator/internal.ts";
 import { countRequests, floorPlan, type PlanName, runStep } from "./floor.ts";
 import { type Capture, capture, compare, maxRssMb, RssSampler, type Timing } from "./measure.ts";
 
@@ -146,7 +147,7 @@ export async function measure(job: MeasureJob, log: (line: string) => void): Pro
       const perCall = new RssSampler().start();
       // The first run also fills per-pool caches (enum labels), as any earlier call would.
       const answer = await retried(c.run);
-      const captured = await retried(() => capture(operator.context.db, c.run));
+      const captured = await retried(() => capture(operatorContext(operator).db, c.run));
       captures.push({ op: c.name, capture: captured });
       const plan = floorPlan(c.name, captured, job.liveIndex, job.targetIndex);
       const timing = await compare(c.run, () => runStep(plan, floorPool), {

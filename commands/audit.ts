@@ -28,7 +28,7 @@ export const audit: Command<AuditArgs> = {
     })
     .transform((a) => ({ schema: a.positionals[0] ?? null, limit: a.flags.limit ?? AUDIT_DEFAULT_LIMIT })),
   async run(args, deps) {
-    const schema = args.schema ? resolveSchema(deps.operator.context, args.schema).module : null;
+    const schema = args.schema ? resolveSchema(deps, args.schema).module : null;
     const rows = await deps.operator.auditLog({ schema, limit: args.limit });
     return auditView(rows, viewContext(deps), { schema, limit: args.limit });
   },

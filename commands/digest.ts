@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { OperatorError } from "../src/errors.ts";
 import { finalizeMessage } from "../views/common.ts";
-import { digestListView, digestPreviewView } from "../views/digest.ts";
+import { digestListView, digestPreviewView } from "../views/digestList.ts";
 import type { SlackMessage } from "../views/types.ts";
 import { viewContext } from "./context.ts";
 import { COMMON_FLAGS, type Command, type CommandDeps } from "./types.ts";

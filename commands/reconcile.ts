@@ -64,7 +64,7 @@ export const reconcile: Command<ReconcileArgs> = {
       };
     }
     // The contract check joins the report when the schema declares a contract.
-    const declared = resolveSchema(deps.operator.context, args.schema).config.contract !== null;
+    const declared = resolveSchema(deps, args.schema).config.contract !== null;
     const report = await deps.operator.reconcileSync(args.schema, {
       targetIndex: args.targetIndex,
       includeContractDrift: declared,

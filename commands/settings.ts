@@ -65,7 +65,7 @@ export const settings: Command<SettingsArgs> = {
   async run(args, deps) {
     if (args.action === "revert") return { confirmation: { kind: "revert", changeId: args.changeId } };
     // Resolved now (no I/O), so an unknown schema is a usage answer before any modal opens.
-    const schema = resolveSchema(deps.operator.context, args.schema);
+    const schema = resolveSchema(deps, args.schema);
     return { modal: { kind: "hot_apply", schema: schema.module } };
   },
 };

@@ -2,9 +2,10 @@
 import type { z } from "zod";
 import type { Config } from "../src/config.ts";
 import type { AccessDecision } from "../src/core/access.ts";
-import type { DigestRunner } from "../src/digest/runner.ts";
+import type { DigestListEntry } from "../src/core/digest.ts";
 import type { Operator } from "../src/operator/index.ts";
 import type { MutationRequest } from "../src/operator/requests.ts";
+import type { DigestPreviewProps } from "../views/digestList.ts";
 import type { SlackMessage } from "../views/types.ts";
 import type { FlagSpec } from "./parse.ts";
 
@@ -13,9 +14,16 @@ export interface CommandDeps {
   config: Config;
   now: () => Date;
   /** The digest runner, when the app runs one (`/scrypath digest list|preview`). */
-  digests?: Pick<DigestRunner, "list" | "preview">;
+  digests?: DigestReplies;
   /** Whether a user holds the operator role (Slack user groups included); absent: nobody does. */
   operatorRole?: (userId: string) => Promise<AccessDecision>;
+}
+
+/** What `/scrypath digest list | preview` asks of the scheduled digests (the runner provides it). */
+export interface DigestReplies {
+  list(now?: Date): Promise<DigestListEntry[]>;
+  /** What a digest would post now, without posting or claiming anything. */
+  preview(name: string | null, now?: Date): Promise<DigestPreviewProps>;
 }
 
 export interface Invocation {

@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { cronProblem, isTimeZone } from "./core/cron.ts";
+import type { DigestWhen } from "./core/digest.ts";
 import { stripElixir } from "./core/naming.ts";
 import { didYouMean, resolveSchemaRef } from "./core/schemaRef.ts";
 import { normalizeSettings } from "./core/settings.ts";
 import type { SchemaContract, SyncMode } from "./core/types.ts";
-import { cronProblem, isTimeZone } from "./digest/schedule.ts";
 import { OperatorError } from "./errors.ts";
 
 const MODULE_PATTERN = /^(Elixir\.)?[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/;
@@ -312,8 +313,6 @@ export interface SchemaConfig {
   reindexWorker: HandOffWorker | null;
   backfillWorker: HandOffWorker | null;
 }
-
-export type DigestWhen = "always" | "degraded" | "changed";
 
 export interface DigestConfig {
   /** Unique, `[a-z0-9-]`. */

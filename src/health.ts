@@ -1,7 +1,6 @@
 // Readiness: can the bot reach Postgres and Meilisearch right now? Both checks run in parallel,
 // each bounded by a short timeout; errors are one redacted line naming what failed.
-import type pg from "pg";
-import { describeDatabase, postgresError } from "./backends/postgres.ts";
+import { type DbPool, type DbQuery, describeDatabase, postgresError } from "./backends/postgres.ts";
 import { firstLine, redactText } from "./core/redact.ts";
 import { withTimeout } from "./operator/bounded.ts";
 
@@ -17,7 +16,7 @@ export interface Readiness {
 }
 
 export interface ReadinessDeps {
-  db: pg.Pool;
+  db: DbPool;
   databaseUrl: string;
   meilisearch: { url: string; apiKey: string | null };
   /** Per check; default 2 s. */
@@ -33,7 +32,7 @@ function failure(message: string): Check {
 async function checkPostgres(deps: ReadinessDeps, ms: number): Promise<Check> {
   const where = describeDatabase(deps.databaseUrl);
   // The query keeps running after a timeout; swallow its late failure.
-  const query = deps.db.query({ text: "SELECT 1", query_timeout: ms } as pg.QueryConfig);
+  const query = deps.db.query({ text: "SELECT 1", query_timeout: ms } as DbQuery);
   query.catch(() => {});
   try {
     const what = `Postgres at ${where}`;

@@ -1,21 +1,21 @@
-// Scheduled digests: a short parent message (verdict, counts, what changed, a late marker, the
-// user-group mention only when degraded) and per-schema details as thread replies, split into as
-// many messages as Block Kit limits need. Also `/scrypath digest list` and the preview note.
+// The scheduled digest post: a short parent message (verdict, counts, what changed, a late marker,
+// the user-group mention only when degraded) and per-schema details as thread replies, split into
+// as many messages as Block Kit limits need. `/scrypath digest list` and the preview note are in
+// digestList.ts.
 import type { Button, SectionBlock } from "@slack/types";
-import { SIGNAL_LABELS } from "../src/core/reconcile.ts";
-import { addCounts, emptyCounts } from "../src/core/rollup.ts";
-import { addTallies, type TriageTally } from "../src/core/tally.ts";
-import type { DriftSignal, ReasonClass } from "../src/core/types.ts";
 import {
   type DigestDiff,
   type DigestProblem,
   type DigestSnapshot,
+  isDegraded,
   type SchemaChange,
   type SchemaDigest,
   tallyOfStored,
-} from "../src/digest/content.ts";
-import { isDegraded } from "../src/digest/decide.ts";
-import type { DigestListEntry, DigestPreview } from "../src/digest/runner.ts";
+} from "../src/core/digest.ts";
+import { SIGNAL_LABELS } from "../src/core/reconcile.ts";
+import { addCounts, emptyCounts } from "../src/core/rollup.ts";
+import { addTallies, type TriageTally } from "../src/core/tally.ts";
+import type { DriftSignal, ReasonClass } from "../src/core/types.ts";
 import {
   button,
   code,
@@ -428,75 +428,4 @@ export function digestDetails(snapshot: DigestSnapshot, ctx: DigestViewContext):
       context([hint]),
     ]);
   });
-}
-
-// ── `/scrypath digest list` and preview ─────────────────────────────────────────────────────
-
-/** When a digest speaks; worded so no word can be read as a schema name ("posts …" could). */
-const WHEN_TEXT = {
-  always: "at every slot",
-  degraded: "when degraded",
-  changed: "when something changed",
-} as const;
-
-function lastLine(entry: DigestListEntry): string {
-  const last = entry.lastSlot;
-  if (!last) return "no digest yet";
-  const when = slackDate(last.slotAt);
-  switch (last.status) {
-    case "posted":
-      return `posted for ${when}${last.late ? " (late)" : ""}`;
-    case "skipped":
-      return `stayed quiet at ${when}${last.reason ? ` (${escapeMrkdwn(last.reason)})` : ""}`;
-    case "failed":
-      return `:x: failed at ${when}${last.reason ? `: ${errorSentence(last.reason, 200)}` : ""}`;
-    case "claimed":
-      return `in progress for ${when}`;
-    case "unconfirmed":
-      return `:warning: may be incomplete for ${when}${last.reason ? `: ${errorSentence(last.reason, 300)}` : ""}`;
-    case "superseded":
-      return `not posted for ${when} (a later slot came first)`;
-  }
-}
-
-/** `/scrypath digest list`: each digest, where it posts, when it runs next (in each reader's time zone). */
-export function digestListView(entries: readonly DigestListEntry[], ctx: ViewContext): SlackMessage {
-  if (entries.length === 0) {
-    return finalizeMessage("No digests are configured.", [
-      section(
-        `No digests are configured. Add them under ${code("digests:")} in the bot configuration (name, channel, cron, timezone).`,
-      ),
-    ]);
-  }
-  const lines = entries.map((e) => {
-    const channel = /^[CG][A-Z0-9]+$/.test(e.channel) ? `<#${e.channel}>` : code(e.channel);
-    const schemas = e.schemas ? plural(e.schemas.length, "schema") : "all schemas";
-    const next = e.nextRun ? slackDate(e.nextRun) : "not within a year";
-    return (
-      `*${escapeMrkdwn(e.name)}* → ${channel} · ${code(e.cron)} (${escapeMrkdwn(e.timezone)}) · ${schemas} · speaks ${WHEN_TEXT[e.when]}\n` +
-      `Next: ${next} · Last: ${lastLine(e)}`
-    );
-  });
-  return finalizeMessage(`${plural(entries.length, "scheduled digest")}`, [
-    header(`Scheduled digests (${count(entries.length)})`),
-    ...packLines(lines, {
-      maxBlocks: 40,
-      more: (left) => `_… and ${plural(left, "more digest")}_`,
-    }),
-    context([`Times show in your own time zone · listed ${slackDate(ctx.now)}`]),
-  ]);
-}
-
-/** The preview: a note saying it was not posted and what the schedule would do, then the digest itself. */
-export function digestPreviewView(preview: DigestPreview, ctx: ViewContext): SlackMessage[] {
-  const verdict = preview.decision.post
-    ? `would *post* (${escapeMrkdwn(preview.decision.reason)})`
-    : `would *stay quiet* (${escapeMrkdwn(preview.decision.reason)})`;
-  const note = finalizeMessage(`Preview of digest ${preview.name} (not posted)`, [
-    section(
-      `:eyes: *Preview of digest ${code(preview.name)}* — nothing was posted to <#${preview.channel}>. ` +
-        `Built now (${slackDate(ctx.now)}), this digest ${verdict}.`,
-    ),
-  ]);
-  return [note, preview.parent, ...preview.details];
 }

@@ -3,12 +3,21 @@
 import {
   Meilisearch,
   MeilisearchApiError,
+  MeilisearchError,
   MeilisearchRequestError,
   MeilisearchRequestTimeOutError,
   MeilisearchTaskTimeOutError,
 } from "meilisearch";
 import type { MeiliTask } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
+
+/** The Meilisearch client, named here so no module outside backends imports meilisearch. */
+export type MeiliClient = Meilisearch;
+
+/** Whether `error` came from the Meilisearch client (an API answer, a request that failed). */
+export function isMeiliError(error: unknown): error is MeilisearchError {
+  return error instanceof MeilisearchError;
+}
 
 export interface MeiliConfig {
   url: string;

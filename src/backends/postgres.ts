@@ -3,6 +3,16 @@
 import pg from "pg";
 import { type ErrorCode, OperatorError } from "../errors.ts";
 
+/** The pool and a checked-out client, named here so no module outside backends/state imports pg. */
+export type DbPool = pg.Pool;
+export type DbClient = pg.PoolClient;
+export type DbQuery = pg.QueryConfig;
+
+/** Whether `error` is an error Postgres itself answered with (a failed statement, a lock timeout…). */
+export function isDatabaseError(error: unknown): boolean {
+  return error instanceof pg.DatabaseError;
+}
+
 const INT8 = 20;
 const TIMESTAMP = 1114; // timestamp WITHOUT time zone: Oban stores UTC there.
 

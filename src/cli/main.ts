@@ -10,9 +10,8 @@ import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
-import { asBackendError, withTimeout } from "../operator/bounded.ts";
-import { type Operator, openOperator, resolveSchema } from "../operator/index.ts";
-import { precheckRequest } from "../operator/precheck.ts";
+import { withTimeout } from "../operator/bounded.ts";
+import { type Operator, openOperator } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import type { MutationRequest } from "../operator/requests.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
@@ -211,14 +210,14 @@ async function runOperatorCommand(
   // (audited once) what would be refused, so nobody confirms a command that cannot run; the
   // question then states what will change. The execution re-validates when it runs.
   const confirm = async (request: MutationRequest, extra: string[] = []) => {
-    const preview = await precheckRequest(operator.context, request, cliActor());
+    const preview = await operator.precheckRequest(request, cliActor());
     await confirmMutation(io, values.yes === true, requestText(preview, extra));
   };
   switch (spec.task) {
     case "scrypath.retry": {
       const id = values.id as string | undefined;
       if (!id) throw new UsageError("`--id` is required for this command");
-      resolveSchema(operator.context, schema);
+      operator.resolveSchema(schema);
       parseRetryTarget(id);
       await confirm({ kind: "retry", schema, target: id });
       return mutation(await retryCommand(operator, schema, id));
@@ -229,7 +228,7 @@ async function runOperatorCommand(
         settingsFile,
         ackLive: values["ack-live"] === true,
       }).catch((error) => auditArgumentRefusal(operator, error, { schema }));
-      resolveSchema(operator.context, schema);
+      operator.resolveSchema(schema);
       // Keys the operator refuses (and audits) are refused without asking first.
       if (validateHotApplyPayload(settings).ok) {
         await confirm({ kind: "hot_apply", schema, settings }, [`Settings file: ${settingsFile}`]);
@@ -292,7 +291,7 @@ async function runOperatorCommand(
       if (typeof values.action === "string") {
         const action = values.action;
         const name = checkReconcileAction({ action, id: values.id as string | undefined });
-        resolveSchema(operator.context, schema);
+        operator.resolveSchema(schema);
         await confirm({
           kind: "action",
           schema,
@@ -441,8 +440,9 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
     for (const note of outcome.notes ?? []) io.stderr(`${note}\n`);
     return outcome.exitCode;
   } catch (caught) {
-    // A backend failure that escaped a bounded read still gets its backend's sentence.
-    const error = (operator?.context && asBackendError(caught, operator.context)) || caught;
+    // A backend failure that escaped a bounded read still gets its backend's sentence (an operator
+    // stand-in without backends, as tests pass, has none to give).
+    const error = operator?.backendError?.(caught) || caught;
     if (error instanceof UsageError || isOperatorError(error)) {
       const where = error instanceof UsageError ? (error.task ?? task) : task;
       io.stderr(`${errorLines(error, `${where} failed: `).join("\n")}\n`);

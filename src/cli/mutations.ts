@@ -2,17 +2,14 @@
 // audit listing. Every mutation asks for confirmation on a terminal and needs --yes otherwise.
 import { readFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
-import { isOperatorError, OperatorError, RefusedError } from "../errors.ts";
-import {
-  type Actor,
-  type AuditRow,
-  type Operator,
-  type ReconcileActionResult,
-  resolveSchema,
-  type SettingsTaskResult,
+import { isOperatorError, OperatorError } from "../errors.ts";
+import type {
+  Actor,
+  AuditRow,
+  Operator,
+  ReconcileActionResult,
+  SettingsTaskResult,
 } from "../operator/index.ts";
-import { auditRefusal, prepareState } from "../operator/mutation.ts";
-import { AUDIT_ACTIONS } from "../state/audit.ts";
 import { isoTimestamp } from "./format.ts";
 import type { RequestText } from "./requestText.ts";
 
@@ -186,26 +183,13 @@ export async function auditArgumentRefusal(
         ? "unknown_change"
         : null;
   if (reason && isOperatorError(error)) {
-    const ctx = operator.context;
-    let resolved: { schema: string | null; index: string | null } = { schema: entry.schema, index: null };
-    try {
-      if (entry.schema) {
-        const schema = resolveSchema(ctx, entry.schema);
-        resolved = { schema: schema.module, index: schema.liveIndex };
-      }
-    } catch {}
-    const actor = cliActor();
-    await prepareState(ctx)
-      .then(() =>
-        auditRefusal(ctx, new RefusedError(reason, error.message), {
-          actor: actor.id,
-          action: AUDIT_ACTIONS.hotApply,
-          ...resolved,
-          target: entry.target ?? {},
-          context: actor.context ?? {},
-        }),
-      )
-      .catch(() => {});
+    await operator.auditHotApplyRefusal({
+      actor: cliActor(),
+      reason,
+      message: error.message,
+      schema: entry.schema,
+      target: entry.target ?? {},
+    });
   }
   throw error;
 }

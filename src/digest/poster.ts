@@ -6,72 +6,9 @@
 // Between the post and the record there is a window (the replica dies, the answer is lost): each
 // post is written ahead with `intent` and carries message metadata naming its slot and part, so
 // the next attempt can find it in Slack (recover.ts) instead of posting it a second time.
-import type { KnownBlock } from "@slack/types";
 import type { SlackMessage } from "../../views/types.ts";
-import { rateLimitWait } from "../slack/chat.ts";
-
-/** Slack message metadata (an app event attached to the message, returned by history reads). */
-export interface MessageEvent {
-  event_type: string;
-  event_payload: Record<string, string | number | boolean>;
-}
-
-export interface PostMessageArgs {
-  channel: string;
-  text: string;
-  blocks: KnownBlock[];
-  thread_ts?: string;
-  metadata?: MessageEvent;
-  unfurl_links: boolean;
-  unfurl_media: boolean;
-}
-
-/** A message as conversations.history / conversations.replies return it (what digests read of it). */
-export interface HistoryMessage {
-  ts?: string;
-  thread_ts?: string;
-  bot_id?: string;
-  metadata?: { event_type?: string; event_payload?: Record<string, unknown> };
-}
-
-export interface HistoryPage {
-  ok?: boolean;
-  error?: string;
-  messages?: HistoryMessage[];
-  has_more?: boolean;
-  response_metadata?: { next_cursor?: string };
-}
-
-export interface HistoryArgs {
-  channel: string;
-  oldest?: string;
-  limit?: number;
-  cursor?: string;
-  include_all_metadata?: boolean;
-}
-
-/**
- * The one Web API method digests use. Bolt's `WebClient` fits; create it with
- * `rejectRateLimitedCalls: true` (and `retryConfig: { retries: 0 }`) so that 429s come back here and
- * are paced per channel instead of pausing the shared client.
- */
-export interface PostClient {
-  chat: { postMessage(args: PostMessageArgs): Promise<{ ok?: boolean; ts?: string; error?: string }> };
-}
-
-/**
- * What the digest runner uses: posting, and reading history only to find a post whose answer never
- * came back (needs channels:history / groups:history). Without `conversations` such a post cannot be
- * confirmed and the slot is left 'unconfirmed' instead of posting it again.
- */
-export interface ChatClient extends PostClient {
-  conversations?: {
-    history(args: HistoryArgs): Promise<HistoryPage>;
-    replies(args: HistoryArgs & { ts: string }): Promise<HistoryPage>;
-  };
-}
-
-export type Sleep = (ms: number) => Promise<void>;
+import { rateLimitWait } from "../slackErrors.ts";
+import type { MessageEvent, PostClient, PostMessageArgs, Sleep } from "./port.ts";
 
 export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,7 +5,7 @@
 // conversations.replies of its parent. Reads are few (only after such a crash), bounded in pages,
 // and honour 429s. An answer that says history cannot be read here (a missing scope, the bot not
 // in the channel…) is permanent: the caller must not post again blindly.
-import type { ChatClient, HistoryArgs, HistoryMessage, HistoryPage, MessageEvent, Sleep } from "./poster.ts";
+import type { ChatClient, HistoryArgs, HistoryMessage, HistoryPage, MessageEvent, Sleep } from "./port.ts";
 import { rateLimitDelay } from "./poster.ts";
 
 /** The metadata event type of every digest message. */

@@ -9,47 +9,24 @@
 // at start-up for catch-up, and every minute for retries.
 import cron, { type ScheduledTask } from "node-cron";
 import { digestDetails, digestParent } from "../../views/digest.ts";
+import type { DigestPreviewProps } from "../../views/digestList.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import type { Config, DigestConfig, DigestWhen } from "../config.ts";
-import { didYouMean } from "../core/schemaRef.ts";
-import { OperatorError } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { Operator } from "../operator/index.ts";
+import type { Config, DigestConfig } from "../config.ts";
 import {
-  claimSlot,
-  type DigestSlot,
-  lastSlot,
-  previousSlot,
-  reclaimSlot,
-  recordContent,
-  recordFailed,
-  recordIntent,
-  recordPosted,
-  recordSkipped,
-  recordSuperseded,
-  recordUnconfirmed,
-  type SlotClaim,
-  unfinishedSlots,
-} from "../state/digestSlots.ts";
-import { ensureState } from "../state/migrations.ts";
-import {
-  type BuildOptions,
-  buildDigest,
+  type DigestListEntry,
   type DigestSnapshot,
   diffDigest,
   digestHash,
   isSnapshot,
-} from "./content.ts";
-import { type Decision, shouldPost } from "./decide.ts";
-import {
-  type ChannelPacer,
-  type ChatClient,
-  ClaimLostError,
-  createPacer,
-  postDigest,
-  realSleep,
-  type Sleep,
-} from "./poster.ts";
+  shouldPost,
+} from "../core/digest.ts";
+import { didYouMean } from "../core/schemaRef.ts";
+import { OperatorError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { DigestSlot, Operator, SlotClaim } from "../operator/index.ts";
+import { type BuildOptions, buildDigest } from "./content.ts";
+import type { ChatClient, Sleep } from "./port.ts";
+import { type ChannelPacer, ClaimLostError, createPacer, postDigest, realSleep } from "./poster.ts";
 import { digestMetadata, findPosted, HistoryUnreadableError } from "./recover.ts";
 import { latestSlot, nextSlot, type Slot } from "./schedule.ts";
 
@@ -123,25 +100,9 @@ export interface DigestRunnerOptions {
   retryEveryMs?: number;
 }
 
-export interface DigestPreview {
-  name: string;
-  channel: string;
-  decision: Decision;
-  parent: SlackMessage;
-  details: SlackMessage[];
+/** The preview reply's messages and the snapshot they were built from. */
+export interface DigestPreview extends DigestPreviewProps {
   snapshot: DigestSnapshot;
-}
-
-export interface DigestListEntry {
-  name: string;
-  channel: string;
-  cron: string;
-  timezone: string;
-  when: DigestWhen;
-  schemas: string[] | null;
-  nextRun: Date | null;
-  /** The newest slot and what happened to it (without its snapshot). */
-  lastSlot: DigestSlot | null;
 }
 
 export interface TickOptions {
@@ -170,8 +131,7 @@ function sentence(error: unknown): string {
 
 export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
   const { operator, config, client, clock, instanceId } = options;
-  const db = operator.context.db;
-  const stateName = config.state.schema;
+  const slots = operator.digestSlots;
   const sleep = options.sleep ?? realSleep;
   const log = options.logger ?? NO_LOG;
   const hooks = options.hooks ?? {};
@@ -266,7 +226,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
         `not posted again: ${part === 0 ? "the parent" : `thread message ${part}`} may already be in Slack ` +
         `(a replica stopped before recording it) and the bot could not check: ${error.message}` +
         (error.code === "missing_scope" ? "; add the channels:history and groups:history scopes" : "");
-      if (!(await recordUnconfirmed(db, stateName, claim, { reason, at: clock() }))) {
+      if (!(await slots.recordUnconfirmed(claim, { reason, at: clock() }))) {
         throw new ClaimLostError("the slot was taken over by another replica");
       }
       log.error("digest unconfirmed", { digest: digest.name, slot: row.slotKey, part, reason });
@@ -281,7 +241,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       return { ts };
     }
     ts.push(found);
-    if (!(await recordPosted(db, stateName, claim, { channel, ts, complete: false, at: clock() }))) {
+    if (!(await slots.recordPosted(claim, { channel, ts, complete: false, at: clock() }))) {
       throw new ClaimLostError("the slot was taken over by another replica");
     }
     log.info("digest post found in Slack; resuming after it", {
@@ -324,7 +284,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     if (!resume && mode === "finish") {
       // An older slot of which nothing reached Slack: the later slot speaks instead.
       const reason = "a later slot came before anything of this one was posted";
-      if (!(await recordSuperseded(db, stateName, claim, { reason, at: clock() }))) {
+      if (!(await slots.recordSuperseded(claim, { reason, at: clock() }))) {
         throw new ClaimLostError("the slot was taken over by another replica");
       }
       return result("superseded", { reason });
@@ -333,13 +293,13 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       ? (row.content as DigestSnapshot)
       : await read(digest, tickOptions.onDemand === true);
     const contentHash = digestHash(snapshot);
-    const previous = await previousSlot(db, stateName, digest.name, row.slotAt);
+    const previous = await slots.previous(digest.name, row.slotAt);
     if (!resume) {
       const decision = shouldPost(digest.when, snapshot, previous);
       if (!decision.post) {
         const at = clock();
         if (
-          !(await recordSkipped(db, stateName, claim, {
+          !(await slots.recordSkipped(claim, {
             content: snapshot,
             contentHash,
             reason: decision.reason,
@@ -351,7 +311,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
         log.info("digest skipped", { digest: digest.name, slot: row.slotKey, reason: decision.reason });
         return result("skipped", { reason: decision.reason });
       }
-      if (!(await recordContent(db, stateName, claim, { content: snapshot, contentHash, at: clock() }))) {
+      if (!(await slots.recordContent(claim, { content: snapshot, contentHash, at: clock() }))) {
         throw new ClaimLostError("the slot was taken over by another replica");
       }
     }
@@ -364,8 +324,8 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       channel,
       messages,
       posted: postedBefore,
-      record: (ts, complete) => recordPosted(db, stateName, claim, { channel, ts, complete, at: clock() }),
-      intent: (index) => recordIntent(db, stateName, claim, { channel, index, at: clock() }),
+      record: (ts, complete) => slots.recordPosted(claim, { channel, ts, complete, at: clock() }),
+      intent: (index) => slots.recordIntent(claim, { channel, index, at: clock() }),
       metadata: (part) =>
         digestMetadata({ digest: digest.name, slotKey: row.slotKey, part }, messages.length),
       pacer,
@@ -388,7 +348,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
    */
   async function finishOlder(digest: DigestConfig, before: Date, now: Date): Promise<void> {
     const at = clock();
-    const older = await unfinishedSlots(db, stateName, {
+    const older = await slots.unfinished({
       digest: digest.name,
       before,
       since: new Date(now.getTime() - config.digestGrace * 1000),
@@ -396,7 +356,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       maxAttempts,
     });
     for (const stale of older) {
-      const row = await reclaimSlot(db, stateName, {
+      const row = await slots.reclaim({
         digest: digest.name,
         slotKey: stale.slotKey,
         claimedBy: instanceId,
@@ -415,9 +375,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
         outcome = error instanceof ClaimLostError ? "taken" : "failed";
         const claim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
         if (outcome === "failed") {
-          await recordFailed(db, stateName, claim, { reason: sentence(error), at: clock() }).catch(
-            () => false,
-          );
+          await slots.recordFailed(claim, { reason: sentence(error), at: clock() }).catch(() => false);
         }
         log.warn("older digest slot not finished", { digest: digest.name, slot: row.slotKey, err: error });
       }
@@ -438,11 +396,11 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     const late = age > LATE_AFTER_MS;
     let row: DigestSlot | null = null;
     try {
-      await ensureState(db, stateName);
+      await slots.ensure();
       await finishOlder(digest, slot.at, now);
       const at = clock();
       row =
-        (await claimSlot(db, stateName, {
+        (await slots.claim({
           digest: digest.name,
           slotKey: slot.key,
           slotAt: slot.at,
@@ -450,7 +408,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
           at,
           late,
         })) ??
-        (await reclaimSlot(db, stateName, {
+        (await slots.reclaim({
           digest: digest.name,
           slotKey: slot.key,
           claimedBy: instanceId,
@@ -468,7 +426,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
         return { ...base, late, outcome: error instanceof ClaimLostError ? "taken" : "failed", reason };
       }
       const claim = { digest: digest.name, slotKey: row.slotKey, claimedBy: instanceId };
-      await recordFailed(db, stateName, claim, { reason, at: clock() }).catch(() => false);
+      await slots.recordFailed(claim, { reason, at: clock() }).catch(() => false);
       log.error("digest failed", { digest: digest.name, slot: slot.key, attempt: row.attempts, err: error });
       return { ...base, late: row.late, outcome: "failed", reason };
     }
@@ -542,7 +500,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
     async preview(name, now = clock()) {
       const digest = findDigest(name);
       const snapshot = await buildDigest(operator, digest, config, now, options.build);
-      const previous = await previousSlot(db, stateName, digest.name);
+      const previous = await slots.previous(digest.name);
       const [parent, ...details] = render(digest, snapshot, previousSnapshot(previous), {
         late: false,
         slotAt: null,
@@ -567,7 +525,7 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
           when: d.when,
           schemas: d.schemas,
           nextRun: nextSlot(d, now)?.at ?? null,
-          lastSlot: await lastSlot(db, stateName, d.name),
+          lastSlot: await slots.last(d.name),
         })),
       );
     },

@@ -9,6 +9,7 @@
 // - Fall back: a wall time that happens twice (02:30 on 2026-10-25 in Berlin) is ONE slot, due at
 //   its first occurrence; the second occurrence has the same key, so it can never post again.
 import cron, { type ScheduledTask } from "node-cron";
+import { cronProblem } from "../core/cron.ts";
 
 export interface Slot {
   /** When the slot is due (the first occurrence of its wall time). */
@@ -30,33 +31,6 @@ export const LOOKAHEAD_DAYS = 400;
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
-
-// ── Validation ──────────────────────────────────────────────────────────────────────────────
-
-/** Why `expression` cannot schedule a digest (node-cron's field error), or null when it can. */
-export function cronProblem(expression: string): string | null {
-  const result = cron.validateDetailed(expression);
-  if (!result.valid) {
-    const e = result.errors[0];
-    return e ? `${e.field === "expression" ? "" : `${e.field}: `}${e.message}` : "invalid cron expression";
-  }
-  const seconds = result.fields?.second ?? [0];
-  if (seconds.length !== 1 || seconds[0] !== 0) {
-    return "digests run at most once a minute: use five fields (minute hour day-of-month month day-of-week)";
-  }
-  return null;
-}
-
-/** Whether `zone` is an IANA time zone name this runtime knows. */
-export function isTimeZone(zone: string): boolean {
-  if (zone.trim() === "" || /^[+-]/.test(zone)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 // ── Wall time ⇄ instants ────────────────────────────────────────────────────────────────────
 

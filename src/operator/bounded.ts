@@ -1,11 +1,9 @@
 // Every read the operator sends to a backend is bounded, and when it fails or runs out of time the
 // error names that backend and says what happened (refused, did not answer within N s, a lock
 // wait…), in the sentence postgresError / meiliError give it. One helper for every surface.
-import { MeilisearchError } from "meilisearch";
-import pg from "pg";
-import { describeMeilisearch, meiliError, meiliTimeout } from "../backends/meilisearch.ts";
+import { describeMeilisearch, isMeiliError, meiliError, meiliTimeout } from "../backends/meilisearch.ts";
 import { findBlockingLock, type TableRef } from "../backends/pgLocks.ts";
-import { describeDatabase, postgresError, postgresTimeout } from "../backends/postgres.ts";
+import { describeDatabase, isDatabaseError, postgresError, postgresTimeout } from "../backends/postgres.ts";
 import { OperatorError } from "../errors.ts";
 import type { OperatorContext } from "./context.ts";
 
@@ -118,7 +116,7 @@ export function stateTables(ctx: OperatorContext, ...tables: string[]): TableRef
  */
 export function asBackendError(error: unknown, ctx: OperatorContext): OperatorError | null {
   if (error instanceof OperatorError) return error.backend ? error : null;
-  if (error instanceof MeilisearchError) return meiliError(error, ctx.meili);
+  if (isMeiliError(error)) return meiliError(error, ctx.meili);
   const e = error as { code?: unknown; syscall?: unknown; severity?: unknown; port?: unknown } | null;
   // A socket error is Postgres's only when it was on the database's port (Slack calls fail too).
   const dbPort = Number(safeUrl(ctx.config.database.url)?.port || 5432);
@@ -126,8 +124,7 @@ export function asBackendError(error: unknown, ctx: OperatorContext): OperatorEr
     typeof e?.syscall === "string" &&
     typeof e?.code === "string" &&
     (e.port === undefined || e.port === dbPort);
-  const database =
-    error instanceof pg.DatabaseError || (typeof e?.severity === "string" && typeof e?.code === "string");
+  const database = isDatabaseError(error) || (typeof e?.severity === "string" && typeof e?.code === "string");
   const pool =
     error instanceof Error &&
     /timeout exceeded when trying to connect|Connection terminated/i.test(error.message);

@@ -1,8 +1,8 @@
 // What every operator call needs: the configuration, the two backends, and the schema it acts on.
 
-import type { Meilisearch } from "meilisearch";
-import type pg from "pg";
+import type { MeiliClient } from "../backends/meilisearch.ts";
 import type { ObanScope } from "../backends/obanJobs.ts";
+import type { DbPool } from "../backends/postgres.ts";
 import type { Config, SchemaConfig } from "../config.ts";
 import { elixirModule, liveIndexName, targetIndexName } from "../core/naming.ts";
 import { resolveSchemaRef } from "../core/schemaRef.ts";
@@ -15,8 +15,8 @@ export const MEILISEARCH_BACKEND = "Elixir.Scrypath.Meilisearch";
 
 export interface OperatorContext {
   config: Config;
-  db: pg.Pool;
-  meili: Meilisearch;
+  db: DbPool;
+  meili: MeiliClient;
   /** How long one backend's part of a read may take (default READ_TIMEOUT_MS, 10 s). */
   readTimeoutMs?: number;
 }
@@ -43,7 +43,8 @@ export interface ResolvedSchema {
   obanScope: ObanScope | null;
 }
 
-export function resolveSchema(ctx: OperatorContext, ref: string): ResolvedSchema {
+/** A configured schema by reference; needs only the configuration (commands pass their deps). */
+export function resolveSchema(ctx: Pick<OperatorContext, "config">, ref: string): ResolvedSchema {
   const found = resolveSchemaRef(ref, ctx.config.schemas, { ignoreCase: true });
   if (!found.ok) {
     const configured = ctx.config.schemas.map((s) => s.module + (s.alias ? ` (${s.alias})` : ""));

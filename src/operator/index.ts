@@ -4,16 +4,22 @@
 import { createMeiliClient } from "../backends/meilisearch.ts";
 import { createPool, type PoolOptions } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
+import type { OperatorError } from "../errors.ts";
+import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
-import { postgresRead, stateTables } from "./bounded.ts";
-import { type OperatorContext, resolveSchema } from "./context.ts";
+import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
+import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
+import { type DigestSlots, digestSlots } from "./digestSlots.ts";
 import { failedSyncWork } from "./failedWork.ts";
 import { hotApplySettings, revertHotApply } from "./hotApply.ts";
+import { rememberContext } from "./internal.ts";
 import { fleetPosture } from "./posture.ts";
+import { precheckRequest } from "./precheck.ts";
 import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
+import { auditHotApplyRefusal } from "./refusals.ts";
 import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
@@ -21,6 +27,7 @@ import { swapIndexes } from "./swap.ts";
 
 export type { AuditRow } from "../state/audit.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
+export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
 export type { HandOffResult } from "./handOff.ts";
 export type { SettingsTaskResult } from "./hotApply.ts";
@@ -28,6 +35,7 @@ export type { Actor } from "./mutation.ts";
 export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
+export type { ArgumentRefusal } from "./refusals.ts";
 export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
 export type { SettledStatus, StatusOptions } from "./status.ts";
@@ -36,8 +44,8 @@ export { resolveSchema };
 
 type Bound<F> = F extends (ctx: OperatorContext, ...args: infer A) => infer R ? (...args: A) => R : never;
 
+/** Every surface's way in. The pool and clients stay inside (src/operator/internal.ts). */
 export interface Operator {
-  readonly context: OperatorContext;
   syncStatus: Bound<typeof syncStatus>;
   failedSyncWork: Bound<typeof failedSyncWork>;
   reconcileSync: Bound<typeof reconcileSync>;
@@ -52,6 +60,17 @@ export interface Operator {
   auditLog: Bound<typeof auditLog>;
   fleetPosture: Bound<typeof fleetPosture>;
   syncStatusSettled: Bound<typeof syncStatusSettled>;
+  auditHotApplyRefusal: Bound<typeof auditHotApplyRefusal>;
+  /** The checks a mutation will run, before anyone is asked to confirm it (refusals audited). */
+  precheckRequest: Bound<typeof precheckRequest>;
+  /** A configured schema by module, alias or short name (throws unknown_schema / ambiguous_schema). */
+  resolveSchema(ref: string): ResolvedSchema;
+  /** A backend failure that escaped a bounded read, as the OperatorError naming its backend; null otherwise. */
+  backendError(error: unknown): OperatorError | null;
+  /** Whether Postgres and Meilisearch answer now (for /readyz). */
+  readiness(timeoutMs?: number): Promise<Readiness>;
+  /** The digest runner's slot claims and records. */
+  readonly digestSlots: DigestSlots;
   close(): Promise<void>;
 }
 
@@ -69,8 +88,7 @@ async function auditLog(ctx: OperatorContext, options: { schema?: string | null;
 }
 
 export function createOperator(context: OperatorContext): Operator {
-  return {
-    context,
+  const operator: Operator = {
     syncStatus: (...args) => syncStatus(context, ...args),
     failedSyncWork: (...args) => failedSyncWork(context, ...args),
     reconcileSync: (...args) => reconcileSync(context, ...args),
@@ -85,8 +103,22 @@ export function createOperator(context: OperatorContext): Operator {
     auditLog: (...args) => auditLog(context, ...args),
     fleetPosture: (...args) => fleetPosture(context, ...args),
     syncStatusSettled: (...args) => syncStatusSettled(context, ...args),
+    auditHotApplyRefusal: (...args) => auditHotApplyRefusal(context, ...args),
+    precheckRequest: (...args) => precheckRequest(context, ...args),
+    resolveSchema: (ref) => resolveSchema(context, ref),
+    backendError: (error) => asBackendError(error, context),
+    readiness: (timeoutMs) =>
+      checkReadiness({
+        db: context.db,
+        databaseUrl: context.config.database.url,
+        meilisearch: context.config.meilisearch,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      }),
+    digestSlots: digestSlots(context),
     close: () => context.db.end(),
   };
+  rememberContext(operator, context);
+  return operator;
 }
 
 /** The pool's bounds from the `database:` section. */

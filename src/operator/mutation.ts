@@ -1,8 +1,8 @@
 // What every mutation shares: who acts, one transaction for the change and its audit row,
 // and refusals that are audited before they are thrown.
-import type pg from "pg";
 import {
   CommitOutcomeUnknown,
+  type DbClient,
   describeDatabase,
   postgresError,
   type TransactionOptions,
@@ -36,7 +36,7 @@ export async function prepareState(ctx: OperatorContext): Promise<string> {
  */
 export async function inTransaction<T>(
   ctx: OperatorContext,
-  work: (client: pg.PoolClient) => Promise<T>,
+  work: (client: DbClient) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
   const where = describeDatabase(ctx.config.database.url);
@@ -66,7 +66,7 @@ export class PostgresOutcomeUnknown extends OperatorError {
 }
 
 /** Serialise work on one target across processes: a transaction-scoped advisory lock. */
-export async function lockTarget(client: pg.PoolClient, ...key: (string | number)[]): Promise<void> {
+export async function lockTarget(client: DbClient, ...key: (string | number)[]): Promise<void> {
   await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
     `scrypath_bot:${key.join(":")}`,
   ]);

@@ -1,8 +1,8 @@
 // How a settings PATCH (a hot-apply or its revert) reaches Meilisearch, and what the bot knows
 // about its outcome afterwards.
-import type { Meilisearch } from "meilisearch";
 import {
   getSettings,
+  type MeiliClient,
   sendSettings,
   settingsTasksAfter,
   type TaskWait,
@@ -48,7 +48,7 @@ export interface Budget {
   readonly deadline: number;
   left(): number;
   /** The client for one request: the configured timeout, `cap`, and the time left, whichever is least. */
-  client(cap: number): Meilisearch;
+  client(cap: number): MeiliClient;
 }
 
 export function budgetOf(ctx: OperatorContext, ms = SETTINGS_BUDGET_MS): Budget {

@@ -15,6 +15,7 @@ import { startServices } from "../dev/services.ts";
 import { errorMessage } from "../dev/util.ts";
 import { createLogger, type Level } from "../log.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
+import { operatorContext } from "../operator/internal.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../slack/app.ts";
 import { type ConversationSnapshot, FakeSlack } from "./fakeSlack.ts";
 import {
@@ -166,7 +167,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       apiKey: services.meilisearchApiKey ?? undefined,
       defaultWaitOptions: { interval: 20, timeout: 30_000 },
     });
-    const seeded = await seedDemo({ pool: operator.context.db, meili, config, log });
+    const seeded = await seedDemo({ pool: operatorContext(operator).db, meili, config, log });
     log(seeded === "seeded" ? "seeded the demo deployment" : "kept the demo deployment from an earlier run");
 
     const slack = await FakeSlack.start({
@@ -220,7 +221,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const botUrl = `http://${HOST}:${botPort}`;
 
     const runner: JobRunner = startJobRunner({
-      pool: operator.context.db,
+      pool: operatorContext(operator).db,
       prefix: config.database.obanPrefix,
       meili,
       queues: SANDBOX_QUEUES,

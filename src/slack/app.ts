@@ -9,11 +9,10 @@ import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
 import type { Config } from "../config.ts";
 import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
-import { checkReadiness } from "../health.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
-import { asBackendError } from "../operator/bounded.ts";
 import type { Operator } from "../operator/index.ts";
+import { operatorContext } from "../operator/internal.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
@@ -110,13 +109,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const customRoutes = healthRoutes({
     metrics,
     logger,
-    readiness: () =>
-      checkReadiness({
-        db: operator.context.db,
-        databaseUrl: config.database.url,
-        meilisearch: config.meilisearch,
-        timeoutMs: options.readinessTimeoutMs ?? 2_000,
-      }),
+    readiness: () => operator.readiness(options.readinessTimeoutMs ?? 2_000),
   });
 
   let receiver: Receiver;
@@ -190,7 +183,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     sharedBy: null,
   });
   const followers = createFollowers({
-    ctx: operator.context,
+    ctx: operatorContext(operator),
     chat,
     logger: logger.child({ component: "follow" }),
     metrics,
@@ -200,7 +193,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
   commands.operatorRole = (userId) => access.decide(userId);
   const confirmations = createConfirmations({
-    ctx: operator.context,
+    ctx: operatorContext(operator),
     commands,
     chat,
     access,
@@ -234,7 +227,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     verbs: VERBS,
     workingAfterMs: options.workingAfterMs ?? WORKING_AFTER_MS,
     requestId: newRequestId,
-    backendError: (error) => asBackendError(error, operator.context),
+    backendError: (error) => operator.backendError(error),
     mutations: { confirmations, hotApply },
     track: (work) => {
       inflight.add(work);

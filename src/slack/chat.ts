@@ -8,6 +8,7 @@ import type { webApi } from "@slack/bolt";
 import type { SlackMessage } from "../../views/types.ts";
 import type { Logger } from "../log.ts";
 import { type Metrics, reasonLabel } from "../metrics.ts";
+import { rateLimitWait } from "../slackErrors.ts";
 
 type WebClient = InstanceType<typeof webApi.WebClient>;
 
@@ -60,20 +61,6 @@ export interface Chat {
     args: Record<string, unknown>,
     options?: { maxAttempts?: number },
   ): Promise<T>;
-}
-
-/**
- * Milliseconds Slack asked to wait before trying again, when `error` says the call was rate
- * limited (and so was not carried out); null for any other error. Retry-After, else 1 s.
- */
-export function rateLimitWait(error: unknown): number | null {
-  const e = error as { code?: string; retryAfter?: unknown; data?: { error?: string } } | null;
-  if (e?.code === "slack_webapi_rate_limited_error") {
-    const seconds = typeof e.retryAfter === "number" && e.retryAfter > 0 ? e.retryAfter : 1;
-    return seconds * 1000;
-  }
-  if (e?.code === "slack_webapi_platform_error" && e.data?.error === "ratelimited") return 1000;
-  return null;
 }
 
 /** Slack error codes that say "try again later" rather than "this cannot work". */

@@ -18,7 +18,7 @@ import { toWire } from "../core/settings.ts";
 import { settingsChanges } from "../core/settingsDiff.ts";
 import { isOperatorError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { type Operator, resolveSchema } from "../operator/index.ts";
+import type { Operator } from "../operator/index.ts";
 import { silentResult } from "./answer.ts";
 import type { Chat } from "./chat.ts";
 import type { Confirmations, Origin } from "./confirmations.ts";
@@ -86,12 +86,11 @@ function pickLive(settings: Record<string, unknown>): LiveHotApplySettings {
 
 export function createHotApplyForm(deps: HotApplyFormDeps): HotApplyForm {
   const { chat, logger } = deps;
-  const ctx = deps.operator.context;
 
   return {
     async open(modal, triggerId, origin) {
       // The command resolved it already (an unknown schema never gets here).
-      const { module: schema, liveIndex: index } = resolveSchema(ctx, modal.schema);
+      const { module: schema, liveIndex: index } = deps.operator.resolveSchema(modal.schema);
       const privateMetadata = JSON.stringify({
         schema,
         index,

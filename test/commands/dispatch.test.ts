@@ -5,6 +5,7 @@ import type { CommandDeps } from "../../commands/types.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
@@ -110,7 +111,7 @@ describe("/scrypath dispatch over the real operator", () => {
   it("shows the queue rows, marked partial, when Meilisearch is down", async () => {
     const down = createOperator({
       config: parseConfig({ ...d.raw, meilisearch: { url: "http://127.0.0.1:1", timeoutMs: 1000 } }, {}),
-      db: d.operator.context.db,
+      db: operatorContext(d.operator).db,
       meili: createMeiliClient({ url: "http://127.0.0.1:1", apiKey: null, timeoutMs: 1000 }),
     });
     const partialDeps = { ...deps, operator: down };

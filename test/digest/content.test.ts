@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { buildDigest } from "../../src/digest/content.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort } from "../support/digest.ts";
 import { upsertArgs } from "../support/jobs.ts";
@@ -93,7 +94,7 @@ describe("buildDigest over real backends", () => {
   it("says what could not be checked when Meilisearch is down, and still counts the queue", async () => {
     const port = await closedPort();
     const down = createOperator({
-      ...d.operator.context,
+      ...operatorContext(d.operator),
       meili: createMeiliClient({ url: `http://127.0.0.1:${port}`, apiKey: null, timeoutMs: 2000 }),
     });
     const s = await buildDigest(down, { name: "t", schemas: null }, d.config, NOW);

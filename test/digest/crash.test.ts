@@ -9,9 +9,10 @@ import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import type { StoredMessage } from "../../src/sandbox/fakeSlack.ts";
 import { findSlot } from "../../src/state/digestSlots.ts";
-import { digestListView } from "../../views/digest.ts";
+import { digestListView } from "../../views/digestList.ts";
 import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -109,7 +110,7 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
    */
   async function dyingReplica(config: Config, at: Date) {
     const pool = createPool(d.config.database.url, { max: 2 });
-    const operator = createOperator({ ...d.operator.context, db: pool });
+    const operator = createOperator({ ...operatorContext(d.operator), db: pool });
     const dead = runner(config, at, { operator, instanceId: "replica-dies" });
     const held = fake.crashedCalls;
     const tick = dead.tick();
@@ -145,7 +146,8 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
         (c.method === "conversations.history" || c.method === "conversations.replies") &&
         c.body.channel === ch,
     );
-  const slot = (name: string, key = KEY) => findSlot(d.operator.context.db, d.config.state.schema, name, key);
+  const slot = (name: string, key = KEY) =>
+    findSlot(operatorContext(d.operator).db, d.config.state.schema, name, key);
 
   /** One parent for the slot, with every thread message once and in order, all recorded. */
   async function expectOneCompleteDigest(

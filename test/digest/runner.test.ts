@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
-import type { ChatClient } from "../../src/digest/poster.ts";
+import type { ChatClient } from "../../src/digest/port.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { findSlot, lastSlot } from "../../src/state/digestSlots.ts";
 import type { SlackMessage } from "../../views/types.ts";
 import { FakeSlack } from "../slack/fakeSlack.ts";
@@ -112,7 +113,10 @@ describe("digest runner", () => {
       createPool(d.config.database.url, { max: 4 }),
       createPool(d.config.database.url, { max: 4 }),
     ];
-    const operators = [d.operator, ...pools.map((db) => createOperator({ ...d.operator.context, db }))];
+    const operators = [
+      d.operator,
+      ...pools.map((db) => createOperator({ ...operatorContext(d.operator), db })),
+    ];
     try {
       const replicas = operators.map((operator, i) =>
         runner(config, clock, { operator, instanceId: `replica-${i + 1}` }),
@@ -182,7 +186,7 @@ describe("digest runner", () => {
     });
     expect(parentsIn(ch)).toHaveLength(1);
     const skipped = await findSlot(
-      d.operator.context.db,
+      operatorContext(d.operator).db,
       d.config.state.schema,
       "changed",
       "2026-11-20T10:00 Europe/Berlin",
@@ -248,7 +252,7 @@ describe("digest runner", () => {
     const parents = parentsIn(ch);
     expect(parents).toHaveLength(2);
     expect(JSON.stringify(parents[1]?.body)).toContain("*Late:* this digest was due");
-    const db = d.operator.context.db;
+    const db = operatorContext(d.operator).db;
     const state = d.config.state.schema;
     for (const missed of ["09:15", "09:30"]) {
       expect(await findSlot(db, state, "catchup", `2026-11-20T${missed} Europe/Berlin`)).toBeNull();
@@ -292,7 +296,7 @@ describe("digest runner", () => {
     expect(calls.map((c) => c.body.thread_ts === undefined)).toEqual([true, true, false]);
     expect(calls[0]?.body.text).toBe(calls[1]?.body.text);
     const row = await findSlot(
-      d.operator.context.db,
+      operatorContext(d.operator).db,
       d.config.state.schema,
       "ratelimited",
       "2026-11-20T09:00 Europe/Berlin",
@@ -323,7 +327,7 @@ describe("digest runner", () => {
       20_000,
       () => `posts: ${postsTo(ch).length}`,
     );
-    const db = d.operator.context.db;
+    const db = operatorContext(d.operator).db;
     const state = d.config.state.schema;
     const key = "2026-11-20T09:00 Europe/Berlin";
     await expect.poll(async () => (await findSlot(db, state, "many", key))?.messageTs.length).toBe(2);
@@ -381,7 +385,7 @@ describe("digest runner", () => {
       outcome: "failed",
       reason: "An API error occurred: internal_error",
     });
-    const db = d.operator.context.db;
+    const db = operatorContext(d.operator).db;
     const key = "2026-11-20T09:00 Europe/Berlin";
     expect(await findSlot(db, d.config.state.schema, "flaky", key)).toMatchObject({
       status: "failed",
@@ -401,7 +405,7 @@ describe("digest runner", () => {
     const ch = channel();
     const port = await closedPort();
     const down = createOperator({
-      ...d.operator.context,
+      ...operatorContext(d.operator),
       meili: createMeiliClient({ url: `http://127.0.0.1:${port}`, apiKey: null, timeoutMs: 2000 }),
     });
     const r = runner(
@@ -439,7 +443,7 @@ describe("digest runner", () => {
     expectValidMessage(preview.parent);
     for (const m of preview.details) expectValidMessage(m);
     expect(postsTo(ch)).toHaveLength(0);
-    const db = d.operator.context.db;
+    const db = operatorContext(d.operator).db;
     expect(await lastSlot(db, d.config.state.schema, "preview-me")).toBeNull();
     await expect(r.preview("preview-mee")).rejects.toThrow(
       'unknown digest "preview-mee" (did you mean preview-me?); configured digests: preview-me, other',
@@ -471,7 +475,7 @@ describe("digest runner", () => {
     );
     await r.stop();
     expect(cron.getTasks().size).toBe(before);
-    const row = await lastSlot(d.operator.context.db, d.config.state.schema, "started");
+    const row = await lastSlot(operatorContext(d.operator).db, d.config.state.schema, "started");
     expect(row).toMatchObject({ status: "posted", late: true });
   });
 });

@@ -5,6 +5,7 @@
 // with its link and audit row, or none.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob, testPool } from "../support/db.ts";
@@ -302,7 +303,7 @@ describe("a Postgres connection dying under a confirmed retry", () => {
 
   it("a client killed while migrating fails that call, not the process; the next call migrates", async () => {
     const schema = `${stateName}_m`;
-    const pool = bot.operator.context.db;
+    const pool = operatorContext(bot.operator).db;
     const lock = await admin.connect();
     lock.on("error", () => {});
     try {

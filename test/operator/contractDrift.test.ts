@@ -4,6 +4,7 @@ import { contractDriftJson, settingsDiffJson } from "../../src/cli/json.ts";
 import { resolveDeclaredSettings, toWire } from "../../src/core/settings.ts";
 import type { ContractDriftReport } from "../../src/core/types.ts";
 import { CONTRACT_DIMENSIONS } from "../../src/core/types.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";
@@ -145,8 +146,8 @@ describe("indexContractDrift against a real Meilisearch index", () => {
         { ...d.raw, schemas: [{ module: "MyApp.Missing", contract: { fields: ["x"] } }] },
         {},
       ),
-      db: d.operator.context.db,
-      meili: d.operator.context.meili,
+      db: operatorContext(d.operator).db,
+      meili: operatorContext(d.operator).meili,
     });
     await expect(op.indexContractDrift("MyApp.Missing")).rejects.toMatchObject({ code: "index_not_found" });
     await expect(op.settingsRead("MyApp.Missing")).rejects.toThrow(/^index not found/);

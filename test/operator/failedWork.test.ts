@@ -5,6 +5,7 @@ import { failedJson } from "../../src/cli/json.ts";
 import { replayPayloadAvailable } from "../../src/core/failedWork.ts";
 import { classifyQueueJob } from "../../src/core/reasonClass.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
@@ -205,7 +206,7 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
 
   it("classifies in SQL exactly as the TypeScript rules do", async () => {
     const { pool: seedPool, prefix } = d.oban;
-    const pool = d.operator.context.db;
+    const pool = operatorContext(d.operator).db;
     const texts = [
       "HTTP 429 Too Many Requests",
       "id 4290 failed",

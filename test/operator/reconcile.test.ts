@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatReconcile } from "../../src/cli/format.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { failDeletionTask } from "../support/meili.ts";
@@ -169,7 +170,11 @@ async function operatorFor(d: TestDeployment, segment: string) {
     },
     {},
   );
-  return createOperator({ config, db: d.operator.context.db, meili: d.operator.context.meili });
+  return createOperator({
+    config,
+    db: operatorContext(d.operator).db,
+    meili: operatorContext(d.operator).meili,
+  });
 }
 
 /**

@@ -3,6 +3,7 @@ import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { previewRequest } from "../../src/operator/requests.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { freshObanPrefix, insertJob } from "../support/db.ts";
@@ -264,7 +265,7 @@ describe("retrySyncWork over real Postgres", () => {
     const links = async () =>
       (await d.oban.pool.query(`SELECT count(*)::int AS n FROM scrypath_bot_${d.indexPrefix}.replay_links`))
         .rows[0].n as number;
-    await ensureState(d.operator.context.db, d.config.state.schema);
+    await ensureState(operatorContext(d.operator).db, d.config.state.schema);
     const [jobsBefore, linksBefore] = [await count(), await links()];
     // Break the audit insert mid-transaction: the job insert before it must roll back.
     await d.oban.pool.query(
@@ -304,7 +305,9 @@ describe("retrySyncWork over real Postgres", () => {
       args: upsertArgs(POST, live, [70]),
     });
     const request = { kind: "retry" as const, schema: "posts", target: String(elsewhere) };
-    await expect(previewRequest(d.operator.context, request)).rejects.toMatchObject({ reason: "not_found" });
+    await expect(previewRequest(operatorContext(d.operator), request)).rejects.toMatchObject({
+      reason: "not_found",
+    });
     await expect(d.operator.retrySyncWork("posts", elsewhere, actor)).rejects.toMatchObject({
       reason: "not_found",
     });

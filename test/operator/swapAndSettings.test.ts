@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
@@ -101,7 +102,7 @@ describe("index swap behind promotion eligibility, on a real Meilisearch", () =>
   it("refuses with the backend named when Meilisearch cannot be read", async () => {
     const down = createOperator({
       config: parseConfig({ ...d.raw, meilisearch: { url: "http://127.0.0.1:1" } }, {}),
-      db: d.operator.context.db,
+      db: operatorContext(d.operator).db,
       meili: createMeiliClient({
         url: "http://127.0.0.1:1",
         apiKey: null,
@@ -216,8 +217,8 @@ describe("settings hot-apply and revert, on a real Meilisearch", () => {
   it("answers index not found and records a failed attempt", async () => {
     const other = createOperator({
       config: parseConfig({ ...d.raw, schemas: [{ module: "MyApp.Missing" }] }, {}),
-      db: d.operator.context.db,
-      meili: d.operator.context.meili,
+      db: operatorContext(d.operator).db,
+      meili: operatorContext(d.operator).meili,
     });
     await expect(
       other.hotApplySettings("MyApp.Missing", { settings: { stopWords: [] }, acknowledgeLive: true, actor }),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { observeReplay, receiptFor, recordReplayVerdict, replayVerdict } from "../../src/operator/verify.ts";
 import { insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
@@ -41,16 +42,16 @@ describe("observeReplay (§9.6) with a real index", () => {
 
   it("goes accepted → running → verified when the documents are in the index", async () => {
     const receipt = await retry(upsertArgs(POST, live, [1, 2]));
-    expect((await observeReplay(d.operator.context, receipt)).state).toBe("accepted");
+    expect((await observeReplay(operatorContext(d.operator), receipt)).state).toBe("accepted");
     await d.oban.pool.query(`UPDATE "${d.oban.prefix}".oban_jobs SET state = 'executing' WHERE id = $1`, [
       receipt.jobId,
     ]);
-    expect((await observeReplay(d.operator.context, receipt)).state).toBe("running");
+    expect((await observeReplay(operatorContext(d.operator), receipt)).state).toBe("running");
     await d.oban.pool.query(`UPDATE "${d.oban.prefix}".oban_jobs SET state = 'available' WHERE id = $1`, [
       receipt.jobId,
     ]);
     await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, receipt.jobId);
-    const seen = await observeReplay(d.operator.context, receipt);
+    const seen = await observeReplay(operatorContext(d.operator), receipt);
     expect(seen).toMatchObject({
       state: "verified",
       jobState: "completed",
@@ -65,7 +66,7 @@ describe("observeReplay (§9.6) with a real index", () => {
       `UPDATE "${d.oban.prefix}".oban_jobs SET state = 'completed', completed_at = now() WHERE id = $1`,
       [receipt.jobId],
     );
-    expect(await observeReplay(d.operator.context, receipt)).toMatchObject({
+    expect(await observeReplay(operatorContext(d.operator), receipt)).toMatchObject({
       state: "queue_only_completed",
       documents: { checked: 1, matched: 0 },
     });
@@ -78,13 +79,13 @@ describe("observeReplay (§9.6) with a real index", () => {
       .waitTask();
     const receipt = await retry(deleteArgs(POST, live, [9]));
     await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, receipt.jobId);
-    expect((await observeReplay(d.operator.context, receipt)).state).toBe("verified");
+    expect((await observeReplay(operatorContext(d.operator), receipt)).state).toBe("verified");
   });
 
   it("reports a failed replay with its error", async () => {
     const receipt = await retry(upsertArgs(POST, live, [4]));
     await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, receipt.jobId, "fail");
-    expect(await observeReplay(d.operator.context, receipt)).toMatchObject({
+    expect(await observeReplay(operatorContext(d.operator), receipt)).toMatchObject({
       state: "failed",
       lastError: "** (RuntimeError) worker crashed",
     });
@@ -100,7 +101,7 @@ describe("observeReplay (§9.6) with a real index", () => {
         )
       ).rows[0].id,
     );
-    const ctx = d.operator.context;
+    const ctx = operatorContext(d.operator);
     // Still in flight: nothing to record.
     expect(await recordReplayVerdict(ctx, receipt.jobId, await observeReplay(ctx, receipt))).toBeNull();
     await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, receipt.jobId);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Operator, openOperator } from "../../src/operator/index.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { type Sandbox, startSandbox } from "../../src/sandbox/index.ts";
 import { ANA, BEN, CHANNEL, VIC } from "../../src/sandbox/seed.ts";
 import { payloadBody, signedHeaders } from "../../src/sandbox/signer.ts";
@@ -51,7 +52,7 @@ describe("the sandbox", { timeout: 90_000 }, () => {
     }
     const sources = new Set(posts.entries.map((e) => e.source));
     expect(sources).toEqual(new Set(["meilisearch", "oban"]));
-    const { rows } = await operator.context.db.query<{ error: string }>(
+    const { rows } = await operatorContext(operator).db.query<{ error: string }>(
       "SELECT errors[array_length(errors, 1)]->>'error' AS error FROM public.oban_jobs WHERE array_length(errors, 1) > 0",
     );
     expect(rows.length).toBeGreaterThan(5);
@@ -66,7 +67,7 @@ describe("the sandbox", { timeout: 90_000 }, () => {
     const products = await operator.reconcileSync("products");
     expect(products.reindex).toMatchObject({ targetIndex: "prod_product__reindex", observed: true });
     expect(products.driftSignals).toContain("reindex_visibility_available");
-    const { rows } = await operator.context.db.query(
+    const { rows } = await operatorContext(operator).db.query(
       "SELECT state, worker FROM public.oban_jobs WHERE args->>'action' = 'reindex'",
     );
     expect(rows).toEqual([{ state: "executing", worker: "MyApp.Search.ReindexWorker" }]);
@@ -172,7 +173,7 @@ describe("the sandbox", { timeout: 90_000 }, () => {
 
   it("keeps its data in --data-dir: a restart finds the deployment and does not seed it again", async () => {
     const jobs = "SELECT count(*)::int AS n FROM public.oban_jobs";
-    const before = (await operator.context.db.query(jobs)).rows[0];
+    const before = (await operatorContext(operator).db.query(jobs)).rows[0];
     await operator.close();
     await sandbox.stop();
     expect(existsSync(path.join(dataDir, "postgres", "data", "PG_VERSION"))).toBe(true);
@@ -181,7 +182,7 @@ describe("the sandbox", { timeout: 90_000 }, () => {
     sandbox = await startSandbox({ port: 0, dataDir, botLog: () => {} });
     operator = openOperator(sandbox.config, { poolSize: 2 });
     expect(sandbox.seeded).toBe(false);
-    expect((await operator.context.db.query(jobs)).rows[0]).toEqual(before);
+    expect((await operatorContext(operator).db.query(jobs)).rows[0]).toEqual(before);
     // The confirmed retry of the previous run is still in the audit log.
     const audit = await operator.auditLog({ limit: 50 });
     expect(audit.map((r) => r.outcome)).toContain("confirmed");

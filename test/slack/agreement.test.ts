@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import { observeReplay, receiptFor } from "../../src/operator/verify.ts";
 import { runScrypathJob } from "../../src/sandbox/worker.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -262,7 +263,7 @@ describe("every Slack surface reports the same figures for the same moment", () 
     const result = await d.operator.retrySyncWork("posts", third, { id: OPERATOR });
     await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, result.job.id);
     const receipt = receiptFor(result.job.id, live, "upsert", upsertArgs(POST, live, [third]), started);
-    expect((await observeReplay(d.operator.context, receipt)).state).toBe("verified");
+    expect((await observeReplay(operatorContext(d.operator), receipt)).state).toBe("verified");
 
     await expectAgreement({
       line: "11 failed rows · 3 resolved by replay (2 verified) · 2 retrying · 6 need triage",

@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config.ts";
 import { OperatorError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
-import type { Operator } from "../../src/operator/index.ts";
+import type { Operator, OperatorContext } from "../../src/operator/index.ts";
+import { rememberContext } from "../../src/operator/internal.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { FakeSlack } from "./fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
@@ -40,9 +41,12 @@ async function setup(operator: Partial<Operator> = {}, extra: NodeJS.ProcessEnv 
   cleanup.push(() => fake.close());
   fake.token = TOKEN;
   const logs: string[] = [];
+  // A stand-in operator: its context (what the confirmation workflow is still handed) is the config.
+  const standIn = { ...operator } as unknown as Operator;
+  rememberContext(standIn, { config: CONFIG } as OperatorContext);
   const bot = createSlackApp({
     config: CONFIG,
-    operator: { context: { config: CONFIG }, ...operator } as unknown as Operator,
+    operator: standIn,
     env: env(fake, extra),
     logger: createLogger({ write: (line) => logs.push(line) }),
     workingAfterMs: 50,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/backends/postgres.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import {
   claimConfirmation,
   createConfirmation,
@@ -18,12 +19,12 @@ describe("confirmation requests in Postgres", () => {
   beforeAll(async () => {
     d = await testDeployment([]);
     state = d.config.state.schema;
-    await ensureState(d.operator.context.db, state);
+    await ensureState(operatorContext(d.operator).db, state);
   });
   afterAll(() => d?.close());
 
   const request = (ttlSeconds = 900) =>
-    createConfirmation(d.operator.context.db, state, {
+    createConfirmation(operatorContext(d.operator).db, state, {
       kind: "retry",
       schema: "MyApp.Blog.Post",
       request: { id: 601 },
@@ -41,7 +42,7 @@ describe("confirmation requests in Postgres", () => {
     expect(a.id).not.toBe(b.id);
     expect(a.status).toBe("pending");
     expect(a.expiresAt.getTime() - a.createdAt.getTime()).toBeCloseTo(900_000, -3);
-    expect(await findConfirmation(d.operator.context.db, state, "../../etc")).toBeNull();
+    expect(await findConfirmation(operatorContext(d.operator).db, state, "../../etc")).toBeNull();
   });
 
   it("lets exactly one of 20 concurrent clicks from two replicas claim it", async () => {
@@ -50,18 +51,26 @@ describe("confirmation requests in Postgres", () => {
     try {
       const claims = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          claimConfirmation(i % 2 ? other : d.operator.context.db, state, c.id, "executing", `U_${i}`),
+          claimConfirmation(
+            i % 2 ? other : operatorContext(d.operator).db,
+            state,
+            c.id,
+            "executing",
+            `U_${i}`,
+          ),
         ),
       );
       const winners = claims.filter((x) => x !== null);
       expect(winners).toHaveLength(1);
-      const row = await findConfirmation(d.operator.context.db, state, c.id);
+      const row = await findConfirmation(operatorContext(d.operator).db, state, c.id);
       expect(row?.status).toBe("executing");
       expect(row?.decidedBy).toBe(winners[0]?.decidedBy);
       // A cancel after the claim loses too.
-      expect(await claimConfirmation(d.operator.context.db, state, c.id, "cancelled", "U_X")).toBeNull();
-      await finishConfirmation(d.operator.context.db, state, c.id, "done", { job_id: 7 });
-      expect(await findConfirmation(d.operator.context.db, state, c.id)).toMatchObject({
+      expect(
+        await claimConfirmation(operatorContext(d.operator).db, state, c.id, "cancelled", "U_X"),
+      ).toBeNull();
+      await finishConfirmation(operatorContext(d.operator).db, state, c.id, "done", { job_id: 7 });
+      expect(await findConfirmation(operatorContext(d.operator).db, state, c.id)).toMatchObject({
         status: "done",
         result: { job_id: 7 },
       });
@@ -73,9 +82,13 @@ describe("confirmation requests in Postgres", () => {
   it("refuses to claim an expired request even when no sweeper ran", async () => {
     const c = await request(0.01);
     await new Promise((r) => setTimeout(r, 30));
-    expect(await claimConfirmation(d.operator.context.db, state, c.id, "executing", "U_B")).toBeNull();
-    expect((await duePending(d.operator.context.db, state)).map((x) => x.id)).toContain(c.id);
-    expect(await expireConfirmation(d.operator.context.db, state, c.id)).toMatchObject({ status: "expired" });
-    expect(await expireConfirmation(d.operator.context.db, state, c.id)).toBeNull();
+    expect(
+      await claimConfirmation(operatorContext(d.operator).db, state, c.id, "executing", "U_B"),
+    ).toBeNull();
+    expect((await duePending(operatorContext(d.operator).db, state)).map((x) => x.id)).toContain(c.id);
+    expect(await expireConfirmation(operatorContext(d.operator).db, state, c.id)).toMatchObject({
+      status: "expired",
+    });
+    expect(await expireConfirmation(operatorContext(d.operator).db, state, c.id)).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/backends/postgres.ts";
+import { operatorContext } from "../../src/operator/internal.ts";
 import {
   claimSlot,
   findSlot,
@@ -31,7 +32,7 @@ describe("digest slots in Postgres", () => {
   });
   afterAll(() => d?.close());
 
-  const db = () => d.operator.context.db;
+  const db = () => operatorContext(d.operator).db;
   const slot = (digest: string, key: string, at = T0, by = "a") =>
     claimSlot(db(), state, { digest, slotKey: key, slotAt: at, claimedBy: by, at, late: false });
 

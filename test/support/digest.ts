@@ -2,10 +2,10 @@
 // closed loopback port to point a backend at.
 import { createServer } from "node:net";
 import { LogLevel, WebClient } from "@slack/web-api";
+import { type DigestSnapshot, postureInput, type SchemaDigest } from "../../src/core/digest.ts";
 import { posture } from "../../src/core/posture.ts";
 import { emptyCounts } from "../../src/core/rollup.ts";
 import type { ReasonClass } from "../../src/core/types.ts";
-import { type DigestSnapshot, postureInput, type SchemaDigest } from "../../src/digest/content.ts";
 
 /** A readable, quiet schema; override what the test is about. */
 export function schemaDigest(

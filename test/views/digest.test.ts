@@ -1,13 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { diffDigest } from "../../src/digest/content.ts";
-import type { DigestListEntry, DigestPreview } from "../../src/digest/runner.ts";
-import {
-  digestDetails,
-  digestListView,
-  digestParent,
-  digestPreviewView,
-  THREAD_SCHEMAS,
-} from "../../views/digest.ts";
+import { type DigestListEntry, diffDigest } from "../../src/core/digest.ts";
+import type { DigestPreview } from "../../src/digest/runner.ts";
+import { digestDetails, digestParent, THREAD_SCHEMAS } from "../../views/digest.ts";
+import { digestListView, digestPreviewView } from "../../views/digestList.ts";
 import { ACTIONS, type SlackMessage } from "../../views/types.ts";
 import { expectValidMessage, unexpectedTokens } from "../support/blockKit.ts";
 import { schemaDigest, snapshot, unreadable } from "../support/digest.ts";
@@ -16,7 +11,6 @@ import {
   DASHBOARD_HOSTS,
   expectSafe,
   HOSTILE,
-  NOW,
   SECRET,
   viewContext,
   visibleText,
@@ -201,23 +195,10 @@ describe("digestListView and digestPreviewView", () => {
           schemas: null,
           when: "degraded",
           lastSlot: {
-            id: 1,
-            digest: "nightly",
-            slotKey: "2026-11-20T02:00 UTC",
             slotAt: new Date("2026-11-20T02:00:00Z"),
-            claimedBy: "a",
-            claimedAt: NOW,
-            attempts: 1,
             status: "failed",
             late: false,
-            content: null,
-            contentHash: null,
-            channel: null,
-            messageTs: [],
-            posting: null,
-            postingAt: null,
             reason: `An API error occurred: channel_not_found ${HOSTILE}`,
-            finishedAt: NOW,
           },
         }),
       ],

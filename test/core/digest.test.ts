@@ -1,8 +1,19 @@
-// When a digest speaks (shouldPost), what it says changed (diffDigest), and what counts as a change
-// (digestHash). Pure: snapshots are built like buildDigest builds them.
+// The digest model (src/core/digest.ts): when a digest speaks (shouldPost), what it says changed
+// (diffDigest), what counts as a change (digestHash), and the stored snapshot's own rules
+// (isSnapshot, the stored tally, posture input). Pure: snapshots are built like buildDigest builds them.
 import { describe, expect, it } from "vitest";
-import { diffDigest, digestHash } from "../../src/digest/content.ts";
-import { isDegraded, shouldPost } from "../../src/digest/decide.ts";
+import {
+  diffDigest,
+  digestHash,
+  isDegraded,
+  isSnapshot,
+  postureInput,
+  shouldPost,
+  storedTally,
+  tallyOfStored,
+  uncheckedSchemas,
+} from "../../src/core/digest.ts";
+import { triageTally } from "../../src/core/tally.ts";
 import { schemaDigest, snapshot, unreadable } from "../support/digest.ts";
 
 const POST = "MyApp.Blog.Post";
@@ -147,5 +158,53 @@ describe("diffDigest", () => {
     expect(diff.posture).toEqual({ from: "ok", to: "degraded" });
     expect(diff.schemas.map((s) => s.schema)).toEqual([POST]);
     expect(diffDigest(quiet(), quiet()).schemas).toEqual([]);
+  });
+});
+
+describe("the stored snapshot", () => {
+  it("reads back only a snapshot of this version, as JSON stores it", () => {
+    const s = failing(2);
+    expect(isSnapshot(JSON.parse(JSON.stringify(s)))).toBe(true);
+    expect(isSnapshot({ ...s, version: 0 })).toBe(false);
+    expect(isSnapshot({ ...s, schemas: undefined })).toBe(false);
+    expect(isSnapshot({ ...s, posture: null })).toBe(false);
+    expect(isSnapshot(null)).toBe(false);
+    expect(isSnapshot("a digest")).toBe(false);
+  });
+
+  it("stores the triage tally with the next retry as an ISO string, and reads it back as a date", () => {
+    const nextRetryAt = new Date("2026-11-20T09:30:00.000Z");
+    const tally = triageTally({
+      backend: { failed: 1, pending: 0 },
+      queue: { terminal: 2, retrying: 3, pending: 0, nextRetryAt },
+      replays: [],
+    });
+    const stored = storedTally(tally);
+    expect(stored.retrying).toEqual({ total: 3, nextAt: "2026-11-20T09:30:00.000Z" });
+    expect(tallyOfStored(JSON.parse(JSON.stringify(stored)))).toEqual(tally);
+    const none = triageTally({ backend: null, queue: null, replays: [] });
+    expect(storedTally(none).retrying.nextAt).toBeNull();
+    expect(tallyOfStored(storedTally(none))).toEqual(none);
+  });
+
+  it("counts a schema's terminal failures for posture, or says it could not be read", () => {
+    expect(postureInput(schemaDigest(POST, { failedByClass: { transport: 4 } }))).toEqual({
+      schema: POST,
+      ok: true,
+      backendFailed: 0,
+      queueFailed: 4,
+      resolved: 0,
+    });
+    expect(postureInput(unreadable(PRODUCT, "Meilisearch is down"))).toEqual({
+      schema: PRODUCT,
+      ok: false,
+      error: "Meilisearch is down",
+    });
+  });
+
+  it("lists the schemas with a part that could not be checked", () => {
+    const s = snapshot([schemaDigest(POST), unreadable(PRODUCT)]);
+    expect(uncheckedSchemas(s).map((x) => x.schema)).toEqual([PRODUCT]);
+    expect(uncheckedSchemas(quiet())).toEqual([]);
   });
 });

@@ -1,0 +1,63 @@
+// Digest slot claims for the digest runner (src/digest): the bot's digest_slots table
+// (src/state/digestSlots.ts) bound to the operator's pool and state schema, so the runner claims,
+// records and reads its slots through the operator and never holds the pool itself.
+import {
+  claimSlot,
+  lastSlot,
+  previousSlot,
+  reclaimSlot,
+  recordContent,
+  recordFailed,
+  recordIntent,
+  recordPosted,
+  recordSkipped,
+  recordSuperseded,
+  recordUnconfirmed,
+  unfinishedSlots,
+} from "../state/digestSlots.ts";
+import { ensureState } from "../state/migrations.ts";
+import type { OperatorContext } from "./context.ts";
+
+export type { DigestSlot, SlotClaim } from "../state/digestSlots.ts";
+
+/** A state function without its first two arguments (the pool and the state schema). */
+type Bound<F> = F extends (db: never, stateName: string, ...args: infer A) => infer R
+  ? (...args: A) => R
+  : never;
+
+export interface DigestSlots {
+  /** Creates the bot's tables when they are missing (idempotent). */
+  ensure(): Promise<void>;
+  claim: Bound<typeof claimSlot>;
+  reclaim: Bound<typeof reclaimSlot>;
+  recordContent: Bound<typeof recordContent>;
+  recordIntent: Bound<typeof recordIntent>;
+  recordPosted: Bound<typeof recordPosted>;
+  recordSkipped: Bound<typeof recordSkipped>;
+  recordFailed: Bound<typeof recordFailed>;
+  recordUnconfirmed: Bound<typeof recordUnconfirmed>;
+  recordSuperseded: Bound<typeof recordSuperseded>;
+  unfinished: Bound<typeof unfinishedSlots>;
+  previous: Bound<typeof previousSlot>;
+  last: Bound<typeof lastSlot>;
+}
+
+export function digestSlots(ctx: OperatorContext): DigestSlots {
+  const db = ctx.db;
+  const name = ctx.config.state.schema;
+  return {
+    ensure: () => ensureState(db, name),
+    claim: (...a) => claimSlot(db, name, ...a),
+    reclaim: (...a) => reclaimSlot(db, name, ...a),
+    recordContent: (...a) => recordContent(db, name, ...a),
+    recordIntent: (...a) => recordIntent(db, name, ...a),
+    recordPosted: (...a) => recordPosted(db, name, ...a),
+    recordSkipped: (...a) => recordSkipped(db, name, ...a),
+    recordFailed: (...a) => recordFailed(db, name, ...a),
+    recordUnconfirmed: (...a) => recordUnconfirmed(db, name, ...a),
+    recordSuperseded: (...a) => recordSuperseded(db, name, ...a),
+    unfinished: (...a) => unfinishedSlots(db, name, ...a),
+    previous: (...a) => previousSlot(db, name, ...a),
+    last: (...a) => lastSlot(db, name, ...a),
+  };
+}
