@@ -7,6 +7,7 @@ import type { Config } from "../config.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
 import { postgresRead, stateTables } from "./bounded.ts";
+import { createConfirmationWorkflow } from "./confirmations/index.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { failedSyncWork } from "./failedWork.ts";
@@ -52,6 +53,8 @@ export interface Operator {
   auditLog: Bound<typeof auditLog>;
   fleetPosture: Bound<typeof fleetPosture>;
   syncStatusSettled: Bound<typeof syncStatusSettled>;
+  /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
+  confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
   close(): Promise<void>;
 }
 
@@ -85,6 +88,7 @@ export function createOperator(context: OperatorContext): Operator {
     auditLog: (...args) => auditLog(context, ...args),
     fleetPosture: (...args) => fleetPosture(context, ...args),
     syncStatusSettled: (...args) => syncStatusSettled(context, ...args),
+    confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     close: () => context.db.end(),
   };
 }

@@ -18,7 +18,7 @@ import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
-import { type Confirmations, createConfirmations, SWEEP_INTERVAL_MS } from "./confirmations.ts";
+import { type Confirmations, createConfirmations } from "./confirmations.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
 import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
@@ -27,6 +27,7 @@ import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
 import { healthRoutes } from "./routes.ts";
 import { type SlackSettings, slackSettings } from "./settings.ts";
 import { SLACK_API_URL, slackFetch } from "./slackFetch.ts";
+import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
 
 export const EVENTS_PATH = "/slack/events";
 /** The "still working" note appears when an answer takes longer than this. */
@@ -200,7 +201,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
   commands.operatorRole = (userId) => access.decide(userId);
   const confirmations = createConfirmations({
-    ctx: operator.context,
+    operator,
     commands,
     chat,
     access,
