@@ -15,6 +15,7 @@ import { hotApplySettings, revertHotApply } from "./hotApply.ts";
 import { fleetPosture } from "./posture.ts";
 import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
+import { watchReplay } from "./replayWatch.ts";
 import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
@@ -29,6 +30,7 @@ export type { Actor } from "./mutation.ts";
 export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
+export type { ReplayWatch } from "./replayWatch.ts";
 export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
 export type { SettledStatus, StatusOptions } from "./status.ts";
@@ -55,6 +57,8 @@ export interface Operator {
   syncStatusSettled: Bound<typeof syncStatusSettled>;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
+  /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
+  watchReplay: Bound<typeof watchReplay>;
   close(): Promise<void>;
 }
 
@@ -89,6 +93,7 @@ export function createOperator(context: OperatorContext): Operator {
     fleetPosture: (...args) => fleetPosture(context, ...args),
     syncStatusSettled: (...args) => syncStatusSettled(context, ...args),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
+    watchReplay: (...args) => watchReplay(context, ...args),
     close: () => context.db.end(),
   };
 }

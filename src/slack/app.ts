@@ -191,7 +191,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     sharedBy: null,
   });
   const followers = createFollowers({
-    ctx: operator.context,
+    operator,
     chat,
     logger: logger.child({ component: "follow" }),
     metrics,
