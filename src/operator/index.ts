@@ -6,6 +6,7 @@ import { createPool, type PoolOptions } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
+import type { AuditLogEntry } from "./auditLog.ts";
 import { postgresRead, stateTables } from "./bounded.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
@@ -21,7 +22,8 @@ import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
-export type { AuditRow } from "../state/audit.ts";
+// The CLI names an entry a row.
+export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
 export type { HandOffResult } from "./handOff.ts";
@@ -63,7 +65,10 @@ export interface Operator {
 }
 
 /** Recent audit entries, newest first (empty before the first mutation created the tables). */
-async function auditLog(ctx: OperatorContext, options: { schema?: string | null; limit?: number } = {}) {
+async function auditLog(
+  ctx: OperatorContext,
+  options: { schema?: string | null; limit?: number } = {},
+): Promise<AuditLogEntry[]> {
   const name = ctx.config.state.schema;
   // Resolve first: an unknown schema is an error even before the first mutation.
   const schema = options.schema ? resolveSchema(ctx, options.schema).module : null;
