@@ -5,7 +5,11 @@
 import type { Button } from "@slack/types";
 import type { AccessRefusal } from "../src/core/access.ts";
 import type { KeyChange } from "../src/core/settingsDiff.ts";
-import type { ConfirmationStatus, ConfirmationView } from "../src/operator/confirmations/types.ts";
+import type {
+  ConfirmationStatus,
+  ConfirmationView,
+  CardState as OperatorCardState,
+} from "../src/operator/confirmations/types.ts";
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
@@ -45,12 +49,8 @@ export interface CardOutcome {
   lines: string[];
 }
 
-export interface CardState {
-  status: ConfirmationStatus;
-  requestedBy: string;
-  expiresAt: Date;
-  decidedBy?: string | null;
-  decidedAt?: Date | null;
+/** The operator's card state, with how an execution ended as card lines. */
+export interface CardState extends Omit<OperatorCardState, "ending"> {
   outcome?: CardOutcome | null;
 }
 

@@ -169,16 +169,27 @@ async function execute(
 /** Start executing a claimed request: "Running…" first, then the audit row, then the work. */
 async function confirmed(lc: Lifecycle, claimed: Confirmation, saved: StoredRequest, click: Click) {
   const running = lc.showCard(claimed, saved.preview);
+  await recordDecision(lc, claimed, saved, click, "confirmed");
+  await execute(lc, claimed, saved, click, running);
+}
+
+/** The clicker's decision, once taken: its audit row and its count. */
+async function recordDecision(
+  lc: Lifecycle,
+  claimed: Confirmation,
+  saved: StoredRequest,
+  click: Click,
+  outcome: "confirmed" | "cancelled",
+): Promise<void> {
   await lc.audit({
     actor: click.userId,
     request: saved.request,
     preview: saved.preview,
-    outcome: "confirmed",
+    outcome,
     where: whereOf(claimed),
     details: { requested_by: claimed.requestedBy },
   });
-  lc.count(saved.request, "confirmed");
-  await execute(lc, claimed, saved, click, running);
+  lc.count(saved.request, outcome);
 }
 
 /** A claim whose COMMIT answer was lost: ask until Postgres says; if it committed, carry on. */
@@ -292,15 +303,7 @@ async function decideUnbounded(lc: Lifecycle, click: Click, gate: ClickGate): Pr
   if (confirm) {
     await confirmed(lc, claimed, saved, click);
   } else {
-    await lc.audit({
-      actor: click.userId,
-      request: saved.request,
-      preview: saved.preview,
-      outcome: "cancelled",
-      where: whereOf(claimed),
-      details: { requested_by: claimed.requestedBy },
-    });
-    lc.count(saved.request, "cancelled");
+    await recordDecision(lc, claimed, saved, click, "cancelled");
     await lc.showCard(claimed, saved.preview);
   }
   return { kind: "taken", schema: saved.preview.schema };

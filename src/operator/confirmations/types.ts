@@ -4,27 +4,16 @@
 import type { AccessDecision } from "../../core/access.ts";
 import type { OperatorError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import type { ConfirmationStatus as StoredStatus } from "../../state/confirmations.ts";
+import type { Confirmation, ConfirmationStatus as StoredStatus } from "../../state/confirmations.ts";
 import type { RequestOutcome, RequestPreview } from "../requests.ts";
 
 export type ConfirmationStatus = StoredStatus;
 
-/** A confirmation as the surfaces see it: who asked, where its card is, how far it got. */
-export interface ConfirmationView {
-  id: string;
-  kind: string;
-  schema: string | null;
-  requestedBy: string;
-  teamId: string | null;
-  channelId: string;
-  messageTs: string | null;
-  threadTs: string | null;
-  status: ConfirmationStatus;
-  createdAt: Date;
-  expiresAt: Date;
-  decidedBy: string | null;
-  decidedAt: Date | null;
-}
+/**
+ * A confirmation as the surfaces see it: who asked, where its card is, how far it got; never the
+ * stored request or its result (`viewOf` copies only these fields).
+ */
+export type ConfirmationView = Omit<Confirmation, "request" | "result">;
 
 /** Where a request was made: who, in which workspace and channel, and the thread for the card. */
 export interface Origin {
