@@ -1,6 +1,6 @@
 // `/scrypath audit [schema] [--limit N]`: the newest audit entries, one compact line each — when,
 // who, what, on which schema, how it ended and on which ids — packed into as few sections as fit.
-import type { AuditRow } from "../src/state/audit.ts";
+import type { AuditLogEntry } from "../src/operator/auditLog.ts";
 import {
   code,
   context,
@@ -50,7 +50,7 @@ const scalar = (v: unknown): v is string | number | boolean =>
   typeof v === "string" || typeof v === "number" || typeof v === "boolean";
 
 /** "retry", "swap", "revert" (a hot-apply entry that reverts a change), or the action's last part. */
-export function shortAction(row: Pick<AuditRow, "action" | "target">): string {
+export function shortAction(row: Pick<AuditLogEntry, "action" | "target">): string {
   const short = SHORT_ACTIONS[row.action];
   if (short === "hot_apply" && row.target?.revert_of !== undefined) return "revert";
   return short ?? row.action.replace(/^scrypath\.(ops\.)?/, "");
@@ -68,7 +68,7 @@ const KNOWN_TARGET_KEYS = new Set([
 ]);
 
 /** The ids an entry acted on: `oban:601 → job 1234`, `prod_posts ⇄ prod_posts__reindex`, keys, change, task. */
-export function targetIds(row: Pick<AuditRow, "target" | "details">): string {
+export function targetIds(row: Pick<AuditLogEntry, "target" | "details">): string {
   const t = row.target ?? {};
   const d = row.details ?? {};
   const parts: string[] = [];
@@ -95,7 +95,7 @@ function reasonText(reason: string | null): string {
 }
 
 /** One compact line: time · who · what · schema · outcome (reason) · ids. */
-export function auditLine(row: AuditRow): string {
+export function auditLine(row: AuditLogEntry): string {
   const emoji = OUTCOME_EMOJI[row.outcome] ?? ":small_blue_diamond:";
   const ids = targetIds(row);
   return [
@@ -111,7 +111,7 @@ export function auditLine(row: AuditRow): string {
 }
 
 export function auditView(
-  rows: AuditRow[],
+  rows: AuditLogEntry[],
   _ctx: ViewContext,
   opts: { schema?: string | null; limit: number },
 ): SlackMessage {

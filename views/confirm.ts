@@ -5,11 +5,15 @@
 import type { Button } from "@slack/types";
 import type { AccessRefusal } from "../src/core/access.ts";
 import type { KeyChange } from "../src/core/settingsDiff.ts";
+import type {
+  ConfirmationStatus,
+  ConfirmationView,
+  CardState as OperatorCardState,
+} from "../src/operator/confirmations/types.ts";
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
-import type { Confirmation, ConfirmationStatus } from "../src/state/confirmations.ts";
 import {
   actions,
   button,
@@ -45,12 +49,8 @@ export interface CardOutcome {
   lines: string[];
 }
 
-export interface CardState {
-  status: ConfirmationStatus;
-  requestedBy: string;
-  expiresAt: Date;
-  decidedBy?: string | null;
-  decidedAt?: Date | null;
+/** The operator's card state, with how an execution ended as card lines. */
+export interface CardState extends Omit<OperatorCardState, "ending"> {
   outcome?: CardOutcome | null;
 }
 
@@ -658,7 +658,7 @@ export function accessRefusalView(
  * claim failed has run out of time (the claim refuses expired requests), so it reads as expired.
  */
 export function alreadyDecidedView(
-  c: Pick<Confirmation, "status" | "decidedBy" | "decidedAt"> & { expiresAt?: Date | null },
+  c: Pick<ConfirmationView, "status" | "decidedBy" | "decidedAt"> & { expiresAt?: Date | null },
 ): SlackMessage {
   const by = userRef(c.decidedBy);
   const at = c.decidedAt ? ` at ${slackDate(c.decidedAt)}` : "";
@@ -691,7 +691,7 @@ export function alreadyDecidedView(
 
 /** A second request for what a pending card already asks: a link to that card, not a new one. */
 export function alreadyRequestedView(
-  existing: Pick<Confirmation, "requestedBy" | "createdAt" | "expiresAt">,
+  existing: Pick<ConfirmationView, "requestedBy" | "createdAt" | "expiresAt">,
   title: string,
   permalink: string | null,
 ): SlackMessage {

@@ -8,7 +8,9 @@ import type { OperatorError } from "../errors.ts";
 import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
+import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
+import { createConfirmationWorkflow } from "./confirmations/index.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
 import { type DigestSlots, digestSlots } from "./digestSlots.ts";
@@ -20,12 +22,14 @@ import { precheckRequest } from "./precheck.ts";
 import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
 import { auditHotApplyRefusal } from "./refusals.ts";
+import { watchReplay } from "./replayWatch.ts";
 import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
-export type { AuditRow } from "../state/audit.ts";
+// The CLI names an entry a row.
+export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
@@ -36,6 +40,7 @@ export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
 export type { ArgumentRefusal } from "./refusals.ts";
+export type { ReplayWatch } from "./replayWatch.ts";
 export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
 export type { SettledStatus, StatusOptions } from "./status.ts";
@@ -71,11 +76,18 @@ export interface Operator {
   readiness(timeoutMs?: number): Promise<Readiness>;
   /** The digest runner's slot claims and records. */
   readonly digestSlots: DigestSlots;
+  /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
+  confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
+  /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
+  watchReplay: Bound<typeof watchReplay>;
   close(): Promise<void>;
 }
 
 /** Recent audit entries, newest first (empty before the first mutation created the tables). */
-async function auditLog(ctx: OperatorContext, options: { schema?: string | null; limit?: number } = {}) {
+async function auditLog(
+  ctx: OperatorContext,
+  options: { schema?: string | null; limit?: number } = {},
+): Promise<AuditLogEntry[]> {
   const name = ctx.config.state.schema;
   // Resolve first: an unknown schema is an error even before the first mutation.
   const schema = options.schema ? resolveSchema(ctx, options.schema).module : null;
@@ -115,6 +127,8 @@ export function createOperator(context: OperatorContext): Operator {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       }),
     digestSlots: digestSlots(context),
+    confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
+    watchReplay: (...args) => watchReplay(context, ...args),
     close: () => context.db.end(),
   };
   rememberContext(operator, context);

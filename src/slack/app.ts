@@ -12,12 +12,11 @@ import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
-import { operatorContext } from "../operator/internal.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
-import { type Confirmations, createConfirmations, SWEEP_INTERVAL_MS } from "./confirmations.ts";
+import { type Confirmations, createConfirmations } from "./confirmations.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
 import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
@@ -26,6 +25,7 @@ import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
 import { healthRoutes } from "./routes.ts";
 import { type SlackSettings, slackSettings } from "./settings.ts";
 import { SLACK_API_URL, slackFetch } from "./slackFetch.ts";
+import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
 
 export const EVENTS_PATH = "/slack/events";
 /** The "still working" note appears when an answer takes longer than this. */
@@ -183,7 +183,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     sharedBy: null,
   });
   const followers = createFollowers({
-    ctx: operatorContext(operator),
+    operator,
     chat,
     logger: logger.child({ component: "follow" }),
     metrics,
@@ -193,7 +193,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
   commands.operatorRole = (userId) => access.decide(userId);
   const confirmations = createConfirmations({
-    ctx: operatorContext(operator),
+    operator,
     commands,
     chat,
     access,

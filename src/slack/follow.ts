@@ -6,18 +6,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { verificationReply } from "../../views/confirm.ts";
 import type { ViewContext } from "../../views/types.ts";
-import { findJob } from "../backends/obanJobs.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import type { OperatorContext } from "../operator/context.ts";
-import {
-  FINAL_REPLAY_STATES,
-  observeReplay,
-  type ReplayObservation,
-  type ReplayReceipt,
-  receiptFor,
-  recordReplayVerdict,
-} from "../operator/verify.ts";
+import type { Operator } from "../operator/index.ts";
+import { FINAL_REPLAY_STATES, type ReplayObservation } from "../operator/verify.ts";
 import type { Chat } from "./chat.ts";
 
 export interface FollowOptions {
@@ -30,7 +22,8 @@ export interface FollowOptions {
 }
 
 export interface FollowDeps {
-  ctx: OperatorContext;
+  /** The operator's replay observation (a follower never reads a table itself). */
+  operator: Pick<Operator, "watchReplay">;
   chat: Chat;
   logger: Logger;
   metrics: Metrics;
@@ -62,20 +55,6 @@ function signature(o: ReplayObservation): string {
   return JSON.stringify([o.state, o.jobState, o.attempt, o.task?.uid, o.task?.status, o.documents]);
 }
 
-async function receiptOf(
-  deps: FollowDeps,
-  target: FollowTarget,
-): Promise<{ receipt: ReplayReceipt; queue: string } | null> {
-  const job = await findJob(deps.ctx.db, deps.ctx.config.database.obanPrefix, target.jobId);
-  if (!job) return null;
-  const operation = job.args.operation === "delete" ? "delete" : "upsert";
-  const index = typeof job.args.index === "string" ? job.args.index : "";
-  return {
-    receipt: receiptFor(target.jobId, index, operation, job.args, target.startedAt),
-    queue: job.queue,
-  };
-}
-
 export function createFollowers(deps: FollowDeps): Followers {
   const controllers = new Set<AbortController>();
   const interval = deps.options.intervalMs ?? 1_000;
@@ -86,13 +65,13 @@ export function createFollowers(deps: FollowDeps): Followers {
     const log = deps.logger.child({ jobId: target.jobId, channel: target.channel });
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const found = await receiptOf(deps, target);
-    if (!found) {
+    const replay = await deps.operator.watchReplay(target.jobId, target.startedAt);
+    if (!replay) {
       log.warn("the replay job vanished before it could be followed");
       return null;
     }
-    const { receipt, queue } = found;
-    let seen = await observeReplay(deps.ctx, receipt);
+    const { receipt, queue } = replay;
+    let seen = await replay.observe();
     const render = (o: ReplayObservation, final: boolean) =>
       verificationReply(target.jobId, o, deps.viewContext(), {
         final,
@@ -121,7 +100,7 @@ export function createFollowers(deps: FollowDeps): Followers {
       }
       pause = Math.min(maxInterval, Math.round(pause * backoff));
       try {
-        seen = await observeReplay(deps.ctx, receipt);
+        seen = await replay.observe();
       } catch (error) {
         // A backend blip: keep the last observation and look again after the next pause.
         log.warn("could not observe the replay; will look again", { error });
@@ -142,7 +121,7 @@ export function createFollowers(deps: FollowDeps): Followers {
     deps.metrics.verifications.inc({ state: seen.state });
     log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
     // The operator keeps the verdict, so every surface can say "verified" afterwards.
-    await recordReplayVerdict(deps.ctx, target.jobId, seen).catch((error: unknown) => {
+    await replay.record(seen).catch((error: unknown) => {
       log.warn("could not record where following the replay ended", { error });
     });
     return seen;

@@ -18,10 +18,11 @@ import { toWire } from "../core/settings.ts";
 import { settingsChanges } from "../core/settingsDiff.ts";
 import { isOperatorError } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import type { Origin } from "../operator/confirmations/index.ts";
 import type { Operator } from "../operator/index.ts";
 import { silentResult } from "./answer.ts";
 import type { Chat } from "./chat.ts";
-import type { Confirmations, Origin } from "./confirmations.ts";
+import type { Confirmations } from "./confirmations.ts";
 
 /** How long opening the modal waits for the access decision before showing the loading state. */
 const ACCESS_WAIT_MS = 1_000;

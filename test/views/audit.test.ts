@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AUDIT_ACTIONS, type AuditRow } from "../../src/state/audit.ts";
+import type { AuditLogEntry as AuditRow } from "../../src/operator/auditLog.ts";
+import { AUDIT_ACTIONS } from "../../src/state/audit.ts";
 import { auditLine, auditView, shortAction } from "../../views/audit.ts";
 import { expectSafe, HOSTILE, INDEX, NOW, SCHEMA, SECRET, viewContext, visibleText } from "./fixtures.ts";
 

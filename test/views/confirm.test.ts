@@ -1,13 +1,13 @@
 import type { Button } from "@slack/types";
 import { describe, expect, it } from "vitest";
 import { ACCESS_MESSAGES } from "../../src/core/access.ts";
+import type { ConfirmationStatus } from "../../src/operator/confirmations/types.ts";
 import type { HandOffResult } from "../../src/operator/handOff.ts";
 import type { SettingsTaskResult } from "../../src/operator/hotApply.ts";
 import { mutationRequest, type RequestPreview } from "../../src/operator/requests.ts";
 import type { RetryResult } from "../../src/operator/retry.ts";
 import type { SwapResult } from "../../src/operator/swap.ts";
 import type { ReplayObservation, ReplayState } from "../../src/operator/verify.ts";
-import type { ConfirmationStatus } from "../../src/state/confirmations.ts";
 import {
   accessRefusalView,
   alreadyDecidedView,

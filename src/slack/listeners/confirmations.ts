@@ -6,9 +6,9 @@ import type { App, BlockAction, SlackActionMiddlewareArgs } from "@slack/bolt";
 import { channelDenied } from "../../../commands/index.ts";
 import { CONFIRM_ACTIONS } from "../../../views/confirm.ts";
 import { REQUEST_ACTIONS } from "../../../views/types.ts";
+import type { Origin } from "../../operator/confirmations/index.ts";
 import type { MutationRequest } from "../../operator/requests.ts";
 import { answer } from "../answer.ts";
-import type { Origin } from "../confirmations.ts";
 import { acknowledge } from "./ack.ts";
 import { type ListenerDeps, tracked } from "./deps.ts";
 

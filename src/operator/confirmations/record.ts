@@ -1,18 +1,18 @@
 // What the bot keeps and records about a mutation request: the shape stored with a confirmation
 // (the request and the preview its card shows), its kind and upstream audit action, the ids it acts
-// on, and the summary of how it ended. Pure functions; src/slack/confirmations.ts does the I/O.
+// on, and the summary of how it ended. Pure functions; the lifecycle beside this file does the I/O.
 import { z } from "zod";
-import type { CardOutcome, CardState } from "../../views/confirm.ts";
-import { toWire } from "../core/settings.ts";
-import { type OperatorError, RefusedError } from "../errors.ts";
+import { toWire } from "../../core/settings.ts";
+import { type OperatorError, RefusedError } from "../../errors.ts";
+import { AUDIT_ACTIONS } from "../../state/audit.ts";
+import type { Confirmation } from "../../state/confirmations.ts";
 import {
   type MutationRequest,
   mutationRequest,
   type RequestOutcome,
   type RequestPreview,
-} from "../operator/requests.ts";
-import { AUDIT_ACTIONS } from "../state/audit.ts";
-import type { Confirmation } from "../state/confirmations.ts";
+} from "../requests.ts";
+import type { CardState, ConfirmationView } from "./types.ts";
 
 /** A stored request, parsed back: what to do, and what its card said it would do. */
 export interface StoredRequest {
@@ -108,6 +108,25 @@ export function refusalSentence(error: OperatorError): { reason: string; message
   return { reason: error.code, message: error.message };
 }
 
+/** What a view may know of a confirmation row (no stored request, no result). */
+export function viewOf(row: Confirmation): ConfirmationView {
+  return {
+    id: row.id,
+    kind: row.kind,
+    schema: row.schema,
+    requestedBy: row.requestedBy,
+    teamId: row.teamId,
+    channelId: row.channelId,
+    messageTs: row.messageTs,
+    threadTs: row.threadTs,
+    status: row.status,
+    createdAt: row.createdAt,
+    expiresAt: row.expiresAt,
+    decidedBy: row.decidedBy,
+    decidedAt: row.decidedAt,
+  };
+}
+
 export function cardState(row: Confirmation, extra: Partial<CardState> = {}): CardState {
   return {
     status: row.status,
@@ -119,9 +138,19 @@ export function cardState(row: Confirmation, extra: Partial<CardState> = {}): Ca
   };
 }
 
-/** Whether a request's outcome is what was asked for: done, not done, or unknown (→ failed). */
-export function statusOf(outcome: CardOutcome): "done" | "failed" {
-  return outcome.ok === true ? "done" : "failed";
+/**
+ * Whether an executed request did what was asked: a swap or settings task that failed, or whose
+ * outcome is unconfirmed, did not (→ failed); a retry or hand-off accepted did.
+ */
+export function succeeded(outcome: RequestOutcome): boolean {
+  switch (outcome.kind) {
+    case "retry":
+      return true;
+    case "action":
+      return outcome.result.action === "swap" ? outcome.result.result.status === "succeeded" : true;
+    default:
+      return outcome.result.task.status === "succeeded";
+  }
 }
 
 /** The bits of an outcome worth keeping with the request: job id, task uid, status. */

@@ -1,0 +1,130 @@
+// What the workflow records about a request, as pure functions: the status it stores agrees with
+// what the card says, and what a view may know of a row.
+import { describe, expect, it } from "vitest";
+import { succeeded, viewOf } from "../../../src/operator/confirmations/record.ts";
+import type {
+  HandOffResult,
+  RetryResult,
+  SettingsTaskResult,
+  SwapResult,
+} from "../../../src/operator/index.ts";
+import type { RequestOutcome } from "../../../src/operator/requests.ts";
+import type { Confirmation } from "../../../src/state/confirmations.ts";
+import { outcomeOf } from "../../../views/confirm.ts";
+
+const INDEX = "prod_post";
+const job = {
+  id: 1234,
+  worker: "Scrypath.Oban.UpsertWorker",
+  queue: "search_sync",
+  state: "available",
+  attempt: 0,
+  maxAttempts: 20,
+};
+const retry: RetryResult = {
+  id: 601,
+  status: "accepted",
+  mode: "oban",
+  index: INDEX,
+  documentIds: [1],
+  documentCount: 1,
+  job,
+  auditId: 9,
+};
+const handOff = (action: "backfill" | "reindex"): HandOffResult => ({
+  action,
+  status: "accepted",
+  mode: "oban",
+  index: INDEX,
+  targetIndex: `${INDEX}__reindex`,
+  job: { ...job, worker: "MyApp.Reindex" },
+  auditId: 10,
+});
+const swap = (status: SwapResult["status"]): SwapResult => ({
+  status,
+  liveIndex: INDEX,
+  targetIndex: `${INDEX}__reindex`,
+  taskUid: 880,
+  error: null,
+  auditId: 11,
+});
+const settings = (status: SettingsTaskResult["task"]["status"]): SettingsTaskResult => ({
+  changeId: 12,
+  schema: "MyApp.Blog.Post",
+  index: INDEX,
+  task: { uid: 55, status, error: null },
+  auditId: 13,
+});
+
+describe("succeeded: the status a request ends in (done or failed)", () => {
+  const outcomes: [string, RequestOutcome][] = [
+    ["retry", { kind: "retry", result: retry }],
+    ["recommended retry", { kind: "action", result: { action: "retry", result: retry } }],
+    ["backfill", { kind: "action", result: { action: "backfill", result: handOff("backfill") } }],
+    ["reindex", { kind: "action", result: { action: "reindex", result: handOff("reindex") } }],
+    ...(["succeeded", "failed", "unconfirmed"] as const).map((status): [string, RequestOutcome] => [
+      `swap ${status}`,
+      { kind: "action", result: { action: "swap", result: swap(status) } },
+    ]),
+    ...(["succeeded", "failed", "cancelled", "unconfirmed"] as const).flatMap((status) =>
+      (["hot_apply", "revert"] as const).map((kind): [string, RequestOutcome] => [
+        `${kind} ${status}`,
+        { kind, result: settings(status) },
+      ]),
+    ),
+  ];
+
+  it.each(outcomes)("%s: done exactly when the card says it was done", (_name, outcome) => {
+    expect(succeeded(outcome)).toBe(outcomeOf(outcome).ok === true);
+  });
+
+  it("an unconfirmed or failed swap or settings task is not done", () => {
+    expect(succeeded({ kind: "action", result: { action: "swap", result: swap("unconfirmed") } })).toBe(
+      false,
+    );
+    expect(succeeded({ kind: "hot_apply", result: settings("unconfirmed") })).toBe(false);
+    expect(succeeded({ kind: "revert", result: settings("failed") })).toBe(false);
+    expect(succeeded({ kind: "retry", result: retry })).toBe(true);
+  });
+});
+
+describe("viewOf: what a surface may know of a confirmation", () => {
+  it("keeps who, where and when, and leaves out the stored request and its result", () => {
+    const at = new Date("2026-12-07T06:00:00Z");
+    const row: Confirmation = {
+      id: "a".repeat(22),
+      kind: "retry",
+      schema: "MyApp.Blog.Post",
+      request: { request: { kind: "retry" }, secret: "xoxb-never-shown" },
+      requestedBy: "U0ALICE",
+      teamId: "T0TEAM",
+      channelId: "C0OPS",
+      messageTs: "1.2",
+      threadTs: null,
+      status: "done",
+      createdAt: at,
+      expiresAt: at,
+      decidedBy: "U0BOB",
+      decidedAt: at,
+      result: { job_id: 7 },
+    };
+    const view = viewOf(row);
+    expect(view).toEqual({
+      id: row.id,
+      kind: "retry",
+      schema: "MyApp.Blog.Post",
+      requestedBy: "U0ALICE",
+      teamId: "T0TEAM",
+      channelId: "C0OPS",
+      messageTs: "1.2",
+      threadTs: null,
+      status: "done",
+      createdAt: at,
+      expiresAt: at,
+      decidedBy: "U0BOB",
+      decidedAt: at,
+    });
+    expect(view).not.toHaveProperty("request");
+    expect(view).not.toHaveProperty("result");
+  });
+});
