@@ -1,7 +1,8 @@
 // The triage tally in words (DESIGN.md "One vocabulary"): every surface that shows failed work
 // counts it with these phrases, so the same moment reads the same everywhere.
-import { REPLAY_OUTCOMES, type ReplayOutcome, type TriageTally } from "../src/core/tally.ts";
-import { count, plural, slackDate } from "./common.ts";
+import { REPLAY_OUTCOMES, type ReplayOutcome, replayOutcome, type TriageTally } from "../src/core/tally.ts";
+import type { FailedWork, ReplayRef } from "../src/core/types.ts";
+import { count, escapeMrkdwn, plural, slackDate } from "./common.ts";
 
 const OUTCOME_WORDS: Record<ReplayOutcome, string> = {
   pending: "pending",
@@ -62,4 +63,43 @@ export function nobodyNeeded(t: TriageTally): string | null {
     t.retrying.total > 0 ? "Oban retries the rest by itself" : null,
   ].filter(Boolean);
   return `Nothing here needs a person: ${why.join(", and ")}.`;
+}
+
+/**
+ * What `/scrypath failed <schema>` prints under its headline: the tally line (bold when
+ * `emphasise`), the plain "nothing needs a person", when Oban tries again, and the replays.
+ */
+export function tallyLines(t: TriageTally, opts: { emphasise?: boolean } = {}): string[] {
+  const line = tallyLine(t);
+  return [opts.emphasise ? `*${line}*` : line, nobodyNeeded(t), nextRetry(t), replayedLine(t)].filter(
+    (l): l is string => l !== null,
+  );
+}
+
+// ── One failed row ──────────────────────────────────────────────────────────────────────────
+
+/** The vocabulary's word for a row: terminal (will not self-heal) or retrying (Oban tries again). */
+export function rowStateWord(state: FailedWork["state"]): "terminal" | "retrying" {
+  return state === "retrying" ? "retrying" : "terminal";
+}
+
+/** "retrying · Oban tries again <date> (attempt 4 of 8): not terminal", for a `retrying` row. */
+export function retryingRowLine(
+  row: Pick<FailedWork, "state" | "retryAt" | "attempt" | "maxAttempts">,
+): string | null {
+  if (row.state !== "retrying") return null;
+  return `:hourglass_flowing_sand: retrying · Oban tries again ${row.retryAt ? slackDate(row.retryAt) : "by itself"}${
+    row.attempt !== null && row.maxAttempts !== null
+      ? ` (attempt ${row.attempt + 1} of ${row.maxAttempts})`
+      : ""
+  }: not terminal`;
+}
+
+/** "replayed as #25 · completed · resolved": a completed replay closes the row; `when` is appended. */
+export function replayLine(r: ReplayRef, when: string | null = null): string {
+  const state = r.state ? escapeMrkdwn(r.state) : "no longer in oban_jobs";
+  const tail = when ? ` ${when}` : "";
+  return replayOutcome(r.state) === "completed"
+    ? `:white_check_mark: replayed as #${r.jobId} · ${state} · *resolved*${tail}`
+    : `:repeat: replayed as #${r.jobId} · ${state}${tail}`;
 }
