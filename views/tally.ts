@@ -47,6 +47,12 @@ export function needsHeadline(t: TriageTally, scope = ""): string {
   return "Nothing needs a person";
 }
 
+/** "4 pending (queued or processing: Meilisearch 1, Oban 3)", or null when nothing is pending. */
+export function pendingLine(t: TriageTally): string | null {
+  if (t.pending.total === 0) return null;
+  return `${count(t.pending.total)} pending (queued or processing: Meilisearch ${count(t.pending.backend)}, Oban ${count(t.pending.queue)})`;
+}
+
 /** "terminal 10 (backend 2, queue 8) · retrying 3 · pending 4": the plane split, labelled. */
 export function vocabularyLine(t: TriageTally): string {
   const terminal = `terminal ${count(t.terminal.total)}${

@@ -19,6 +19,7 @@ import { hotApplyOf, revertHotApply, revertRefusal, type SettingsTaskResult } fr
 import { type Actor, prepareState } from "./mutation.ts";
 import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
 import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { type CardStanding, standingAfter, standingOf } from "./standing.ts";
 import { checkSwap } from "./swap.ts";
 
 export const mutationRequest = z.discriminatedUnion("kind", [
@@ -67,6 +68,11 @@ export interface RequestPreview {
    * `attempt` of `maxAttempts`; a replay now runs the same work twice.
    */
   retrying?: { at: string | null; attempt: number; maxAttempts: number } | null;
+  /**
+   * Where the schema (and, for a retry, the row) stands in the triage vocabulary at request time,
+   * as `/scrypath failed <schema>` would print it; null when it could not be read.
+   */
+  standing?: CardStanding | null;
 }
 
 export interface SettingsPreview {
@@ -79,16 +85,29 @@ export interface SettingsPreview {
   changedBy: string | null;
 }
 
-export type RequestOutcome =
+export type RequestOutcome = (
   | { kind: "retry"; result: RetryResult }
   | { kind: "action"; result: ReconcileActionResult }
-  | { kind: "hot_apply" | "revert"; result: SettingsTaskResult };
+  | { kind: "hot_apply" | "revert"; result: SettingsTaskResult }
+) & {
+  /** The standing re-read once the request ran; null when it could not be read in time. */
+  standing?: CardStanding | null;
+};
 
-/** Read what a request would act on and describe it; refuses what cannot possibly run. */
+/**
+ * Read what a request would act on and describe it, with where its schema (and row) stands now;
+ * refuses what cannot possibly run.
+ */
 export async function previewRequest(
   ctx: OperatorContext,
   request: MutationRequest,
 ): Promise<RequestPreview> {
+  const standing = standingOf(ctx, request);
+  const preview = await describeRequest(ctx, request);
+  return { ...preview, standing: await standing };
+}
+
+async function describeRequest(ctx: OperatorContext, request: MutationRequest): Promise<RequestPreview> {
   switch (request.kind) {
     case "retry":
       return previewRetry(ctx, request.schema, request.target);
@@ -298,12 +317,22 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
   }
 }
 
-/** Execute a confirmed request; every operator call re-reads and re-validates its target. */
+/**
+ * Execute a confirmed request; every operator call re-reads and re-validates its target. The
+ * standing is read again afterwards, so the card can show the figures the request changed.
+ */
 export async function executeRequest(
   ctx: OperatorContext,
   request: MutationRequest,
   actor: Actor,
 ): Promise<RequestOutcome> {
+  const outcome = await run(ctx, request, actor);
+  // A settings change moves no failed-work figure: its card keeps the request's, dated.
+  if (request.kind === "hot_apply" || request.kind === "revert") return outcome;
+  return { ...outcome, standing: await standingAfter(ctx, request) };
+}
+
+async function run(ctx: OperatorContext, request: MutationRequest, actor: Actor): Promise<RequestOutcome> {
   switch (request.kind) {
     case "retry":
       return {

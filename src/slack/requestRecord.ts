@@ -11,6 +11,7 @@ import {
   type RequestOutcome,
   type RequestPreview,
 } from "../operator/requests.ts";
+import { cardStanding } from "../operator/standing.ts";
 import { AUDIT_ACTIONS } from "../state/audit.ts";
 import type { Confirmation } from "../state/confirmations.ts";
 
@@ -50,6 +51,7 @@ const stored = z.object({
       })
       .nullish(),
     retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
+    standing: cardStanding.nullish(),
   }),
 });
 
