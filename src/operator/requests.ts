@@ -15,7 +15,13 @@ import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { checkHandOff } from "./handOff.ts";
-import { hotApplyOf, revertHotApply, revertRefusal, type SettingsTaskResult } from "./hotApply.ts";
+import {
+  hotApplyOf,
+  revertHotApply,
+  revertRefusal,
+  type SettingsTaskResult,
+  settingsChangedSince,
+} from "./hotApply.ts";
 import { type Actor, prepareState } from "./mutation.ts";
 import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
 import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
@@ -83,7 +89,16 @@ export interface SettingsPreview {
   changes: KeyChange[];
   /** revert: who applied the change it undoes (its confirmer). */
   changedBy: string | null;
+  /**
+   * The live values of the keys as read then (Meilisearch's spelling): the confirm refuses when
+   * they moved since, so nobody applies a diff nobody reviewed. Absent on cards stored before.
+   */
+  live?: Record<string, unknown> | null;
 }
+
+/** The live values of `keys` out of a settings read (a key Meilisearch did not report: null). */
+const liveOf = (live: Record<string, unknown>, keys: readonly string[]) =>
+  Object.fromEntries(keys.map((k) => [k, live[k] ?? null]));
 
 export type RequestOutcome = (
   | { kind: "retry"; result: RetryResult }
@@ -176,7 +191,13 @@ async function describeRequest(ctx: OperatorContext, request: MutationRequest): 
         lastError: null,
         effect: `Changes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for Meilisearch's settings task; the previous values are kept for a revert.`,
         danger: true,
-        settings: { kind: "hot_apply", readAt: new Date().toISOString(), changes, changedBy: null },
+        settings: {
+          kind: "hot_apply",
+          readAt: new Date().toISOString(),
+          changes,
+          changedBy: null,
+          live: liveOf(live, keys),
+        },
       };
     }
     case "revert": {
@@ -202,6 +223,7 @@ async function describeRequest(ctx: OperatorContext, request: MutationRequest): 
           readAt: new Date().toISOString(),
           changes: settingsChanges(live, change.previous),
           changedBy: change.requestedBy,
+          live: liveOf(live, change.keys),
         },
       };
     }
@@ -310,6 +332,11 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
       const change = await findChange(ctx.db, ctx.config.state.schema, request.changeId);
       const refusal = change ? revertRefusal(change) : null;
       if (refusal) throw refusal;
+      // An applied change whose values are no longer live: the revert would be refused.
+      if (change?.status === "succeeded") {
+        const refused = settingsChangedSince(change, await getSettings(ctx.meili, change.index));
+        if (refused) throw refused;
+      }
       return;
     }
     case "hot_apply":
@@ -325,14 +352,21 @@ export async function executeRequest(
   ctx: OperatorContext,
   request: MutationRequest,
   actor: Actor,
+  /** What the card showed: a settings change is refused when the live values moved since. */
+  shown?: Pick<RequestPreview, "settings"> | null,
 ): Promise<RequestOutcome> {
-  const outcome = await run(ctx, request, actor);
+  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null);
   // A settings change moves no failed-work figure: its card keeps the request's, dated.
   if (request.kind === "hot_apply" || request.kind === "revert") return outcome;
   return { ...outcome, standing: await standingAfter(ctx, request) };
 }
 
-async function run(ctx: OperatorContext, request: MutationRequest, actor: Actor): Promise<RequestOutcome> {
+async function run(
+  ctx: OperatorContext,
+  request: MutationRequest,
+  actor: Actor,
+  reviewedLive: Record<string, unknown> | null,
+): Promise<RequestOutcome> {
   switch (request.kind) {
     case "retry":
       return {
@@ -356,9 +390,13 @@ async function run(ctx: OperatorContext, request: MutationRequest, actor: Actor)
           settings: request.settings,
           acknowledgeLive: true,
           actor,
+          reviewedLive,
         }),
       };
     case "revert":
-      return { kind: "revert", result: await revertHotApply(ctx, request.changeId, { actor }) };
+      return {
+        kind: "revert",
+        result: await revertHotApply(ctx, request.changeId, { actor, reviewedLive }),
+      };
   }
 }

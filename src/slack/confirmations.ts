@@ -539,7 +539,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     // pool's timeouts), so a card whose database went away is not held up twice.
     let failureAudit: Promise<void> = Promise.resolve();
     try {
-      result = await executeRequest(ctx, req, actor);
+      result = await executeRequest(ctx, req, actor, preview);
       outcome = outcomeOf(result);
       summary = summaryOf(result);
     } catch (error) {

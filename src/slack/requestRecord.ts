@@ -48,6 +48,7 @@ const stored = z.object({
           }),
         ),
         changedBy: z.string().nullable(),
+        live: z.record(z.string(), z.unknown()).nullish(),
       })
       .nullish(),
     retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
