@@ -13,6 +13,7 @@ import type {
 import type { SettingsTaskResult } from "../src/operator/hotApply.ts";
 import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
+import type { CardStanding, RowStanding } from "../src/operator/standing.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
 import {
   actions,
@@ -33,6 +34,7 @@ import {
   truncate,
 } from "./common.ts";
 import { commandLabel, errorSentence } from "./errors.ts";
+import { pendingLine, replayLine, rowStateWord, tallyLine, tallyLines } from "./tally.ts";
 import type { SlackMessage, ViewContext } from "./types.ts";
 
 /** action_ids of the card's buttons; their `value` is the confirmation id and nothing else. */
@@ -47,6 +49,8 @@ export interface CardOutcome {
   ok: boolean | null;
   headline: string;
   lines: string[];
+  /** The standing re-read once the request ran (it replaces the one read at the request). */
+  standing?: CardStanding | null;
 }
 
 /** The operator's card state, with how an execution ended as card lines. */
@@ -252,6 +256,61 @@ function settingsSections(s: SettingsPreview): string[] {
   return [`${head}\n${first}`, ...rest];
 }
 
+// ── Standing in the triage vocabulary ─────────────────────────────────────────────────────
+
+/** "This row: terminal (`discarded`), not replayed yet", with its replay when it has one. */
+export function rowStandingText(r: RowStanding): string {
+  const head = `*This row:* ${rowStateWord(r.state)} (${code(r.obanState)})`;
+  if (!r.replayedAs) return `${head}, not replayed yet`;
+  return `${head}\n${replayLine(r.replayedAs, `at ${slackDate(r.replayedAs.at)}`)}`;
+}
+
+/**
+ * The schema's figures as `/scrypath failed <schema>` prints them (the same functions), or why
+ * there are none: a plane that was not read is unknown, not zero.
+ */
+export function schemaStandingLines(s: CardStanding): string[] {
+  const who = `*${escapeMrkdwn(s.label)}:*`;
+  const t = s.tally;
+  if (!t) return [`${who} the failed-work figures could not be read.`];
+  const unread = [t.read.backend ? null : "Meilisearch", t.read.queue ? null : "Postgres (Oban)"].filter(
+    Boolean,
+  );
+  if (unread.length > 0) {
+    return [`${who} the failed-work figures are unknown: ${unread.join(" and ")} could not be read.`];
+  }
+  const pending = pendingLine(t);
+  if (t.rows === 0) return [`${who} no failed sync work`, ...(pending ? [pending] : [])];
+  const [first, ...rest] = tallyLines(t);
+  return [`${who} ${first}`, ...rest, ...(pending ? [pending] : [])];
+}
+
+/**
+ * Where the row and the schema stand: at the request while pending; once the request ran, as
+ * re-read then, or else honestly as of the request's read.
+ */
+function standingText(preview: RequestPreview, state: CardState): string | null {
+  const after = state.outcome?.standing ?? null;
+  const s = after ?? preview.standing ?? null;
+  if (!s) return null;
+  const read = slackDate(s.readAt);
+  const head = after
+    ? `*Standing after this ran* · read ${read}`
+    : state.status === "pending"
+      ? `*Standing now* · read ${read}`
+      : `*Standing when requested* · figures as of ${read}`;
+  const how = `as ${code(commandLabel("failed", s.label))} counts it`;
+  const lines = [`${head} · ${how}`, ...(s.row ? [rowStandingText(s.row)] : []), ...schemaStandingLines(s)];
+  return truncate(lines.join("\n"), 2_900);
+}
+
+/** The standing for the fallback text: "posts: 11 failed rows · 2 retrying · 9 need triage". */
+function standingPlain(s: CardStanding | null | undefined): string | null {
+  const t = s?.tally;
+  if (!s || !t?.read.backend || !t.read.queue) return null;
+  return `${escapeMrkdwn(s.label)}: ${t.rows === 0 ? "no failed sync work" : tallyLine(t)}`;
+}
+
 const EFFECT_LABEL: Record<ConfirmationStatus, string> = {
   pending: "What will happen",
   executing: "What is happening",
@@ -281,6 +340,7 @@ export function confirmationCard(
   const radius = blastRadius(preview);
   const error = preview.lastError ? excerpt(preview.lastError, CARD_ERROR_EXCERPT) : "";
   const result = resultSection(preview, state);
+  const standing = standingText(preview, state);
   const pending = state.status === "pending";
 
   const blocks = [
@@ -289,6 +349,7 @@ export function confirmationCard(
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
     preview.retrying ? section(retryingLine(preview.retrying)) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
+    standing ? section(standing) : null,
     ...(preview.settings ? settingsSections(preview.settings).map((t) => section(t)) : []),
     result ? section(result) : null,
     context([decisionLine(state, ctx)]),
@@ -310,13 +371,16 @@ export function confirmationCard(
 
   const what = escapeMrkdwn(subject(preview));
   const headline = state.outcome && !pending && state.status !== "executing" ? state.outcome.headline : null;
+  const figures = pending ? standingPlain(preview.standing) : null;
   const text =
     state.status === "expired"
       ? `Expired, nothing was done: ${what}`
       : state.status === "cancelled"
         ? `Cancelled, nothing was done: ${what}`
         : // Plain in notifications: a reason code's backticks are dropped there.
-          `${label}: ${what}${headline ? ` — ${safe(headline, 300).replace(/`/g, "")}` : ""}`;
+          `${label}: ${what}${headline ? ` — ${safe(headline, 300).replace(/`/g, "")}` : ""}${
+            figures ? ` (${figures})` : ""
+          }`;
   return finalizeMessage(text, blocks);
 }
 
@@ -390,6 +454,10 @@ function settingsOutcome(kind: "hot_apply" | "revert", r: SettingsTaskResult): C
 
 /** An executed request as card lines: job id or task uid, and what is (not yet) true. */
 export function outcomeOf(outcome: RequestOutcome): CardOutcome {
+  return { ...outcomeLines(outcome), standing: outcome.standing ?? null };
+}
+
+function outcomeLines(outcome: RequestOutcome): CardOutcome {
   switch (outcome.kind) {
     case "hot_apply":
     case "revert":

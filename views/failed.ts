@@ -2,7 +2,6 @@
 import type { Button } from "@slack/types";
 import { replayBlocksRetry } from "../src/core/failedWork.ts";
 import { dominantClass } from "../src/core/rollup.ts";
-import { replayOutcomeOf, resolvesRow } from "../src/core/tally.ts";
 import {
   type FailedWork,
   REASON_CLASSES,
@@ -29,10 +28,9 @@ import {
   openValue,
   plural,
   section,
-  slackDate,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
-import { needsHeadline, nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
+import { needsHeadline, replayLine, retryingRowLine, rowStateWord, tallyLines } from "./tally.ts";
 import {
   ACTIONS,
   type OpenValue,
@@ -98,30 +96,9 @@ export function rowId(row: Pick<FailedWork, "source" | "id">): string {
   return `${row.source}:${row.id}`;
 }
 
-/**
- * "replayed as #25 · verified · resolved": a completed or verified replay closes the row. The
- * replay's Oban state, or "verified" once a follower observed its documents in the index.
- */
-function replayLine(row: FailedWork, now: Date): string | null {
-  const r = row.replayedAs;
-  if (!r) return null;
-  const outcome = replayOutcomeOf(r.state, r.verification ?? null);
-  const state =
-    outcome === "verified"
-      ? "verified"
-      : r.state
-        ? escapeMrkdwn(r.state)
-        : outcome === "gone"
-          ? "no longer in oban_jobs"
-          : `${outcome}, no longer in oban_jobs`;
-  return resolvesRow(outcome)
-    ? `:white_check_mark: replayed as #${r.jobId} · ${state} · *resolved* ${age(r.at, now)}`
-    : `:repeat: replayed as #${r.jobId} · ${state} ${age(r.at, now)}`;
-}
-
-/** The vocabulary's word for a row: terminal (will not self-heal) or retrying (Oban tries again). */
-function stateWord(row: FailedWork): string {
-  return row.state === "retrying" ? "retrying" : "terminal";
+/** "replayed as #25 · completed · resolved 3 min ago": a completed replay closes the row. */
+function rowReplayLine(row: FailedWork, now: Date): string | null {
+  return row.replayedAs ? replayLine(row.replayedAs, age(row.replayedAs.at, now)) : null;
 }
 
 /**
@@ -154,19 +131,13 @@ function rowSection(row: FailedWork, opts: FailedViewOptions) {
     });
   }
   const lines = [
-    `*${code(rowId(row))}* · ${row.operation} · ${stateWord(row)} · ${row.reasonClass} · ${
+    `*${code(rowId(row))}* · ${row.operation} · ${rowStateWord(row.state)} · ${row.reasonClass} · ${
       row.retryable ? "retryable: yes" : "retryable: no"
     }`,
     [attempts, at, where].filter(Boolean).join(" · "),
     `> ${error === "" ? "_no error text_" : error}`,
-    row.state === "retrying"
-      ? `:hourglass_flowing_sand: retrying · Oban tries again ${row.retryAt ? slackDate(row.retryAt) : "by itself"}${
-          row.attempt !== null && row.maxAttempts !== null
-            ? ` (attempt ${row.attempt + 1} of ${row.maxAttempts})`
-            : ""
-        }: not terminal`
-      : null,
-    replayLine(row, opts.now),
+    retryingRowLine(row),
+    rowReplayLine(row, opts.now),
     row.source === "meilisearch" ? `_${BACKEND_NO_REPLAY}._` : null,
     jobUrl ? link(jobUrl, "Open job in dashboard") : null,
   ];
@@ -214,14 +185,7 @@ export function failedView(result: FailedWorkResult, opts: FailedViewOptions): S
         : "No failed sync work matches these filters"
       : `${plural(total, "failed row")}${partial ? " in what could be read" : " with these filters"}`;
   const alarm = whole ? tally.needsTriage > 0 : total > 0;
-  const tallySection =
-    whole && total > 0
-      ? section(
-          [`*${tallyLine(tally)}*`, nobodyNeeded(tally), nextRetry(tally), replayedLine(tally)]
-            .filter(Boolean)
-            .join("\n"),
-        )
-      : null;
+  const tallySection = whole && total > 0 ? section(tallyLines(tally, { emphasise: true }).join("\n")) : null;
   const dominant = dominantClass(result.counts);
   const coverage = result.backendCoverage;
 

@@ -28,7 +28,7 @@ import {
   when,
 } from "./common.ts";
 import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, sharedContext } from "./errors.ts";
-import { needsHeadline, nextRetry, nobodyNeeded, replayedLine, tallyLine } from "./tally.ts";
+import { needsHeadline, tallyLine, tallyLines } from "./tally.ts";
 import { ACTIONS, type SlackMessage, type ViewContext } from "./types.ts";
 
 export const POSTURE_EMOJI: Record<PostureState, string> = {
@@ -289,10 +289,7 @@ function failureWarning(err: PartialStatus["errors"][number], s: PartialStatus):
 function verdict(s: PartialStatus, t: TriageTally): { emoji: string; line: string; detail: string | null } {
   const partial = s.errors.length > 0 || s.backend === null || (s.mode === "oban" && s.queue === null);
   const scope = partial ? " in what could be read" : "";
-  const detail =
-    t.rows > 0
-      ? [tallyLine(t), nobodyNeeded(t), nextRetry(t), replayedLine(t)].filter(Boolean).join("\n")
-      : null;
+  const detail = t.rows > 0 ? tallyLines(t).join("\n") : null;
   if (t.needsTriage > 0) {
     return {
       emoji: ":red_circle:",

@@ -142,3 +142,92 @@ export function settingsChanges(
   }
   return out;
 }
+
+/**
+ * Two reads of one setting are the same: objects by key (whatever their order: a stored read went
+ * through jsonb), lists as sets (Meilisearch reads them back sorted), the rest by value.
+ */
+function sameLive(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    const key = (list: unknown[]) => [...new Set(list.map((x) => canonical(x)))].sort();
+    const [ka, kb] = [key(a), key(b)];
+    return ka.length === kb.length && ka.every((x, i) => x === kb[i]);
+  }
+  if (isObject(a) && isObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].every((k) => sameLive(a[k], b[k]));
+  }
+  return canonical(a) === canonical(b);
+}
+
+/** JSON with object keys sorted, so two equal values read in different key orders match. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (isObject(v)) {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v) ?? "undefined";
+}
+
+/**
+ * How the live values of `keys` moved between two reads (`was`, as a card recorded them, and
+ * `now`): empty when they are the same. Each moved key is described as a request from `was` to
+ * `now` would be (items added and removed, fields changed).
+ */
+export function liveValuesMoved(
+  was: Record<string, unknown>,
+  now: Record<string, unknown>,
+  keys: readonly string[],
+): KeyChange[] {
+  const out: KeyChange[] = [];
+  for (const key of [...keys].sort()) {
+    if (sameLive(was[key], now[key])) continue;
+    const [described] =
+      now[key] === undefined ? [] : settingsChanges({ [key]: was[key] }, { [key]: now[key] });
+    out.push(
+      described ?? {
+        key,
+        added: [],
+        removed: [],
+        changed: [{ what: key, live: show(was[key]), requested: show(now[key]) }],
+      },
+    );
+  }
+  return out;
+}
+
+/** At most this many items per key in a one-line description. */
+const ITEMS_IN_LINE = 5;
+
+const ticked = (text: string): string => `\`${text.replace(/`/g, "ˋ")}\``;
+
+function items(list: readonly string[]): string {
+  const shown = list.slice(0, ITEMS_IN_LINE).map(ticked).join(", ");
+  return list.length > ITEMS_IN_LINE ? `${shown} and ${list.length - ITEMS_IN_LINE} more` : shown;
+}
+
+/**
+ * "stopWords: added `the`, removed `an`; typoTolerance `minWordSizeForTypos.oneTypo`: `5` → `4`":
+ * one line of plain text (values in code spans) for a refusal or a log, bounded per key.
+ */
+export function describeChanges(changes: readonly KeyChange[]): string {
+  return changes
+    .map((c) => {
+      const parts = [
+        c.added.length > 0 ? `added ${items(c.added)}` : null,
+        c.removed.length > 0 ? `removed ${items(c.removed)}` : null,
+        ...c.changed
+          .slice(0, ITEMS_IN_LINE)
+          .map(
+            (f) =>
+              `${f.what === c.key ? "" : `${ticked(f.what)}: `}${ticked(f.live)} → ${ticked(f.requested)}`,
+          ),
+        c.changed.length > ITEMS_IN_LINE ? `and ${c.changed.length - ITEMS_IN_LINE} more` : null,
+      ].filter(Boolean);
+      return `${c.key}: ${parts.join(", ")}`;
+    })
+    .join("; ");
+}

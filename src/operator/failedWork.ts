@@ -6,10 +6,17 @@ import { failedJobsPage, failedRollup } from "../backends/obanJobs.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
 import type { TriageTally } from "../core/tally.ts";
-import type { FailedRollupCell, FailedWork, ReasonClass, ReasonClassCounts, Source } from "../core/types.ts";
+import type {
+  FailedRollupCell,
+  FailedWork,
+  ReasonClass,
+  ReasonClassCounts,
+  ReplayRef,
+  Source,
+} from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
-import { latestReplays } from "../state/replayLinks.ts";
+import { latestReplays, type ReplayLink } from "../state/replayLinks.ts";
 import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
 import {
   MEILISEARCH_BACKEND,
@@ -202,16 +209,19 @@ async function attachReplays(
   const replays = await latestReplays(ctx.db, stateName, schema.obanScope.prefix, ids);
   for (const entry of entries) {
     const link = entry.source === "oban" ? replays.get(entry.id) : undefined;
-    entry.replayedAs = link
-      ? {
-          jobId: link.replayJobId,
-          state: link.replayState,
-          verification: link.verification,
-          requestedBy: link.requestedBy,
-          at: link.createdAt,
-        }
-      : null;
+    entry.replayedAs = link ? replayRefOf(link) : null;
   }
+}
+
+/** A replay link as a failed row shows it ("replayed as #25 · verified"). */
+export function replayRefOf(link: ReplayLink): ReplayRef {
+  return {
+    jobId: link.replayJobId,
+    state: link.replayState,
+    verification: link.verification,
+    requestedBy: link.requestedBy,
+    at: link.createdAt,
+  };
 }
 
 export async function failedSyncWork(

@@ -5,6 +5,7 @@
 // found, and a revert finds the task first.
 import { getSettings, getTask, newestTaskUid, settingsTasksAfter } from "../backends/meilisearch.ts";
 import { toWire, validateHotApplyPayload } from "../core/settings.ts";
+import { describeChanges, liveValuesMoved } from "../core/settingsDiff.ts";
 import { isOperatorError, OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, finishAudit, writeAudit } from "../state/audit.ts";
 import {
@@ -65,10 +66,36 @@ async function taskFloor(budget: Budget): Promise<number | null> {
 
 const resultOf = (d: Delivered) => ({ uid: d.uid, status: d.status, error: d.error });
 
+/**
+ * A change confirmed from a card must apply to the live values the card showed: when the live
+ * values of its keys moved since (someone else's change, a redeploy), the refusal that says how;
+ * else null. `reviewed` is what the card recorded; without it there is nothing to compare.
+ */
+export function liveMovedRefusal(
+  reviewed: Record<string, unknown> | null | undefined,
+  current: Record<string, unknown>,
+  keys: readonly string[],
+): RefusedError | null {
+  if (!reviewed) return null;
+  const moved = liveValuesMoved(reviewed, current, keys);
+  if (moved.length === 0) return null;
+  return new RefusedError(
+    "live_settings_changed",
+    `the live values changed since this card was posted: ${describeChanges(moved)}; request again to review`,
+    { moved: moved.map((c) => c.key) },
+  );
+}
+
 export async function hotApplyOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
-  input: { settings: unknown; acknowledgeLive: boolean; actor: Actor },
+  input: {
+    settings: unknown;
+    acknowledgeLive: boolean;
+    actor: Actor;
+    /** The live values of the keys as the confirmer reviewed them: refused if they moved since. */
+    reviewedLive?: Record<string, unknown> | null;
+  },
 ): Promise<SettingsTaskResult> {
   const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
@@ -105,6 +132,8 @@ export async function hotApplyOf(
     getSettings(budget.client(READ_TIMEOUT_MS), schema.liveIndex),
     taskFloor(budget),
   ]);
+  const moved = liveMovedRefusal(input.reviewedLive, current, keys);
+  if (moved) return auditRefusal(ctx, moved, { ...audit, target: { keys } });
   const previous = Object.fromEntries(keys.map((k) => [k, current[k] ?? null]));
 
   const { changeId, auditId } = await inTransaction(ctx, async (client) => ({
@@ -229,6 +258,22 @@ export function revertRefusal(change: SettingsChange): RefusedError | null {
   return change.revertedAt ? alreadyReverted(change) : null;
 }
 
+/**
+ * The live values no longer carry what the change applied (someone changed them after it): a
+ * revert would overwrite that. The request and the revert both check it; null when they carry it.
+ */
+export function settingsChangedSince(
+  change: SettingsChange,
+  current: Record<string, unknown>,
+): RefusedError | null {
+  const changed = change.keys.filter((k) => !carriesChange(current[k], change.applied[k]));
+  if (changed.length === 0) return null;
+  return new RefusedError(
+    "settings_changed_since",
+    `the live ${changed.join(", ")} changed after change ${change.id}; reverting would overwrite that (use force to revert anyway)`,
+  );
+}
+
 const notRevertible = (change: SettingsChange) =>
   new RefusedError(
     "not_revertible",
@@ -248,7 +293,12 @@ export const unknownChange = (changeId: number) =>
 export async function revertHotApply(
   ctx: OperatorContext,
   changeId: number,
-  input: { actor: Actor; force?: boolean },
+  input: {
+    actor: Actor;
+    force?: boolean;
+    /** The live values of the change's keys as the confirmer reviewed them: refused if they moved since. */
+    reviewedLive?: Record<string, unknown> | null;
+  },
 ): Promise<SettingsTaskResult> {
   const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
@@ -284,13 +334,15 @@ export async function revertHotApply(
       getSettings(budget.client(READ_TIMEOUT_MS), change.index),
       taskFloor(budget),
     ]);
-    const changed = change.keys.filter((k) => !carriesChange(current[k], change.applied[k]));
-    if (changed.length > 0 && !input.force) {
+    const moved = liveMovedRefusal(input.reviewedLive, current, change.keys);
+    if (moved) {
       await unclaim();
-      return refuse(
-        "settings_changed_since",
-        `the live ${changed.join(", ")} changed after change ${changeId}; reverting would overwrite that (use force to revert anyway)`,
-      );
+      return auditRefusal(ctx, moved, audit);
+    }
+    const changedSince = input.force ? null : settingsChangedSince(change, current);
+    if (changedSince) {
+      await unclaim();
+      return auditRefusal(ctx, changedSince, audit);
     }
     const auditId = await writeAudit(ctx.db, stateName, {
       ...audit,

@@ -15,10 +15,17 @@ import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { checkHandOff } from "./handOff.ts";
-import { hotApplyOf, revertHotApply, revertRefusal, type SettingsTaskResult } from "./hotApply.ts";
+import {
+  hotApplyOf,
+  revertHotApply,
+  revertRefusal,
+  type SettingsTaskResult,
+  settingsChangedSince,
+} from "./hotApply.ts";
 import { type Actor, prepareState } from "./mutation.ts";
 import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
 import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
+import { type CardStanding, standingAfter, standingOf } from "./standing.ts";
 import { checkSwap } from "./swap.ts";
 
 export const mutationRequest = z.discriminatedUnion("kind", [
@@ -67,6 +74,11 @@ export interface RequestPreview {
    * `attempt` of `maxAttempts`; a replay now runs the same work twice.
    */
   retrying?: { at: string | null; attempt: number; maxAttempts: number } | null;
+  /**
+   * Where the schema (and, for a retry, the row) stands in the triage vocabulary at request time,
+   * as `/scrypath failed <schema>` would print it; null when it could not be read.
+   */
+  standing?: CardStanding | null;
 }
 
 export interface SettingsPreview {
@@ -77,18 +89,40 @@ export interface SettingsPreview {
   changes: KeyChange[];
   /** revert: who applied the change it undoes (its confirmer). */
   changedBy: string | null;
+  /**
+   * The live values of the keys as read then (Meilisearch's spelling): the confirm refuses when
+   * they moved since, so nobody applies a diff nobody reviewed. Absent on cards stored before.
+   */
+  live?: Record<string, unknown> | null;
 }
 
-export type RequestOutcome =
+/** The live values of `keys` out of a settings read (a key Meilisearch did not report: null). */
+const liveOf = (live: Record<string, unknown>, keys: readonly string[]) =>
+  Object.fromEntries(keys.map((k) => [k, live[k] ?? null]));
+
+export type RequestOutcome = (
   | { kind: "retry"; result: RetryResult }
   | { kind: "action"; result: ReconcileActionResult }
-  | { kind: "hot_apply" | "revert"; result: SettingsTaskResult };
+  | { kind: "hot_apply" | "revert"; result: SettingsTaskResult }
+) & {
+  /** The standing re-read once the request ran; null when it could not be read in time. */
+  standing?: CardStanding | null;
+};
 
-/** Read what a request would act on and describe it; refuses what cannot possibly run. */
+/**
+ * Read what a request would act on and describe it, with where its schema (and row) stands now;
+ * refuses what cannot possibly run.
+ */
 export async function previewRequest(
   ctx: OperatorContext,
   request: MutationRequest,
 ): Promise<RequestPreview> {
+  const standing = standingOf(ctx, request);
+  const preview = await describeRequest(ctx, request);
+  return { ...preview, standing: await standing };
+}
+
+async function describeRequest(ctx: OperatorContext, request: MutationRequest): Promise<RequestPreview> {
   switch (request.kind) {
     case "retry":
       return previewRetry(ctx, request.schema, request.target);
@@ -157,7 +191,13 @@ export async function previewRequest(
         lastError: null,
         effect: `Changes ${keys.join(", ")} on the live index ${schema.liveIndex} and waits for Meilisearch's settings task; the previous values are kept for a revert.`,
         danger: true,
-        settings: { kind: "hot_apply", readAt: new Date().toISOString(), changes, changedBy: null },
+        settings: {
+          kind: "hot_apply",
+          readAt: new Date().toISOString(),
+          changes,
+          changedBy: null,
+          live: liveOf(live, keys),
+        },
       };
     }
     case "revert": {
@@ -183,6 +223,7 @@ export async function previewRequest(
           readAt: new Date().toISOString(),
           changes: settingsChanges(live, change.previous),
           changedBy: change.requestedBy,
+          live: liveOf(live, change.keys),
         },
       };
     }
@@ -291,6 +332,11 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
       const change = await findChange(ctx.db, ctx.config.state.schema, request.changeId);
       const refusal = change ? revertRefusal(change) : null;
       if (refusal) throw refusal;
+      // An applied change whose values are no longer live: the revert would be refused.
+      if (change?.status === "succeeded") {
+        const refused = settingsChangedSince(change, await getSettings(ctx.meili, change.index));
+        if (refused) throw refused;
+      }
       return;
     }
     case "hot_apply":
@@ -298,11 +344,28 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
   }
 }
 
-/** Execute a confirmed request; every operator call re-reads and re-validates its target. */
+/**
+ * Execute a confirmed request; every operator call re-reads and re-validates its target. The
+ * standing is read again afterwards, so the card can show the figures the request changed.
+ */
 export async function executeRequest(
   ctx: OperatorContext,
   request: MutationRequest,
   actor: Actor,
+  /** What the card showed: a settings change is refused when the live values moved since. */
+  shown?: Pick<RequestPreview, "settings"> | null,
+): Promise<RequestOutcome> {
+  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null);
+  // A settings change moves no failed-work figure: its card keeps the request's, dated.
+  if (request.kind === "hot_apply" || request.kind === "revert") return outcome;
+  return { ...outcome, standing: await standingAfter(ctx, request) };
+}
+
+async function run(
+  ctx: OperatorContext,
+  request: MutationRequest,
+  actor: Actor,
+  reviewedLive: Record<string, unknown> | null,
 ): Promise<RequestOutcome> {
   switch (request.kind) {
     case "retry":
@@ -327,9 +390,13 @@ export async function executeRequest(
           settings: request.settings,
           acknowledgeLive: true,
           actor,
+          reviewedLive,
         }),
       };
     case "revert":
-      return { kind: "revert", result: await revertHotApply(ctx, request.changeId, { actor }) };
+      return {
+        kind: "revert",
+        result: await revertHotApply(ctx, request.changeId, { actor, reviewedLive }),
+      };
   }
 }

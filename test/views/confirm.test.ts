@@ -1,11 +1,16 @@
 import type { Button } from "@slack/types";
 import { describe, expect, it } from "vitest";
 import { ACCESS_MESSAGES } from "../../src/core/access.ts";
+
+import { triageTally } from "../../src/core/tally.ts";
+
 import type { ConfirmationStatus } from "../../src/operator/confirmations/types.ts";
+
 import type { HandOffResult } from "../../src/operator/handOff.ts";
 import type { SettingsTaskResult } from "../../src/operator/hotApply.ts";
 import { mutationRequest, type RequestPreview } from "../../src/operator/requests.ts";
 import type { RetryResult } from "../../src/operator/retry.ts";
+import type { CardStanding } from "../../src/operator/standing.ts";
 import type { SwapResult } from "../../src/operator/swap.ts";
 import type { ReplayObservation, ReplayState } from "../../src/operator/verify.ts";
 import {
@@ -420,6 +425,137 @@ describe("confirmationCard — after the decision", () => {
         expect(hasActions(m)).toBe(status === "pending");
       }
     }
+  });
+});
+
+describe("confirmationCard — standing in the tally's words", () => {
+  const nextAt = minutes(90);
+  // 10 terminal (2 Meilisearch, 8 Oban), 3 of them resolved by a completed replay, 2 retrying, 4 pending.
+  const tally = triageTally({
+    backend: { failed: 2, pending: 1 },
+    queue: { terminal: 8, retrying: 2, pending: 3, nextRetryAt: nextAt },
+    replays: [{ row: "terminal", replayState: "completed", count: 3 }],
+  });
+  const standing = (over: Partial<CardStanding> = {}): CardStanding => ({
+    schema: SCHEMA,
+    label: "posts",
+    readAt: minutes(-2),
+    tally,
+    row: {
+      id: 601,
+      obanState: "discarded",
+      state: "failed",
+      retryAt: null,
+      attempt: 8,
+      maxAttempts: 8,
+      replayedAs: null,
+    },
+    ...over,
+  });
+
+  it("pending: the row and the schema in the failed list's words, read when, and in the fallback text", () => {
+    const m = confirmationCard(ID, retryPreview({ standing: standing() }), state(), viewContext());
+    expectSafe(m, users);
+    const text = visibleText(m);
+    expect(text).toContain(`*Standing now* · read <!date^${unix(minutes(-2))}^`);
+    expect(text).toContain("as `/scrypath failed posts` counts it");
+    expect(text).toContain("*This row:* terminal (`discarded`), not replayed yet");
+    expect(text).toContain("*posts:* 12 failed rows · 3 resolved by replay · 2 retrying · 7 need triage");
+    expect(text).toContain(`Oban tries again <!date^${unix(nextAt)}^`);
+    expect(text).toContain("replayed by the bot 3: 3 completed");
+    expect(text).toContain("4 pending (queued or processing: Meilisearch 1, Oban 3)");
+    expect(m.text).toContain("(posts: 12 failed rows · 3 resolved by replay · 2 retrying · 7 need triage)");
+  });
+
+  it("a replayed row names its replay and its state; a retrying row says retrying", () => {
+    const replayed = standing({
+      row: {
+        ...(standing().row as NonNullable<CardStanding["row"]>),
+        replayedAs: { jobId: 1234, state: "discarded", requestedBy: REQUESTER, at: minutes(-30) },
+      },
+    });
+    const text = visibleText(
+      confirmationCard(ID, retryPreview({ standing: replayed }), state(), viewContext()),
+    );
+    expect(text).toContain(
+      `*This row:* terminal (\`discarded\`)\n:repeat: replayed as #1234 · discarded at <!date^`,
+    );
+    const retrying = standing({
+      row: {
+        ...(standing().row as NonNullable<CardStanding["row"]>),
+        obanState: "retryable",
+        state: "retrying",
+        retryAt: nextAt,
+        attempt: 2,
+      },
+    });
+    expect(
+      visibleText(confirmationCard(ID, retryPreview({ standing: retrying }), state(), viewContext())),
+    ).toContain("*This row:* retrying (`retryable`), not replayed yet");
+  });
+
+  it("a plane that was not read is unknown, never zero; no failed work is said plainly", () => {
+    const unread = standing({ row: null, tally: { ...tally, read: { backend: false, queue: true } } });
+    const m = confirmationCard(ID, swapPreview({ standing: unread }), state(), viewContext());
+    expectSafe(m, users);
+    expect(visibleText(m)).toContain(
+      "*posts:* the failed-work figures are unknown: Meilisearch could not be read.",
+    );
+    expect(visibleText(m)).not.toContain("need triage");
+    expect(m.text).not.toContain("(posts:");
+    const clean = triageTally({
+      backend: { failed: 0, pending: 0 },
+      queue: { terminal: 0, retrying: 0, pending: 0, nextRetryAt: null },
+      replays: [],
+    });
+    const none = confirmationCard(
+      ID,
+      swapPreview({ standing: standing({ row: null, tally: clean }) }),
+      state(),
+      viewContext(),
+    );
+    expect(visibleText(none)).toContain("*posts:* no failed sync work");
+    expect(none.text).toContain("(posts: no failed sync work)");
+  });
+
+  it("decided: the figures re-read after it ran, or else those of the request, dated as such", () => {
+    const after = standing({
+      readAt: minutes(-1),
+      tally: { ...tally, needsTriage: 6, resolved: 4 },
+    });
+    const preview = retryPreview({ standing: standing() });
+    const done = confirmationCard(
+      ID,
+      preview,
+      decided("done", {
+        outcome: { ...outcomeOf({ kind: "retry", result: retryResult() }), standing: after },
+      }),
+      viewContext(),
+    );
+    expectSafe(done, users);
+    expect(visibleText(done)).toContain(`*Standing after this ran* · read <!date^${unix(minutes(-1))}^`);
+    expect(visibleText(done)).toContain("4 resolved by replay · 2 retrying · 6 need triage");
+    for (const status of ["cancelled", "expired", "failed"] as const) {
+      const m = confirmationCard(ID, preview, decided(status), viewContext());
+      expectSafe(m, users);
+      expect(visibleText(m)).toContain(
+        `*Standing when requested* · figures as of <!date^${unix(minutes(-2))}^`,
+      );
+      expect(visibleText(m)).toContain("7 need triage");
+    }
+    // outcomeOf carries the re-read standing onto the card.
+    expect(outcomeOf({ kind: "retry", result: retryResult(), standing: after }).standing).toBe(after);
+  });
+
+  it("escapes a hostile schema label and stays valid Block Kit", () => {
+    const m = confirmationCard(
+      ID,
+      retryPreview({ standing: standing({ label: "<!channel> *x*" }) }),
+      state(),
+      viewContext(),
+    );
+    expectSafe(m, users);
+    expect(JSON.stringify(m)).not.toContain("<!channel>");
   });
 });
 

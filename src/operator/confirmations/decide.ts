@@ -108,7 +108,7 @@ async function execute(
   // pool's timeouts), so a card whose database went away is not held up twice.
   let failureAudit: Promise<void> = Promise.resolve();
   try {
-    result = await executeRequest(lc.ctx, req, actor);
+    result = await executeRequest(lc.ctx, req, actor, preview);
     ending = { kind: "executed", result };
     summary = summaryOf(result);
   } catch (error) {

@@ -12,6 +12,7 @@ import {
   type RequestOutcome,
   type RequestPreview,
 } from "../requests.ts";
+import { cardStanding } from "../standing.ts";
 import type { CardState, ConfirmationView } from "./types.ts";
 
 /** A stored request, parsed back: what to do, and what its card said it would do. */
@@ -47,9 +48,11 @@ const stored = z.object({
           }),
         ),
         changedBy: z.string().nullable(),
+        live: z.record(z.string(), z.unknown()).nullish(),
       })
       .nullish(),
     retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
+    standing: cardStanding.nullish(),
   }),
 });
 

@@ -9,6 +9,7 @@ import type {
   SwapResult,
 } from "../../../src/operator/index.ts";
 import type { RequestOutcome } from "../../../src/operator/requests.ts";
+import { cardStanding } from "../../../src/operator/standing.ts";
 import type { Confirmation } from "../../../src/state/confirmations.ts";
 import { outcomeOf } from "../../../views/confirm.ts";
 
@@ -126,5 +127,56 @@ describe("viewOf: what a surface may know of a confirmation", () => {
     });
     expect(view).not.toHaveProperty("request");
     expect(view).not.toHaveProperty("result");
+  });
+});
+
+describe("a card's stored standing", () => {
+  const standing = (replayed: Record<string, number>) => ({
+    schema: "MyApp.Blog.Post",
+    label: "posts",
+    readAt: "2026-12-07T07:00:00.000Z",
+    tally: {
+      terminal: { backend: 0, queue: 2, total: 2 },
+      retrying: { total: 0, nextAt: null },
+      pending: { backend: 0, queue: 0, total: 0 },
+      replayed,
+      resolved: 1,
+      rows: 2,
+      needsTriage: 1,
+      read: { backend: true, queue: true },
+    },
+    row: {
+      id: 7,
+      obanState: "discarded",
+      state: "failed",
+      retryAt: null,
+      attempt: 3,
+      maxAttempts: 3,
+      replayedAs: {
+        jobId: 9,
+        state: "completed",
+        verification: "verified",
+        requestedBy: "U1",
+        at: "2026-12-07T06:00:00.000Z",
+      },
+    },
+  });
+
+  it("keeps the verified count and the replay's verdict through the round trip", () => {
+    const parsed = cardStanding.parse(
+      JSON.parse(
+        JSON.stringify(standing({ pending: 0, completed: 0, verified: 1, failed: 0, gone: 0, total: 1 })),
+      ),
+    );
+    expect(parsed.tally?.replayed.verified).toBe(1);
+    expect(parsed.row?.replayedAs?.verification).toBe("verified");
+  });
+
+  it("reads a card stored before verdicts were kept as zero verified", () => {
+    const old = standing({ pending: 0, completed: 1, failed: 0, gone: 0, total: 1 });
+    old.row.replayedAs = { ...old.row.replayedAs, verification: undefined as unknown as string };
+    const parsed = cardStanding.parse(JSON.parse(JSON.stringify(old)));
+    expect(parsed.tally?.replayed).toMatchObject({ completed: 1, verified: 0 });
+    expect(parsed.row?.replayedAs?.verification).toBeUndefined();
   });
 });
