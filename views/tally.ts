@@ -3,7 +3,6 @@
 import {
   REPLAY_OUTCOMES,
   type ReplayOutcome,
-  replayOutcome,
   replayOutcomeOf,
   resolvesRow,
   type TriageTally,
