@@ -11,7 +11,8 @@ import {
   type Queryable,
 } from "../backends/obanJobs.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
-import { FAILED_OBAN_STATES, type FailedWork, type ObanJob } from "../core/types.ts";
+import { FAILED_OBAN_STATES } from "../core/states.ts";
+import type { FailedWork, ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, recordReplay } from "../state/replayLinks.ts";
