@@ -17,7 +17,7 @@ import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, recordReplay } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
-import { type Actor, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
 export interface RetryResult {
@@ -226,14 +226,11 @@ export async function retryOf(
 ): Promise<RetryResult> {
   const stateName = await prepareState(ctx);
   const { source, id } = parseRetryTarget(target);
-  const audit = {
-    actor: actor.id,
-    action: AUDIT_ACTIONS.retry,
+  const audit = auditEntry(actor, AUDIT_ACTIONS.retry, {
     schema: schema.module,
     index: schema.liveIndex,
     target: { source: source ?? "oban", id },
-    context: actor.context ?? {},
-  };
+  });
   const refuse = (refusal: RefusedError) => auditRefusal(ctx, refusal, audit);
 
   const scope = schema.obanScope;
