@@ -2,12 +2,10 @@
 // Scrypath's reference inspector scopes it (queue + `args.schema`), and written so Oban's own
 // indexes serve it: `state = ANY(...) AND queue = $n` for the (state, queue, …) btree and
 // `args @> {"schema": …}` for the GIN index on args.
-import type pg from "pg";
 import { QUEUE_TEXT_RULES } from "../core/reasonClass.ts";
 import { FAILED_OBAN_STATES, QUEUE_RETRYING_STATES, UNFINISHED_STATES } from "../core/states.ts";
 import type { FailedRollupCell, ObanJob, ReasonClass } from "../core/types.ts";
-
-export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+import type { Queryable } from "./postgres.ts";
 
 /** Which jobs belong to a schema: its Oban prefix, queue and `Elixir.`-prefixed module. */
 export interface ObanScope {

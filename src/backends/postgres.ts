@@ -156,6 +156,9 @@ function cutConnection(client: pg.PoolClient): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
+/** A pool or a client checked out of it (in a transaction): what a statement runs on. */
+export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+
 /**
  * Run `work` in one transaction on a client checked out of `pool`: the one way the bot checks out
  * a client. While checked out the client has an 'error' listener (a connection that dies must not

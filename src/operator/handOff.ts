@@ -2,7 +2,8 @@
 // custom documents), so the bot hands them off: it enqueues one job for a worker the schema's
 // config names, or refuses with the exact mix command to run. Never two unfinished hand-offs
 // for the same schema and action: the check and the insert share a transaction and a lock.
-import { type InsertedJob, insertObanJob, type Queryable, unfinishedJob } from "../backends/obanJobs.ts";
+import { type InsertedJob, insertObanJob, unfinishedJob } from "../backends/obanJobs.ts";
+import type { Queryable } from "../backends/postgres.ts";
 import { RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import type { OperatorContext, ResolvedSchema } from "./context.ts";

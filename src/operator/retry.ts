@@ -3,13 +3,8 @@
 // row are written in the same transaction, under a per-job advisory lock, so concurrent
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
-import {
-  findJob,
-  type InsertedJob,
-  insertObanJob,
-  type ObanScope,
-  type Queryable,
-} from "../backends/obanJobs.ts";
+import { findJob, type InsertedJob, insertObanJob, type ObanScope } from "../backends/obanJobs.ts";
+import type { Queryable } from "../backends/postgres.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
 import { FAILED_OBAN_STATES } from "../core/states.ts";
 import type { FailedWork, ObanJob } from "../core/types.ts";

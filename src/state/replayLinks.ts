@@ -1,9 +1,7 @@
 // Which failed job was replayed as which new job, by whom and when.
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
 import { FAILED_OBAN_STATES } from "../core/states.ts";
 import { stateSchema } from "./migrations.ts";
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 export interface ReplayLink {
   failedJobId: number;
