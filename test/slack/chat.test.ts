@@ -133,7 +133,7 @@ describe("chat: bounded retries of the bot's own Slack calls", () => {
     await expect(chat.post(channel, MESSAGE)).rejects.toMatchObject({ reason: "http_503" });
     expect(fake.callsTo("chat.postMessage").filter((c) => c.body.channel === channel)).toHaveLength(2);
     expect(postsIn()).toBe(1);
-    expect(await count("scrypath_bot_slack_retries_total")).not.toContain("chat.postMessage");
+    expect(await count("scrypath_bot_slack_retries_total")).not.toContain('method="chat.postMessage"');
   });
 
   it("hands a post's 429 back at once, with Slack's Retry-After for a caller that paces itself", async () => {
