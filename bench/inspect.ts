@@ -5,7 +5,7 @@ import os from "node:os";
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
 import { classifyQueueJob } from "../src/core/reasonClass.ts";
-import { FAILED_OBAN_STATES } from "../src/core/types.ts";
+import { FAILED_OBAN_STATES } from "../src/core/states.ts";
 import { sqlName } from "./floor.ts";
 import type { CapturedSql } from "./measure.ts";
 

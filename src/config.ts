@@ -1,11 +1,13 @@
 // The bot's configuration: one YAML file, `${VAR}` substituted from the environment,
 // validated by one zod schema. Invalid files are refused with messages that name the key path.
+// The schema also gives every default and normalises what it read (module names without
+// `Elixir.`, absent optional keys as null, digest schema references resolved); the `Config`
+// types are inferred from it.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { cronProblem, isTimeZone } from "./core/cron.ts";
-import type { DigestWhen } from "./core/digest.ts";
 import { stripElixir } from "./core/naming.ts";
 import { didYouMean, resolveSchemaRef } from "./core/schemaRef.ts";
 import { normalizeSettings } from "./core/settings.ts";
@@ -16,6 +18,8 @@ const MODULE_PATTERN = /^(Elixir\.)?[A-Z][A-Za-z0-9_]*(\.[A-Z][A-Za-z0-9_]*)*$/;
 const IDENTIFIER_PATTERN = /^[a-z_][a-z0-9_]*$/;
 
 const nonEmpty = z.string().trim().min(1, "expected a non-empty string");
+/** An optional key whose absence reads as null. */
+const orNull = <T extends z.ZodType>(schema: T) => schema.optional().transform((value) => value ?? null);
 /** Seconds, or a string such as "15m", "1h", "90s". */
 const duration = z.union([
   z.number().int().positive(),
@@ -59,6 +63,17 @@ const contractSchema = z
     }
   });
 
+function toContract(raw: z.output<typeof contractSchema>): SchemaContract {
+  const { recognized, unrecognized } = normalizeSettings(raw.settings);
+  return {
+    fields: raw.fields,
+    filterable: raw.filterable,
+    sortable: raw.sortable,
+    faceting: raw.faceting ?? null,
+    settings: { ...recognized, ...unrecognized },
+  };
+}
+
 const handOffWorkerSchema = z
   .object({
     worker: z
@@ -69,18 +84,23 @@ const handOffWorkerSchema = z
     maxAttempts: z.number().int().positive().default(1),
   })
   .strict();
+const handOffWorker = orNull(handOffWorkerSchema.transform((w) => ({ ...w, worker: stripElixir(w.worker) })));
 
 const schemaEntry = z
   .object({
-    module: z.string().regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Blog.Post"),
-    alias: nonEmpty.optional(),
+    /** Module name; read without the `Elixir.` prefix, e.g. `MyApp.Blog.Post`. */
+    module: z
+      .string()
+      .regex(MODULE_PATTERN, "expected an Elixir module name such as MyApp.Blog.Post")
+      .transform(stripElixir),
+    alias: orNull(nonEmpty),
     syncMode: z.enum(["inline", "manual", "oban"]).default("inline"),
-    obanQueue: nonEmpty.optional(),
+    obanQueue: orNull(nonEmpty),
     obanMaxAttempts: z.number().int().positive().default(8),
-    indexPrefix: nonEmpty.optional(),
-    contract: contractSchema.optional(),
-    reindexWorker: handOffWorkerSchema.optional(),
-    backfillWorker: handOffWorkerSchema.optional(),
+    indexPrefix: orNull(nonEmpty),
+    contract: orNull(contractSchema.transform(toContract)),
+    reindexWorker: handOffWorker,
+    backfillWorker: handOffWorker,
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -128,21 +148,21 @@ const digestEntry = z
       .array(nonEmpty)
       .min(1, "expected at least one schema, or leave schemas out for all")
       .optional(),
+    /** always: every slot; degraded: only when posture is not ok; changed: only when the content changed. */
     when: z.enum(["always", "degraded", "changed"]).default("changed"),
     /** User group mentioned when the digest is degraded. */
-    mention: z
-      .string()
-      .regex(/^S[A-Z0-9]+$/, "expected a Slack user group id such as S0123ABCD")
-      .optional(),
+    mention: orNull(z.string().regex(/^S[A-Z0-9]+$/, "expected a Slack user group id such as S0123ABCD")),
   })
   .strict();
 
-const configSchema = z
+const configObject = z
   .object({
     meilisearch: z
       .object({
-        url: z.url({ protocol: /^https?$/, message: "expected an http(s) URL" }),
-        apiKey: nonEmpty.optional(),
+        url: z
+          .url({ protocol: /^https?$/, message: "expected an http(s) URL" })
+          .transform((url) => url.replace(/\/+$/, "")),
+        apiKey: orNull(nonEmpty),
         timeoutMs: z.number().int().positive().default(10_000),
         /** How long mutations wait for their Meilisearch task (swap, settings). */
         taskWaitMs: z.number().int().positive().default(15_000),
@@ -180,7 +200,7 @@ const configSchema = z
           });
         }
       }),
-    indexPrefix: nonEmpty.optional(),
+    indexPrefix: orNull(nonEmpty),
     schemas: z.array(schemaEntry).default([]),
     slack: z
       .object({
@@ -193,7 +213,7 @@ const configSchema = z
         verifyTimeout: duration.default("5m").transform(durationSeconds),
       })
       .strict()
-      .default({ dashboardLinks: {}, verifyTimeout: 300 }),
+      .prefault({}),
     access: z
       .object({
         /** Channel ids where the bot answers; empty means everywhere. */
@@ -211,7 +231,7 @@ const configSchema = z
               .default([]),
           })
           .strict()
-          .default({ users: [], usergroups: [] }),
+          .prefault({}),
         /** The requester cannot confirm their own request. */
         twoPersonRule: z.boolean().default(false),
         /** How long a confirmation card stays valid: seconds, or "15m", "1h", "90s". */
@@ -223,13 +243,8 @@ const configSchema = z
         auditReaders: z.enum(["operators", "everyone"]).default("operators"),
       })
       .strict()
-      .default({
-        channels: [],
-        operators: { users: [], usergroups: [] },
-        twoPersonRule: false,
-        confirmationTtl: 900,
-        auditReaders: "operators",
-      }),
+      .prefault({}),
+    /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
     state: z
       .object({
         schema: z
@@ -238,12 +253,14 @@ const configSchema = z
           .default("scrypath_bot"),
       })
       .strict()
-      .default({ schema: "scrypath_bot" }),
+      .prefault({}),
     digests: z.array(digestEntry).default([]),
     /** How late a digest may still be posted after its slot (catch-up after downtime): seconds, or "1h". */
     digestGrace: duration.default("1h").transform(durationSeconds),
   })
-  .strict()
+  .strict();
+
+const configSchema = configObject
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();
     c.schemas.forEach((s, i) => {
@@ -260,12 +277,20 @@ const configSchema = z
       }
     });
     digestIssues(c, ctx);
-  });
+  })
+  .transform((c) => ({
+    ...c,
+    digests: c.digests.map((d) => ({
+      ...d,
+      /** Resolved module names; null means every configured schema. */
+      schemas: d.schemas ? resolvedModules(d.schemas, c.schemas) : null,
+    })),
+  }));
 
 /** Digest names are unique, and every schema a digest names resolves to one configured schema. */
 function digestIssues(
   c: {
-    schemas: { module: string; alias?: string | undefined }[];
+    schemas: { module: string; alias: string | null }[];
     digests: { name: string; schemas?: string[] }[];
   },
   ctx: z.RefinementCtx,
@@ -293,77 +318,10 @@ function digestIssues(
   });
 }
 
-type RawConfig = z.infer<typeof configSchema>;
-
-export interface HandOffWorker {
-  worker: string;
-  queue: string;
-  maxAttempts: number;
-}
-
-export interface SchemaConfig {
-  /** Module name without the `Elixir.` prefix, e.g. `MyApp.Blog.Post`. */
-  module: string;
-  alias: string | null;
-  syncMode: SyncMode;
-  obanQueue: string | null;
-  obanMaxAttempts: number;
-  indexPrefix: string | null;
-  contract: SchemaContract | null;
-  reindexWorker: HandOffWorker | null;
-  backfillWorker: HandOffWorker | null;
-}
-
-export interface DigestConfig {
-  /** Unique, `[a-z0-9-]`. */
-  name: string;
-  /** Slack channel id the digest is posted to. */
-  channel: string;
-  /** node-cron expression (five fields), read in `timezone`. */
-  cron: string;
-  /** IANA time zone name. */
-  timezone: string;
-  /** Resolved module names; null means every configured schema. */
-  schemas: string[] | null;
-  /** always: every slot; degraded: only when posture is not ok; changed: only when the content changed. */
-  when: DigestWhen;
-  /** Slack user group id mentioned when the digest is degraded. */
-  mention: string | null;
-}
-
-export interface Config {
-  meilisearch: { url: string; apiKey: string | null; timeoutMs: number; taskWaitMs: number };
-  database: {
-    url: string;
-    obanPrefix: string;
-    poolSize: number;
-    connectTimeoutMs: number;
-    statementTimeoutMs: number;
-    queryTimeoutMs: number;
-    keepAliveInitialDelayMs: number;
-    claimTimeoutMs: number;
-  };
-  indexPrefix: string | null;
-  schemas: SchemaConfig[];
-  /** The bot's own tables (audit log, replay links, settings changes) live in this Postgres schema. */
-  state: { schema: string };
-  slack: {
-    dashboardLinks: { job?: string; index?: string; runbook?: string };
-    /** Seconds the verification reply follows a retry. */
-    verifyTimeout: number;
-  };
-  access: {
-    channels: string[];
-    operators: { users: string[]; usergroups: string[] };
-    twoPersonRule: boolean;
-    /** Seconds. */
-    confirmationTtl: number;
-    auditReaders: "operators" | "everyone";
-  };
-  digests: DigestConfig[];
-  /** Seconds after its slot that a digest may still be posted (catch-up after downtime). */
-  digestGrace: number;
-}
+export type Config = z.output<typeof configSchema>;
+export type SchemaConfig = Config["schemas"][number];
+export type HandOffWorker = NonNullable<SchemaConfig["reindexWorker"]>;
+export type DigestConfig = Config["digests"][number];
 
 function durationSeconds(value: number | string): number {
   if (typeof value === "number") return value;
@@ -406,9 +364,9 @@ function substituteEnv(
 
 /** The keys each object level accepts, for "did you mean" hints on unknown keys. */
 const KNOWN_KEYS: Record<string, string[]> = {
-  "": Object.keys(configSchema.shape),
-  meilisearch: Object.keys(configSchema.shape.meilisearch.shape),
-  database: Object.keys(configSchema.shape.database.shape),
+  "": Object.keys(configObject.shape),
+  meilisearch: Object.keys(configObject.shape.meilisearch.shape),
+  database: Object.keys(configObject.shape.database.shape),
   "schemas.*": Object.keys(schemaEntry.shape),
   "schemas.*.contract": Object.keys(contractSchema.shape),
   "schemas.*.contract.faceting": Object.keys(facetingSchema.in.shape),
@@ -464,66 +422,20 @@ function formatIssues(error: z.ZodError, unset: Map<string, string>, source: str
   );
 }
 
-function toContract(raw: NonNullable<RawConfig["schemas"][number]["contract"]>): SchemaContract {
-  const { recognized, unrecognized } = normalizeSettings(raw.settings);
-  return {
-    fields: raw.fields,
-    filterable: raw.filterable,
-    sortable: raw.sortable,
-    faceting: raw.faceting ?? null,
-    settings: { ...recognized, ...unrecognized },
-  };
-}
-
 /** Validate an already-parsed config object (YAML document or test fixture). */
 export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env, source = "config"): Config {
   const unset = new Map<string, string>();
   const substituted = substituteEnv(input ?? {}, env, [], unset);
   const result = configSchema.safeParse(substituted);
   if (!result.success) throw formatIssues(result.error, unset, source);
-  const raw = result.data;
-  return {
-    meilisearch: {
-      url: raw.meilisearch.url.replace(/\/+$/, ""),
-      apiKey: raw.meilisearch.apiKey ?? null,
-      timeoutMs: raw.meilisearch.timeoutMs,
-      taskWaitMs: raw.meilisearch.taskWaitMs,
-    },
-    database: raw.database,
-    indexPrefix: raw.indexPrefix ?? null,
-    schemas: raw.schemas.map((s) => ({
-      module: stripElixir(s.module),
-      alias: s.alias ?? null,
-      syncMode: s.syncMode,
-      obanQueue: s.obanQueue ?? null,
-      obanMaxAttempts: s.obanMaxAttempts,
-      indexPrefix: s.indexPrefix ?? null,
-      contract: s.contract ? toContract(s.contract) : null,
-      reindexWorker: s.reindexWorker
-        ? { ...s.reindexWorker, worker: stripElixir(s.reindexWorker.worker) }
-        : null,
-      backfillWorker: s.backfillWorker
-        ? { ...s.backfillWorker, worker: stripElixir(s.backfillWorker.worker) }
-        : null,
-    })),
-    state: raw.state,
-    slack: raw.slack,
-    access: raw.access,
-    digests: raw.digests.map((d) => ({
-      name: d.name,
-      channel: d.channel,
-      cron: d.cron,
-      timezone: d.timezone,
-      schemas: d.schemas ? resolvedModules(d.schemas, raw.schemas) : null,
-      when: d.when,
-      mention: d.mention ?? null,
-    })),
-    digestGrace: raw.digestGrace,
-  };
+  return result.data;
 }
 
 /** Module names (without `Elixir.`) of already validated schema references, without repeats. */
-function resolvedModules(refs: string[], schemas: RawConfig["schemas"]): string[] {
+function resolvedModules(
+  refs: string[],
+  schemas: readonly { module: string; alias: string | null }[],
+): string[] {
   const modules = refs.flatMap((ref) => {
     const found = resolveSchemaRef(ref, schemas);
     return found.ok ? [stripElixir(found.schema.module)] : [];

@@ -2,7 +2,7 @@
 // each bounded by a short timeout; errors are one redacted line naming what failed.
 import { type DbPool, type DbQuery, describeDatabase, postgresError } from "./backends/postgres.ts";
 import { firstLine, redactText } from "./core/redact.ts";
-import { withTimeout } from "./operator/bounded.ts";
+import { withTimeout } from "./timeout.ts";
 
 export interface Check {
   ok: boolean;
@@ -36,7 +36,9 @@ async function checkPostgres(deps: ReadinessDeps, ms: number): Promise<Check> {
   query.catch(() => {});
   try {
     const what = `Postgres at ${where}`;
-    await withTimeout(query, ms, what, () => new CheckTimeout(`${what} did not answer within ${ms} ms`));
+    await withTimeout(query, ms, () => {
+      throw new CheckTimeout(`${what} did not answer within ${ms} ms`);
+    });
     return { ok: true };
   } catch (error) {
     if (error instanceof CheckTimeout) return failure(error.message);

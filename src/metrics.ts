@@ -13,7 +13,7 @@ export interface Metrics {
   backendErrors: Counter<"backend">;
   /** Failed calls to Slack: Web API methods by name, response_url posts as "response_url". */
   slackApiErrors: Counter<"method" | "reason">;
-  /** 429 answers from Slack, and the seconds Slack asked to wait (Retry-After). */
+  /** 429 answers from Slack, and the seconds Slack asked to wait (Retry-After): the clients' rate_limited event. */
   slackRateLimited: Counter<"method">;
   slackRateLimitWaitSeconds: Counter<"method">;
   /** "Still working" notes posted because the answer took longer than the threshold. */
@@ -22,7 +22,7 @@ export interface Metrics {
   unexpectedErrors: Counter<"where">;
   /** Confirmation requests by kind (retry, backfill, reindex, swap, hot_apply, revert) and outcome. */
   confirmations: Counter<"kind" | "outcome">;
-  /** Calls to Slack the bot retried itself (chat.postMessage, chat.update…), by method and reason. */
+  /** Slack calls retried by the Web API client's retry policy (chat.update, reads…; never chat.postMessage), by method and reason. */
   slackRetries: Counter<"method" | "reason">;
   /** Retry verifications that reached a final state, by state. */
   verifications: Counter<"state">;
@@ -98,7 +98,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     }),
     slackRetries: new Counter({
       name: "scrypath_bot_slack_retries_total",
-      help: "Slack Web API calls retried by the bot after a rate limit, a 5xx or a network error, by method and reason.",
+      help: "Slack Web API calls retried after a rate limit, a 5xx or a network error (never chat.postMessage), by method and reason.",
       labelNames: ["method", "reason"],
       registers,
     }),

@@ -37,7 +37,7 @@ export function createMeiliClient(config: MeiliConfig): Meilisearch {
  * The same server and key with its own per-request timeout, for a step that must end by a
  * deadline (the client aborts the request when it passes).
  */
-export function withTimeout(client: Meilisearch, timeoutMs: number): Meilisearch {
+export function withRequestTimeout(client: Meilisearch, timeoutMs: number): Meilisearch {
   return new Meilisearch({ ...client.config, timeout: Math.max(1, Math.ceil(timeoutMs)) });
 }
 
@@ -252,7 +252,7 @@ export async function waitForTask(
   const poller = () =>
     options.requestTimeoutMs === undefined
       ? client
-      : withTimeout(client, Math.max(250, Math.min(options.requestTimeoutMs, deadline - Date.now())));
+      : withRequestTimeout(client, Math.max(250, Math.min(options.requestTimeoutMs, deadline - Date.now())));
   let last: MeiliTask | null = null;
   for (;;) {
     try {
@@ -381,7 +381,7 @@ export async function sendSettings(
 ): Promise<SettingsDelivery> {
   const host = client.config.host;
   try {
-    const task = await withTimeout(client, timeoutMs).index(index).updateSettings(settings);
+    const task = await withRequestTimeout(client, timeoutMs).index(index).updateSettings(settings);
     return { answered: true, taskUid: task.taskUid };
   } catch (error) {
     if (error instanceof MeilisearchApiError) {

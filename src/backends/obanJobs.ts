@@ -2,11 +2,10 @@
 // Scrypath's reference inspector scopes it (queue + `args.schema`), and written so Oban's own
 // indexes serve it: `state = ANY(...) AND queue = $n` for the (state, queue, …) btree and
 // `args @> {"schema": …}` for the GIN index on args.
-import type pg from "pg";
 import { QUEUE_TEXT_RULES } from "../core/reasonClass.ts";
-import { FAILED_OBAN_STATES, type FailedRollupCell, type ObanJob, type ReasonClass } from "../core/types.ts";
-
-export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
+import { FAILED_OBAN_STATES, QUEUE_RETRYING_STATES, UNFINISHED_STATES } from "../core/states.ts";
+import type { FailedRollupCell, ObanJob, ReasonClass } from "../core/types.ts";
+import type { Queryable } from "./postgres.ts";
 
 /** Which jobs belong to a schema: its Oban prefix, queue and `Elixir.`-prefixed module. */
 export interface ObanScope {
@@ -412,9 +411,6 @@ export async function insertObanJob(db: Queryable, prefix: string, job: NewJob):
   };
 }
 
-/** States in which a job has not finished yet. */
-export const UNFINISHED_STATES = ["available", "suspended", "scheduled", "executing", "retryable"] as const;
-
 /** The newest unfinished job of `worker` whose args contain `match`, if any. */
 export async function unfinishedJob(
   db: Queryable,
@@ -445,7 +441,7 @@ export async function jobStates(db: Queryable, prefix: string, ids: number[]): P
 
 /** When Oban next tries one of the scope's retryable jobs: the earliest `scheduled_at`, or null. */
 export async function nextRetryAt(db: Queryable, scope: ObanScope): Promise<Date | null> {
-  const known = await knownStates(db, scope.prefix, ["retryable"]);
+  const known = await knownStates(db, scope.prefix, QUEUE_RETRYING_STATES);
   if (known.length === 0) return null;
   const { rows } = await db.query<{ at: Date | null }>(
     `SELECT min(j.scheduled_at) AS at FROM ${table(scope.prefix)} j WHERE ${scoped(scope.prefix)}`,

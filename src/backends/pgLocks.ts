@@ -3,6 +3,7 @@
 // another session. Asked over a fresh connection with short timeouts, because the pool's own
 // connections are the ones stuck; never throws (no answer means "not known to be a lock").
 import pg from "pg";
+import { withTimeout } from "../timeout.ts";
 
 export interface TableRef {
   schema: string;
@@ -31,10 +32,6 @@ export async function findBlockingLock(
     application_name: "scrypath-bot lock check",
   });
   client.on("error", () => {});
-  let timer: NodeJS.Timeout | undefined;
-  const gaveUp = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), timeoutMs + 500);
-  });
   const check = (async (): Promise<LockHolder | null> => {
     await client.connect();
     const { rows } = await client.query<{ relation: string; pid: number; mode: string }>(
@@ -52,9 +49,8 @@ export async function findBlockingLock(
     return row ? { relation: row.relation, pid: row.pid ?? null, mode: row.mode ?? null } : null;
   })().catch(() => null);
   try {
-    return await Promise.race([check, gaveUp]);
+    return await withTimeout(check, timeoutMs + 500, () => null);
   } finally {
-    clearTimeout(timer);
     client.end().catch(() => {});
   }
 }

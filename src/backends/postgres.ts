@@ -2,6 +2,7 @@
 // one-sentence operator errors.
 import pg from "pg";
 import { type ErrorCode, OperatorError } from "../errors.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** The pool and a checked-out client, named here so no module outside backends/state imports pg. */
 export type DbPool = pg.Pool;
@@ -128,28 +129,21 @@ export async function commitOutcome(pool: pg.Pool, xid: string, withinMs: number
   const until = Date.now() + withinMs;
   for (;;) {
     const left = Math.max(until - Date.now(), 1);
-    let timer: NodeJS.Timeout | undefined;
     const ask = pool.query<{ s: string | null }>({
       text: "SELECT txid_status($1::bigint) AS s",
       values: [xid],
       query_timeout: left,
     } as pg.QueryConfig);
-    ask.catch(() => {});
     try {
-      const { rows } = await Promise.race([
-        ask,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("no answer")), left);
-        }),
-      ]);
+      const { rows } = await withTimeout(ask, left, () => {
+        throw new Error("no answer");
+      });
       const status = rows[0]?.s ?? null;
       if (status === "committed" || status === "aborted") return status;
       // Null: too old for the commit log. "in progress": the lost backend has not ended yet.
       if (status === null) return null;
     } catch {
       // Still unreachable; ask again while there is time.
-    } finally {
-      clearTimeout(timer);
     }
     if (Date.now() >= until) return null;
     await sleep(Math.min(200, Math.max(until - Date.now(), 0)));
@@ -171,6 +165,9 @@ function connectionUsable(error: unknown): boolean {
 function cutConnection(client: pg.PoolClient): void {
   (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
+
+/** A pool or a client checked out of it (in a transaction): what a statement runs on. */
+export type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 /**
  * Run `work` in one transaction on a client checked out of `pool`: the one way the bot checks out
@@ -259,12 +256,10 @@ export async function transaction<T>(
 async function checkout(pool: pg.Pool, deadlineMs: number | undefined): Promise<pg.PoolClient> {
   const connecting = pool.connect();
   if (deadlineMs === undefined) return connecting;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TransactionDeadline(deadlineMs)), deadlineMs);
-  });
   try {
-    return await Promise.race([connecting, late]);
+    return await withTimeout(connecting, deadlineMs, () => {
+      throw new TransactionDeadline(deadlineMs);
+    });
   } catch (error) {
     if (error instanceof TransactionDeadline) {
       connecting.then(
@@ -273,8 +268,6 @@ async function checkout(pool: pg.Pool, deadlineMs: number | undefined): Promise<
       );
     }
     throw error;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -10,12 +10,12 @@ import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
-import { withTimeout } from "../operator/bounded.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import type { MutationRequest } from "../operator/requests.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
+import { withTimeout } from "../timeout.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
 import {
   COMMANDS,
@@ -456,7 +456,7 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
   } finally {
     if (operator) {
       const closing = operator.close().catch(() => {});
-      await withTimeout(closing, CLOSE_TIMEOUT_MS, "closing the operator").catch(() => {});
+      await withTimeout(closing, CLOSE_TIMEOUT_MS, () => {});
     }
   }
 }

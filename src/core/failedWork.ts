@@ -2,7 +2,7 @@
 // internally by `source:id` so a task uid and a job id never collide.
 import { classifyBackendError, classifyQueueJob, queueSignalText } from "./reasonClass.ts";
 import { firstLine, redactText } from "./redact.ts";
-import { parseTimestamp } from "./states.ts";
+import { NOT_FAILED_STATES, parseTimestamp } from "./states.ts";
 import type { FailedWork, MeiliTask, ObanJob, Operation, RecoveryAction, Source, SyncMode } from "./types.ts";
 
 export const UPSERT_WORKER = "Scrypath.Oban.UpsertWorker";
@@ -131,14 +131,7 @@ export function parseRowKey(key: string): { source: Source; id: number } | null 
 
 // A replay that is pending, running, retrying or done blocks another retry of the same failed
 // job (`already_replayed`); only a replay that itself failed (discarded, cancelled) does not.
-const REPLAY_BLOCKING_STATES = new Set([
-  "available",
-  "suspended",
-  "scheduled",
-  "executing",
-  "retryable",
-  "completed",
-]);
+const REPLAY_BLOCKING_STATES: ReadonlySet<string> = new Set(NOT_FAILED_STATES);
 
 /** Whether a replay in `state` (null: the replay job is gone, pruned) blocks another retry. */
 export function replayBlocksRetry(state: string | null): boolean {

@@ -1,6 +1,15 @@
-// State mappings of the two observation planes (spec §1.4, §2.1). The bucket lists are exported so
-// the SQL layer filters with exactly the same states.
-import type { MeiliTask, ObanJob, PlaneState, SyncState, TaskStatus } from "./types.ts";
+// State mappings of the two observation planes (spec §1.4, §2.1). The Oban state groups are all
+// derived from the one list (OBAN_STATES) and exported, so the SQL layer filters with exactly the
+// same states (as query parameters).
+import {
+  type MeiliTask,
+  OBAN_STATES,
+  type ObanJob,
+  type ObanState,
+  type PlaneState,
+  type SyncState,
+  type TaskStatus,
+} from "./types.ts";
 
 const TASK_STATUS: Record<string, TaskStatus> = {
   enqueued: "enqueued",
@@ -33,18 +42,36 @@ export function backendPlaneState(status: TaskStatus): BackendPlaneState {
   }
 }
 
-/** Oban states counted as queue `retrying`. */
-export const QUEUE_RETRYING_STATES = ["retryable"] as const;
-/** Oban states counted as queue `failed`. */
-export const QUEUE_FAILED_STATES = ["discarded", "cancelled"] as const;
+/** Oban states counted as queue `retrying`: Oban tries the job again by itself. */
+export const QUEUE_RETRYING_STATES = ["retryable"] as const satisfies readonly ObanState[];
+/** Oban states counted as queue `failed` (terminal: they will not self-heal). */
+export const QUEUE_FAILED_STATES = ["discarded", "cancelled"] as const satisfies readonly ObanState[];
 /** Oban states counted as queue `completed`. */
-export const QUEUE_COMPLETED_STATES = ["completed"] as const;
+export const QUEUE_COMPLETED_STATES = ["completed"] as const satisfies readonly ObanState[];
+
+const notIn =
+  (...groups: readonly (readonly ObanState[])[]) =>
+  (state: ObanState): boolean =>
+    !groups.some((group) => group.includes(state));
+
 /**
- * Oban states that read as queue `queued`. Upstream maps available/scheduled/executing explicitly and
- * any unknown state to queued; `suspended` (Oban v14) is unknown to upstream, so it lands here too.
- * SQL should treat "not in any other bucket" as queued rather than rely on this list alone.
+ * Oban states that read as queue `queued`: every state of the list in no other bucket.
+ * Upstream maps available/scheduled/executing explicitly and any unknown state to queued;
+ * `suspended` (Oban v14) is unknown to upstream, so it lands here too. SQL should treat
+ * "not in any other bucket" as queued rather than rely on this list alone.
  */
-export const QUEUE_PENDING_STATES = ["available", "scheduled", "executing", "suspended"] as const;
+export const QUEUE_PENDING_STATES: readonly ObanState[] = OBAN_STATES.filter(
+  notIn(QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES, QUEUE_COMPLETED_STATES),
+);
+
+/** Oban states whose jobs are failed work (§3.1): retrying and terminal. */
+export const FAILED_OBAN_STATES = [...QUEUE_RETRYING_STATES, ...QUEUE_FAILED_STATES] as const;
+
+/** States in which a job has not finished yet: pending or retrying. */
+export const UNFINISHED_STATES: readonly ObanState[] = [...QUEUE_PENDING_STATES, ...QUEUE_RETRYING_STATES];
+
+/** States of a job that has not failed for good: unfinished or completed (not discarded, cancelled). */
+export const NOT_FAILED_STATES: readonly ObanState[] = OBAN_STATES.filter(notIn(QUEUE_FAILED_STATES));
 
 export function queuePlaneState(obanState: string): QueuePlaneState {
   if ((QUEUE_RETRYING_STATES as readonly string[]).includes(obanState)) return "retrying";

@@ -17,7 +17,10 @@ export const REASON_CLASSES = [
 ] as const;
 export type ReasonClass = (typeof REASON_CLASSES)[number];
 
-/** Oban job states as the v14 enum has them (meilisearch-and-oban §B1). */
+/**
+ * Oban job states as the v14 enum has them (meilisearch-and-oban §B1): the one list; the groups
+ * the bot reads them in (failed work, queue buckets, unfinished) are derived from it in states.ts.
+ */
 export const OBAN_STATES = [
   "available",
   "suspended",
@@ -29,13 +32,6 @@ export const OBAN_STATES = [
   "cancelled",
 ] as const;
 export type ObanState = (typeof OBAN_STATES)[number];
-
-/** Oban states whose jobs are failed work (§3.1). */
-export const FAILED_OBAN_STATES = [
-  "retryable",
-  "discarded",
-  "cancelled",
-] as const satisfies readonly ObanState[];
 
 /** How many failed Oban jobs of a schema are in one state and reason class (SQL rollup). */
 export interface FailedRollupCell {

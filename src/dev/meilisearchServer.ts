@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { withTimeout } from "../timeout.ts";
 import {
   freePort,
   LineTail,
@@ -187,14 +188,11 @@ async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
   if (!running(child)) return;
   const exited = exitOf(child);
   child.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = await Promise.race([
+  const timedOut = await withTimeout(
     exited.then(() => false),
-    new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(true), graceMs);
-    }),
-  ]);
-  clearTimeout(timer);
+    graceMs,
+    () => true,
+  );
   if (timedOut && running(child)) {
     child.kill("SIGKILL");
     await exited;

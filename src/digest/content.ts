@@ -17,9 +17,10 @@ import {
 import { posture } from "../core/posture.ts";
 import { CONTRACT_DIMENSIONS, type ReasonClassCounts } from "../core/types.ts";
 import { isOperatorError } from "../errors.ts";
-import { withTimeout } from "../operator/bounded.ts";
+import { timedOut } from "../operator/bounded.ts";
 import type { Operator, ReconcileReport } from "../operator/index.ts";
 import { mapLimited, POSTURE_TIMEOUT_MS } from "../operator/posture.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** Schemas read at the same time; each read runs its own backend calls in parallel. */
 export const DIGEST_CONCURRENCY = 4;
@@ -69,7 +70,9 @@ async function readSchema(
 ): Promise<SchemaDigest> {
   const schemaConfig = config.schemas.find((s) => s.module === module);
   const timed = <T>(work: () => Promise<T>, what: string) =>
-    withTimeout(Promise.resolve().then(work), timeoutMs, `${what} of ${module}`);
+    withTimeout(Promise.resolve().then(work), timeoutMs, () => {
+      throw timedOut(`${what} of ${module}`, timeoutMs);
+    });
   const [sync, contract] = await Promise.allSettled([
     timed(() => operator.reconcileSync(module), "the reconcile report"),
     schemaConfig?.contract ? timed(() => operator.indexContractDrift(module), "the contract check") : null,

@@ -5,6 +5,7 @@ import { describeMeilisearch, isMeiliError, meiliError, meiliTimeout } from "../
 import { findBlockingLock, type TableRef } from "../backends/pgLocks.ts";
 import { describeDatabase, isDatabaseError, postgresError, postgresTimeout } from "../backends/postgres.ts";
 import { OperatorError } from "../errors.ts";
+import { withTimeout } from "../timeout.ts";
 import type { OperatorContext } from "./context.ts";
 
 /**
@@ -20,22 +21,9 @@ function seconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(ms < 1000 ? 3 : 1))} s`;
 }
 
-/**
- * Rejects with `late()` when `work` takes longer than `ms` (the work itself runs on, its later
- * failure is swallowed). `late` defaults to a timeout naming no backend, for work that spans both.
- */
-export function withTimeout<T>(
-  work: Promise<T>,
-  ms: number,
-  what: string,
-  late: () => Error = () => new OperatorError("timeout", `${what} did not answer within ${seconds(ms)}`),
-): Promise<T> {
-  work.catch(() => {});
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+/** The error of work spanning both backends that took longer than `ms`: "… did not answer within 10 s". */
+export function timedOut(what: string, ms: number): OperatorError {
+  return new OperatorError("timeout", `${what} did not answer within ${seconds(ms)}`);
 }
 
 export function readTimeoutMs(ctx: OperatorContext): number {
@@ -46,7 +34,9 @@ export function readTimeoutMs(ctx: OperatorContext): number {
 export async function meiliRead<T>(ctx: OperatorContext, work: () => Promise<T>): Promise<T> {
   const ms = readTimeoutMs(ctx);
   try {
-    return await withTimeout(Promise.resolve().then(work), ms, "Meilisearch", () => new Late());
+    return await withTimeout(Promise.resolve().then(work), ms, () => {
+      throw new Late();
+    });
   } catch (error) {
     if (error instanceof Late) throw meiliTimeout(describeMeilisearch(ctx.meili.config.host), ms);
     throw meiliError(error, ctx.meili);
@@ -78,7 +68,9 @@ export async function postgresRead<T>(
   const url = ctx.config.database.url;
   const where = describeDatabase(url);
   try {
-    return await withTimeout(Promise.resolve().then(work), ms, "Postgres", () => new Late());
+    return await withTimeout(Promise.resolve().then(work), ms, () => {
+      throw new Late();
+    });
   } catch (error) {
     if (error instanceof OperatorError) throw error;
     const lock = mayBeLockWait(error) ? await findBlockingLock(url, tables) : null;

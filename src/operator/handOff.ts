@@ -2,11 +2,12 @@
 // custom documents), so the bot hands them off: it enqueues one job for a worker the schema's
 // config names, or refuses with the exact mix command to run. Never two unfinished hand-offs
 // for the same schema and action: the check and the insert share a transaction and a lock.
-import { type InsertedJob, insertObanJob, type Queryable, unfinishedJob } from "../backends/obanJobs.ts";
+import { type InsertedJob, insertObanJob, unfinishedJob } from "../backends/obanJobs.ts";
+import type { Queryable } from "../backends/postgres.ts";
 import { RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import type { OperatorContext, ResolvedSchema } from "./context.ts";
-import { type Actor, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
 
 export type HandOffKind = "backfill" | "reindex";
 
@@ -94,14 +95,11 @@ export async function handOff(
   actor: Actor,
 ): Promise<HandOffResult> {
   const stateName = await prepareState(ctx);
-  const audit = {
-    actor: actor.id,
-    action: kind === "reindex" ? AUDIT_ACTIONS.reindex : AUDIT_ACTIONS.backfill,
+  const audit = auditEntry(actor, kind === "reindex" ? AUDIT_ACTIONS.reindex : AUDIT_ACTIONS.backfill, {
     schema: schema.module,
     index: schema.liveIndex,
     target: { target_index: target },
-    context: actor.context ?? {},
-  };
+  });
   let worker: HandOffWorker;
   try {
     worker = handOffWorker(ctx, schema, kind, target);

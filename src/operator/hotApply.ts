@@ -18,7 +18,7 @@ import {
   type SettingsChange,
 } from "../state/settingsChanges.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
-import { type Actor, auditRefusal, inTransaction, prepareState } from "./mutation.ts";
+import { type Actor, auditEntry, auditRefusal, inTransaction, prepareState } from "./mutation.ts";
 import {
   type Budget,
   budgetOf,
@@ -99,13 +99,10 @@ export async function hotApplyOf(
 ): Promise<SettingsTaskResult> {
   const budget = budgetOf(ctx);
   const stateName = await prepareState(ctx);
-  const audit = {
-    actor: input.actor.id,
-    action: AUDIT_ACTIONS.hotApply,
+  const audit = auditEntry(input.actor, AUDIT_ACTIONS.hotApply, {
     schema: schema.module,
     index: schema.liveIndex,
-    context: input.actor.context ?? {},
-  };
+  });
   const refuse = (reason: string, message: string, details: Record<string, unknown> = {}) =>
     auditRefusal(ctx, new RefusedError(reason, message, details), audit);
 
@@ -304,14 +301,11 @@ export async function revertHotApply(
   const stateName = await prepareState(ctx);
   const change = await findChange(ctx.db, stateName, changeId);
   if (!change) throw unknownChange(changeId);
-  const audit = {
-    actor: input.actor.id,
-    action: AUDIT_ACTIONS.hotApply,
+  const audit = auditEntry(input.actor, AUDIT_ACTIONS.hotApply, {
     schema: change.schema,
     index: change.index,
     target: { keys: change.keys, revert_of: changeId },
-    context: input.actor.context ?? {},
-  };
+  });
   const refuse = (reason: string, message: string) =>
     auditRefusal(ctx, new RefusedError(reason, message), audit);
   if (change.status === "unconfirmed" || change.status === "not_applied") {

@@ -9,7 +9,7 @@ import {
   transaction,
 } from "../backends/postgres.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
-import { type AuditEntry, writeAudit } from "../state/audit.ts";
+import { type AuditAction, type AuditEntry, writeAudit } from "../state/audit.ts";
 import { ensureState } from "../state/migrations.ts";
 import type { OperatorContext } from "./context.ts";
 
@@ -17,6 +17,25 @@ import type { OperatorContext } from "./context.ts";
 export interface Actor {
   id: string;
   context?: Record<string, unknown>;
+}
+
+/** What every audit row of one mutation shares; each write adds its outcome (and details). */
+export type AuditBase = Omit<AuditEntry, "outcome" | "reason">;
+
+/** The audit entry of a mutation: who asks (and from where), the action, what it acts on. */
+export function auditEntry(
+  actor: Actor,
+  action: AuditAction,
+  on: { schema: string | null; index: string | null; target?: Record<string, unknown> },
+): AuditBase {
+  return {
+    actor: actor.id,
+    action,
+    schema: on.schema,
+    index: on.index,
+    ...(on.target ? { target: on.target } : {}),
+    context: actor.context ?? {},
+  };
 }
 
 /** Make sure the bot's state tables exist (mutations only; the read side never writes). */
@@ -79,7 +98,7 @@ export async function lockTarget(client: DbClient, ...key: (string | number)[]):
 export async function auditRefusal(
   ctx: OperatorContext,
   refusal: RefusedError,
-  entry: Omit<AuditEntry, "outcome" | "reason">,
+  entry: AuditBase,
 ): Promise<never> {
   await writeAudit(ctx.db, ctx.config.state.schema, {
     ...entry,

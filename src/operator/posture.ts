@@ -5,7 +5,8 @@ import { type Posture, posture } from "../core/posture.ts";
 import type { TriageTally } from "../core/tally.ts";
 import type { Status } from "../core/types.ts";
 import { isOperatorError } from "../errors.ts";
-import { withTimeout } from "./bounded.ts";
+import { withTimeout } from "../timeout.ts";
+import { timedOut } from "./bounded.ts";
 import { type OperatorContext, resolveSchema } from "./context.ts";
 import { statusOf } from "./status.ts";
 import { tallyExtras, tallyFrom } from "./tally.ts";
@@ -67,10 +68,13 @@ export async function fleetPosture(
     async (config): Promise<SchemaPosture> => {
       const resolved = resolveSchema(ctx, config.module);
       try {
+        const ms = Math.max(0, deadline - Date.now());
         const [status, extras] = await withTimeout(
           Promise.all([statusOf(ctx, resolved, { items: 0 }), tallyExtras(ctx, resolved)]),
-          Math.max(0, deadline - Date.now()),
-          `sync status of ${config.module}`,
+          ms,
+          () => {
+            throw timedOut(`sync status of ${config.module}`, ms);
+          },
         );
         const tally = tallyFrom(resolved, status, extras);
         return { schema: config.module, alias: config.alias, status, tally, error: null };

@@ -3,21 +3,17 @@
 // row are written in the same transaction, under a per-job advisory lock, so concurrent
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
-import {
-  findJob,
-  type InsertedJob,
-  insertObanJob,
-  type ObanScope,
-  type Queryable,
-} from "../backends/obanJobs.ts";
+import { findJob, type InsertedJob, insertObanJob, type ObanScope } from "../backends/obanJobs.ts";
+import type { Queryable } from "../backends/postgres.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
+import { FAILED_OBAN_STATES } from "../core/states.ts";
 import { replayOutcomeOf } from "../core/tally.ts";
-import { FAILED_OBAN_STATES, type FailedWork, type ObanJob } from "../core/types.ts";
+import type { FailedWork, ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, type ReplayLink, recordReplay } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
-import { type Actor, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
 export interface RetryResult {
@@ -232,14 +228,11 @@ export async function retryOf(
 ): Promise<RetryResult> {
   const stateName = await prepareState(ctx);
   const { source, id } = parseRetryTarget(target);
-  const audit = {
-    actor: actor.id,
-    action: AUDIT_ACTIONS.retry,
+  const audit = auditEntry(actor, AUDIT_ACTIONS.retry, {
     schema: schema.module,
     index: schema.liveIndex,
     target: { source: source ?? "oban", id },
-    context: actor.context ?? {},
-  };
+  });
   const refuse = (refusal: RefusedError) => auditRefusal(ctx, refusal, audit);
 
   const scope = schema.obanScope;

@@ -7,7 +7,7 @@ import {
   settingsTasksAfter,
   type TaskWait,
   waitForTask,
-  withTimeout,
+  withRequestTimeout,
 } from "../backends/meilisearch.ts";
 import { deepEqual, isPlainObject } from "../core/deepEqual.ts";
 import type { MeiliTask } from "../core/types.ts";
@@ -57,7 +57,7 @@ export function budgetOf(ctx: OperatorContext, ms = SETTINGS_BUDGET_MS): Budget 
   return {
     deadline,
     left,
-    client: (cap) => withTimeout(ctx.meili, Math.min(ctx.config.meilisearch.timeoutMs, cap, left())),
+    client: (cap) => withRequestTimeout(ctx.meili, Math.min(ctx.config.meilisearch.timeoutMs, cap, left())),
   };
 }
 

@@ -11,7 +11,8 @@ import type { FailedWork, ReplayRef } from "../core/types.ts";
 import { stateExists } from "../state/migrations.ts";
 import { latestReplays } from "../state/replayLinks.ts";
 import { findChange } from "../state/settingsChanges.ts";
-import { postgresRead, withTimeout } from "./bounded.ts";
+import { withTimeout } from "../timeout.ts";
+import { postgresRead } from "./bounded.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { replayRefOf } from "./failedWork.ts";
 import type { MutationRequest } from "./requests.ts";
@@ -181,5 +182,5 @@ export async function standingOf(
 
 /** The standing once a confirmed request ran, read within STANDING_AFTER_MS; null past it. */
 export function standingAfter(ctx: OperatorContext, request: MutationRequest): Promise<CardStanding | null> {
-  return withTimeout(standingOf(ctx, request), STANDING_AFTER_MS, "the standing").catch(() => null);
+  return withTimeout(standingOf(ctx, request), STANDING_AFTER_MS, () => null).catch(() => null);
 }

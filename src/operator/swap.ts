@@ -18,7 +18,7 @@ import {
   targetIndexFor,
 } from "./context.ts";
 import { contractDriftOf } from "./contractDrift.ts";
-import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
+import { type Actor, auditEntry, auditRefusal, prepareState } from "./mutation.ts";
 import { type ReconcileReport, reconcileOf } from "./reconcile.ts";
 
 export interface SwapResult {
@@ -120,14 +120,11 @@ export async function swapOf(
 ): Promise<SwapResult> {
   const stateName = await prepareState(ctx);
   const target = targetIndexFor(schema, options.targetIndex);
-  const audit = {
-    actor: options.actor.id,
-    action: AUDIT_ACTIONS.swap,
+  const audit = auditEntry(options.actor, AUDIT_ACTIONS.swap, {
     schema: schema.module,
     index: schema.liveIndex,
     target: { live_index: schema.liveIndex, target_index: target },
-    context: options.actor.context ?? {},
-  };
+  });
 
   const check = await checkSwap(ctx, schema, target);
   if (check.refusal) return auditRefusal(ctx, check.refusal, audit);

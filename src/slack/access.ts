@@ -6,6 +6,7 @@
 import type { Config } from "../config.ts";
 import { type AccessDecision, mutationAccess } from "../core/access.ts";
 import type { Logger } from "../log.ts";
+import { withTimeout } from "../timeout.ts";
 import type { Chat } from "./chat.ts";
 
 /** How long resolved user-group members are trusted. */
@@ -50,21 +51,12 @@ export function createAccess(deps: AccessDeps): Access {
   const cache = new Map<string, Entry>();
 
   const lookup = async (group: string): Promise<ReadonlySet<string> | null> => {
-    let timer: NodeJS.Timeout | undefined;
     try {
       // The chat wrapper retries (and honours Retry-After); a decision cannot wait for all of that.
       const call = deps.chat.call<{ users?: unknown }>("usergroups.users.list", { usergroup: group });
-      call.catch(() => {});
-      const result = await Promise.race([
-        call,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(new Error(`Slack did not answer usergroups.users.list within ${lookupTimeoutMs} ms`)),
-            lookupTimeoutMs,
-          );
-        }),
-      ]);
+      const result = await withTimeout(call, lookupTimeoutMs, () => {
+        throw new Error(`Slack did not answer usergroups.users.list within ${lookupTimeoutMs} ms`);
+      });
       const users = Array.isArray(result.users) ? result.users.filter((u) => typeof u === "string") : [];
       return new Set(users);
     } catch (error) {
@@ -73,8 +65,6 @@ export function createAccess(deps: AccessDeps): Access {
         error,
       });
       return null;
-    } finally {
-      clearTimeout(timer);
     }
   };
 

@@ -12,6 +12,7 @@ import { isOperatorError, type OperatorError } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { OUTCOMES, reasonLabel, verbLabel } from "../metrics.ts";
+import { withTimeout } from "../timeout.ts";
 
 /**
  * How the answer is posted:
@@ -101,11 +102,7 @@ function backendFailure(deps: AnswerDeps, request: AnswerRequest, error: unknown
 
 /** Resolves with the work's outcome, or with null after `ms` if it is still running. */
 function within(work: Promise<Settled>, ms: number): Promise<Settled | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return withTimeout(work, ms, () => null);
 }
 
 export async function answer(deps: AnswerDeps, respond: RespondFn, request: AnswerRequest): Promise<void> {

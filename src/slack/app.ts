@@ -15,7 +15,7 @@ import type { Operator } from "../operator/index.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
-import { createChat, NO_RETRY_CLIENT_OPTIONS } from "./chat.ts";
+import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
@@ -105,6 +105,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     // The Web API client waits forever by default.
     timeout: 10_000,
   });
+  type WebClient = InstanceType<typeof webApi.WebClient>;
 
   const customRoutes = healthRoutes({
     metrics,
@@ -125,6 +126,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       installerOptions: { port: settings.port, clientOptions: clientOptions() },
     });
     receiver = socket;
+    // apps.connections.open goes through Socket Mode's own client (a private field).
+    const socketClient = (socket.client as unknown as { webClient?: WebClient }).webClient;
+    if (socketClient) countRateLimits(socketClient, metrics);
     routesServer = () => (socket as unknown as { httpServer?: Server }).httpServer;
     // The routes server gets the same timeouts and connection cap (set before it listens).
     const routes = routesServer();
@@ -162,21 +166,32 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     clientOptions: clientOptions(),
     extendedErrorHandler: true,
   });
+  countRateLimits(app.client, metrics);
 
   const inflight = new Set<Promise<unknown>>();
   const commands: CommandDeps = { operator, config, now: options.now ?? (() => new Date()) };
 
-  // The bot's own messages (cards, replies, modals): a client without hidden retries, so that
-  // chat.ts decides (bounded, honouring Retry-After) and an interaction never waits for minutes.
-  const ownClient = new webApi.WebClient(settings.botToken, {
-    slackApiUrl: apiUrl,
-    fetch: fetchFn,
+  // The bot's own messages (cards, replies, modals) and reads: the SDK's retries, bounded, and
+  // chat.postMessage never retried (chat.ts).
+  const chatLogger = logger.child({ component: "chat" });
+  const chat = createChat({
+    token: settings.botToken,
+    client: { ...clientOptions(), logger: bolt, logLevel },
+    metrics,
+    logger: chatLogger,
+    ...options.chat,
+  });
+  // Scheduled digests pace their posts and honour Retry-After themselves (src/digest/poster.ts),
+  // and record every posted ts so a retried slot never double-posts: their client never retries
+  // and hands 429s back.
+  const digestClient = new webApi.WebClient(settings.botToken, {
+    ...clientOptions(),
     logger: bolt,
     logLevel,
-    ...NO_RETRY_CLIENT_OPTIONS,
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
   });
-  const chatLogger = logger.child({ component: "chat" });
-  const chat = createChat({ client: ownClient, metrics, logger: chatLogger, ...options.chat });
+  countRateLimits(digestClient, metrics);
   const viewContext = (): ViewContext => ({
     now: commands.now(),
     dashboardLinks: config.slack.dashboardLinks,
@@ -203,12 +218,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     viewContext,
   });
   const hotApply = createHotApplyForm({ operator, chat, confirmations, logger: chatLogger });
-  // Scheduled digests post through the same no-retry client: the poster paces and honours
-  // Retry-After itself, and records every posted ts so a retried slot never double-posts.
   const digests = createDigestRunner({
     operator,
     config,
-    client: ownClient,
+    client: digestClient,
     clock: commands.now,
     logger: logger.child({ component: "digest" }),
     instanceId: `${hostname()}:${process.pid}`,

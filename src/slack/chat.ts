@@ -1,51 +1,56 @@
-// Messages the bot posts and edits itself (confirmation cards, verification replies): chat.postMessage,
-// chat.update and chat.postEphemeral with bounded retries. A 429 waits as long as Retry-After says;
-// a 5xx or a network error backs off exponentially; anything else (channel_not_found, not_in_channel,
-// message_not_found…) is not retried. Only the Slack call is repeated: callers do their own work once.
-// The WebClient given here must not retry by itself (retries: 0, rejectRateLimitedCalls: true).
+// Messages the bot posts and edits itself (confirmation cards, verification replies, modals) and
+// the Slack reads it makes, through @slack/web-api's own retries (retryConfig): a 429 waits as
+// long as Retry-After says, a 5xx or a network error backs off exponentially, and what cannot go
+// away (channel_not_found, not_in_channel, message_not_found…) is not retried. Each retry is
+// counted by method and reason, each 429 by the client's rate_limited event.
+// The one policy the SDK lacks: chat.postMessage is never retried blindly. A post whose answer was
+// lost may have been posted, so its client tries once; only a 429 (nothing was posted) is sent
+// again after a short Retry-After, a longer one goes back (SlackCallError "ratelimited",
+// Retry-After in rateLimitWait) to a caller that paces itself.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { webApi } from "@slack/bolt";
+import { webApi } from "@slack/bolt";
 import type { SlackMessage } from "../../views/types.ts";
 import type { Logger } from "../log.ts";
-import { type Metrics, reasonLabel } from "../metrics.ts";
-import { rateLimitWait } from "../slackErrors.ts";
+import { type Metrics, methodLabel, reasonLabel } from "../metrics.ts";
+import { rateLimitWait, SlackCallError } from "../slackErrors.ts";
 
 type WebClient = InstanceType<typeof webApi.WebClient>;
+type WebClientOptions = NonNullable<ConstructorParameters<typeof webApi.WebClient>[1]>;
+type RetryOptions = NonNullable<WebClientOptions["retryConfig"]>;
 
-/** Options for the bot's own WebClient: no hidden retries, a bounded wait for each call. */
-export const NO_RETRY_CLIENT_OPTIONS = {
-  retryConfig: { retries: 0 },
-  rejectRateLimitedCalls: true,
-  timeout: 10_000,
-} as const;
+/** Methods whose lost answer may mean they were carried out: tried once, never retried. */
+const NEVER_RETRIED: ReadonlySet<string> = new Set(["chat.postMessage"]);
 
 export interface ChatOptions {
-  client: WebClient;
+  token: string | undefined;
+  /** For every client chat creates: slackApiUrl, fetch, logger, logLevel… (timeout default 10 s). */
+  client?: Omit<WebClientOptions, "retryConfig" | "rejectRateLimitedCalls">;
   metrics: Metrics;
   logger: Logger;
   /** Attempts per call, the first included (default 5). */
   maxAttempts?: number;
   /** First backoff after a 5xx or network error; doubles each time (default 500 ms). */
   baseDelayMs?: number;
-  /** A Retry-After longer than this is not waited for: the call fails (default 60 s). */
-  maxWaitMs?: number;
+  /** A post rate limited for at most this long is sent again after the pause (default 10 s). */
+  maxPostWaitMs?: number;
 }
 
-/** A Slack call that failed for good: `reason` is Slack's error code, `http_503`, `ratelimited`… */
-export class SlackCallError extends Error {
-  override readonly name = "SlackCallError";
-  constructor(
-    readonly method: string,
-    readonly reason: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${method} failed: ${reason}`, options);
-  }
+/** A message event attached to a post (returned by history reads). */
+export interface MessageMetadata {
+  event_type: string;
+  event_payload: Record<string, string | number | boolean>;
 }
 
 export interface Chat {
-  /** Posts in a channel (in a thread with `threadTs`) and returns the new message's ts. */
-  post(channel: string, message: SlackMessage, options?: { threadTs?: string | null }): Promise<string>;
+  /**
+   * Posts in a channel (in a thread with `threadTs`) and returns the new message's ts. Tried
+   * once: on any failure the message may or may not be in Slack, except on a 429 (not posted).
+   */
+  post(
+    channel: string,
+    message: SlackMessage,
+    options?: { threadTs?: string | null; metadata?: MessageMetadata },
+  ): Promise<string>;
   /** Replaces a message the bot posted. */
   update(channel: string, ts: string, message: SlackMessage): Promise<void>;
   /** A message only `user` sees (not editable later). */
@@ -55,6 +60,11 @@ export interface Chat {
     message: SlackMessage,
     options?: { threadTs?: string | null },
   ): Promise<void>;
+  /** A page of a channel's history or of a thread's replies (with `ts`). */
+  history<T = Record<string, unknown>>(
+    method: "conversations.history" | "conversations.replies",
+    args: Record<string, unknown>,
+  ): Promise<T>;
   /** Any other Web API method, with the same retries (fewer with `maxAttempts`: views.open cannot wait). */
   call<T = Record<string, unknown>>(
     method: string,
@@ -63,99 +73,126 @@ export interface Chat {
   ): Promise<T>;
 }
 
-/** Slack error codes that say "try again later" rather than "this cannot work". */
-// ("ratelimited" is read by rateLimitWait, before these.)
-const TRANSIENT_CODES = new Set(["internal_error", "fatal_error", "service_unavailable"]);
-
-interface Verdict {
-  reason: string;
-  /** Wait this long and retry; null: give up. */
-  waitMs: number | null;
-}
-
-function classify(
-  error: unknown,
-  attempt: number,
-  options: Required<Omit<ChatOptions, "client" | "metrics" | "logger">>,
-): Verdict {
+/** The reason a Slack call failed, as the metrics and SlackCallError name it. */
+function reasonOf(error: unknown): string {
   const e = error as {
     code?: string;
-    retryAfter?: number;
     statusCode?: number;
-    headers?: Record<string, string>;
+    original?: { message?: string };
     data?: { error?: string };
   };
-  const backoff = options.baseDelayMs * 2 ** (attempt - 1);
-  const rateLimited = rateLimitWait(error);
-  if (rateLimited !== null) {
-    return { reason: "ratelimited", waitMs: rateLimited <= options.maxWaitMs ? rateLimited : null };
-  }
   switch (e?.code) {
-    case "slack_webapi_http_error": {
-      const status = e.statusCode ?? 0;
-      const after = Number(e.headers?.["retry-after"]);
-      const wait = Number.isFinite(after) && after > 0 ? after * 1000 : backoff;
-      return { reason: `http_${status}`, waitMs: status >= 500 && wait <= options.maxWaitMs ? wait : null };
-    }
+    case "slack_webapi_rate_limited_error":
+      return "ratelimited";
+    case "slack_webapi_http_error":
+      return `http_${e.statusCode ?? 0}`;
     case "slack_webapi_request_error":
-      return { reason: "network", waitMs: backoff };
-    case "slack_webapi_platform_error": {
-      const code = e.data?.error ?? "unknown";
-      return { reason: code, waitMs: TRANSIENT_CODES.has(code) ? backoff : null };
-    }
+      // The SDK waited out a 429 and signals its retry with this error.
+      return /^A rate limit was exceeded/.test(e.original?.message ?? "") ? "ratelimited" : "network";
+    case "slack_webapi_platform_error":
+      return e.data?.error ?? "unknown";
     default:
-      return { reason: "unexpected", waitMs: null };
+      return "unexpected";
   }
+}
+
+/** Counts every 429 a client sees, and the seconds Slack asked it to wait, by method. */
+export function countRateLimits(client: WebClient, metrics: Metrics): void {
+  client.on(webApi.WebClientEvent.RATE_LIMITED, (retryAfter: number, request: { url?: string }) => {
+    const method = methodLabel(
+      String(request?.url ?? "")
+        .split("/")
+        .pop() ?? "",
+    );
+    metrics.slackRateLimited.inc({ method });
+    metrics.slackRateLimitWaitSeconds.inc({ method }, retryAfter);
+  });
 }
 
 export function createChat(options: ChatOptions): Chat {
-  const settings = {
-    maxAttempts: options.maxAttempts ?? 5,
-    baseDelayMs: options.baseDelayMs ?? 500,
-    maxWaitMs: options.maxWaitMs ?? 60_000,
+  const maxAttempts = options.maxAttempts ?? 5;
+  const baseDelayMs = options.baseDelayMs ?? 500;
+  const maxPostWaitMs = options.maxPostWaitMs ?? 10_000;
+  const { metrics, logger } = options;
+
+  // One client per method and attempt budget: the SDK pauses a client's whole queue while it
+  // waits out a 429, and Slack rate-limits each method on its own, so a rate-limited chat.update
+  // never holds up a views.open whose trigger expires in 3 s.
+  const clients = new Map<string, WebClient>();
+  const clientFor = (method: string, attempts: number): WebClient => {
+    const key = `${method}/${attempts}`;
+    const existing = clients.get(key);
+    if (existing) return existing;
+    type FailedAttempt = Error & { attemptNumber?: number; retriesLeft?: number };
+    const retryConfig: RetryOptions & { onFailedAttempt(error: FailedAttempt): void } = {
+      retries: attempts - 1,
+      factor: 2,
+      minTimeout: baseDelayMs,
+      randomize: false,
+      unref: true,
+      // p-retry's hook (the SDK hands retryConfig to p-retry): called after each failed attempt.
+      onFailedAttempt: (error) => {
+        if ((error.retriesLeft ?? 0) <= 0) return;
+        const reason = reasonOf(error);
+        metrics.slackRetries.inc({ method, reason: reasonLabel(reason) });
+        logger.info("retrying a Slack call", { method, reason, attempt: error.attemptNumber });
+      },
+    };
+    const client = new webApi.WebClient(options.token, {
+      timeout: 10_000,
+      ...options.client,
+      retryConfig,
+      // A call tried once gets a 429 back at once; otherwise the SDK waits Retry-After and retries.
+      rejectRateLimitedCalls: attempts === 1,
+    });
+    countRateLimits(client, metrics);
+    clients.set(key, client);
+    return client;
   };
-  const { client, metrics, logger } = options;
 
   const call = async <T>(
     method: string,
     args: Record<string, unknown>,
     opts: { maxAttempts?: number } = {},
   ): Promise<T> => {
-    const attempts = Math.min(opts.maxAttempts ?? settings.maxAttempts, settings.maxAttempts);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await client.apiCall(method, args)) as T;
-      } catch (error) {
-        const verdict = classify(error, attempt, settings);
-        if (verdict.waitMs === null || attempt >= attempts) {
-          logger.warn("Slack call failed", { method, reason: verdict.reason, attempts: attempt, error });
-          throw new SlackCallError(method, verdict.reason, { cause: error });
-        }
-        metrics.slackRetries.inc({ method, reason: reasonLabel(verdict.reason) });
-        logger.info("retrying a Slack call", {
-          method,
-          reason: verdict.reason,
-          attempt,
-          waitMs: verdict.waitMs,
-        });
-        // Unref'd: a pending retry never keeps the process alive on its own.
-        await sleep(verdict.waitMs, undefined, { ref: false });
-      }
+    const attempts = NEVER_RETRIED.has(method)
+      ? 1
+      : Math.max(1, Math.min(opts.maxAttempts ?? maxAttempts, maxAttempts));
+    try {
+      return (await clientFor(method, attempts).apiCall(method, args)) as T;
+    } catch (error) {
+      const reason = reasonOf(error);
+      const tried = (error as { attemptNumber?: number }).attemptNumber ?? 1;
+      logger.warn("Slack call failed", { method, reason, attempts: tried, error });
+      throw new SlackCallError(method, reason, { cause: error });
     }
   };
 
   return {
     async post(channel, message, opts = {}) {
-      const result = await call<{ ts?: string }>("chat.postMessage", {
+      const args = {
         channel,
         text: message.text,
         blocks: message.blocks,
         ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
+        ...(opts.metadata ? { metadata: opts.metadata } : {}),
         unfurl_links: false,
         unfurl_media: false,
-      });
-      if (typeof result.ts !== "string") throw new SlackCallError("chat.postMessage", "no_ts_returned");
-      return result.ts;
+      };
+      // A 429 is the one failure that proves nothing was posted: only then is a post sent again,
+      // after Slack's pause when it is short; a longer one goes back to the caller to pace itself.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const result = await call<{ ts?: string }>("chat.postMessage", args);
+          if (typeof result.ts !== "string") throw new SlackCallError("chat.postMessage", "no_ts_returned");
+          return result.ts;
+        } catch (error) {
+          const wait = rateLimitWait(error);
+          if (wait === null || wait > maxPostWaitMs || attempt >= maxAttempts) throw error;
+          metrics.slackRetries.inc({ method: "chat.postMessage", reason: "ratelimited" });
+          await sleep(wait);
+        }
+      }
     },
     async update(channel, ts, message) {
       await call("chat.update", { channel, ts, text: message.text, blocks: message.blocks });
@@ -169,6 +206,7 @@ export function createChat(options: ChatOptions): Chat {
         ...(opts.threadTs ? { thread_ts: opts.threadTs } : {}),
       });
     },
+    history: (method, args) => call(method, args),
     call,
   };
 }

@@ -20,6 +20,7 @@ import { isOperatorError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Origin } from "../operator/confirmations/index.ts";
 import type { Operator } from "../operator/index.ts";
+import { withTimeout } from "../timeout.ts";
 import { silentResult } from "./answer.ts";
 import type { Chat } from "./chat.ts";
 import type { Confirmations } from "./confirmations.ts";
@@ -176,10 +177,6 @@ export function createHotApplyForm(deps: HotApplyFormDeps): HotApplyForm {
     },
 
     async unchanged(submission) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), NO_CHANGE_READ_MS);
-      });
       const read = deps.operator
         .settingsRead(submission.metadata.schema)
         .then((r) => r.settings)
@@ -187,13 +184,9 @@ export function createHotApplyForm(deps: HotApplyFormDeps): HotApplyForm {
           logger.info("could not read the live settings before a hot-apply submission's ack", { error });
           return null;
         });
-      try {
-        const live = await Promise.race([read, late]);
-        if (!live) return null;
-        return settingsChanges(live, toWire(submission.settings)).length === 0 ? NO_CHANGE_MESSAGE : null;
-      } finally {
-        clearTimeout(timer);
-      }
+      const live = await withTimeout(read, NO_CHANGE_READ_MS, () => null);
+      if (!live) return null;
+      return settingsChanges(live, toWire(submission.settings)).length === 0 ? NO_CHANGE_MESSAGE : null;
     },
 
     async submit(submission, userId, teamId) {

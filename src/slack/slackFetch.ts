@@ -1,6 +1,7 @@
 // The fetch every Slack HTTP call goes through (Web API client, Socket Mode's connections.open,
-// and Bolt's respond()). It counts Web API failures and rate limits, and bounds response_url
-// posts, which Bolt sends without a timeout.
+// and Bolt's respond()). It counts Web API failures (the SDK keeps no such count; 429s are counted
+// from the clients' rate_limited event, see chat.ts), and bounds response_url posts, which Bolt
+// sends without a timeout.
 import type { Metrics } from "../metrics.ts";
 import { methodLabel, reasonLabel } from "../metrics.ts";
 
@@ -12,11 +13,6 @@ function urlOf(input: Parameters<typeof fetch>[0]): string {
   if (typeof input === "string") return input;
   if (input instanceof URL) return input.href;
   return input.url;
-}
-
-function retryAfterSeconds(response: Response): number {
-  const seconds = Number(response.headers.get("retry-after"));
-  return Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
 }
 
 export function slackFetch(metrics: Metrics, apiUrl: string = SLACK_API_URL): typeof fetch {
@@ -35,10 +31,8 @@ export function slackFetch(metrics: Metrics, apiUrl: string = SLACK_API_URL): ty
       metrics.slackApiErrors.inc({ method, reason: name === "TimeoutError" ? "timeout" : "network" });
       throw error;
     }
-    if (response.status === 429) {
-      metrics.slackRateLimited.inc({ method });
-      metrics.slackRateLimitWaitSeconds.inc({ method }, retryAfterSeconds(response));
-    } else if (!response.ok) {
+    if (response.status === 429) return response;
+    if (!response.ok) {
       metrics.slackApiErrors.inc({ method, reason: `http_${response.status}` });
     } else {
       const body = (await response

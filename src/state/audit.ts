@@ -1,6 +1,6 @@
 // The audit log: one row per mutation attempt (requested, refused, executed, failed…), written
 // in the same transaction as the change it records whenever the change is in Postgres.
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
 import { redactValue } from "../core/redact.ts";
 import { stateSchema } from "./migrations.ts";
 
@@ -32,8 +32,6 @@ export interface AuditRow extends Required<Omit<AuditEntry, "reason">> {
   at: Date;
   reason: string | null;
 }
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 export async function writeAudit(db: Queryable, stateName: string, entry: AuditEntry): Promise<number> {
   const { rows } = await db.query<{ id: string }>(

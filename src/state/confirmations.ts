@@ -2,10 +2,8 @@
 // Claiming is one conditional UPDATE, so exactly one click wins across every bot replica
 // sharing the database, and an expired request can never be confirmed, sweeper or not.
 import { randomBytes } from "node:crypto";
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
 import { stateSchema } from "./migrations.ts";
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 export type ConfirmationStatus = "pending" | "executing" | "done" | "failed" | "cancelled" | "expired";
 

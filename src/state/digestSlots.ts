@@ -6,10 +6,8 @@
 // Slack that it has no ts for (the claimant died between the post and the record); a takeover looks
 // it up in Slack before posting it again.
 // Times come from the caller's clock, so tests can move through slots without waiting.
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
 import { stateSchema } from "./migrations.ts";
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 export type SlotStatus = "claimed" | "posted" | "skipped" | "failed" | "unconfirmed" | "superseded";
 

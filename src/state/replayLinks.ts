@@ -1,9 +1,8 @@
 // Which failed job was replayed as which new job, by whom and when.
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
+import { FAILED_OBAN_STATES } from "../core/states.ts";
 import { isReplayVerdict, REPLAY_VERDICTS, type ReplayVerdict } from "../core/tally.ts";
 import { stateSchema } from "./migrations.ts";
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 export interface ReplayLink {
   failedJobId: number;
@@ -102,9 +101,9 @@ export async function replayCounts(
      ) newest
      JOIN ${jobs} f ON f.id = newest.failed_job_id
      LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
-     WHERE f.state::text IN ('retryable', 'discarded', 'cancelled') AND f.queue = $1 AND f.args @> $2::jsonb
+     WHERE f.state::text = ANY($4::text[]) AND f.queue = $1 AND f.args @> $2::jsonb
      GROUP BY 1, 2, 3`,
-    [scope.queue, JSON.stringify({ schema: scope.schema }), scope.prefix],
+    [scope.queue, JSON.stringify({ schema: scope.schema }), scope.prefix, FAILED_OBAN_STATES],
   );
   return rows.map((r) => ({
     failedState: r.failed_state,

@@ -1,8 +1,6 @@
 // Live settings changes made by hot-apply, with the previous values needed to revert them.
-import type pg from "pg";
+import type { Queryable } from "../backends/postgres.ts";
 import { stateSchema } from "./migrations.ts";
-
-type Queryable = Pick<pg.Pool, "query"> | Pick<pg.PoolClient, "query">;
 
 /**
  * pending: the PATCH is on its way; succeeded / failed / cancelled: its task's outcome;

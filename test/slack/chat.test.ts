@@ -1,11 +1,12 @@
-// The bot's own Slack calls (cards, replies, modals) through a real WebClient against the fake
-// Slack: bounded retries that honour Retry-After, back off on 5xx, and never retry what cannot work.
-import { webApi } from "@slack/bolt";
+// The bot's own Slack calls (cards, replies, modals) through real WebClients against the fake
+// Slack: the SDK's bounded retries honour Retry-After, back off on 5xx, and never retry what cannot
+// work; chat.postMessage is never retried, so a post whose answer was lost is not posted twice.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/log.ts";
 import { createMetrics } from "../../src/metrics.ts";
-import { createChat, NO_RETRY_CLIENT_OPTIONS, SlackCallError } from "../../src/slack/chat.ts";
+import { createChat } from "../../src/slack/chat.ts";
 import { slackFetch } from "../../src/slack/slackFetch.ts";
+import { rateLimitWait, SlackCallError } from "../../src/slackErrors.ts";
 import { FakeSlack } from "./fakeSlack.ts";
 
 const MESSAGE = {
@@ -20,20 +21,21 @@ describe("chat: bounded retries of the bot's own Slack calls", () => {
   });
   afterAll(() => fake?.close());
 
-  const make = (options: { maxAttempts?: number; maxWaitMs?: number } = {}) => {
+  const make = (options: { maxAttempts?: number; timeoutMs?: number; maxPostWaitMs?: number } = {}) => {
     const metrics = createMetrics({ defaultMetrics: false });
     const lines: Record<string, unknown>[] = [];
-    const client = new webApi.WebClient("xoxb-chat-test-0000", {
-      slackApiUrl: fake.apiUrl,
-      fetch: slackFetch(metrics, fake.apiUrl),
-      ...NO_RETRY_CLIENT_OPTIONS,
-    });
+    const { timeoutMs, ...rest } = options;
     const chat = createChat({
-      client,
+      token: "xoxb-chat-test-0000",
+      client: {
+        slackApiUrl: fake.apiUrl,
+        fetch: slackFetch(metrics, fake.apiUrl),
+        ...(timeoutMs ? { timeout: timeoutMs } : {}),
+      },
       metrics,
       logger: createLogger({ write: (l) => lines.push(JSON.parse(l)) }),
       baseDelayMs: 10,
-      ...options,
+      ...rest,
     });
     const count = async (name: string) => (await metrics.registry.getSingleMetricAsString(name)) ?? "";
     return { chat, metrics, lines, count };
@@ -65,6 +67,9 @@ describe("chat: bounded retries of the bot's own Slack calls", () => {
       'scrypath_bot_slack_retries_total{method="chat.update",reason="ratelimited"} 1',
     );
     expect(await count("scrypath_bot_slack_rate_limited_total")).toContain('{method="chat.update"} 1');
+    expect(await count("scrypath_bot_slack_rate_limit_wait_seconds_total")).toContain(
+      '{method="chat.update"} 1',
+    );
   });
 
   it("backs off after 5xx answers, and gives up after the bounded number of attempts", async () => {
@@ -86,7 +91,7 @@ describe("chat: bounded retries of the bot's own Slack calls", () => {
   });
 
   it("does not retry an error that cannot go away, nor wait longer than it may", async () => {
-    const { chat } = make({ maxWaitMs: 500 });
+    const { chat } = make();
     let before = fake.callsTo("chat.postMessage").length;
     fake.failApi("chat.postMessage", { status: 200, error: "not_in_channel" }, 1);
     await expect(chat.post("C0ONCALL01", MESSAGE)).rejects.toMatchObject({ reason: "not_in_channel" });
@@ -110,5 +115,67 @@ describe("chat: bounded retries of the bot's own Slack calls", () => {
       reason: "http_503",
     });
     expect(callsOf("views.open", before)).toBe(1);
+  });
+
+  it("never posts twice: a chat.postMessage whose answer is lost or a 5xx is not retried", async () => {
+    const { chat, count } = make({ timeoutMs: 500 });
+    const channel = "C0LOSTPOST1";
+    const postsIn = () => fake.posted.filter((p) => p.body.channel === channel).length;
+
+    // Slack posts the message, and its answer never comes back.
+    fake.crashOn("chat.postMessage", "after", (b) => b.channel === channel);
+    const lost = await chat.post(channel, MESSAGE).catch((e: unknown) => e);
+    fake.releaseCrashed();
+    expect(lost).toMatchObject({ method: "chat.postMessage", reason: "network" });
+    expect(postsIn()).toBe(1);
+    expect(fake.callsTo("chat.postMessage").filter((c) => c.body.channel === channel)).toHaveLength(1);
+
+    fake.failApi("chat.postMessage", { status: 503 }, 1, (b) => b.channel === channel);
+    await expect(chat.post(channel, MESSAGE)).rejects.toMatchObject({ reason: "http_503" });
+    expect(fake.callsTo("chat.postMessage").filter((c) => c.body.channel === channel)).toHaveLength(2);
+    expect(postsIn()).toBe(1);
+    expect(await count("scrypath_bot_slack_retries_total")).not.toContain('method="chat.postMessage"');
+  });
+
+  it("sends a post again after a short 429 (nothing was posted), hands a longer one back at once", async () => {
+    const { chat, count } = make();
+    const channel = "C0RATELIM01";
+    const postsIn = () => fake.posted.filter((p) => p.body.channel === channel).length;
+    fake.failApi("chat.postMessage", { status: 429, retryAfter: 1 }, 1, (b) => b.channel === channel);
+    const started = Date.now();
+    await chat.post(channel, MESSAGE);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(fake.callsTo("chat.postMessage").filter((c) => c.body.channel === channel)).toHaveLength(2);
+    expect(postsIn()).toBe(1);
+    expect(await count("scrypath_bot_slack_retries_total")).toContain(
+      'scrypath_bot_slack_retries_total{method="chat.postMessage",reason="ratelimited"} 1',
+    );
+
+    const capped = make({ maxPostWaitMs: 5_000 });
+    fake.failApi("chat.postMessage", { status: 429, retryAfter: 7 }, 1, (b) => b.channel === channel);
+    const error = await capped.chat.post(channel, MESSAGE).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SlackCallError);
+    expect(rateLimitWait(error)).toBe(7_000);
+    expect(postsIn()).toBe(1);
+    expect(await capped.count("scrypath_bot_slack_rate_limited_total")).toContain(
+      '{method="chat.postMessage"} 1',
+    );
+  });
+
+  it("a method waiting out a 429 does not hold up another method", async () => {
+    const { chat } = make();
+    const done: string[] = [];
+    const before = fake.callsTo("chat.update").length;
+    fake.failApi("chat.update", { status: 429, retryAfter: 2 }, 1);
+    const update = chat.update("C0ONCALL01", "1.2", MESSAGE).then(() => done.push("chat.update"));
+    // The update's 429 has been answered: its client now waits Retry-After.
+    await fake.waitFor(
+      () => callsOf("chat.update", before) > 0,
+      () => "chat.update was not called",
+    );
+    await chat.history("conversations.history", { channel: "C0ONCALL01", limit: 1 });
+    done.push("conversations.history");
+    await update;
+    expect(done).toEqual(["conversations.history", "chat.update"]);
   });
 });
