@@ -1,5 +1,5 @@
 // `npm start` without Slack credentials: the sandbox. Starts the embedded PostgreSQL and Meilisearch
-// (src/dev/services.ts), seeds the demo deployment (seed.ts), runs the real bot app in HTTP mode on a
+// (devkit/services/services.ts), seeds the demo deployment (seed.ts), runs the real bot app in HTTP mode on a
 // free loopback port with its Web API pointed at the sandbox's own fake Slack (fakeSlack.ts) and a
 // generated signing secret, plays the Elixir application's Oban workers (worker.ts), and serves a
 // Slack-like page (server.ts, page/) at http://127.0.0.1:3000/. stop() undoes all of it, in reverse.
@@ -10,9 +10,9 @@ import path from "node:path";
 import { Meilisearch } from "meilisearch";
 import { parse as parseYaml } from "yaml";
 import { helpEntries } from "../../commands/index.ts";
+import { startServices } from "../../devkit/services/services.ts";
+import { errorMessage } from "../../devkit/services/util.ts";
 import { type Config, parseConfig } from "../config.ts";
-import { startServices } from "../dev/services.ts";
-import { errorMessage } from "../dev/util.ts";
 import { createLogger, type Level } from "../log.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../slack/app.ts";

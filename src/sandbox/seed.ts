@@ -6,12 +6,12 @@
 // executing); one index whose live settings drifted from its schema's contract.
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
+import { failDeletionTask, failDocumentTask } from "../../devkit/meiliTasks.ts";
+import { insertJob, type JobFields } from "../../devkit/oban/rows.ts";
 import { transaction } from "../backends/postgres.ts";
 import type { Config } from "../config.ts";
 import { resolveDeclaredSettings, toWire } from "../core/settings.ts";
 import type { SchemaContract } from "../core/types.ts";
-import { failDeletionTask, failDocumentTask } from "../dev/meiliTasks.ts";
-import { insertJob, type JobFields } from "../dev/obanRows.ts";
 import type { SlackChannel, SlackUser, Team } from "./fakeSlack.ts";
 
 export const TEAM: Team = { id: "T0SANDBOX1", domain: "scrypath-sandbox", name: "Scrypath Sandbox" };

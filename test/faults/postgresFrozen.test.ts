@@ -5,11 +5,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createObanSchema } from "../../devkit/oban/schema.ts";
+import { type PostgresServer, startPostgres } from "../../devkit/services/postgresServer.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
-import { createObanSchema } from "../../src/dev/obanSchema.ts";
-import { type PostgresServer, startPostgres } from "../../src/dev/postgresServer.ts";
 import { createOperator, poolOptions } from "../../src/operator/index.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";

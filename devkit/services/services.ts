@@ -2,8 +2,8 @@
 // Existing servers are used when DATABASE_URL / MEILISEARCH_URL are set; otherwise embedded ones start.
 import path from "node:path";
 import pg from "pg";
+import { createObanSchema } from "../oban/schema.ts";
 import { startMeilisearch } from "./meilisearchServer.ts";
-import { createObanSchema } from "./obanSchema.ts";
 import { startPostgres } from "./postgresServer.ts";
 import { errorMessage } from "./util.ts";
 

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { reachableByOthers } from "../../src/dev/postgresPackage.ts";
+import { reachableByOthers } from "../../../devkit/services/postgresPackage.ts";
 
 describe("reachableByOthers", () => {
   const dir = mkdtempSync(path.join(tmpdir(), "scrypath-reach-"));

@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createObanSchema } from "../../src/dev/obanSchema.ts";
-import { startServices } from "../../src/dev/services.ts";
-import { freshObanPrefix, insertJob, type ObanTestSchema, testPool } from "../support/db.ts";
+import { createObanSchema } from "../../../devkit/oban/schema.ts";
+import { startServices } from "../../../devkit/services/services.ts";
+import { freshObanPrefix, insertJob, type ObanTestSchema, testPool } from "../../support/db.ts";
 import {
   deleteIndexes,
   FAILED_DOCUMENT_CODES,
@@ -21,9 +21,9 @@ import {
   succeedDocumentTask,
   testClient,
   uniqueIndexPrefix,
-} from "../support/meili.ts";
+} from "../../support/meili.ts";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 const OBAN_STATES = [
   "available",

@@ -1,7 +1,7 @@
 // Oban rows written with plain SQL, as a non-Elixir producer would: the tests' fixtures and the
 // sandbox's demo deployment.
 import type pg from "pg";
-import { assertObanPrefix } from "./obanSchema.ts";
+import { assertObanPrefix } from "./schema.ts";
 
 export interface JobFields {
   state: string;
