@@ -12,6 +12,7 @@ import { parse as parseYaml } from "yaml";
 import { helpEntries } from "../../commands/index.ts";
 import { startServices } from "../../devkit/services/services.ts";
 import { errorMessage } from "../../devkit/services/util.ts";
+import { newSigningSecret } from "../../devkit/signer.ts";
 import { type Config, parseConfig } from "../config.ts";
 import { createLogger, type Level } from "../log.ts";
 import { type Operator, openOperator } from "../operator/index.ts";
@@ -29,7 +30,6 @@ import {
   USERS,
 } from "./seed.ts";
 import { listenSandboxServer, type SandboxServer } from "./server.ts";
-import { newSigningSecret } from "./signer.ts";
 import { type JobRunner, startJobRunner } from "./worker.ts";
 
 export const DEFAULT_PORT = 3000;

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import { payloadBody, signedHeaders } from "../../devkit/signer.ts";
 import {
   type FakeSlack,
   type MessageRef,
@@ -16,7 +17,6 @@ import {
   type SlackUser,
   viewPayload,
 } from "./fakeSlack.ts";
-import { payloadBody, signedHeaders } from "./signer.ts";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 const STATIC: Record<string, string> = {

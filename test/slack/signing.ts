@@ -1,8 +1,8 @@
 // Signed requests as Slack sends them: form-encoded bodies (content-type exactly
 // application/x-www-form-urlencoded), `X-Slack-Request-Timestamp` and
 // `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`. The signing itself is the
-// sandbox's (src/sandbox/signer.ts), so the tests and the sandbox sign the same way.
-import { FORM_CONTENT_TYPE, signature, signedHeaders } from "../../src/sandbox/signer.ts";
+// sandbox's (devkit/signer.ts), so the tests and the sandbox sign the same way.
+import { FORM_CONTENT_TYPE, signature, signedHeaders } from "../../devkit/signer.ts";
 
 export { signature };
 
