@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { LogLevel, WebClient } from "@slack/web-api";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
+import { FakeSlack } from "../devkit/fakeSlack.ts";
 import { createObanSchema } from "../devkit/oban/schema.ts";
 import { type Services, startServices } from "../devkit/services/services.ts";
 import { createMeiliClient } from "../src/backends/meilisearch.ts";
@@ -19,7 +20,6 @@ import { parseConfig } from "../src/config.ts";
 import { buildDigest, DIGEST_CONCURRENCY, diffDigest } from "../src/digest/content.ts";
 import { createPacer, postDigest, realSleep } from "../src/digest/poster.ts";
 import { createOperator } from "../src/operator/index.ts";
-import { FakeSlack } from "../test/slack/fakeSlack.ts";
 import { digestDetails, digestParent } from "../views/digest.ts";
 
 export interface DigestBenchFigures {

@@ -7,7 +7,6 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { payloadBody, signedHeaders } from "../../devkit/signer.ts";
 import {
   type FakeSlack,
   type MessageRef,
@@ -16,7 +15,8 @@ import {
   type SlackChannel,
   type SlackUser,
   viewPayload,
-} from "./fakeSlack.ts";
+} from "../../devkit/fakeSlack.ts";
+import { payloadBody, signedHeaders } from "../../devkit/signer.ts";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 const STATIC: Record<string, string> = {

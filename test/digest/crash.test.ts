@@ -5,14 +5,14 @@
 // message once; when Slack's history cannot be read, no second parent is posted and the slot says why.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { StoredMessage } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";
 import { createOperator } from "../../src/operator/index.ts";
-import type { StoredMessage } from "../../src/sandbox/fakeSlack.ts";
 import { findSlot } from "../../src/state/digestSlots.ts";
 import { digestListView } from "../../views/digest.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 

@@ -4,6 +4,7 @@
 import type { WebClient } from "@slack/web-api";
 import cron from "node-cron";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -12,7 +13,6 @@ import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/r
 import { createOperator } from "../../src/operator/index.ts";
 import { findSlot, lastSlot } from "../../src/state/digestSlots.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort, digestClient } from "../support/digest.ts";

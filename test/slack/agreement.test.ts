@@ -3,6 +3,7 @@
 // by replay, needs triage), before and after three replays run and are verified. The real Bolt
 // app over signed HTTP, real Postgres and Meilisearch; the CLI keeps upstream's lines.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
@@ -15,7 +16,6 @@ import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";

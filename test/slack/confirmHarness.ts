@@ -2,6 +2,7 @@
 // test file), the fake Slack, and any number of real Bolt apps over signed HTTP sharing the
 // database — as replicas of one bot would.
 import { expect } from "vitest";
+import { type ApiCall, FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -12,7 +13,6 @@ import type { Confirmation } from "../../src/state/confirmations.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import type { TestDeployment } from "../support/operator.ts";
-import { type ApiCall, FakeSlack, type ResponsePost } from "./fakeSlack.ts";
 import {
   type ButtonClick,
   blockActionsRequest,

@@ -3,6 +3,7 @@
 // exactly as Slack signs them.
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -15,7 +16,6 @@ import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack, type ResponsePost } from "./fakeSlack.ts";
 import { blockActionsRequest, SIGNING_SECRET, send, signed, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";

@@ -3,6 +3,7 @@
 // nothing is left unhandled, the process stays healthy and oban_jobs is still there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandResult, runSlashCommand } from "../../commands/index.ts";
+import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -10,7 +11,6 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";

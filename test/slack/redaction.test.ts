@@ -3,6 +3,7 @@
 // in ANSI escapes and a bidi override are listed by `/scrypath failed`, page by page; the bodies
 // Slack receives and the bot's log lines carry none of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -12,7 +13,6 @@ import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
 import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
