@@ -4,10 +4,10 @@
 // Slack-like page.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import type { Sandbox, SandboxOptions } from "../devkit/sandbox/index.ts";
 import { errorLines, loadConfig } from "./config.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
-import type { Sandbox, SandboxOptions } from "./sandbox/index.ts";
 import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
 import { hasSlackCredentials, SlackSetupError, slackSettings } from "./slack/settings.ts";
@@ -56,7 +56,7 @@ async function runSandbox(
       "or SLACK_APP_TOKEN, set, npm start runs the bot in Slack instead.)\n",
   );
   if (values.config) out(`scrypath-bot: the sandbox uses its own demo configuration; --config is ignored\n`);
-  const start = io.startSandbox ?? (await import("./sandbox/index.ts")).startSandbox;
+  const start = io.startSandbox ?? (await import("../devkit/sandbox/index.ts")).startSandbox;
   let sandbox: Pick<Sandbox, "url" | "stop">;
   try {
     sandbox = await start({

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { observeReplay, receiptFor } from "../../src/operator/verify.ts";
 import { insertJob } from "../support/db.ts";
 import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { runScrypathJob } from "../support/worker.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

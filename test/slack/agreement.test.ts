@@ -4,11 +4,11 @@
 // app over signed HTTP, real Postgres and Meilisearch; the CLI keeps upstream's lines.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { observeReplay, receiptFor } from "../../src/operator/verify.ts";
-import { runScrypathJob } from "../../src/sandbox/worker.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { validateMessage } from "../support/blockKit.ts";

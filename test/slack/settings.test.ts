@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import type { SandboxOptions } from "../../devkit/sandbox/index.ts";
 import { main } from "../../src/main.ts";
-import type { SandboxOptions } from "../../src/sandbox/index.ts";
 import { SlackSetupError, slackSettings } from "../../src/slack/settings.ts";
 
 describe("slackSettings", () => {

@@ -6,13 +6,13 @@
 // executing); one index whose live settings drifted from its schema's contract.
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
-import type { SlackChannel, SlackUser, Team } from "../../devkit/fakeSlack.ts";
-import { failDeletionTask, failDocumentTask } from "../../devkit/meiliTasks.ts";
-import { insertJob, type JobFields } from "../../devkit/oban/rows.ts";
-import { transaction } from "../backends/postgres.ts";
-import type { Config } from "../config.ts";
-import { resolveDeclaredSettings, toWire } from "../core/settings.ts";
-import type { SchemaContract } from "../core/types.ts";
+import { transaction } from "../../src/backends/postgres.ts";
+import type { Config } from "../../src/config.ts";
+import { resolveDeclaredSettings, toWire } from "../../src/core/settings.ts";
+import type { SchemaContract } from "../../src/core/types.ts";
+import type { SlackChannel, SlackUser, Team } from "../fakeSlack.ts";
+import { failDeletionTask, failDocumentTask } from "../meiliTasks.ts";
+import { insertJob, type JobFields } from "../oban/rows.ts";
 
 export const TEAM: Team = { id: "T0SANDBOX1", domain: "scrypath-sandbox", name: "Scrypath Sandbox" };
 export const BOT = { userId: "U0SCRYBOT1", botId: "B0SCRYBOT1", name: "scrypath" };

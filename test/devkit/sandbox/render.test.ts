@@ -9,8 +9,8 @@ import {
   mrkdwn,
   renderBlock,
   renderBlocks,
-} from "../../src/sandbox/page/render.js";
-import { code, escapeMrkdwn, slackDate } from "../../views/common.ts";
+} from "../../../devkit/sandbox/page/render.js";
+import { code, escapeMrkdwn, slackDate } from "../../../views/common.ts";
 
 describe("mrkdwn", () => {
   it("renders bold, italic, strike, code, pre and quotes", () => {

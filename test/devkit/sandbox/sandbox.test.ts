@@ -6,11 +6,11 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { payloadBody, signedHeaders } from "../../devkit/signer.ts";
-import { type Operator, openOperator } from "../../src/operator/index.ts";
-import { type Sandbox, startSandbox } from "../../src/sandbox/index.ts";
-import { ANA, BEN, CHANNEL, VIC } from "../../src/sandbox/seed.ts";
-import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
+import { type Sandbox, startSandbox } from "../../../devkit/sandbox/index.ts";
+import { ANA, BEN, CHANNEL, VIC } from "../../../devkit/sandbox/seed.ts";
+import { payloadBody, signedHeaders } from "../../../devkit/signer.ts";
+import { type Operator, openOperator } from "../../../src/operator/index.ts";
+import { CONFIRM_ACTIONS } from "../../../views/confirm.ts";
 
 const REASON_CLASSES = ["transport", "validation", "backend_rejected", "queue_exhausted", "unknown"];
 

@@ -10,14 +10,14 @@ import path from "node:path";
 import { Meilisearch } from "meilisearch";
 import { parse as parseYaml } from "yaml";
 import { helpEntries } from "../../commands/index.ts";
-import { type ConversationSnapshot, FakeSlack } from "../../devkit/fakeSlack.ts";
-import { startServices } from "../../devkit/services/services.ts";
-import { errorMessage } from "../../devkit/services/util.ts";
-import { newSigningSecret } from "../../devkit/signer.ts";
-import { type Config, parseConfig } from "../config.ts";
-import { createLogger, type Level } from "../log.ts";
-import { type Operator, openOperator } from "../operator/index.ts";
-import { createSlackApp, EVENTS_PATH, type SlackApp } from "../slack/app.ts";
+import { type Config, parseConfig } from "../../src/config.ts";
+import { createLogger, type Level } from "../../src/log.ts";
+import { type Operator, openOperator } from "../../src/operator/index.ts";
+import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.ts";
+import { type ConversationSnapshot, FakeSlack } from "../fakeSlack.ts";
+import { startServices } from "../services/services.ts";
+import { errorMessage } from "../services/util.ts";
+import { newSigningSecret } from "../signer.ts";
 import {
   BOT,
   CHANNEL,

@@ -5,7 +5,7 @@
 // the Meilisearch task, then completed (or discarded).
 import type { Meilisearch } from "meilisearch";
 import type pg from "pg";
-import { DELETE_WORKER, UPSERT_WORKER } from "../core/failedWork.ts";
+import { DELETE_WORKER, UPSERT_WORKER } from "../../src/core/failedWork.ts";
 
 export async function runScrypathJob(
   pool: pg.Pool,

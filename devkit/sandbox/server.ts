@@ -1,4 +1,4 @@
-// The sandbox's page server on 127.0.0.1: serves the page (src/sandbox/page, plain files, no build
+// The sandbox's page server on 127.0.0.1: serves the page (devkit/sandbox/page, plain files, no build
 // step) and the API it drives. Every interaction takes the real path: the server builds the payload
 // Slack would send (slash command, block_actions, view_submission), signs it with the bot's signing
 // secret and posts it to the bot's /slack/events; the bot answers through the fake Slack API, whose
@@ -15,8 +15,8 @@ import {
   type SlackChannel,
   type SlackUser,
   viewPayload,
-} from "../../devkit/fakeSlack.ts";
-import { payloadBody, signedHeaders } from "../../devkit/signer.ts";
+} from "../fakeSlack.ts";
+import { payloadBody, signedHeaders } from "../signer.ts";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 const STATIC: Record<string, string> = {

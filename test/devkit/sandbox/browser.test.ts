@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Sandbox, startSandbox } from "../../src/sandbox/index.ts";
-import { ANA, BEN, VIC } from "../../src/sandbox/seed.ts";
+import { type Sandbox, startSandbox } from "../../../devkit/sandbox/index.ts";
+import { ANA, BEN, VIC } from "../../../devkit/sandbox/seed.ts";
 import { type Browser, chromiumMissing, launchChromium } from "./chromium.ts";
 
 const UPDATE = process.env.UPDATE_SCREENSHOTS === "1";
-const DOCS_SHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
+const DOCS_SHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
 const missing = chromiumMissing();
 if (missing) console.warn(`note: ${missing}`);
 
