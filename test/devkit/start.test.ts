@@ -1,4 +1,4 @@
-// `npm start` with no Slack credentials, as a person runs it: `node --import tsx src/main.ts` in a
+// `npm start` with no Slack credentials, as a person runs it: `node --import tsx devkit/start.ts` in a
 // process group of its own, a ready page within 30 s, then Ctrl-C (SIGINT to the whole group, as a
 // terminal sends it), and nothing left behind: no process of the group, no temporary directory.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import type { SandboxOptions } from "../../devkit/sandbox/index.ts";
 import { freePort } from "../../devkit/services/util.ts";
+import { main } from "../../devkit/start.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY_WITHIN_MS = 30_000;
@@ -68,8 +70,8 @@ describe("npm start without Slack credentials", { timeout: 90_000 }, () => {
     const pkg = JSON.parse(await readFile(path.join(ROOT, "package.json"), "utf8")) as {
       scripts: Record<string, string>;
     };
-    expect(pkg.scripts.start).toBe("node --import tsx src/main.ts");
-    child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "--port", String(port)], {
+    expect(pkg.scripts.start).toBe("node --import tsx devkit/start.ts");
+    child = spawn(process.execPath, ["--import", "tsx", "devkit/start.ts", "--port", String(port)], {
       cwd: ROOT,
       detached: true,
       env: { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: tmp, LANG: "C.UTF-8" },
@@ -121,5 +123,76 @@ describe("npm start without Slack credentials", { timeout: 90_000 }, () => {
     for (const dir of dirs) expect(existsSync(dir), `${dir} is left behind`).toBe(false);
     // In the fresh TMPDIR, at most tsx's compile cache remains.
     expect((await readdir(tmp)).filter((name) => !name.startsWith("tsx-"))).toEqual([]);
+  });
+});
+
+describe("npm start, in process", () => {
+  it("starts the sandbox when the environment has no Slack credentials, with --port and --data-dir", async () => {
+    let out = "";
+    const calls: SandboxOptions[] = [];
+    let stopped = 0;
+    const started = await main(["--port", "4321", "--data-dir", "/tmp/keep"], {
+      env: { PORT: "9999" },
+      stderr: () => {},
+      stdout: (t) => (out += t),
+      startSandbox: async (options) => {
+        calls.push(options);
+        const stop = async () => {
+          stopped += 1;
+        };
+        return { url: "http://127.0.0.1:4321/", stop };
+      },
+    });
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ port: 4321, dataDir: "/tmp/keep" });
+    expect(out).toContain("no Slack credentials in the environment, so this is the sandbox");
+    expect(out).toContain("open http://127.0.0.1:4321/");
+    expect(out).toContain("Ctrl-C");
+    if (!("stop" in started)) throw new Error("expected a running sandbox");
+    await Promise.all([started.stop(), started.stop()]);
+    expect(stopped).toBe(1);
+  });
+
+  it("reads the sandbox's port from PORT, refuses a bad one, and says why the sandbox failed", async () => {
+    const calls: SandboxOptions[] = [];
+    const fake = async (options: SandboxOptions) => {
+      calls.push(options);
+      if (options.port === 1) throw new Error("port 1 on 127.0.0.1 is in use; pass --port N (or PORT=N)");
+      return { url: "http://127.0.0.1:4000/", stop: async () => {} };
+    };
+    await main([], { env: { PORT: "4000" }, stderr: () => {}, stdout: () => {}, startSandbox: fake });
+    expect(calls.at(-1)).toMatchObject({ port: 4000 });
+    expect(calls.at(-1)).not.toHaveProperty("dataDir");
+
+    let err = "";
+    const bad = await main(["--port", "http"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
+    expect(bad).toEqual({ code: 1 });
+    expect(err).toContain('--port must be a port number between 0 and 65535, got "http"');
+
+    err = "";
+    const taken = await main(["--port", "1"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
+    expect(taken).toEqual({ code: 1 });
+    expect(err).toContain("the sandbox did not start: port 1 on 127.0.0.1 is in use");
+  });
+
+  it("runs the production bot when Slack credentials are set (which refuses the sandbox's --data-dir)", async () => {
+    let err = "";
+    let sandboxes = 0;
+    const env = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" };
+    const startSandbox = async () => {
+      sandboxes += 1;
+      return { url: "http://127.0.0.1:1/", stop: async () => {} };
+    };
+    const started = await main(["--data-dir", "x"], { env, stderr: (t) => (err += t), startSandbox });
+    expect(started).toEqual({ code: 1 });
+    expect(err).toContain("--data-dir is for the sandbox");
+    expect(sandboxes).toBe(0);
+  });
+
+  it("says how to call it when an option is unknown", async () => {
+    let err = "";
+    const started = await main(["--nope"], { env: {}, stderr: (t) => (err += t) });
+    expect(started).toEqual({ code: 1 });
+    expect(err).toContain("usage: npm start -- [--config FILE] [--port N] [--data-dir DIR]");
   });
 });
