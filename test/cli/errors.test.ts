@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { type CliIo, run } from "../../src/cli/main.ts";
 import type { Operator } from "../../src/operator/index.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

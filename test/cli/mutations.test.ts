@@ -9,9 +9,9 @@ import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

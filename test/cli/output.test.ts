@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

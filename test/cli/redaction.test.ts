@@ -7,10 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";

@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSlashCommand } from "../../commands/index.ts";
 import { runOpenAction } from "../../commands/open.ts";
 import type { CommandDeps } from "../../commands/types.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";

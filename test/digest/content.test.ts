@@ -1,12 +1,12 @@
 // buildDigest over the real Postgres and Meilisearch: posture, failed work by class, signals,
 // contract drift, and schemas that could not be read (Meilisearch on a closed port).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { buildDigest } from "../../src/digest/content.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort } from "../support/digest.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

@@ -5,6 +5,7 @@ import type { WebClient } from "@slack/web-api";
 import cron from "node-cron";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -16,7 +17,6 @@ import type { SlackMessage } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort, digestClient } from "../support/digest.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";

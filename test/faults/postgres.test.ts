@@ -5,11 +5,11 @@
 // with its link and audit row, or none.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob, testPool } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 

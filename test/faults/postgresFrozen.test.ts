@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createObanSchema } from "../../devkit/oban/schema.ts";
 import { type PostgresServer, startPostgres } from "../../devkit/services/postgresServer.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
@@ -14,7 +15,6 @@ import { createOperator, poolOptions } from "../../src/operator/index.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { deleteIndexes, testClient, uniqueIndexPrefix } from "../support/meili.ts";
 import { obanError, type TestDeployment, testConfigObject } from "../support/operator.ts";
 

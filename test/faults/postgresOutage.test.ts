@@ -3,10 +3,10 @@
 // During the outage commands get an honest answer naming Postgres within 15 s and Confirm clicks a
 // refusal within 5 s; after healing the pool serves again within 10 s and /readyz is 200 within 10 s.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 

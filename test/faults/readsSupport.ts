@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { expect, inject } from "vitest";
 import { stringify } from "yaml";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool, type PoolOptions } from "../../src/backends/postgres.ts";
 import { run } from "../../src/cli/main.ts";
@@ -19,7 +20,6 @@ import { ALICE, CHANNEL, operatorsConfig, slackEnv } from "../slack/confirmHarne
 import { SIGNING_SECRET, send, slashCommandRequest } from "../slack/signing.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { failedJobsPage, failedRollup } from "../../src/backends/obanJobs.ts";
 import { formatFailed } from "../../src/cli/format.ts";
 import { failedJson } from "../../src/cli/json.ts";
@@ -6,7 +7,6 @@ import { replayPayloadAvailable } from "../../src/core/failedWork.ts";
 import { classifyQueueJob } from "../../src/core/reasonClass.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
@@ -6,7 +7,6 @@ import { createOperator } from "../../src/operator/index.ts";
 import { previewRequest } from "../../src/operator/requests.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { freshObanPrefix, insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 

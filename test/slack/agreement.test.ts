@@ -4,6 +4,7 @@
 // app over signed HTTP, real Postgres and Meilisearch; the CLI keeps upstream's lines.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -13,7 +14,6 @@ import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";

@@ -1,13 +1,13 @@
 // Confirmation cards end to end: signed HTTP into the real Bolt app, real Postgres and Meilisearch,
 // the fake Slack recording every card and reply. A request never acts; one authorised Confirm does.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { expectValidModal } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import {
   ALICE,

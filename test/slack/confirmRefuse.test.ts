@@ -2,8 +2,8 @@
 // answers at once, privately, with what would be refused: audited, and no public card. Signed HTTP
 // into the real Bolt app, real Postgres and Meilisearch, the fake Slack recording what was sent.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { ALICE, BOB, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
 

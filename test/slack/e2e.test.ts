@@ -4,6 +4,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -13,7 +14,6 @@ import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { blockActionsRequest, SIGNING_SECRET, send, signed, slashCommandRequest } from "./signing.ts";

@@ -4,6 +4,7 @@
 // Slack receives and the bot's log lines carry none of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -11,7 +12,6 @@ import { FAILED_PAGE_SIZE } from "../../views/failed.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 

@@ -1,4 +1,5 @@
-// Realistic Scrypath job args (spec §4.3), as Scrypath.Oban.Payload builds them.
+// Realistic Scrypath job args (spec §4.3), as Scrypath.Oban.Payload builds them: for the tests' Oban
+// rows and the bench's dataset.
 export function upsertArgs(
   schema: string,
   index: string,
