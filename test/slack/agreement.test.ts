@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
@@ -16,7 +17,6 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

@@ -2,12 +2,12 @@
 // and refusals, graceful stop with an answer in flight, and the app.error backstop.
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { OperatorError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Operator } from "../../src/operator/index.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const CONFIG = parseConfig(
   {

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
@@ -24,7 +25,6 @@ import {
   type TestBot,
   textOf,
 } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";

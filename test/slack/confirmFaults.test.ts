@@ -4,13 +4,13 @@
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { ALICE, BOB, buttonValues, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

@@ -3,6 +3,14 @@
 // database — as replicas of one bot would.
 import { expect } from "vitest";
 import { type ApiCall, FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
+import {
+  type ButtonClick,
+  blockActionsRequest,
+  SIGNING_SECRET,
+  send,
+  slashCommandRequest,
+  TEAM_ID,
+} from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -13,14 +21,6 @@ import type { Confirmation } from "../../src/state/confirmations.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import type { TestDeployment } from "../support/operator.ts";
-import {
-  type ButtonClick,
-  blockActionsRequest,
-  SIGNING_SECRET,
-  send,
-  slashCommandRequest,
-  TEAM_ID,
-} from "./signing.ts";
 
 export const CHANNEL = "C0ONCALL01";
 export const ALICE = "U0ALICE001";

@@ -5,6 +5,13 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import {
+  blockActionsRequest,
+  SIGNING_SECRET,
+  send,
+  signed,
+  slashCommandRequest,
+} from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -16,7 +23,6 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { blockActionsRequest, SIGNING_SECRET, send, signed, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

@@ -6,13 +6,13 @@ import type { Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, signed, slashCommandFields, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.ts";
 import { INTAKE_LIMITS, type IntakeLimits } from "../../src/slack/intake.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { ALICE, CHANNEL, Harness, slackEnv, type TestBot } from "./confirmHarness.ts";
-import { send, signed, slashCommandFields, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeSlack } from "../../devkit/fakeSlack.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -13,7 +14,6 @@ import { validateMessage } from "../support/blockKit.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

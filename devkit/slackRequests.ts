@@ -1,8 +1,9 @@
 // Signed requests as Slack sends them: form-encoded bodies (content-type exactly
 // application/x-www-form-urlencoded), `X-Slack-Request-Timestamp` and
-// `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`. The signing itself is the
-// sandbox's (devkit/signer.ts), so the tests and the sandbox sign the same way.
-import { FORM_CONTENT_TYPE, signature, signedHeaders } from "../../devkit/signer.ts";
+// `X-Slack-Signature: v0=HMAC-SHA256(secret, "v0:<ts>:<raw body>")`: slash commands, button clicks
+// and modal submissions for the tests and the bench. The signing itself is the sandbox's
+// (signer.ts), so the tests, the bench and the sandbox sign the same way.
+import { FORM_CONTENT_TYPE, signature, signedHeaders } from "./signer.ts";
 
 export { signature };
 
