@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { LogLevel, WebClient } from "@slack/web-api";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
-import { FakeSlack } from "../devkit/fakeSlack.ts";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
 import { createObanSchema } from "../devkit/oban/schema.ts";
 import { type Services, startServices } from "../devkit/services/services.ts";
 import { createMeiliClient } from "../src/backends/meilisearch.ts";

@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import { setPriority } from "node:os";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
-import { FakeSlack } from "../devkit/fakeSlack.ts";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
 import { createObanSchema } from "../devkit/oban/schema.ts";
 import { type Services, startServices } from "../devkit/services/services.ts";
 import { ensureState } from "../src/state/migrations.ts";

@@ -3,7 +3,7 @@
 // `/scrypath failed <schema>` to the final answer arriving at response_url, on the bench
 // dataset. Slack is the local fake Web API server the tests use; nothing leaves loopback.
 import { fork } from "node:child_process";
-import { FakeSlack } from "../devkit/fakeSlack.ts";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../devkit/slackRequests.ts";
 import type { Config } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";

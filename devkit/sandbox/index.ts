@@ -14,7 +14,7 @@ import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger, type Level } from "../../src/log.ts";
 import { type Operator, openOperator } from "../../src/operator/index.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.ts";
-import { type ConversationSnapshot, FakeSlack } from "../fakeSlack.ts";
+import { type ConversationSnapshot, FakeSlack } from "../fakeSlack/index.ts";
 import { startServices } from "../services/services.ts";
 import { errorMessage } from "../services/util.ts";
 import { newSigningSecret } from "../signer.ts";

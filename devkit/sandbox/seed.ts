@@ -10,7 +10,7 @@ import { transaction } from "../../src/backends/postgres.ts";
 import type { Config } from "../../src/config.ts";
 import { resolveDeclaredSettings, toWire } from "../../src/core/settings.ts";
 import type { SchemaContract } from "../../src/core/types.ts";
-import type { SlackChannel, SlackUser, Team } from "../fakeSlack.ts";
+import type { SlackChannel, SlackUser, Team } from "../fakeSlack/index.ts";
 import { failDeletionTask, failDocumentTask } from "../meiliTasks.ts";
 import { insertJob, type JobFields } from "../oban/rows.ts";
 

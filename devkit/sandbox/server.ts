@@ -15,7 +15,7 @@ import {
   type SlackChannel,
   type SlackUser,
   viewPayload,
-} from "../fakeSlack.ts";
+} from "../fakeSlack/index.ts";
 import { payloadBody, signedHeaders } from "../signer.ts";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));

@@ -2,7 +2,12 @@
 // user, modals) and Slack's rules in strict mode, driven over HTTP the way the bot's WebClient and
 // Bolt's respond() drive it.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeSlack, RESPONSE_URL_USES, type SlackChange, TRIGGER_TTL_MS } from "../../devkit/fakeSlack.ts";
+import {
+  FakeSlack,
+  RESPONSE_URL_USES,
+  type SlackChange,
+  TRIGGER_TTL_MS,
+} from "../../devkit/fakeSlack/index.ts";
 
 const CHANNEL = "C0OPS00001";
 const ANA = "U0ANA00001";

@@ -5,8 +5,8 @@
 // message once; when Slack's history cannot be read, no second parent is posted and the slot says why.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { StoredMessage } from "../../devkit/fakeSlack.ts";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import type { StoredMessage } from "../../devkit/fakeSlack/index.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";

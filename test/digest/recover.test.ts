@@ -3,7 +3,7 @@
 // permanent refusal (missing scope) from a passing failure.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import {
   CLOCK_SKEW_MS,
   DIGEST_EVENT,

@@ -4,7 +4,7 @@
 import type { WebClient } from "@slack/web-api";
 import cron from "node-cron";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, inject } from "vitest";
 import { stringify } from "yaml";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";

@@ -3,7 +3,7 @@
 // by replay, needs triage), before and after three replays run and are verified. The real Bolt
 // app over signed HTTP, real Postgres and Meilisearch; the CLI keeps upstream's lines.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";

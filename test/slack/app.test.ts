@@ -1,7 +1,7 @@
 // App assembly without the backends: start-up with and without the bot ids, Slack rate limits
 // and refusals, graceful stop with an answer in flight, and the app.error backstop.
 import { afterEach, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { OperatorError } from "../../src/errors.ts";

@@ -2,7 +2,7 @@
 // Slack: bounded retries that honour Retry-After, back off on 5xx, and never retry what cannot work.
 import { webApi } from "@slack/bolt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { createChat, NO_RETRY_CLIENT_OPTIONS, SlackCallError } from "../../src/slack/chat.ts";

@@ -2,7 +2,7 @@
 // test file), the fake Slack, and any number of real Bolt apps over signed HTTP sharing the
 // database — as replicas of one bot would.
 import { expect } from "vitest";
-import { type ApiCall, FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
+import { type ApiCall, FakeSlack, type ResponsePost } from "../../devkit/fakeSlack/index.ts";
 import {
   type ButtonClick,
   blockActionsRequest,

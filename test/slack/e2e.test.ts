@@ -3,7 +3,7 @@
 // exactly as Slack signs them.
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack.ts";
+import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import {
   blockActionsRequest,

@@ -3,7 +3,7 @@
 // nothing is left unhandled, the process stays healthy and oban_jobs is still there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandResult, runSlashCommand } from "../../commands/index.ts";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";

@@ -3,7 +3,7 @@
 // in ANSI escapes and a bidi override are listed by `/scrypath failed`, page by page; the bodies
 // Slack receives and the bot's log lines carry none of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";

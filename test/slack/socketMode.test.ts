@@ -3,7 +3,7 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
-import { FakeSlack } from "../../devkit/fakeSlack.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { slashCommandFields } from "../../devkit/slackRequests.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
