@@ -17,11 +17,12 @@ import { createLogger } from "../../src/log.ts";
 import { createOperator, type Operator } from "../../src/operator/index.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import { ALICE, CHANNEL, operatorsConfig, slackEnv } from "../slack/confirmHarness.ts";
+import { ALICE, CHANNEL, operatorsConfig } from "../slack/confirmHarness.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { slackEnv } from "../support/slack.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 import { visibleText } from "../views/fixtures.ts";
 

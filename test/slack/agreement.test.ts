@@ -17,6 +17,7 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { slackEnv } from "../support/slack.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
@@ -89,15 +90,7 @@ describe("every Slack surface reports the same figures for the same moment", () 
     bot = createSlackApp({
       config,
       operator: d.operator,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BOT0000",
-        SLACK_BOT_USER_ID: "U0BOT0000",
-        PORT: "0",
-        HOST: "127.0.0.1",
-      },
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: () => {}, secrets: [BOT_TOKEN, SIGNING_SECRET] }),
       digestSchedules: false,
     });

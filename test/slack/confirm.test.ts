@@ -10,10 +10,10 @@ import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { expectValidModal } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { buttonValues } from "../support/slack.ts";
 import {
   ALICE,
   BOB,
-  buttonValues,
   CAROL,
   CHANNEL,
   DAVE,

@@ -10,7 +10,8 @@ import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { ALICE, BOB, buttonValues, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
+import { buttonValues } from "../support/slack.ts";
+import { ALICE, BOB, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

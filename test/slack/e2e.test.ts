@@ -23,38 +23,12 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { buttonValues, slackEnv } from "../support/slack.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-1111-2222-e2etokenvalue";
 const ALLOWED = "C0ONCALL01";
-
-function slackEnv(fake: FakeSlack): NodeJS.ProcessEnv {
-  return {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: fake.apiUrl,
-    SLACK_BOT_ID: "B0BOT0000",
-    SLACK_BOT_USER_ID: "U0BOT0000",
-    PORT: "0",
-    HOST: "127.0.0.1",
-  };
-}
-
-/** Every button value with this action_id in a posted message. */
-function buttonValues(body: Record<string, unknown>, actionId: string): string[] {
-  const found: string[] = [];
-  const walk = (node: unknown) => {
-    if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === "object") {
-      const o = node as Record<string, unknown>;
-      if (o.action_id === actionId && typeof o.value === "string") found.push(o.value);
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(body.blocks);
-  return found;
-}
 
 function expectMessage(post: ResponsePost | undefined): Record<string, unknown> {
   expect(post).toBeDefined();
@@ -144,7 +118,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     bot = createSlackApp({
       config,
       operator: d.operator,
-      env: slackEnv(fake),
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: (line) => logs.push(line), secrets: [BOT_TOKEN, SIGNING_SECRET] }),
     });
     const { port } = await bot.start();
@@ -469,7 +443,7 @@ describe("a slow or missing Meilisearch", () => {
     const bot = createSlackApp({
       config,
       operator,
-      env: slackEnv(fake),
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: () => {} }),
       readinessTimeoutMs: 500,
     });

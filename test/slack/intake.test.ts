@@ -12,7 +12,8 @@ import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.
 import { INTAKE_LIMITS, type IntakeLimits } from "../../src/slack/intake.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { ALICE, CHANNEL, Harness, slackEnv, type TestBot } from "./confirmHarness.ts";
+import { slackEnv } from "../support/slack.ts";
+import { ALICE, CHANNEL, Harness, type TestBot } from "./confirmHarness.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

@@ -14,6 +14,7 @@ import { validateMessage } from "../support/blockKit.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { slackEnv } from "../support/slack.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";
@@ -59,16 +60,7 @@ describe("Slack bodies and logs carry no credential and no control character", (
     bot = createSlackApp({
       config: parseConfig({ ...d.raw, access: { channels: [ALLOWED] } }, {}),
       operator: d.operator,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BOT0000",
-        SLACK_BOT_USER_ID: "U0BOT0000",
-        PORT: "0",
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "debug",
-      },
+      env: slackEnv(fake, BOT_TOKEN, { LOG_LEVEL: "debug" }),
       logger: createLogger({
         level: "debug",
         write: (line) => logs.push(line),
