@@ -10,8 +10,8 @@ import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { spawnBin } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const SECRETS = [
   inject("meilisearchApiKey"),
   decodeURIComponent(new URL(inject("databaseUrl")).password),
@@ -24,7 +24,7 @@ describe("bin/scrypath-bot.js", () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" }]);
+    d = await testDeployment([postsSchema()]);
     dir = mkdtempSync(join(tmpdir(), "scrypath-bin-"));
     configFile = join(dir, "bot.yml");
     // Secrets come from the environment, as in production; the file holds only references.

@@ -14,10 +14,9 @@ import { spawnBin } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PAGE = "MyApp.Blog.Page";
-const QUEUE = "search_sync";
 const PAGE_QUEUE = "search_pages";
 const ACTOR = `cli:${userInfo().username}`;
 
@@ -97,7 +96,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, obanMaxAttempts: 5 },
+      postsSchema({ obanMaxAttempts: 5 }),
       {
         module: PAGE,
         alias: "pages",

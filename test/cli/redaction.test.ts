@@ -12,9 +12,8 @@ import { run } from "../../src/cli/main.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const SIGNING_SECRET = "cliSigningS3cretValue";
 const MEILI_PASSWORD = "meiliUrlPassw0rd";
 // Terminal escapes and bidi controls: none may reach the terminal raw.
@@ -62,7 +61,7 @@ describe("CLI output carries no credential and no control character", () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     dir = mkdtempSync(join(tmpdir(), "scrypath-cli-redaction-"));
     const config = join(dir, "config.yml");
     writeFileSync(config, stringify(d.raw));

@@ -10,9 +10,8 @@ import { ACTIONS } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const who = { userId: "U_ME", channelId: "C_ONCALL" };
 
 describe("/scrypath dispatch over the real operator", () => {
@@ -22,7 +21,7 @@ describe("/scrypath dispatch over the real operator", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: "MyApp.Catalog.Product", alias: "products" },
     ]);
     deps = { operator: d.operator, config: d.config, now: () => now };

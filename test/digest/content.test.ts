@@ -9,11 +9,10 @@ import { insertJob } from "../support/db.ts";
 import { closedPort } from "../support/digest.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 const USER = "MyApp.Accounts.User";
-const QUEUE = "search_sync";
 const NOW = new Date("2026-11-20T08:00:00Z");
 
 describe("buildDigest over real backends", () => {
@@ -21,13 +20,7 @@ describe("buildDigest over real backends", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
-        contract: { fields: ["title", "body"] },
-      },
+      postsSchema({ contract: { fields: ["title", "body"] } }),
       {
         module: PRODUCT,
         alias: "products",

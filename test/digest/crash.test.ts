@@ -15,8 +15,8 @@ import { findSlot } from "../../src/state/digestSlots.ts";
 import { digestListView } from "../../views/digest.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { postsSchema } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 /** Friday 2026-11-20 09:00 in Berlin. */
 const NINE = new Date("2026-11-20T08:00:00Z");
@@ -38,7 +38,7 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" },
+      postsSchema(),
       { module: PRODUCT, alias: "products", syncMode: "inline" },
       ...Array.from({ length: MANY }, (_, i) => ({
         module: manyModule(i),

@@ -18,10 +18,9 @@ import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort, digestClient } from "../support/digest.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
-const QUEUE = "search_sync";
 /** Friday 2026-11-20 09:00 in Berlin. */
 const NINE = new Date("2026-11-20T08:00:00Z");
 const plus = (base: Date, minutes: number) => new Date(base.getTime() + minutes * 60_000);
@@ -38,7 +37,7 @@ describe("digest runner", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE },
+      postsSchema(),
       { module: PRODUCT, alias: "products", syncMode: "inline" },
       ...Array.from({ length: MANY }, (_, i) => ({
         module: manyModule(i),

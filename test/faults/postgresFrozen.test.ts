@@ -17,9 +17,8 @@ import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
 import { deleteIndexes, testClient, uniqueIndexPrefix } from "../support/meili.ts";
 import { obanError, type TestDeployment, testConfigObject } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const PREFIX = "public";
 
 /** The parent pid of `pid`, from /proc (Linux). */
@@ -76,9 +75,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     obanPool.on("error", () => {});
     await createObanSchema(obanPool, PREFIX);
     const indexPrefix = uniqueIndexPrefix().replace(/_$/, "");
-    const raw = testConfigObject(PREFIX, indexPrefix, [
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    const raw = testConfigObject(PREFIX, indexPrefix, [postsSchema({ contract: { fields: ["title"] } })]);
     (raw.database as Record<string, unknown>).url = server.url;
     const config = parseConfig(raw, {});
     const operator = createOperator({

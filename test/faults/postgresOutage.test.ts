@@ -8,10 +8,9 @@ import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarne
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const OUTAGE_MS = 12_000;
 
 describe("Postgres black-holed for 12 s, then healed", () => {
@@ -31,9 +30,7 @@ describe("Postgres black-holed for 12 s, then healed", () => {
 
   beforeAll(async () => {
     process.on("uncaughtException", onUnhandled);
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     await d.meili.createIndex(`${d.indexPrefix}_post`, { primaryKey: "id" }).waitTask();
     failed = await insertJob(d.oban.pool, d.oban.prefix, {
       state: "discarded",

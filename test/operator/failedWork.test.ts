@@ -9,9 +9,7 @@ import { REASON_CLASSES } from "../../src/core/types.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 describe("failedSyncWork over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -23,7 +21,7 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
   let backendUid: number;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     live = `${d.indexPrefix}_post`;
     const { pool, prefix } = d.oban;
     const at = new Date("2026-11-20T10:00:00Z");

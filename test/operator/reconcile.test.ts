@@ -4,18 +4,14 @@ import { formatReconcile } from "../../src/cli/format.ts";
 import { insertJob } from "../support/db.ts";
 import { failDeletionTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 describe("reconcileSync report over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
   let live: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
   });
   afterAll(() => d?.close());

@@ -9,9 +9,8 @@ import { ensureState } from "../../src/state/migrations.ts";
 import { freshObanPrefix, insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const actor = { id: "U_ALICE", context: { channel: "C1" } };
 
 describe("retrySyncWork over real Postgres", () => {
@@ -19,9 +18,7 @@ describe("retrySyncWork over real Postgres", () => {
   let live: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, obanMaxAttempts: 5 },
-    ]);
+    d = await testDeployment([postsSchema({ obanMaxAttempts: 5 })]);
     live = `${d.indexPrefix}_post`;
   });
   afterAll(() => d?.close());

@@ -4,8 +4,7 @@ import { formatStatus } from "../../src/cli/format.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
+import { POST, postsSchema } from "../support/posts.ts";
 
 describe("syncStatus over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -13,13 +12,7 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: "search_sync",
-        contract: { fields: ["title"] },
-      },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: "MyApp.Catalog.Product", syncMode: "inline" },
     ]);
     live = `${d.indexPrefix}_post`;

@@ -6,9 +6,8 @@ import { createOperator } from "../../src/operator/index.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const actor = { id: "U_CAROL" };
 
 describe("index swap behind promotion eligibility, on a real Meilisearch", () => {
@@ -17,9 +16,7 @@ describe("index swap behind promotion eligibility, on a real Meilisearch", () =>
   let target: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     target = `${live}__reindex`;
   });

@@ -17,10 +17,9 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-1111-2222-agreementtoken";
 const CHANNEL = "C0ONCALL01";
 /** Slack's bound for a slash command's final answer (DESIGN.md). */
@@ -54,7 +53,7 @@ describe("every Slack surface reports the same figures for the same moment", () 
   };
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     live = `${d.indexPrefix}_post`;
     const job = (state: string, id: number, extra: Record<string, unknown> = {}) =>
       insertJob(d.oban.pool, d.oban.prefix, {

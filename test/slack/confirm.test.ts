@@ -10,6 +10,7 @@ import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { expectValidModal } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { buttonValues } from "../support/slack.ts";
 import {
   ALICE,
@@ -26,9 +27,7 @@ import {
   textOf,
 } from "./confirmHarness.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
-const QUEUE = "search_sync";
 
 describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -48,7 +47,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: PRODUCT, alias: "products", contract: { fields: ["title"] } },
     ]);
     live = `${d.indexPrefix}_post`;

@@ -10,11 +10,9 @@ import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { buttonValues } from "../support/slack.ts";
 import { ALICE, BOB, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -50,9 +48,7 @@ describe("confirmation cards with replicas, faults and hostile clicks", () => {
   const metrics = async (bot: TestBot) => (await fetch(`${bot.base}/metrics`)).text();
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     await d.meili.createIndex(live, { primaryKey: "id" }).waitTask();
     h = await Harness.create(d);

@@ -23,10 +23,9 @@ import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { buttonValues, slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-1111-2222-e2etokenvalue";
 const ALLOWED = "C0ONCALL01";
 
@@ -78,18 +77,14 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
+      postsSchema({
         contract: {
           fields: ["title", "body"],
           filterable: ["status"],
           sortable: ["inserted_at"],
           settings: { synonyms: { car: ["automobile"] }, stopWords: ["the"] },
         },
-      },
+      }),
     ]);
     const live = `${d.indexPrefix}_post`;
     // 14 failed jobs: two pages of ten; one real failed Meilisearch task on the live index.

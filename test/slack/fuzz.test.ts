@@ -12,9 +12,8 @@ import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema } from "../support/posts.ts";
 import { slackEnv } from "../support/slack.ts";
-
-const POST = "MyApp.Blog.Post";
 
 const ATOMS = [
   "status",
@@ -156,7 +155,7 @@ describe("hostile command texts", () => {
 
   beforeAll(async () => {
     process.on("unhandledRejection", onUnhandled);
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" }]);
+    d = await testDeployment([postsSchema()]);
     await insertJob(d.oban.pool, d.oban.prefix, {
       state: "discarded",
       queue: "search_sync",

@@ -12,11 +12,10 @@ import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.
 import { INTAKE_LIMITS, type IntakeLimits } from "../../src/slack/intake.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { slackEnv } from "../support/slack.ts";
 import { ALICE, CHANNEL, Harness, type TestBot } from "./confirmHarness.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const FORM = "application/x-www-form-urlencoded";
 
 /** Short limits, so the timeouts show within a test; the production ones are checked apart. */
@@ -88,9 +87,7 @@ describe("the Slack intake over real sockets", () => {
   let quick: { app: SlackApp; base: string; logs: string[] };
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     await d.meili.createIndex(`${d.indexPrefix}_post`, { primaryKey: "id" }).waitTask();
     h = await Harness.create(d);
     bot = await h.bot();

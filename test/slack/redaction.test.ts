@@ -14,10 +14,9 @@ import { validateMessage } from "../support/blockKit.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-3333-4444-redactiontestbottoken";
 const ALLOWED = "C0ONCALL01";
 
@@ -39,7 +38,7 @@ describe("Slack bodies and logs carry no credential and no control character", (
   const logs: string[] = [];
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     const live = `${d.indexPrefix}_post`;
     let id = 1;
     for (const c of CREDENTIALS) {
