@@ -4,8 +4,8 @@
 // performs the post but never answers.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
-import { digestClient } from "../support/digest.ts";
+import { FakeSlack } from "../../../devkit/fakeSlack/index.ts";
+import { digestClient } from "../../support/digest.ts";
 
 describe("fake Slack history and crashes", () => {
   let fake: FakeSlack;

@@ -7,7 +7,7 @@ import {
   RESPONSE_URL_USES,
   type SlackChange,
   TRIGGER_TTL_MS,
-} from "../../devkit/fakeSlack/index.ts";
+} from "../../../devkit/fakeSlack/index.ts";
 
 const CHANNEL = "C0OPS00001";
 const ANA = "U0ANA00001";
