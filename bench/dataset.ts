@@ -1,6 +1,6 @@
 // What the benchmark seeds: the Scrypath deployment (schemas, queues, indexes), the mix of Oban
 // jobs per 1,000 ids, and the Oban error texts. Pure data; bench/seed.ts turns it into rows.
-import { deleteArgs, upsertArgs } from "../test/support/jobs.ts";
+import { deleteArgs, upsertArgs } from "../devkit/oban/jobArgs.ts";
 
 /** The schema every figure is about. */
 export const BENCH_SCHEMA = {

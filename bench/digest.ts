@@ -5,22 +5,22 @@
 // `benchDigest()` returns the figures; `tsx bench/digest.ts` prints them as JSON. Target: < 10 s.
 //
 // Environment: DATABASE_URL / MEILISEARCH_URL (+ MEILISEARCH_API_KEY) reuse existing servers,
-// otherwise embedded ones start (src/dev/services.ts). Everything seeded is dropped at the end.
+// otherwise embedded ones start (devkit/services/services.ts). Everything seeded is dropped at the end.
 import { randomBytes } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { LogLevel, WebClient } from "@slack/web-api";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
+import { createObanSchema } from "../devkit/oban/schema.ts";
+import { type Services, startServices } from "../devkit/services/services.ts";
 import { createMeiliClient } from "../src/backends/meilisearch.ts";
 import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
 import { diffDigest } from "../src/core/digest.ts";
-import { createObanSchema } from "../src/dev/obanSchema.ts";
-import { type Services, startServices } from "../src/dev/services.ts";
 import { buildDigest, DIGEST_CONCURRENCY } from "../src/digest/content.ts";
 import { createPacer, postDigest, realSleep } from "../src/digest/poster.ts";
 import { createOperator } from "../src/operator/index.ts";
-import { FakeSlack } from "../test/slack/fakeSlack.ts";
 import { digestDetails, digestParent } from "../views/digest.ts";
 
 export interface DigestBenchFigures {

@@ -4,7 +4,7 @@
 // keep npm's banner out of the file. See BENCHMARKS.md.
 //
 // Environment: DATABASE_URL / MEILISEARCH_URL (+ MEILISEARCH_API_KEY) reuse existing servers,
-// as for the tests; otherwise embedded ones start (src/dev/services.ts). BENCH_ROWS (default
+// as for the tests; otherwise embedded ones start (devkit/services/services.ts). BENCH_ROWS (default
 // 1000000), BENCH_RUNS (20), BENCH_WARMUPS (3) tune the run. Everything seeded lives in a fresh
 // Oban prefix schema and under a fresh index prefix and is dropped at the end, also on Ctrl-C,
 // unless BENCH_KEEP=1 (useful with external servers, to investigate).
@@ -12,10 +12,10 @@ import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
+import { createObanSchema } from "../devkit/oban/schema.ts";
+import { type Services, startServices } from "../devkit/services/services.ts";
 import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
-import { createObanSchema } from "../src/dev/obanSchema.ts";
-import { type Services, startServices } from "../src/dev/services.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";

@@ -3,12 +3,12 @@
 // `/scrypath failed <schema>` to the final answer arriving at response_url, on the bench
 // dataset. Slack is the local fake Web API server the tests use; nothing leaves loopback.
 import { fork } from "node:child_process";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../devkit/slackRequests.ts";
 import type { Config } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { createSlackApp } from "../src/slack/app.ts";
-import { FakeSlack } from "../test/slack/fakeSlack.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "../test/slack/signing.ts";
 import { percentile, summarize, type Timing } from "./measure.ts";
 import type { LoadRound } from "./slackLoad.ts";
 

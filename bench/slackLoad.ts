@@ -3,7 +3,7 @@
 // reports each ack latency. `node:http` with a fresh connection per request (as Slack connects):
 // lighter than fetch, so that with 200 in flight the generator's own overhead stays small.
 import { request } from "node:http";
-import { type SignedRequest, slashCommandRequest } from "../test/slack/signing.ts";
+import { type SignedRequest, slashCommandRequest } from "../devkit/slackRequests.ts";
 
 export interface LoadRound {
   events: string;

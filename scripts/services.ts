@@ -14,10 +14,10 @@ import { parseArgs } from "node:util";
 import { Meilisearch } from "meilisearch";
 import pg from "pg";
 import { stringify } from "yaml";
+import { sandboxConfigObject, seedDemo } from "../devkit/sandbox/seed.ts";
+import { startServices } from "../devkit/services/services.ts";
+import { errorMessage } from "../devkit/services/util.ts";
 import { parseConfig } from "../src/config.ts";
-import { startServices } from "../src/dev/services.ts";
-import { errorMessage } from "../src/dev/util.ts";
-import { sandboxConfigObject, seedDemo } from "../src/sandbox/seed.ts";
 
 const USAGE = "usage: npm run services [-- --demo]";
 

@@ -1,113 +1,54 @@
-// `npm start`: load the configuration, open the operator, start the Slack app (HTTP or Socket
-// Mode), and stop gracefully on SIGINT/SIGTERM. Without Slack credentials in the environment it
-// starts the sandbox instead (src/sandbox): the real bot against a demo deployment and a local,
-// Slack-like page.
+// The production entry (`npm run serve`): load the configuration, open the operator, start the Slack
+// app (HTTP or Socket Mode), and stop gracefully on SIGINT/SIGTERM. Without Slack credentials it
+// exits 1 naming the missing variables; the newcomer's sandbox is `npm start` (devkit/start.ts).
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { errorLines, loadConfig } from "./config.ts";
 import { createLogger, type Logger, parseLevel } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
-import type { Sandbox, SandboxOptions } from "./sandbox/index.ts";
 import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
-import { hasSlackCredentials, SlackSetupError, slackSettings } from "./slack/settings.ts";
+import { SlackSetupError, slackSettings } from "./slack/settings.ts";
 
 export interface MainIo {
   env: NodeJS.ProcessEnv;
   stderr: (text: string) => void;
-  /** Where the sandbox prints its address and progress (default: stderr). */
+  /** Where an entry prints progress for a person (the sandbox: its address; default: stderr). */
   stdout?: (text: string) => void;
   logger?: Logger;
-  /** Starts the sandbox (tests inject a stand-in; default src/sandbox). */
-  startSandbox?: (options: SandboxOptions) => Promise<Pick<Sandbox, "url" | "stop">>;
   /** True once Ctrl-C (SIGINT/SIGTERM) was pressed: a start-up that fails then was interrupted. */
   interrupted?: () => boolean;
 }
 
-const USAGE = "usage: npm start -- [--config FILE] [--port N] [--data-dir DIR]";
+/** What an entry point resolves with: an exit code when start-up fails, or `stop` when it runs. */
+export type Started = { code: number } | { stop: () => Promise<void>; logger: Logger };
 
-/** `--port` / PORT: a port number, or null when neither is given. */
-function portOption(value: string | undefined): number | null {
-  if (value === undefined || value.trim() === "") return null;
-  const port = Number(value);
-  if (!/^[0-9]{1,5}$/.test(value.trim()) || port > 65_535) {
-    throw new Error(`--port must be a port number between 0 and 65535, got "${value}"`);
-  }
-  return port;
-}
+export const USAGE = "usage: npm start -- [--config FILE] [--port N] [--data-dir DIR]";
 
-async function runSandbox(
-  values: { port?: string | undefined; "data-dir"?: string | undefined; config?: string | undefined },
-  io: MainIo,
-): Promise<{ code: number } | { stop: () => Promise<void>; logger: Logger }> {
-  const out = io.stdout ?? io.stderr;
-  let port: number | null;
-  try {
-    port = portOption(values.port ?? io.env.PORT);
-  } catch (error) {
-    return { code: fail(io, (error as Error).message) };
-  }
-  const logger =
-    io.logger ??
-    createLogger({ level: parseLevel(io.env.LOG_LEVEL, "warn"), write: (line) => io.stderr(`${line}\n`) });
-  out(
-    "scrypath-bot: no Slack credentials in the environment, so this is the sandbox: the real bot, a demo " +
-      "deployment and a Slack-like page, all on 127.0.0.1. (With SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, " +
-      "or SLACK_APP_TOKEN, set, npm start runs the bot in Slack instead.)\n",
-  );
-  if (values.config) out(`scrypath-bot: the sandbox uses its own demo configuration; --config is ignored\n`);
-  const start = io.startSandbox ?? (await import("./sandbox/index.ts")).startSandbox;
-  let sandbox: Pick<Sandbox, "url" | "stop">;
-  try {
-    sandbox = await start({
-      ...(port !== null ? { port } : {}),
-      ...(values["data-dir"] ? { dataDir: values["data-dir"] } : {}),
-      log: (line) => out(`  ${line}\n`),
-      logLevel: logger.level,
-      botLog: (line) => io.stderr(`${line}\n`),
-    });
-  } catch (error) {
-    // Ctrl-C reaches the embedded servers too; whatever failed after it, start-up was interrupted.
-    if (io.interrupted?.()) {
-      out("scrypath-bot: stopped during start-up.\n");
-      return { code: 130 };
-    }
-    return { code: fail(io, `the sandbox did not start: ${(error as Error).message}`) };
-  }
-  out(`\nscrypath-bot sandbox ready: open ${sandbox.url}\nPress Ctrl-C to stop.\n`);
-  let stopping: Promise<void> | null = null;
-  const stop = () => {
-    stopping ??= (async () => {
-      out("scrypath-bot: stopping the sandbox…\n");
-      await sandbox.stop().catch((error: unknown) => logger.error("stopping the sandbox failed", { error }));
-      out("scrypath-bot: stopped.\n");
-    })();
-    return stopping;
-  };
-  return { stop, logger };
-}
+/** The command-line options of `npm start` / `npm run serve` (`--data-dir` is the sandbox's). */
+export const START_OPTIONS = {
+  config: { type: "string" },
+  port: { type: "string" },
+  "data-dir": { type: "string" },
+} as const;
 
-function fail(io: MainIo, message: string): number {
+export function fail(io: MainIo, message: string): number {
   io.stderr(`scrypath-bot: ${message}\n`);
   return 1;
 }
 
 /** Starts the bot; resolves with an exit code when start-up fails, or with `stop` when it runs. */
-export async function main(
-  argv: string[],
-  io: MainIo,
-): Promise<{ code: number } | { stop: () => Promise<void>; logger: Logger }> {
+export async function main(argv: string[], io: MainIo): Promise<Started> {
   let values: { config?: string | undefined; port?: string | undefined; "data-dir"?: string | undefined };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { config: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" } },
+      options: START_OPTIONS,
       strict: true,
     }));
   } catch (error) {
     return { code: fail(io, `${(error as Error).message}; ${USAGE}`) };
   }
-  if (!hasSlackCredentials(io.env)) return runSandbox(values, io);
   if (values["data-dir"] !== undefined) {
     return {
       code: fail(
@@ -177,7 +118,8 @@ export async function main(
  */
 const REPEATED_SIGNAL_MS = 1_500;
 
-async function runFromShell(): Promise<void> {
+/** Runs an entry point (`main` here, devkit/start.ts for `npm start`) as the process, until a signal. */
+export async function runFromShell(entry: (argv: string[], io: MainIo) => Promise<Started>): Promise<void> {
   // Signals are ours from the start: a Ctrl-C while the sandbox starts stops it once it has started
   // (the default action would kill the process and leave its servers' temporary directories behind).
   let signalled: NodeJS.Signals | null = null;
@@ -210,7 +152,7 @@ async function runFromShell(): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const started = await main(process.argv.slice(2), io);
+  const started = await entry(process.argv.slice(2), io);
   if ("code" in started) {
     process.exitCode = started.code;
     process.off("SIGINT", onSignal);
@@ -226,5 +168,5 @@ async function runFromShell(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runFromShell();
+  await runFromShell(main);
 }

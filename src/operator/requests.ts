@@ -1,7 +1,6 @@
 // Mutation requests as the Slack confirmation flow stores them: one zod shape per kind, a
 // read-only preview that states the blast radius, and the execution that re-validates through
-// the operator at the moment of acting. This is the one place that knows the request shapes.
-import { z } from "zod";
+// the operator at the moment of acting (the request shapes: mutationRequest.ts).
 import { getSettings } from "../backends/meilisearch.ts";
 import { findJob } from "../backends/obanJobs.ts";
 import { failedWorkFromJob } from "../core/failedWork.ts";
@@ -23,34 +22,13 @@ import {
   settingsChangedSince,
 } from "./hotApply.ts";
 import { type Actor, prepareState } from "./mutation.ts";
+import type { MutationRequest } from "./mutationRequest.ts";
 import { checkRecommended, type ReconcileActionResult, reconcileAction } from "./reconcileAction.ts";
 import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf } from "./retry.ts";
 import { type CardStanding, standingAfter, standingOf } from "./standing.ts";
 import { checkSwap } from "./swap.ts";
 
-export const mutationRequest = z.discriminatedUnion("kind", [
-  z.object({
-    kind: z.literal("retry"),
-    schema: z.string(),
-    target: z.string().regex(/^(oban:|meilisearch:)?[0-9]{1,18}$/),
-  }),
-  z.object({
-    kind: z.literal("action"),
-    schema: z.string(),
-    action: z.enum(["retry", "backfill", "reindex", "swap"]),
-    id: z
-      .string()
-      .regex(/^(oban:|meilisearch:)?[0-9]{1,18}$/)
-      .nullish(),
-    targetIndex: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,400}$/)
-      .nullish(),
-  }),
-  z.object({ kind: z.literal("hot_apply"), schema: z.string(), settings: z.record(z.string(), z.unknown()) }),
-  z.object({ kind: z.literal("revert"), changeId: z.number().int().positive() }),
-]);
-export type MutationRequest = z.infer<typeof mutationRequest>;
+export { type MutationRequest, mutationRequest } from "./mutationRequest.ts";
 
 /** What the confirmation card states before anything happens. */
 export interface RequestPreview {

@@ -15,7 +15,7 @@ import { withTimeout } from "../timeout.ts";
 import { postgresRead } from "./bounded.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { replayRefOf } from "./failedWork.ts";
-import type { MutationRequest } from "./requests.ts";
+import type { MutationRequest } from "./mutationRequest.ts";
 import { isFailedWorkOf, parseRetryTarget } from "./retry.ts";
 import { schemaTally } from "./status.ts";
 

@@ -34,7 +34,7 @@ function value(env: NodeJS.ProcessEnv, name: string): string | null {
   return v ? v : null;
 }
 
-/** True when the environment names no Slack credentials at all (main.ts explains what to set). */
+/** True when the environment names any Slack credential (without one, `npm start` runs the sandbox). */
 export function hasSlackCredentials(env: NodeJS.ProcessEnv): boolean {
   return ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"].some((name) => value(env, name));
 }

@@ -1,42 +1,21 @@
 // The real executable, end to end: `node bin/scrypath-bot.js …` in a child process. Spawns are
 // few and run in parallel (each costs about half a second).
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` placeholders in config text are under test
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { spawnBin } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema } from "../support/posts.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const POST = "MyApp.Blog.Post";
 const SECRETS = [
   inject("meilisearchApiKey"),
   decodeURIComponent(new URL(inject("databaseUrl")).password),
 ].filter((s): s is string => typeof s === "string" && s.length > 0);
-
-interface Spawned {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function spawnBin(args: string[], env: NodeJS.ProcessEnv): Promise<Spawned> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ["bin/scrypath-bot.js", ...args],
-      { cwd: ROOT, env, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("bin/scrypath-bot.js", () => {
   let d: TestDeployment;
@@ -45,7 +24,7 @@ describe("bin/scrypath-bot.js", () => {
   let env: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" }]);
+    d = await testDeployment([postsSchema()]);
     dir = mkdtempSync(join(tmpdir(), "scrypath-bin-"));
     configFile = join(dir, "bot.yml");
     // Secrets come from the environment, as in production; the file holds only references.

@@ -8,18 +8,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { type CliIo, run } from "../../src/cli/main.ts";
 import type { Operator } from "../../src/operator/index.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const ADMIN_POST = "MyApp.Admin.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 const COMMENT = "MyApp.Blog.Comment";
-const QUEUE = "search_sync";
 
 const API_KEY = inject("meilisearchApiKey");
 const DB_PASSWORD = decodeURIComponent(new URL(inject("databaseUrl")).password);
@@ -95,13 +94,7 @@ describe("CLI errors", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
-        contract: { fields: ["title"], filterable: ["status"] },
-      },
+      postsSchema({ contract: { fields: ["title"], filterable: ["status"] } }),
       { module: ADMIN_POST, alias: "admin_posts" },
       { module: PRODUCT, alias: "products", contract: { fields: ["name"] } },
       { module: COMMENT },

@@ -3,22 +3,20 @@
 // listing. Mix-compatible stdout (spec §8.3, §8.4, §8.7), one-line failures, confirmation or
 // --yes before anything changes, and an audit row for every attempt. One spawn of the real bin
 // proves a non-interactive `retry … --yes`.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
+import { spawnBin } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const POST = "MyApp.Blog.Post";
 const PAGE = "MyApp.Blog.Page";
-const QUEUE = "search_sync";
 const PAGE_QUEUE = "search_pages";
 const ACTOR = `cli:${userInfo().username}`;
 
@@ -88,20 +86,6 @@ async function fails(task: string, argv: string[], options: Parameters<typeof cl
   return r.stderr.slice(prefix.length, -1);
 }
 
-function spawnBin(args: string[], env: NodeJS.ProcessEnv) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
-    execFile(
-      process.execPath,
-      ["bin/scrypath-bot.js", ...args],
-      { cwd: ROOT, env, timeout: 30_000 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
-}
-
 describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
   let d: TestDeployment;
   let dir: string;
@@ -112,7 +96,7 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, obanMaxAttempts: 5 },
+      postsSchema({ obanMaxAttempts: 5 }),
       {
         module: PAGE,
         alias: "pages",

@@ -5,17 +5,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 const COMMENT = "MyApp.Blog.Comment";
-const QUEUE = "search_sync";
 
 /** Values that must never appear in any output. */
 const SECRETS = [
@@ -70,18 +69,14 @@ describe("scrypath-bot CLI output (spec §8)", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
+      postsSchema({
         contract: {
           fields: ["title", "body"],
           filterable: ["status"],
           sortable: ["inserted_at"],
           settings: { synonyms: { car: ["automobile"] } },
         },
-      },
+      }),
       { module: PRODUCT, alias: "products", contract: { fields: ["name"] } },
       { module: COMMENT },
     ]);

@@ -7,14 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const SIGNING_SECRET = "cliSigningS3cretValue";
 const MEILI_PASSWORD = "meiliUrlPassw0rd";
 // Terminal escapes and bidi controls: none may reach the terminal raw.
@@ -69,7 +68,7 @@ describe("CLI output carries no credential and no control character", () => {
   const hostileJobs: number[] = [];
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     dir = mkdtempSync(join(tmpdir(), "scrypath-cli-redaction-"));
     const config = join(dir, "config.yml");
     writeFileSync(config, stringify(d.raw));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runSlashCommand } from "../../commands/index.ts";
 import { runOpenAction } from "../../commands/open.ts";
 import type { CommandDeps } from "../../commands/types.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
@@ -9,11 +10,9 @@ import { operatorContext } from "../../src/operator/internal.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const who = { userId: "U_ME", channelId: "C_ONCALL" };
 
 describe("/scrypath dispatch over the real operator", () => {
@@ -23,7 +22,7 @@ describe("/scrypath dispatch over the real operator", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: "MyApp.Catalog.Product", alias: "products" },
     ]);
     deps = { operator: d.operator, config: d.config, now: () => now };

@@ -1,20 +1,19 @@
 // buildDigest over the real Postgres and Meilisearch: posture, failed work by class, signals,
 // contract drift, and schemas that could not be read (Meilisearch on a closed port).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { buildDigest } from "../../src/digest/content.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort } from "../support/digest.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 const USER = "MyApp.Accounts.User";
-const QUEUE = "search_sync";
 const NOW = new Date("2026-11-20T08:00:00Z");
 
 describe("buildDigest over real backends", () => {
@@ -22,13 +21,7 @@ describe("buildDigest over real backends", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
-        contract: { fields: ["title", "body"] },
-      },
+      postsSchema({ contract: { fields: ["title", "body"] } }),
       {
         module: PRODUCT,
         alias: "products",

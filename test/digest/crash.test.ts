@@ -5,19 +5,19 @@
 // message once; when Slack's history cannot be read, no second parent is posted and the slot says why.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { StoredMessage } from "../../devkit/fakeSlack/index.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createDigestRunner, type DigestRunnerOptions } from "../../src/digest/runner.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
-import type { StoredMessage } from "../../src/sandbox/fakeSlack.ts";
 import { findSlot } from "../../src/state/digestSlots.ts";
 import { digestListView } from "../../views/digestList.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { postsSchema } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 /** Friday 2026-11-20 09:00 in Berlin. */
 const NINE = new Date("2026-11-20T08:00:00Z");
@@ -39,7 +39,7 @@ describe("digest posts after a replica crash", { timeout: 60_000 }, () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" },
+      postsSchema(),
       { module: PRODUCT, alias: "products", syncMode: "inline" },
       ...Array.from({ length: MANY }, (_, i) => ({
         module: manyModule(i),

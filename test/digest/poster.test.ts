@@ -2,10 +2,10 @@
 // channel, 429 + Retry-After, resuming after recorded messages. Sleeps are recorded, not waited.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { ClaimLostError, createPacer, postDigest } from "../../src/digest/poster.ts";
 import { finalizeMessage, section } from "../../views/common.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 
 const message = (text: string): SlackMessage => finalizeMessage(text, [section(text)]);

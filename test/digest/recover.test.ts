@@ -3,6 +3,7 @@
 // permanent refusal (missing scope) from a passing failure.
 import type { WebClient } from "@slack/web-api";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import {
   CLOCK_SKEW_MS,
   DIGEST_EVENT,
@@ -12,7 +13,6 @@ import {
   MAX_PAGES,
   PAGE_SIZE,
 } from "../../src/digest/recover.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { digestClient } from "../support/digest.ts";
 
 describe("findPosted", () => {

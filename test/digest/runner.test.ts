@@ -4,6 +4,8 @@
 import type { WebClient } from "@slack/web-api";
 import cron from "node-cron";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -13,16 +15,13 @@ import { createOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { findSlot, lastSlot } from "../../src/state/digestSlots.ts";
 import type { SlackMessage } from "../../views/types.ts";
-import { FakeSlack } from "../slack/fakeSlack.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { closedPort, digestClient } from "../support/digest.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
-const QUEUE = "search_sync";
 /** Friday 2026-11-20 09:00 in Berlin. */
 const NINE = new Date("2026-11-20T08:00:00Z");
 const plus = (base: Date, minutes: number) => new Date(base.getTime() + minutes * 60_000);
@@ -39,7 +38,7 @@ describe("digest runner", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE },
+      postsSchema(),
       { module: PRODUCT, alias: "products", syncMode: "inline" },
       ...Array.from({ length: MANY }, (_, i) => ({
         module: manyModule(i),

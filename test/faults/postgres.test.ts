@@ -5,17 +5,15 @@
 // with its link and audit row, or none.
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob, testPool } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 
 /** An admin session holding a transaction-scoped advisory lock until `release()`. */
 async function holdLock(pool: pg.Pool, key: string): Promise<{ pid: number; release(): Promise<void> }> {
@@ -104,9 +102,7 @@ describe("a Postgres connection dying under a confirmed retry", () => {
 
   beforeAll(async () => {
     process.on("uncaughtException", onUnhandled);
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     stateName = d.config.state.schema;
     await d.meili.createIndex(live, { primaryKey: "id" }).waitTask();

@@ -5,21 +5,20 @@
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { createObanSchema } from "../../devkit/oban/schema.ts";
+import { type PostgresServer, startPostgres } from "../../devkit/services/postgresServer.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
-import { createObanSchema } from "../../src/dev/obanSchema.ts";
-import { type PostgresServer, startPostgres } from "../../src/dev/postgresServer.ts";
 import { createOperator, poolOptions } from "../../src/operator/index.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { deleteIndexes, testClient, uniqueIndexPrefix } from "../support/meili.ts";
 import { obanError, type TestDeployment, testConfigObject } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const PREFIX = "public";
 
 /** The parent pid of `pid`, from /proc (Linux). */
@@ -76,9 +75,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     obanPool.on("error", () => {});
     await createObanSchema(obanPool, PREFIX);
     const indexPrefix = uniqueIndexPrefix().replace(/_$/, "");
-    const raw = testConfigObject(PREFIX, indexPrefix, [
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    const raw = testConfigObject(PREFIX, indexPrefix, [postsSchema({ contract: { fields: ["title"] } })]);
     (raw.database as Record<string, unknown>).url = server.url;
     const config = parseConfig(raw, {});
     const operator = createOperator({

@@ -3,15 +3,14 @@
 // During the outage commands get an honest answer naming Postgres within 15 s and Confirm clicks a
 // refusal within 5 s; after healing the pool serves again within 10 s and /readyz is 200 within 10 s.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const OUTAGE_MS = 12_000;
 
 describe("Postgres black-holed for 12 s, then healed", () => {
@@ -31,9 +30,7 @@ describe("Postgres black-holed for 12 s, then healed", () => {
 
   beforeAll(async () => {
     process.on("uncaughtException", onUnhandled);
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     await d.meili.createIndex(`${d.indexPrefix}_post`, { primaryKey: "id" }).waitTask();
     failed = await insertJob(d.oban.pool, d.oban.prefix, {
       state: "discarded",

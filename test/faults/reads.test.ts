@@ -3,12 +3,12 @@
 // read slash command gets its final answer within 15 s, names the backend that did not answer,
 // and still shows what the other backend told; the CLI ends within the same bound, one line naming
 // the backend, exit 1, the same sentence as Slack. The pool is warm first: the nasty case.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { spawnBin } from "../support/cli.ts";
 import {
   ANSWER_BOUND_MS,
   cliSentence,
@@ -17,8 +17,6 @@ import {
   loggedAnswer,
   POST,
 } from "./readsSupport.ts";
-
-const ROOT = resolve(import.meta.dirname, "../..");
 
 let f: FaultyDeployment;
 
@@ -201,15 +199,11 @@ describe("Postgres black-holed", () => {
     let locked = true;
     try {
       const started = Date.now();
-      const exited = new Promise<{ code: number | null; stderr: string; stdout: string }>((done) => {
-        execFile(
-          process.execPath,
-          ["bin/scrypath-bot.js", "status", "posts", "--config", path],
-          { cwd: ROOT, env: { PATH: process.env.PATH ?? "" }, timeout: 40_000 },
-          (error, stdout, stderr) =>
-            done({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
-        );
-      });
+      const exited = spawnBin(
+        ["status", "posts", "--config", path],
+        { PATH: process.env.PATH ?? "" },
+        40_000,
+      );
       // Wait until the CLI's read is on the server, waiting for the lock.
       for (let waited = 0; ; waited += 50) {
         const { rows } = await f.d.oban.pool.query(

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { failedJobsPage, failedRollup } from "../../src/backends/obanJobs.ts";
 import { formatFailed } from "../../src/cli/format.ts";
 import { failedJson } from "../../src/cli/json.ts";
@@ -7,12 +8,9 @@ import { classifyQueueJob } from "../../src/core/reasonClass.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 describe("failedSyncWork over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -24,7 +22,7 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
   let backendUid: number;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     live = `${d.indexPrefix}_post`;
     const { pool, prefix } = d.oban;
     const at = new Date("2026-11-20T10:00:00Z");

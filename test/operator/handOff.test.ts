@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PAGE = "MyApp.Blog.Page";
-const QUEUE = "search_sync";
 const actor = { id: "U_BOB" };
 
 describe("reconcile actions: backfill and reindex hand-offs", () => {
@@ -14,14 +13,10 @@ describe("reconcile actions: backfill and reindex hand-offs", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
+      postsSchema({
         reindexWorker: { worker: "MyApp.Search.ReindexWorker", queue: "search_maintenance" },
         backfillWorker: { worker: "Elixir.MyApp.Search.BackfillWorker", queue: "search_maintenance" },
-      },
+      }),
       { module: PAGE, syncMode: "oban", obanQueue: QUEUE },
     ]);
     live = `${d.indexPrefix}_post`;

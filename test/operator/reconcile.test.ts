@@ -1,22 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { formatReconcile } from "../../src/cli/format.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDeletionTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 describe("reconcileSync report over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
   let live: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
   });
   afterAll(() => d?.close());

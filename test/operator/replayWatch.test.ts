@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { runScrypathJob } from "../support/worker.ts";
 
 const POST = "MyApp.Blog.Post";
 const QUEUE = "search_sync";

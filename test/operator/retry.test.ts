@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
@@ -7,12 +8,10 @@ import { operatorContext } from "../../src/operator/internal.ts";
 import { previewRequest } from "../../src/operator/requests.ts";
 import { ensureState } from "../../src/state/migrations.ts";
 import { freshObanPrefix, insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const actor = { id: "U_ALICE", context: { channel: "C1" } };
 
 describe("retrySyncWork over real Postgres", () => {
@@ -20,9 +19,7 @@ describe("retrySyncWork over real Postgres", () => {
   let live: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, obanMaxAttempts: 5 },
-    ]);
+    d = await testDeployment([postsSchema({ obanMaxAttempts: 5 })]);
     live = `${d.indexPrefix}_post`;
   });
   afterAll(() => d?.close());

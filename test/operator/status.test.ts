@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { formatStatus } from "../../src/cli/format.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
+import { POST, postsSchema } from "../support/posts.ts";
 
 describe("syncStatus over real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -13,13 +12,7 @@ describe("syncStatus over real Postgres and Meilisearch", () => {
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: "search_sync",
-        contract: { fields: ["title"] },
-      },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: "MyApp.Catalog.Product", syncMode: "inline" },
     ]);
     live = `${d.indexPrefix}_post`;

@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const actor = { id: "U_CAROL" };
 
 describe("index swap behind promotion eligibility, on a real Meilisearch", () => {
@@ -18,9 +17,7 @@ describe("index swap behind promotion eligibility, on a real Meilisearch", () =>
   let target: string;
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     target = `${live}__reindex`;
   });

@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { observeReplay, receiptFor, recordReplayVerdict, replayVerdict } from "../../src/operator/verify.ts";
 import { insertJob } from "../support/db.ts";
-import { deleteArgs, upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { runScrypathJob } from "../support/worker.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 describe("observeReplay (§9.6) with a real index", () => {
   let d: TestDeployment;
   let live: string;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     live = `${d.indexPrefix}_post`;
     await d.meili.createIndex(live, { primaryKey: "id" }).waitTask();
   });

@@ -5,27 +5,31 @@
 // followed ("completed"). The real Bolt app over signed HTTP, real Postgres and Meilisearch;
 // the CLI keeps upstream's lines.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
+import {
+  blockActionsRequest,
+  SIGNING_SECRET,
+  send,
+  slashCommandRequest,
+} from "../../devkit/slackRequests.ts";
 import { formatFailed, formatStatus } from "../../src/cli/format.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { observeReplay, receiptFor } from "../../src/operator/verify.ts";
-import { runScrypathJob } from "../../src/sandbox/worker.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { buttonValues } from "./confirmHarness.ts";
-import { FakeSlack } from "./fakeSlack.ts";
-import { blockActionsRequest, SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { buttonValues, slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-1111-2222-agreementtoken";
 const CHANNEL = "C0ONCALL01";
 /** The on-call operator who asks for and confirms the retries (no two-person rule here). */
@@ -61,7 +65,7 @@ describe("every Slack surface reports the same figures for the same moment", () 
   };
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     live = `${d.indexPrefix}_post`;
     const job = (state: string, id: number, extra: Record<string, unknown> = {}) =>
       insertJob(d.oban.pool, d.oban.prefix, {
@@ -97,15 +101,7 @@ describe("every Slack surface reports the same figures for the same moment", () 
     bot = createSlackApp({
       config,
       operator: d.operator,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BOT0000",
-        SLACK_BOT_USER_ID: "U0BOT0000",
-        PORT: "0",
-        HOST: "127.0.0.1",
-      },
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: () => {}, secrets: [BOT_TOKEN, SIGNING_SECRET] }),
       digestSchedules: false,
       follow: { intervalMs: 100, maxIntervalMs: 300 },

@@ -1,14 +1,14 @@
 // App assembly without the backends: start-up with and without the bot ids, Slack rate limits
 // and refusals, graceful stop with an answer in flight, and the app.error backstop.
 import { afterEach, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { OperatorError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Operator, OperatorContext } from "../../src/operator/index.ts";
 import { rememberContext } from "../../src/operator/internal.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
-import { FakeSlack } from "./fakeSlack.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
 
 const CONFIG = parseConfig(
   {

@@ -3,11 +3,11 @@
 // `/scrypath failed <schema>` prints at that moment; once confirmed, the figures after it ran.
 // Signed HTTP into the real Bolt app, real Postgres and Meilisearch, the fake Slack.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { runScrypathJob } from "../support/worker.ts";
 import { ALICE, BOB, Harness, jargonIn, readerText, type TestBot } from "./confirmHarness.ts";
 
 const POST = "MyApp.Blog.Post";

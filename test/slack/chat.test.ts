@@ -2,12 +2,12 @@
 // Slack: the SDK's bounded retries honour Retry-After, back off on 5xx, and never retry what cannot
 // work; chat.postMessage is never retried, so a post whose answer was lost is not posted twice.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
 import { createLogger } from "../../src/log.ts";
 import { createMetrics } from "../../src/metrics.ts";
 import { createChat } from "../../src/slack/chat.ts";
 import { slackFetch } from "../../src/slack/slackFetch.ts";
 import { rateLimitWait, SlackCallError } from "../../src/slackErrors.ts";
-import { FakeSlack } from "./fakeSlack.ts";
 
 const MESSAGE = {
   text: "hello",

@@ -1,18 +1,20 @@
 // Confirmation cards end to end: signed HTTP into the real Bolt app, real Postgres and Meilisearch,
 // the fake Slack recording every card and reply. A request never acts; one authorised Confirm does.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { expectValidModal } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { runScrypathJob } from "../support/worker.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { buttonValues } from "../support/slack.ts";
 import {
   ALICE,
   BOB,
-  buttonValues,
   CAROL,
   CHANNEL,
   DAVE,
@@ -24,11 +26,8 @@ import {
   type TestBot,
   textOf,
 } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
-const QUEUE = "search_sync";
 
 describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", () => {
   let d: TestDeployment;
@@ -48,7 +47,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
 
   beforeAll(async () => {
     d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
+      postsSchema({ contract: { fields: ["title"] } }),
       { module: PRODUCT, alias: "products", contract: { fields: ["title"] } },
     ]);
     live = `${d.indexPrefix}_post`;

@@ -3,17 +3,16 @@
 // tampered or foreign button values. The action runs at most once; only card edits are retried.
 import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { ALICE, BOB, buttonValues, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { buttonValues } from "../support/slack.ts";
+import { ALICE, BOB, CAROL, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
 
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -49,9 +48,7 @@ describe("confirmation cards with replicas, faults and hostile clicks", () => {
   const metrics = async (bot: TestBot) => (await fetch(`${bot.base}/metrics`)).text();
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     await d.meili.createIndex(live, { primaryKey: "id" }).waitTask();
     h = await Harness.create(d);

@@ -2,6 +2,15 @@
 // test file), the fake Slack, and any number of real Bolt apps over signed HTTP sharing the
 // database — as replicas of one bot would.
 import { expect } from "vitest";
+import { type ApiCall, FakeSlack, type ResponsePost } from "../../devkit/fakeSlack/index.ts";
+import {
+  type ButtonClick,
+  blockActionsRequest,
+  SIGNING_SECRET,
+  send,
+  slashCommandRequest,
+  TEAM_ID,
+} from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -12,15 +21,7 @@ import type { Confirmation } from "../../src/state/confirmations.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import type { TestDeployment } from "../support/operator.ts";
-import { type ApiCall, FakeSlack, type ResponsePost } from "./fakeSlack.ts";
-import {
-  type ButtonClick,
-  blockActionsRequest,
-  SIGNING_SECRET,
-  send,
-  slashCommandRequest,
-  TEAM_ID,
-} from "./signing.ts";
+import { buttonValues, slackEnv } from "../support/slack.ts";
 
 export const CHANNEL = "C0ONCALL01";
 export const ALICE = "U0ALICE001";
@@ -31,18 +32,6 @@ export const CAROL = "U0CAROL003";
 export const DAVE = "U0DAVE0004";
 export const OPS_GROUP = "S0OPS00001";
 const BOT_TOKEN = "xoxb-1111-2222-confirmtoken";
-
-export function slackEnv(fake: FakeSlack): NodeJS.ProcessEnv {
-  return {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: fake.apiUrl,
-    SLACK_BOT_ID: "B0BOT0000",
-    SLACK_BOT_USER_ID: "U0BOT0000",
-    PORT: "0",
-    HOST: "127.0.0.1",
-  };
-}
 
 /** The access section every test app starts from: two listed operators and one user group. */
 export function operatorsConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -60,21 +49,6 @@ export interface TestBot {
   config: Config;
   operator: Operator;
   logs: string[];
-}
-
-/** Every button value with this action_id in a message body. */
-export function buttonValues(body: Record<string, unknown>, actionId: string): string[] {
-  const found: string[] = [];
-  const walk = (node: unknown) => {
-    if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === "object") {
-      const o = node as Record<string, unknown>;
-      if (o.action_id === actionId && typeof o.value === "string") found.push(o.value);
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(body.blocks);
-  return found;
 }
 
 export function expectValid(body: Record<string, unknown>): Record<string, unknown> {
@@ -169,7 +143,7 @@ export class Harness {
     const bot = createSlackApp({
       config,
       operator,
-      env: slackEnv(this.fake),
+      env: slackEnv(this.fake, BOT_TOKEN),
       logger: createLogger({ write: (line) => logs.push(line), secrets: [BOT_TOKEN, SIGNING_SECRET] }),
       follow: { intervalMs: 100, maxIntervalMs: 300, ...options.follow },
       chat: { baseDelayMs: 50, ...options.chat },

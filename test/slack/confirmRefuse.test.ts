@@ -2,13 +2,12 @@
 // answers at once, privately, with what would be refused: audited, and no public card. Signed HTTP
 // into the real Bolt app, real Postgres and Meilisearch, the fake Slack recording what was sent.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { ALICE, BOB, CHANNEL, Harness, type TestBot, textOf } from "./confirmHarness.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 /** The spec's bound for a slash command's final answer. */
 const ANSWER_WITHIN_MS = 15_000;
 
@@ -46,9 +45,7 @@ describe("requests refused before any card is posted", () => {
   };
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     live = `${d.indexPrefix}_post`;
     await d.meili.createIndex(live, { primaryKey: "id" }).waitTask();
     h = await Harness.create(d);

@@ -3,6 +3,15 @@
 // exactly as Slack signs them.
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack, type ResponsePost } from "../../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import {
+  blockActionsRequest,
+  SIGNING_SECRET,
+  send,
+  signed,
+  slashCommandRequest,
+} from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
@@ -12,43 +21,13 @@ import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { ACTIONS } from "../../views/types.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack, type ResponsePost } from "./fakeSlack.ts";
-import { blockActionsRequest, SIGNING_SECRET, send, signed, slashCommandRequest } from "./signing.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { buttonValues, slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-1111-2222-e2etokenvalue";
 const ALLOWED = "C0ONCALL01";
-
-function slackEnv(fake: FakeSlack): NodeJS.ProcessEnv {
-  return {
-    SLACK_BOT_TOKEN: BOT_TOKEN,
-    SLACK_SIGNING_SECRET: SIGNING_SECRET,
-    SLACK_API_URL: fake.apiUrl,
-    SLACK_BOT_ID: "B0BOT0000",
-    SLACK_BOT_USER_ID: "U0BOT0000",
-    PORT: "0",
-    HOST: "127.0.0.1",
-  };
-}
-
-/** Every button value with this action_id in a posted message. */
-function buttonValues(body: Record<string, unknown>, actionId: string): string[] {
-  const found: string[] = [];
-  const walk = (node: unknown) => {
-    if (Array.isArray(node)) node.forEach(walk);
-    else if (node && typeof node === "object") {
-      const o = node as Record<string, unknown>;
-      if (o.action_id === actionId && typeof o.value === "string") found.push(o.value);
-      Object.values(o).forEach(walk);
-    }
-  };
-  walk(body.blocks);
-  return found;
-}
 
 function expectMessage(post: ResponsePost | undefined): Record<string, unknown> {
   expect(post).toBeDefined();
@@ -98,18 +77,14 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
 
   beforeAll(async () => {
     d = await testDeployment([
-      {
-        module: POST,
-        alias: "posts",
-        syncMode: "oban",
-        obanQueue: QUEUE,
+      postsSchema({
         contract: {
           fields: ["title", "body"],
           filterable: ["status"],
           sortable: ["inserted_at"],
           settings: { synonyms: { car: ["automobile"] }, stopWords: ["the"] },
         },
-      },
+      }),
     ]);
     const live = `${d.indexPrefix}_post`;
     // 14 failed jobs: two pages of ten; one real failed Meilisearch task on the live index.
@@ -138,7 +113,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     bot = createSlackApp({
       config,
       operator: d.operator,
-      env: slackEnv(fake),
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: (line) => logs.push(line), secrets: [BOT_TOKEN, SIGNING_SECRET] }),
     });
     const { port } = await bot.start();
@@ -463,7 +438,7 @@ describe("a slow or missing Meilisearch", () => {
     const bot = createSlackApp({
       config,
       operator,
-      env: slackEnv(fake),
+      env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: () => {} }),
       readinessTimeoutMs: 500,
     });

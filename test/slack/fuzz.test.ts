@@ -3,17 +3,17 @@
 // nothing is left unhandled, the process stays healthy and oban_jobs is still there.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CommandResult, runSlashCommand } from "../../commands/index.ts";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
-
-const POST = "MyApp.Blog.Post";
+import { POST, postsSchema } from "../support/posts.ts";
+import { slackEnv } from "../support/slack.ts";
 
 const ATOMS = [
   "status",
@@ -155,7 +155,7 @@ describe("hostile command texts", () => {
 
   beforeAll(async () => {
     process.on("unhandledRejection", onUnhandled);
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: "search_sync" }]);
+    d = await testDeployment([postsSchema()]);
     await insertJob(d.oban.pool, d.oban.prefix, {
       state: "discarded",
       queue: "search_sync",
@@ -168,15 +168,7 @@ describe("hostile command texts", () => {
     bot = createSlackApp({
       config: parseConfig({ ...d.raw, access: { channels: ["C0ONCALL01"] } }, {}),
       operator: d.operator,
-      env: {
-        SLACK_BOT_TOKEN: "xoxb-fuzz-token-0000",
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BOT0000",
-        SLACK_BOT_USER_ID: "U0BOT0000",
-        PORT: "0",
-        HOST: "127.0.0.1",
-      },
+      env: slackEnv(fake, "xoxb-fuzz-token-0000"),
       logger: createLogger({ write: () => {} }),
     });
     base = `http://127.0.0.1:${(await bot.start()).port}`;

@@ -10,13 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { run } from "../../src/cli/main.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { buttonValues } from "../support/slack.ts";
 import { type ProxiedConnection, startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
-import { ALICE, BOB, buttonValues, Harness, type TestBot, textOf } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
+import { ALICE, BOB, Harness, type TestBot, textOf } from "./confirmHarness.ts";
 
 const POST = "MyApp.Blog.Post";
 /** The bounds the issue sets: a visible reaction to a click, and the final card. */

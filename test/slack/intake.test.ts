@@ -5,17 +5,17 @@
 import type { Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, signed, slashCommandFields, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.ts";
 import { INTAKE_LIMITS, type IntakeLimits } from "../../src/slack/intake.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { ALICE, CHANNEL, Harness, slackEnv, type TestBot } from "./confirmHarness.ts";
-import { send, signed, slashCommandFields, slashCommandRequest } from "./signing.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { slackEnv } from "../support/slack.ts";
+import { ALICE, CHANNEL, Harness, type TestBot } from "./confirmHarness.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const FORM = "application/x-www-form-urlencoded";
 
 /** Short limits, so the timeouts show within a test; the production ones are checked apart. */
@@ -87,9 +87,7 @@ describe("the Slack intake over real sockets", () => {
   let quick: { app: SlackApp; base: string; logs: string[] };
 
   beforeAll(async () => {
-    d = await testDeployment([
-      { module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE, contract: { fields: ["title"] } },
-    ]);
+    d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
     await d.meili.createIndex(`${d.indexPrefix}_post`, { primaryKey: "id" }).waitTask();
     h = await Harness.create(d);
     bot = await h.bot();

@@ -3,6 +3,7 @@
 import type { BlockAction, RespondArguments, SlashCommand } from "@slack/bolt";
 import { RespondError } from "@slack/bolt";
 import { describe, expect, it, vi } from "vitest";
+import { blockActionsPayload } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { OperatorError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
@@ -13,7 +14,6 @@ import { ignoredAction, OTHER_ACTIONS, openAction } from "../../src/slack/listen
 import { COMMAND_PATTERN, scrypathCommand } from "../../src/slack/listeners/commands.ts";
 import type { ListenerDeps } from "../../src/slack/listeners/deps.ts";
 import { ACTIONS } from "../../views/types.ts";
-import { blockActionsPayload } from "./signing.ts";
 
 const CONFIG = parseConfig(
   {

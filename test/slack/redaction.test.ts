@@ -3,6 +3,9 @@
 // in ANSI escapes and a bidi override are listed by `/scrypath failed`, page by page; the bodies
 // Slack receives and the bot's log lines carry none of it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
@@ -10,13 +13,10 @@ import { FAILED_PAGE_SIZE } from "../../views/failed.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import { ALL_SECRETS, CREDENTIALS } from "../support/credentials.ts";
 import { insertJob } from "../support/db.ts";
-import { upsertArgs } from "../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
-import { SIGNING_SECRET, send, slashCommandRequest } from "./signing.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { slackEnv } from "../support/slack.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const BOT_TOKEN = "xoxb-3333-4444-redactiontestbottoken";
 const ALLOWED = "C0ONCALL01";
 
@@ -38,7 +38,7 @@ describe("Slack bodies and logs carry no credential and no control character", (
   const logs: string[] = [];
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+    d = await testDeployment([postsSchema()]);
     const live = `${d.indexPrefix}_post`;
     let id = 1;
     for (const c of CREDENTIALS) {
@@ -59,16 +59,7 @@ describe("Slack bodies and logs carry no credential and no control character", (
     bot = createSlackApp({
       config: parseConfig({ ...d.raw, access: { channels: [ALLOWED] } }, {}),
       operator: d.operator,
-      env: {
-        SLACK_BOT_TOKEN: BOT_TOKEN,
-        SLACK_SIGNING_SECRET: SIGNING_SECRET,
-        SLACK_API_URL: fake.apiUrl,
-        SLACK_BOT_ID: "B0BOT0000",
-        SLACK_BOT_USER_ID: "U0BOT0000",
-        PORT: "0",
-        HOST: "127.0.0.1",
-        LOG_LEVEL: "debug",
-      },
+      env: slackEnv(fake, BOT_TOKEN, { LOG_LEVEL: "debug" }),
       logger: createLogger({
         level: "debug",
         write: (line) => logs.push(line),

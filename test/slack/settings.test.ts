@@ -1,10 +1,12 @@
-// Slack settings from the environment, and what `npm start` says when they are missing.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// Slack settings from the environment, and what the production entry (src/main.ts, `npm run serve`)
+// says when they are missing. `npm start` (the sandbox without credentials) is test/devkit/start.test.ts.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/main.ts";
-import type { SandboxOptions } from "../../src/sandbox/index.ts";
 import { SlackSetupError, slackSettings } from "../../src/slack/settings.ts";
 
 describe("slackSettings", () => {
@@ -59,55 +61,7 @@ describe("slackSettings", () => {
   });
 });
 
-describe("npm start", () => {
-  it("starts the sandbox when the environment has no Slack credentials, with --port and --data-dir", async () => {
-    let out = "";
-    const calls: SandboxOptions[] = [];
-    let stopped = 0;
-    const started = await main(["--port", "4321", "--data-dir", "/tmp/keep"], {
-      env: { PORT: "9999" },
-      stderr: () => {},
-      stdout: (t) => (out += t),
-      startSandbox: async (options) => {
-        calls.push(options);
-        const stop = async () => {
-          stopped += 1;
-        };
-        return { url: "http://127.0.0.1:4321/", stop };
-      },
-    });
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toMatchObject({ port: 4321, dataDir: "/tmp/keep" });
-    expect(out).toContain("no Slack credentials in the environment, so this is the sandbox");
-    expect(out).toContain("open http://127.0.0.1:4321/");
-    expect(out).toContain("Ctrl-C");
-    if (!("stop" in started)) throw new Error("expected a running sandbox");
-    await Promise.all([started.stop(), started.stop()]);
-    expect(stopped).toBe(1);
-  });
-
-  it("reads the sandbox's port from PORT, refuses a bad one, and says why the sandbox failed", async () => {
-    const calls: SandboxOptions[] = [];
-    const fake = async (options: SandboxOptions) => {
-      calls.push(options);
-      if (options.port === 1) throw new Error("port 1 on 127.0.0.1 is in use; pass --port N (or PORT=N)");
-      return { url: "http://127.0.0.1:4000/", stop: async () => {} };
-    };
-    await main([], { env: { PORT: "4000" }, stderr: () => {}, stdout: () => {}, startSandbox: fake });
-    expect(calls.at(-1)).toMatchObject({ port: 4000 });
-    expect(calls.at(-1)).not.toHaveProperty("dataDir");
-
-    let err = "";
-    const bad = await main(["--port", "http"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
-    expect(bad).toEqual({ code: 1 });
-    expect(err).toContain('--port must be a port number between 0 and 65535, got "http"');
-
-    err = "";
-    const taken = await main(["--port", "1"], { env: {}, stderr: (t) => (err += t), startSandbox: fake });
-    expect(taken).toEqual({ code: 1 });
-    expect(err).toContain("the sandbox did not start: port 1 on 127.0.0.1 is in use");
-  });
-
+describe("the production entry (npm run serve)", () => {
   it("refuses --data-dir when Slack credentials are set (it belongs to the sandbox)", async () => {
     let err = "";
     const env = { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" };
@@ -136,6 +90,40 @@ describe("npm start", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("exits 1 naming the missing variables without Slack credentials (it never starts the sandbox)", async () => {
+    let err = "";
+    const started = await main(["--port", "4321"], {
+      env: {},
+      stderr: (t) => (err += t),
+      stdout: (t) => (err += t),
+    });
+    expect(started).toEqual({ code: 1 });
+    expect(err.trim().split("\n")).toHaveLength(1);
+    expect(err).toMatch(
+      /^scrypath-bot: Slack settings: SLACK_BOT_TOKEN is not set.*SLACK_SIGNING_SECRET is not set/,
+    );
+    expect(err).not.toContain("sandbox");
+  });
+
+  it("npm run serve, as a process, exits 1 with one line naming the missing variables", () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.serve).toBe("node --import tsx src/main.ts");
+    const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("SLACK_BOT_TOKEN is not set");
+    expect(run.stderr).toContain("SLACK_SIGNING_SECRET is not set");
   });
 
   it("exits 1 with the missing variable when the credentials are incomplete", async () => {

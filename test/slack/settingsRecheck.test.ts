@@ -4,10 +4,10 @@
 // longer live is refused before any card. Signed HTTP into the real Bolt app, real Postgres and
 // Meilisearch (the live values are changed directly in Meilisearch), the fake Slack.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { ALICE, BOB, Harness, jargonIn, readerText, type TestBot, textOf } from "./confirmHarness.ts";
-import { send, viewSubmissionRequest } from "./signing.ts";
 
 const POST = "MyApp.Blog.Post";
 

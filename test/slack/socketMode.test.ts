@@ -3,11 +3,11 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
+import { FakeSlack } from "../../devkit/fakeSlack/index.ts";
+import { slashCommandFields } from "../../devkit/slackRequests.ts";
 import { createLogger } from "../../src/log.ts";
 import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
-import { FakeSlack } from "./fakeSlack.ts";
-import { slashCommandFields } from "./signing.ts";
 
 const APP_TOKEN = "xapp-1-A0SCRYPATH-1234-socketmodetoken";
 

@@ -2,9 +2,9 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
-import { createObanSchema } from "../../src/dev/obanSchema.ts";
+import { createObanSchema } from "../../devkit/oban/schema.ts";
 
-export { insertJob, type JobFields } from "../../src/dev/obanRows.ts";
+export { insertJob, type JobFields } from "../../devkit/oban/rows.ts";
 
 export interface ObanTestSchema {
   /** A fresh schema name such as `t_1a2b3c4d5e6f`, holding oban_jobs, oban_peers and the enum. */

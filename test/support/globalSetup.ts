@@ -1,6 +1,6 @@
-// Vitest global setup: one PostgreSQL and one Meilisearch per test run (see src/dev/services.ts).
+// Vitest global setup: one PostgreSQL and one Meilisearch per test run (see devkit/services/services.ts).
 import type { TestProject } from "vitest/node";
-import { startServices } from "../../src/dev/services.ts";
+import { startServices } from "../../devkit/services/services.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,5 +1,5 @@
 // Test helpers for the real Meilisearch server started by globalSetup. The helpers that produce real
-// task outcomes live in src/dev/meiliTasks.ts (the sandbox seeds its demo deployment with them).
+// task outcomes live in devkit/meiliTasks.ts (the sandbox seeds its demo deployment with them).
 import { randomBytes } from "node:crypto";
 import { Meilisearch } from "meilisearch";
 import { inject } from "vitest";
@@ -12,7 +12,7 @@ export {
   failDeletionTask,
   failDocumentTask,
   succeedDocumentTask,
-} from "../../src/dev/meiliTasks.ts";
+} from "../../devkit/meiliTasks.ts";
 
 export function testClient(): Meilisearch {
   return new Meilisearch({

@@ -1,6 +1,7 @@
 // The confirmation workflow without Slack: real Postgres and Meilisearch, the operator's own API,
 // and a surface that records what it was asked to post and edit (the card port).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../../devkit/oban/jobArgs.ts";
 import { mutationAccess } from "../../../src/core/access.ts";
 import { createLogger } from "../../../src/log.ts";
 import type {
@@ -11,7 +12,6 @@ import type {
   RequestAnswer,
 } from "../../../src/operator/confirmations/index.ts";
 import { insertJob } from "../../support/db.ts";
-import { upsertArgs } from "../../support/jobs.ts";
 import { obanError, type TestDeployment, testDeployment } from "../../support/operator.ts";
 
 const POST = "MyApp.Blog.Post";

@@ -1,0 +1,38 @@
+// Realistic Scrypath job args (spec §4.3), as Scrypath.Oban.Payload builds them: for the tests' Oban
+// rows and the bench's dataset.
+export function upsertArgs(
+  schema: string,
+  index: string,
+  ids: number[] = [1],
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    operation: "upsert",
+    schema: `Elixir.${schema}`,
+    backend: "Elixir.Scrypath.Meilisearch",
+    index,
+    sync_mode: "oban",
+    document_ids: ids,
+    document_count: ids.length,
+    documents: ids.map((id) => ({ id, data: { id, title: `Post ${id}` }, source: "fields" })),
+    ...extra,
+  };
+}
+
+export function deleteArgs(
+  schema: string,
+  index: string,
+  ids: number[] = [1],
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    operation: "delete",
+    schema: `Elixir.${schema}`,
+    backend: "Elixir.Scrypath.Meilisearch",
+    index,
+    sync_mode: "oban",
+    document_ids: ids,
+    document_count: ids.length,
+    ...extra,
+  };
+}
