@@ -27,6 +27,8 @@ export interface OperatorContext {
  */
 export interface SharedReads {
   failedRollup?: Promise<FailedRollupCell[]>;
+  /** The queue's pending states counted per state in the same pass as `failedRollup`. */
+  pendingCounts?: Promise<Record<string, number>>;
   /** The schema's triage tally, when the caller reads it anyway (reconcile). */
   tally?: Promise<TriageTally>;
 }

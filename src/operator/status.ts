@@ -79,11 +79,12 @@ async function queuePlane(
   if (!scope) return EMPTY_QUEUE;
   return postgresRead(ctx, obanTables(ctx), async () => {
     const buckets = [QUEUE_PENDING_STATES, QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES] as const;
-    // With a failed-work rollup at hand, only the pending states still need counting.
+    // With a failed-work rollup at hand, only the pending states still need counting, unless the
+    // rollup's pass counted them too.
     const stateCounts = async () => {
       if (!shared.failedRollup) return countByState(ctx.db, scope, buckets.flat());
       const [pending, failed] = await Promise.all([
-        countByState(ctx.db, scope, QUEUE_PENDING_STATES),
+        shared.pendingCounts ?? countByState(ctx.db, scope, QUEUE_PENDING_STATES),
         shared.failedRollup,
       ]);
       return { ...pending, ...countsByState(failed) };
