@@ -183,7 +183,9 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
       break;
     case "failed":
     case "failedQueuePage": {
-      // failedWorkOf also reads the schema's tally: both status planes ∥ the tally's own reads.
+      // failedWorkOf also reads the schema's tally: the pending tasks' count (the status-plane
+      // step takes it; the failed tasks' count is the listing's total) ∥ the replay counts. The
+      // queue's counts come from the rollup's pass.
       const failed = failedSteps(p, live, rollupSteps(p, "plain"));
       plan = all(failed, statusSteps(p, live), tallyExtraSteps(p));
       break;

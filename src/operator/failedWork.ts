@@ -168,10 +168,14 @@ export async function failedWorkOf(
     rollup?.catch(() => {});
     mine = withTally ? sharedRollup(ctx, schema) : rollup ? { failedRollup: rollup } : {};
   }
+  const backendRead = backendRows(ctx, schema, options);
+  // The tally's failed-task count is the total of the listing just sent (same filter).
+  const backendFailed = backendRead.then((b) => b.coverage.total);
+  backendFailed.catch(() => {});
   const [backend, qCounts, tally] = await Promise.all([
-    backendRows(ctx, schema, options),
+    backendRead,
     queue(() => queueCounts(ctx, schema, options, mine)),
-    withTally ? (shared.tally ?? schemaTally(ctx, schema, mine)) : null,
+    withTally ? (shared.tally ?? schemaTally(ctx, schema, { ...mine, backendFailed })) : null,
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.

@@ -40,13 +40,14 @@ export async function tallyExtras(
 ): Promise<TallyExtras> {
   const scope = schema.obanScope;
   const [backend, queue] = await Promise.allSettled([
-    meiliRead(ctx, () =>
-      countTasks(ctx.meili, {
-        indexUids: [schema.liveIndex],
-        types: DOCUMENT_TASK_TYPES,
-        statuses: ["failed"],
-      }),
-    ),
+    shared.backendFailed ??
+      meiliRead(ctx, () =>
+        countTasks(ctx.meili, {
+          indexUids: [schema.liveIndex],
+          types: DOCUMENT_TASK_TYPES,
+          statuses: ["failed"],
+        }),
+      ),
     scope
       ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
           const stateName = ctx.config.state.schema;

@@ -380,6 +380,35 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
     }
   });
 
+  it("failed work's tally reads only what it counts: no status listings, no second count of failed tasks", async () => {
+    const db = d.operator.context.db;
+    const sql: string[] = [];
+    const urls: URL[] = [];
+    const query = db.query.bind(db);
+    const fetch = globalThis.fetch;
+    db.query = ((text: string, values?: unknown[]) => {
+      sql.push(text);
+      return query(text, values);
+    }) as typeof db.query;
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      urls.push(new URL(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    }) as typeof fetch;
+    let failed: Awaited<ReturnType<typeof d.operator.failedSyncWork>>;
+    try {
+      failed = await d.operator.failedSyncWork("posts");
+    } finally {
+      db.query = query;
+      globalThis.fetch = fetch;
+    }
+    const tasks = urls.filter((u) => u.pathname === "/tasks").map((u) => u.searchParams.get("statuses"));
+    // The failed tasks are listed once (their total is the tally's count); pending tasks counted.
+    expect(tasks.sort()).toEqual(["enqueued,processing", "failed"]);
+    expect(sql.filter((t) => /ORDER BY completed_at DESC/.test(t))).toEqual([]);
+    // The same figures as status's own reads.
+    expect(failed.tally).toEqual((await d.operator.syncStatusSettled("posts")).tally);
+  });
+
   it("encodes --json with upstream's keys and redacts secrets", async () => {
     const doc = failedJson(await d.operator.failedSyncWork("posts"));
     expect(Object.keys(doc)).toEqual(["schema", "entries", "counts", "next_cursor"]);
