@@ -114,8 +114,8 @@ export const SQL = {
   latestCompleted: (t: string) => /ORDER BY completed_at DESC/.test(t),
   newestJobs: (t: string) => /ORDER BY j\.id DESC LIMIT \$4/.test(t) && !/ORDER BY completed_at/.test(t),
   rollupCuts: (t: string) => /percentile_disc/.test(t),
-  rollup: (t: string) => /GROUP BY 1, 2/.test(t) && !REPLAYABLE_COUNT.test(t),
-  replayableRollup: (t: string) => /GROUP BY 1, 2/.test(t) && REPLAYABLE_COUNT.test(t),
+  rollup: (t: string) => ROLLUP.test(t) && !REPLAYABLE_COUNT.test(t),
+  replayableRollup: (t: string) => ROLLUP.test(t) && REPLAYABLE_COUNT.test(t),
   failedPage: (t: string) => /j\.id < \$4/.test(t) && !RETRYABLE.test(t),
   retryableFailedPage: (t: string) => /j\.id < \$4/.test(t) && RETRYABLE.test(t),
   stateExists: (t: string) => /to_regclass/.test(t),
@@ -123,6 +123,8 @@ export const SQL = {
   nextRetry: (t: string) => /min\(j\.scheduled_at\)/.test(t),
 };
 const RETRYABLE = /args @> '\{"operation": "upsert"/;
+/** The class rollup (replayCounts also groups by two columns, but has no reason class). */
+const ROLLUP = /AS reason_class,[\s\S]*GROUP BY 1, 2/;
 const REPLAYABLE_COUNT = /FILTER \(WHERE x\.replayable\)/;
 
 /** Names a captured statement after the backend function that sends it. */
@@ -181,7 +183,9 @@ export function floorPlan(name: PlanName, capture: Capture, live: string, target
       break;
     case "failed":
     case "failedQueuePage": {
-      // failedWorkOf also reads the schema's tally: both status planes ∥ the tally's own reads.
+      // failedWorkOf also reads the schema's tally: the pending tasks' count (the status-plane
+      // step takes it; the failed tasks' count is the listing's total) ∥ the replay counts. The
+      // queue's counts come from the rollup's pass.
       const failed = failedSteps(p, live, rollupSteps(p, "plain"));
       plan = all(failed, statusSteps(p, live), tallyExtraSteps(p));
       break;

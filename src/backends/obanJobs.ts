@@ -89,11 +89,15 @@ export const REASON_CLASS_SQL = (() => {
  * in every branch of the class CASE (40× per row); `errors || '{}'` detoasts it once. See
  * BENCHMARKS.md.
  */
-function classifiedRows(prefix: string, where: string, withReplayable = false): string {
+function classifiedRows(prefix: string, where: string, withReplayable = false, failedOnly = ""): string {
   const carry = (alias: string) => (withReplayable ? `, ${alias}.replayable` : "");
+  // With `failedOnly` (a condition on j.state), other rows carry no errors array: not detoasted.
+  const errors = failedOnly
+    ? `CASE WHEN ${failedOnly} THEN j.errors || '{}'::jsonb[] END`
+    : "j.errors || '{}'::jsonb[]";
   return `(SELECT y.id, y.state, y.at, y.t, lower(y.t) AS lt${carry("y")} FROM (
       SELECT le.id, le.state, le.at, ${signalText("le.a")} AS t${carry("le")} FROM (
-        SELECT j.id, j.state, j.scheduled_at AS at, j.errors || '{}'::jsonb[] AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
+        SELECT j.id, j.state, j.scheduled_at AS at, ${errors} AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
         FROM ${table(prefix)} j WHERE ${where} OFFSET 0
       ) le OFFSET 0
     ) y OFFSET 0) x`;
@@ -280,36 +284,76 @@ export async function failedRollup(
   scope: ObanScope,
   options: { replayable?: boolean; minRowsToSplit?: number } = {},
 ): Promise<FailedRollupCell[]> {
-  const known = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
-  const cuts = await rollupCuts(db, scope, known, options.minRowsToSplit ?? ROLLUP_PARTITION_MIN_ROWS);
+  return (await scopeRollup(db, scope, options)).failed;
+}
+
+export interface ScopeRollup {
+  /** The failed rows by state and reason class (as failedRollup). */
+  failed: FailedRollupCell[];
+  /** Rows per state of `pendingStates` (those the enum has), counted in the same statements. */
+  pending: Record<string, number>;
+}
+
+/**
+ * failedRollup, and in the same pass the scope's rows in `pendingStates` counted per state
+ * (status's pending bucket): one scan behind the same index bitmaps instead of a second
+ * statement that builds the GIN bitmap on `args` again. The extra rows are only counted: their
+ * errors are neither detoasted nor classified.
+ */
+export async function scopeRollup(
+  db: Queryable,
+  scope: ObanScope,
+  options: { replayable?: boolean; minRowsToSplit?: number; pendingStates?: readonly string[] } = {},
+): Promise<ScopeRollup> {
+  const failedStates = await knownStates(db, scope.prefix, FAILED_OBAN_STATES);
+  const pendingStates = await knownStates(db, scope.prefix, options.pendingStates ?? []);
+  // The cuts balance the failed rows, which cost the classification; pending rows are only counted.
+  const cuts = await rollupCuts(db, scope, failedStates, options.minRowsToSplit ?? ROLLUP_PARTITION_MIN_ROWS);
   // Ranges (-∞, c1], (c1, c2], …, (ck, ∞): every row in exactly one. The id bound is served by
   // the last column of the (state, queue, priority, scheduled_at, id) index.
   const ranges = [null, ...cuts].map((low, i) => ({ low, high: cuts[i] ?? null }));
   const withReplayable = options.replayable === true;
+  const withPending = pendingStates.length > 0;
   const parts = await Promise.all(
     ranges.map(({ low, high }) => {
-      const params: unknown[] = scopeParams(scope, known);
-      let where = scoped(scope.prefix);
+      const params: unknown[] = scopeParams(scope, failedStates);
+      const stateType = stateArray(scope.prefix);
+      // Pending rows: `OR` a second state list, which the planner serves with a BitmapOr of two
+      // scans of the (state, queue, …) index under the same GIN bitmap (one list of all states
+      // made it drop that index for a bitmap of the primary key's id range). Their class is NULL:
+      // their errors are neither detoasted nor classified, they are only counted per state.
+      let where = withPending
+        ? `(state = ANY($1::${stateType}) OR state = ANY($${params.push(pendingStates)}::${stateType})) AND queue = $2 AND args @> $3::jsonb`
+        : scoped(scope.prefix);
+      const failed = withPending ? `state = ANY($1::${stateType})` : "";
       if (low !== null) where += ` AND j.id > $${params.push(low)}`;
       if (high !== null) where += ` AND j.id <= $${params.push(high)}`;
+      const reasonClass = withPending
+        ? `CASE WHEN x.${failed} THEN ${REASON_CLASS_SQL} END`
+        : REASON_CLASS_SQL;
       return db.query<{
         state: string;
-        reason_class: ReasonClass;
+        reason_class: ReasonClass | null;
         n: number;
         replayable: number | null;
         first_at: Date | null;
       }>(
-        `SELECT x.state::text AS state, ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n,
+        `SELECT x.state::text AS state, ${reasonClass} AS reason_class, count(*)::int AS n,
            ${withReplayable ? "count(*) FILTER (WHERE x.replayable)::int" : "NULL::int"} AS replayable,
            min(x.at) AS first_at
-         FROM ${classifiedRows(scope.prefix, where, withReplayable)}
+         FROM ${classifiedRows(scope.prefix, where, withReplayable, failed && `j.${failed}`)}
          GROUP BY 1, 2`,
         params,
       );
     }),
   );
   const cells = new Map<string, FailedRollupCell>();
+  const pending: Record<string, number> = {};
   for (const row of parts.flatMap((part) => part.rows)) {
+    if (row.reason_class === null) {
+      pending[row.state] = (pending[row.state] ?? 0) + row.n;
+      continue;
+    }
     const key = `${row.state}:${row.reason_class}`;
     const cell = cells.get(key) ?? {
       state: row.state,
@@ -325,7 +369,7 @@ export async function failedRollup(
     if (row.replayable !== null) cell.replayable = (cell.replayable ?? 0) + row.replayable;
     cells.set(key, cell);
   }
-  return [...cells.values()];
+  return { failed: [...cells.values()], pending };
 }
 
 /** One page of failed jobs, newest first, continuing below `beforeId` (keyset cursor). */

@@ -27,6 +27,10 @@ export interface OperatorContext {
  */
 export interface SharedReads {
   failedRollup?: Promise<FailedRollupCell[]>;
+  /** The queue's pending states counted per state in the same pass as `failedRollup`. */
+  pendingCounts?: Promise<Record<string, number>>;
+  /** The live index's failed document tasks counted, when the caller lists them anyway. */
+  backendFailed?: Promise<number>;
   /** The schema's triage tally, when the caller reads it anyway (reconcile). */
   tally?: Promise<TriageTally>;
 }

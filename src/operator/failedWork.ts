@@ -2,9 +2,10 @@
 // document tasks on the live index, newest first), then queue rows (failed Oban jobs, newest
 // first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
 import { collectTasks } from "../backends/meilisearch.ts";
-import { failedJobsPage, failedRollup } from "../backends/obanJobs.ts";
+import { failedJobsPage, failedRollup, scopeRollup } from "../backends/obanJobs.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
+import { QUEUE_PENDING_STATES } from "../core/states.ts";
 import type { TriageTally } from "../core/tally.ts";
 import type {
   FailedRollupCell,
@@ -110,6 +111,26 @@ export function queueRollup(
   return schema.obanScope ? failedRollup(ctx.db, schema.obanScope, options) : null;
 }
 
+/**
+ * The rollup shared by the reads of one operation, with the queue's pending states counted in the
+ * same pass (status's pending bucket, the tally's pending figure): one scan of the schema's rows
+ * behind the index bitmaps instead of two. Empty when the schema does not sync through Oban.
+ */
+export function sharedRollup(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  options: { replayable?: boolean } = {},
+): SharedReads {
+  if (!schema.obanScope) return {};
+  const read = scopeRollup(ctx.db, schema.obanScope, { ...options, pendingStates: QUEUE_PENDING_STATES });
+  const failedRollup = read.then((r) => r.failed);
+  const pendingCounts = read.then((r) => r.pending);
+  // Each caller awaits what it needs and reports the failure; none is left unhandled.
+  failedRollup.catch(() => {});
+  pendingCounts.catch(() => {});
+  return { failedRollup, pendingCounts };
+}
+
 async function queueCounts(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -145,20 +166,23 @@ export async function failedWorkOf(
   const tables = [...obanTables(ctx), ...stateTables(ctx, "replay_links")];
   const queue = <T>(work: () => Promise<T>): Promise<T> => postgresRead(ctx, tables, work);
 
-  // One rollup feeds the class counts and the tally's queue figures.
-  const rollup =
-    shared.failedRollup ??
-    (options.source === "meilisearch"
-      ? null
-      : queueRollup(ctx, schema, { replayable: options.retryableOnly }));
-  rollup?.catch(() => {});
-  const mine: SharedReads = rollup ? { failedRollup: rollup } : {};
+  // One rollup feeds the class counts and the tally's queue figures (its pending states counted
+  // in the same pass); a filtered read has no tally and counts only its own rows.
+  const withTally = !(options.source || options.reasonClass || options.retryableOnly);
+  let mine: SharedReads = shared;
+  if (!shared.failedRollup && options.source !== "meilisearch") {
+    const rollup = withTally ? null : queueRollup(ctx, schema, { replayable: options.retryableOnly });
+    rollup?.catch(() => {});
+    mine = withTally ? sharedRollup(ctx, schema) : rollup ? { failedRollup: rollup } : {};
+  }
+  const backendRead = backendRows(ctx, schema, options);
+  // The tally's failed-task count is the total of the listing just sent (same filter).
+  const backendFailed = backendRead.then((b) => b.coverage.total);
+  backendFailed.catch(() => {});
   const [backend, qCounts, tally] = await Promise.all([
-    backendRows(ctx, schema, options),
+    backendRead,
     queue(() => queueCounts(ctx, schema, options, mine)),
-    options.source || options.reasonClass || options.retryableOnly
-      ? null
-      : (shared.tally ?? schemaTally(ctx, schema, mine)),
+    withTally ? (shared.tally ?? schemaTally(ctx, schema, { ...mine, backendFailed })) : null,
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.

@@ -36,7 +36,7 @@ import {
   targetIndexFor,
 } from "./context.ts";
 import { contractDriftOf } from "./contractDrift.ts";
-import { failedWorkOf, queueRollup } from "./failedWork.ts";
+import { failedWorkOf, sharedRollup } from "./failedWork.ts";
 import { statusOf } from "./status.ts";
 import { tallyExtras, tallyFrom } from "./tally.ts";
 
@@ -163,9 +163,9 @@ export async function reconcileOf(
   const target = targetIndexFor(schema, options.targetIndex);
   // One rollup of the failed rows feeds the status plane's retrying/failed totals, the class
   // counts and the retryable total; each caller awaits it and reports its failure.
-  const failedRollup = queueRollup(ctx, schema, { replayable: true });
-  failedRollup?.catch(() => {});
-  const rollupShared: SharedReads = failedRollup ? { failedRollup } : {};
+  // The same pass counts the pending states for the status plane.
+  const rollupShared = sharedRollup(ctx, schema, { replayable: true });
+  const failedRollup = rollupShared.failedRollup ?? null;
   // The status read and three small reads make the tally, which failed work reuses.
   const statusRead = statusOf(ctx, schema, {}, rollupShared);
   const tally = Promise.all([statusRead, tallyExtras(ctx, schema, rollupShared)]).then(([status, extras]) =>

@@ -1,8 +1,8 @@
 // Scrypath.sync_status/2 (§2.1): the backend plane from Meilisearch tasks, the queue plane from
 // oban_jobs in oban mode. Counts are exact (tasks API `total`, SQL count); lists are bounded.
 
-import { listTasks, meiliError } from "../backends/meilisearch.ts";
-import { countByState, latestCompleted, newestJobs } from "../backends/obanJobs.ts";
+import { countTasks, listTasks, meiliError } from "../backends/meilisearch.ts";
+import { countByState, latestCompleted, newestJobs, type ObanScope } from "../backends/obanJobs.ts";
 import { describeDatabase, postgresError } from "../backends/postgres.ts";
 import { countsByState } from "../core/rollup.ts";
 import {
@@ -17,7 +17,7 @@ import type { Bucket, Status } from "../core/types.ts";
 import type { OperatorError } from "../errors.ts";
 import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema, type SharedReads } from "./context.ts";
-import { DOCUMENT_TASK_TYPES, tallyExtras, tallyFrom } from "./tally.ts";
+import { DOCUMENT_TASK_TYPES, tallyExtras, tallyFrom, tallyOf } from "./tally.ts";
 
 export { DOCUMENT_TASK_TYPES } from "./tally.ts";
 
@@ -69,6 +69,31 @@ const EMPTY_QUEUE: Status["queue"] = {
   lastSucceeded: null,
 };
 
+/** The scope's jobs per Oban state, from the shared rollup (and its pending counts) when at hand. */
+async function stateCounts(
+  ctx: OperatorContext,
+  scope: ObanScope,
+  shared: SharedReads,
+): Promise<Record<string, number>> {
+  if (!shared.failedRollup) {
+    return countByState(ctx.db, scope, [
+      ...QUEUE_PENDING_STATES,
+      ...QUEUE_RETRYING_STATES,
+      ...QUEUE_FAILED_STATES,
+    ]);
+  }
+  // With a failed-work rollup at hand, only the pending states still need counting, unless the
+  // rollup's pass counted them too.
+  const [pending, failed] = await Promise.all([
+    shared.pendingCounts ?? countByState(ctx.db, scope, QUEUE_PENDING_STATES),
+    shared.failedRollup,
+  ]);
+  return { ...pending, ...countsByState(failed) };
+}
+
+const total = (counts: Record<string, number>, states: readonly string[]) =>
+  states.reduce((sum, s) => sum + (counts[s] ?? 0), 0);
+
 async function queuePlane(
   ctx: OperatorContext,
   schema: ResolvedSchema,
@@ -79,24 +104,15 @@ async function queuePlane(
   if (!scope) return EMPTY_QUEUE;
   return postgresRead(ctx, obanTables(ctx), async () => {
     const buckets = [QUEUE_PENDING_STATES, QUEUE_RETRYING_STATES, QUEUE_FAILED_STATES] as const;
-    // With a failed-work rollup at hand, only the pending states still need counting.
-    const stateCounts = async () => {
-      if (!shared.failedRollup) return countByState(ctx.db, scope, buckets.flat());
-      const [pending, failed] = await Promise.all([
-        countByState(ctx.db, scope, QUEUE_PENDING_STATES),
-        shared.failedRollup,
-      ]);
-      return { ...pending, ...countsByState(failed) };
-    };
     const [counts, completed, ...newest] = await Promise.all([
-      stateCounts(),
+      stateCounts(ctx, scope, shared),
       latestCompleted(ctx.db, scope),
       ...buckets.map((states) =>
         items > 0 ? newestJobs(ctx.db, scope, states, items) : Promise.resolve([]),
       ),
     ]);
     const bucket = (states: readonly string[], index: number): Bucket => ({
-      total: states.reduce((sum, s) => sum + (counts[s] ?? 0), 0),
+      total: total(counts, states),
       items: (newest[index] ?? []).map(jobToSyncState),
     });
     const pending = bucket(QUEUE_PENDING_STATES, 0);
@@ -149,18 +165,42 @@ export interface SettledStatus {
   tally: TriageTally;
 }
 
-/** The triage tally of one schema, from its own reads; planes that fail stay unknown in it. */
+/**
+ * The triage tally of one schema (failed work's headline), reading only what the tally counts:
+ * Meilisearch's pending document tasks, the queue's counts per state (from the shared rollup and
+ * its pending counts when at hand) and the tally's extra reads (the failed-task count from
+ * `shared.backendFailed` when the caller listed them anyway). Planes that fail stay unknown.
+ */
 export async function schemaTally(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   shared: SharedReads = {},
 ): Promise<TriageTally> {
+  const scope = schema.obanScope;
   const [backend, queue, extras] = await Promise.all([
-    backendPlane(ctx, schema, 0).catch(() => null),
-    queuePlane(ctx, schema, 0, shared).catch(() => null),
+    meiliRead(ctx, () =>
+      countTasks(ctx.meili, {
+        indexUids: [schema.liveIndex],
+        types: DOCUMENT_TASK_TYPES,
+        statuses: ["enqueued", "processing"],
+      }),
+    ).then(
+      (pending) => ({ pending }),
+      () => null,
+    ),
+    scope
+      ? postgresRead(ctx, obanTables(ctx), () => stateCounts(ctx, scope, shared)).then(
+          (counts) => ({
+            terminal: total(counts, QUEUE_FAILED_STATES),
+            retrying: total(counts, QUEUE_RETRYING_STATES),
+            pending: total(counts, QUEUE_PENDING_STATES),
+          }),
+          () => null,
+        )
+      : null,
     tallyExtras(ctx, schema, shared),
   ]);
-  return tallyFrom(schema, { backend, queue }, extras);
+  return tallyOf(schema, { backend, queue }, extras);
 }
 
 export async function syncStatusSettled(ctx: OperatorContext, schemaRef: string): Promise<SettledStatus> {

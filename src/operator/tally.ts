@@ -40,13 +40,14 @@ export async function tallyExtras(
 ): Promise<TallyExtras> {
   const scope = schema.obanScope;
   const [backend, queue] = await Promise.allSettled([
-    meiliRead(ctx, () =>
-      countTasks(ctx.meili, {
-        indexUids: [schema.liveIndex],
-        types: DOCUMENT_TASK_TYPES,
-        statuses: ["failed"],
-      }),
-    ),
+    shared.backendFailed ??
+      meiliRead(ctx, () =>
+        countTasks(ctx.meili, {
+          indexUids: [schema.liveIndex],
+          types: DOCUMENT_TASK_TYPES,
+          statuses: ["failed"],
+        }),
+      ),
     scope
       ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
           const stateName = ctx.config.state.schema;
@@ -76,25 +77,44 @@ export async function tallyExtras(
   };
 }
 
+/** What the tally counts of each plane: a null plane (not read, or its read failed) is unknown. */
+export interface TallyPlanes {
+  backend: { pending: number } | null;
+  queue: { terminal: number; retrying: number; pending: number } | null;
+}
+
 /** The tally of what was read: a null plane (or extra read that failed) is left unknown. */
 export function tallyFrom(
   schema: ResolvedSchema,
   planes: { backend: Status["backend"] | null; queue: Status["queue"] | null },
   extras: TallyExtras,
 ): TriageTally {
+  return tallyOf(
+    schema,
+    {
+      backend: planes.backend ? { pending: planes.backend.pending.total } : null,
+      queue: planes.queue
+        ? {
+            terminal: planes.queue.failed.total,
+            retrying: planes.queue.retrying.total,
+            pending: planes.queue.pending.total,
+          }
+        : null,
+    },
+    extras,
+  );
+}
+
+/** The tally of the planes' counts and the extra reads. */
+export function tallyOf(schema: ResolvedSchema, planes: TallyPlanes, extras: TallyExtras): TriageTally {
   const backend =
     planes.backend && extras.backendFailed !== null
-      ? { failed: extras.backendFailed, pending: planes.backend.pending.total }
+      ? { failed: extras.backendFailed, pending: planes.backend.pending }
       : null;
   const queue = !schema.obanScope
     ? { terminal: 0, retrying: 0, pending: 0, nextRetryAt: null }
     : planes.queue && extras.queue
-      ? {
-          terminal: planes.queue.failed.total,
-          retrying: planes.queue.retrying.total,
-          pending: planes.queue.pending.total,
-          nextRetryAt: extras.queue.nextRetryAt,
-        }
+      ? { ...planes.queue, nextRetryAt: extras.queue.nextRetryAt }
       : null;
   return triageTally({ backend, queue, replays: extras.queue?.replays ?? [] });
 }

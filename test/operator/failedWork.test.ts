@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { failedJobsPage, failedRollup } from "../../src/backends/obanJobs.ts";
+import { countByState, failedJobsPage, failedRollup, scopeRollup } from "../../src/backends/obanJobs.ts";
 import { formatFailed } from "../../src/cli/format.ts";
 import { failedJson } from "../../src/cli/json.ts";
 import { replayPayloadAvailable } from "../../src/core/failedWork.ts";
 import { classifyQueueJob } from "../../src/core/reasonClass.ts";
+import { QUEUE_PENDING_STATES } from "../../src/core/states.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { insertJob } from "../support/db.ts";
@@ -306,6 +307,105 @@ describe("failedSyncWork over real Postgres and Meilisearch", () => {
     const after = await failedRollup(counting, scope, { minRowsToSplit: 1 });
     expect(cutStatements).toHaveLength(1);
     expect(after.reduce((sum, c) => sum + c.count, 0)).toBe(expected.size + 1);
+  });
+
+  it("counts the pending states in the rollup's own pass, exactly, split into id ranges or not", async () => {
+    const { pool: seedPool, prefix } = d.oban;
+    const pool = operatorContext(d.operator).db;
+    const scope = { prefix, queue: "pending_pass", schema: `Elixir.${POST}` };
+    const other = { ...scope, schema: "Elixir.MyApp.Other" };
+    const states = [
+      "available",
+      "scheduled",
+      "executing",
+      "suspended",
+      "retryable",
+      "discarded",
+      "cancelled",
+    ];
+    const want: Record<string, number> = {};
+    for (const [i, state] of [...states, ...states, "available", "completed"].entries()) {
+      const errors =
+        state === "available" || state === "completed" ? [] : [obanError(`** (RuntimeError) ${i}`)];
+      await insertJob(seedPool, prefix, { state, queue: scope.queue, args: upsertArgs(POST, live), errors });
+      // Another schema in the same queue is not counted.
+      await insertJob(seedPool, prefix, {
+        state,
+        queue: scope.queue,
+        args: { schema: other.schema },
+        errors,
+      });
+      if (QUEUE_PENDING_STATES.includes(state as never)) want[state] = (want[state] ?? 0) + 1;
+    }
+    expect(await countByState(pool, scope, QUEUE_PENDING_STATES)).toEqual(want);
+    const failedOnly = await failedRollup(pool, scope);
+    const byKey = (cells: typeof failedOnly) => new Map(cells.map((c) => [`${c.state}:${c.reasonClass}`, c]));
+    for (const minRowsToSplit of [undefined, 1]) {
+      for (const replayable of [false, true]) {
+        const both = await scopeRollup(pool, scope, {
+          replayable,
+          minRowsToSplit,
+          pendingStates: QUEUE_PENDING_STATES,
+        });
+        expect(both.pending).toEqual(want);
+        // The failed cells are those of the rollup alone: pending rows get no class.
+        const alone = await failedRollup(pool, scope, { replayable, minRowsToSplit });
+        expect(byKey(both.failed)).toEqual(byKey(alone));
+      }
+    }
+    // Without pending states asked for, nothing else is counted.
+    expect((await scopeRollup(pool, scope)).pending).toEqual({});
+  });
+
+  it("failed work and reconcile send no second count of the pending states beside the rollup", async () => {
+    const db = operatorContext(d.operator).db;
+    const sent: string[] = [];
+    const query = db.query.bind(db);
+    db.query = ((text: string, values?: unknown[]) => {
+      sent.push(text);
+      return query(text, values);
+    }) as typeof db.query;
+    try {
+      const failed = await d.operator.failedSyncWork("posts");
+      const reconcile = await d.operator.reconcileSync("posts");
+      const status = await d.operator.syncStatusSettled("posts");
+      // Status reads the pending states on its own; failed work and reconcile from the rollup's pass.
+      expect(sent.filter((t) => /GROUP BY j\.state/.test(t))).toHaveLength(1);
+      expect(failed.tally?.pending).toEqual(status.tally.pending);
+      expect(reconcile.status.queue.pending.total).toBe(status.queue?.pending.total);
+      expect(reconcile.tally.pending).toEqual(status.tally.pending);
+    } finally {
+      db.query = query;
+    }
+  });
+
+  it("failed work's tally reads only what it counts: no status listings, no second count of failed tasks", async () => {
+    const db = operatorContext(d.operator).db;
+    const sql: string[] = [];
+    const urls: URL[] = [];
+    const query = db.query.bind(db);
+    const fetch = globalThis.fetch;
+    db.query = ((text: string, values?: unknown[]) => {
+      sql.push(text);
+      return query(text, values);
+    }) as typeof db.query;
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      urls.push(new URL(input instanceof Request ? input.url : input));
+      return fetch(input, init);
+    }) as typeof fetch;
+    let failed: Awaited<ReturnType<typeof d.operator.failedSyncWork>>;
+    try {
+      failed = await d.operator.failedSyncWork("posts");
+    } finally {
+      db.query = query;
+      globalThis.fetch = fetch;
+    }
+    const tasks = urls.filter((u) => u.pathname === "/tasks").map((u) => u.searchParams.get("statuses"));
+    // The failed tasks are listed once (their total is the tally's count); pending tasks counted.
+    expect(tasks.sort()).toEqual(["enqueued,processing", "failed"]);
+    expect(sql.filter((t) => /ORDER BY completed_at DESC/.test(t))).toEqual([]);
+    // The same figures as status's own reads.
+    expect(failed.tally).toEqual((await d.operator.syncStatusSettled("posts")).tally);
   });
 
   it("encodes --json with upstream's keys and redacts secrets", async () => {
