@@ -12,10 +12,9 @@ import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, QUEUE } from "../support/posts.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const ACTOR = `cli:${userInfo().username}`;
 const PROMPT = "Type yes to continue: ";
 /** Generous: a spawn loads TypeScript through tsx on a busy machine. */

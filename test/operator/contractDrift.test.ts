@@ -6,8 +6,8 @@ import type { ContractDriftReport } from "../../src/core/types.ts";
 import { CONTRACT_DIMENSIONS } from "../../src/core/types.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST } from "../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
 const PLAIN = "MyApp.Blog.Comment";
 
 const differing = (r: ContractDriftReport) => CONTRACT_DIMENSIONS.filter((d) => !r.dimensions[d].match);

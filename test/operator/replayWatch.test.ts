@@ -3,9 +3,7 @@ import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
+import { POST, QUEUE } from "../support/posts.ts";
 
 describe("operator.watchReplay: a follower's view of a replay, through the operator", () => {
   let d: TestDeployment;

@@ -6,6 +6,7 @@ import { digestListView, digestPreviewView } from "../../views/digestList.ts";
 import { ACTIONS, type SlackMessage } from "../../views/types.ts";
 import { expectValidMessage, unexpectedTokens } from "../support/blockKit.ts";
 import { schemaDigest, snapshot, unreadable } from "../support/digest.ts";
+import { POST } from "../support/posts.ts";
 import {
   buttons,
   DASHBOARD_HOSTS,
@@ -16,7 +17,6 @@ import {
   visibleText,
 } from "./fixtures.ts";
 
-const POST = "MyApp.Blog.Post";
 const PRODUCT = "MyApp.Catalog.Product";
 const ctx = (extra: Partial<Parameters<typeof digestParent>[2]> = {}) => ({
   ...viewContext(),

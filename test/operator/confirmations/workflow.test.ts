@@ -13,9 +13,8 @@ import type {
 } from "../../../src/operator/confirmations/index.ts";
 import { insertJob } from "../../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../../support/operator.ts";
+import { POST, QUEUE } from "../../support/posts.ts";
 
-const POST = "MyApp.Blog.Post";
-const QUEUE = "search_sync";
 const CHANNEL = "C0OPS";
 const TEAM = "T0TEAM";
 const ALICE = "U0ALICE";
