@@ -46,7 +46,7 @@ export function digestSlots(ctx: OperatorContext): DigestSlots {
   const db = ctx.db;
   const name = ctx.config.state.schema;
   return {
-    ensure: () => ensureState(db, name),
+    ensure: () => ensureState(db, name).then(() => undefined),
     claim: (...a) => claimSlot(db, name, ...a),
     reclaim: (...a) => reclaimSlot(db, name, ...a),
     recordContent: (...a) => recordContent(db, name, ...a),
