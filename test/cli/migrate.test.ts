@@ -1,15 +1,18 @@
 // `scrypath-bot migrate [--check]` against the real Postgres, on a state schema of its own: the only
-// DDL the bot runs, and its exit codes (0 up to date, 1 pending, 2 could not check).
+// DDL the bot runs, its exit codes (0 up to date, 1 pending, 2 could not check), and the CLI's own
+// mutations refused (never auto-migrated) while migrations are pending.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { run } from "../../src/cli/main.ts";
 import { STATE_VERSION } from "../../src/state/migrations.ts";
-import { type TestDeployment, testDeployment } from "../support/operator.ts";
-import { postsSchema } from "../support/posts.ts";
+import { insertJob } from "../support/db.ts";
+import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 interface Result {
   code: number;
@@ -89,6 +92,27 @@ describe("scrypath-bot migrate", () => {
       `${STATE_VERSION} migrations pending (0 → ${STATE_VERSION}); run \`scrypath-bot migrate\`\n`,
     );
     expect(await schemaExists()).toBe(false);
+  });
+
+  it("a CLI mutation with migrations pending is refused with the migrate hint, not migrated", async () => {
+    const failed = await insertJob(d.oban.pool, d.oban.prefix, {
+      state: "discarded",
+      queue: QUEUE,
+      args: upsertArgs(POST, `${d.indexPrefix}_post`, [1]),
+      errors: [obanError("** (Req.TransportError) timeout")],
+      attempt: 3,
+      maxAttempts: 3,
+    });
+    const r = await cli(["retry", "posts", "--id", String(failed), "--yes", "--config", config]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("migrations_pending");
+    expect(r.stderr).toContain("run `scrypath-bot migrate`");
+    expect(r.stderr).toContain("not in the audit log");
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(await schemaExists()).toBe(false);
+    const { rows } = await d.oban.pool.query(`SELECT count(*)::int AS n FROM "${d.oban.prefix}".oban_jobs`);
+    expect(rows[0].n).toBe(1);
   });
 
   it("migrate applies every migration at once (two at the same time: one applies, one finds it done)", async () => {
