@@ -8,12 +8,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { run } from "../../src/cli/main.ts";
+import { createLogger } from "../../src/log.ts";
+import { main } from "../../src/main.ts";
 import { STATE_VERSION } from "../../src/state/migrations.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
-import { ALICE, Harness, type TestBot, textOf } from "./confirmHarness.ts";
+import { slackEnv } from "../support/slack.ts";
+import { ALICE, CHANNEL, Harness, operatorsConfig, type TestBot, textOf } from "./confirmHarness.ts";
 
 describe("a bot whose migrations are pending", () => {
   let d: TestDeployment;
@@ -22,12 +26,12 @@ describe("a bot whose migrations are pending", () => {
   let failed: number;
 
   /** Everything in the bot's state schema, as information_schema lists it (the schema included). */
-  const stateObjects = async (): Promise<string[]> => {
+  const stateObjects = async (schema = d.config.state.schema): Promise<string[]> => {
     const { rows } = await d.oban.pool.query<{ name: string }>(
       `SELECT 'schema ' || schema_name AS name FROM information_schema.schemata WHERE schema_name = $1
        UNION ALL SELECT 'table ' || table_name FROM information_schema.tables WHERE table_schema = $1
        UNION ALL SELECT 'sequence ' || sequence_name FROM information_schema.sequences WHERE sequence_schema = $1`,
-      [d.config.state.schema],
+      [schema],
     );
     return rows.map((r) => r.name);
   };
@@ -96,5 +100,48 @@ describe("a bot whose migrations are pending", () => {
     const card = await h.nextCard(before);
     expect(textOf(card.body)).toContain(String(failed));
     expect(await stateObjects()).toContain("table confirmations");
+  });
+
+  it("the production entry (serve) on a state schema nobody migrated: starts, creates nothing, refuses, reads", async () => {
+    const schema = `${d.config.state.schema}_serve`;
+    const dir = mkdtempSync(join(tmpdir(), "scrypath-serve-"));
+    const lines: string[] = [];
+    let stop: (() => Promise<void>) | null = null;
+    try {
+      const file = join(dir, "bot.yml");
+      writeFileSync(file, stringify({ ...d.raw, state: { schema }, access: operatorsConfig() }));
+      const started = await main(["--config", file], {
+        env: slackEnv(h.fake),
+        stderr: (t) => lines.push(t),
+        logger: createLogger({ write: (line) => lines.push(line) }),
+      });
+      if (!("stop" in started)) throw new Error(`serve did not start: ${lines.join("")}`);
+      stop = started.stop;
+      const listening = lines.map((l) => /listening on http:\/\/[^:]+:(\d+)\//.exec(l)).find(Boolean);
+      const base = `http://127.0.0.1:${listening?.[1]}`;
+      const ask = async (text: string) => {
+        const { id, url } = h.fake.responseUrl();
+        const ack = await send(
+          `${base}/slack/events`,
+          slashCommandRequest({ text, responseUrl: url, channelId: CHANNEL, userId: ALICE }),
+        );
+        expect(ack.status).toBe(200);
+        await h.fake.until(
+          () => h.fake.postsTo(id).some((p) => !/Still working/.test(textOf(p.body))),
+          30_000,
+          () => `no final answer to /scrypath ${text}`,
+        );
+        return textOf(h.fake.postsTo(id).at(-1)?.body ?? {});
+      };
+      const refused = await ask(`retry posts ${failed}`);
+      expect(refused).toContain("migrations_pending");
+      expect(refused).toContain("scrypath-bot migrate");
+      expect(await ask("status posts")).not.toMatch(/migrat/i);
+      expect(await stateObjects(schema)).toEqual([]);
+    } finally {
+      await stop?.();
+      await d.oban.pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
