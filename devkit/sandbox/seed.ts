@@ -10,6 +10,7 @@ import { transaction } from "../../src/backends/postgres.ts";
 import type { Config } from "../../src/config.ts";
 import { resolveDeclaredSettings, toWire } from "../../src/core/settings.ts";
 import type { SchemaContract } from "../../src/core/types.ts";
+import { ensureState } from "../../src/state/migrations.ts";
 import type { SlackChannel, SlackUser, Team } from "../fakeSlack/index.ts";
 import { failDeletionTask, failDocumentTask } from "../meiliTasks.ts";
 import { insertJob, type JobFields } from "../oban/rows.ts";
@@ -484,6 +485,9 @@ export async function seedDemo(deps: SeedDeps): Promise<"seeded" | "kept"> {
   const { pool, meili, config } = deps;
   const now = deps.now ?? new Date();
   const log = deps.log ?? (() => {});
+  // The bot never migrates its own tables (`scrypath-bot migrate` does, before a rollout): the demo
+  // deployment runs its migrations here, also on a kept data directory from an older version.
+  await ensureState(pool, config.state.schema);
   if (await isSeeded(pool)) return "kept";
   if ((await meili.getRawIndexes({ limit: 1 })).total > 0) {
     throw new Error(

@@ -21,12 +21,14 @@ export interface CommandSpec {
   /** Upstream task name used in error lines: `<task> failed: <reason>`. */
   task: string;
   /** The positional argument after the words, if any. */
-  argument: "schema" | "directory" | "changeId" | "optionalSchema";
+  argument: "schema" | "directory" | "changeId" | "optionalSchema" | "none";
   /** Changes production: asks for confirmation (or --yes). */
   mutates?: boolean;
   options: OptionSpec;
   summary: string;
   usage: string;
+  /** The command's own exit codes, when they are not the shared ones. */
+  exitCodes?: string;
 }
 
 const json = { json: { type: "boolean" } } as const;
@@ -133,6 +135,17 @@ export const COMMANDS: CommandSpec[] = [
     usage: "audit [Schema] [--limit N] [--json]",
   },
   {
+    words: ["migrate"],
+    task: "scrypath-bot.migrate",
+    argument: "none",
+    options: { check: { type: "boolean" } },
+    summary: "create or upgrade the bot's own tables (its only DDL); --check only reports",
+    usage: "migrate [--check]",
+    exitCodes:
+      "Exit codes: 0 up to date (or migrated), 1 could not migrate, or with --check: migrations are pending,\n" +
+      "2 with --check: could not check (Postgres unreachable, invalid configuration or options).",
+  },
+  {
     words: ["playbooks", "validate"],
     task: "scrypath_ops.playbooks.validate",
     argument: "directory",
@@ -176,14 +189,17 @@ export function suggestCommand(positionals: string[]): string[] | null {
   return fixed.join(" ") === positionals.join(" ") ? null : fixed;
 }
 
-export const SHARED_USAGE = `Options for every command:
+export const SHARED_OPTIONS_USAGE = `Options for every command:
   --config FILE            configuration file (default: $SCRYPATH_BOT_CONFIG, else ./scrypath-bot.yml)
   --index-prefix P         runtime index prefix (wins over the schema's)
   --sync-mode M            inline | manual | oban
   --meilisearch-url URL    override meilisearch.url
   --oban-queue Q           override the schema's obanQueue
-  --debug                  print stack traces on errors
-Exit codes: 0 ok, 2 drift found, 1 could not complete.`;
+  --debug                  print stack traces on errors`;
+
+const SHARED_EXIT_CODES = "Exit codes: 0 ok, 2 drift found, 1 could not complete.";
+
+export const SHARED_USAGE = `${SHARED_OPTIONS_USAGE}\n${SHARED_EXIT_CODES}`;
 
 export function usage(): string {
   const lines = COMMANDS.map((c) => `  scrypath-bot ${c.usage.padEnd(64)} ${c.summary}`);
@@ -191,5 +207,5 @@ export function usage(): string {
 }
 
 export function commandUsage(spec: CommandSpec): string {
-  return `Usage: scrypath-bot ${spec.usage}\n${spec.summary}\n\n${SHARED_USAGE}`;
+  return `Usage: scrypath-bot ${spec.usage}\n${spec.summary}\n\n${SHARED_OPTIONS_USAGE}\n${spec.exitCodes ?? SHARED_EXIT_CODES}`;
 }

@@ -112,6 +112,11 @@ function optionProblem(error: unknown): string {
 }
 
 function schemaArgument(spec: CommandSpec, rest: string[]): string {
+  if (spec.argument === "none") {
+    if (rest.length > 0)
+      throw new UsageError(`unexpected argument "${rest.join(" ")}"; this command takes none`);
+    return "";
+  }
   if (spec.argument === "optionalSchema" && rest.length === 0) return "";
   if (rest.length !== 1 || !rest[0]) {
     if (spec.argument === "changeId")
@@ -253,6 +258,8 @@ async function runOperatorCommand(
       const r = await revertCommand(operator, changeId, force).catch(refused);
       return mutation(r.outcome, r.failed);
     }
+    case "scrypath-bot.migrate":
+      return values.check === true ? migrationCheck(operator) : migrateState(operator);
     case "scrypath-bot.audit": {
       const rows = await operator.auditLog({
         schema: schema || null,
@@ -348,6 +355,25 @@ async function runOperatorCommand(
   }
 }
 
+const plural = (n: number) => `${n} migration${n === 1 ? "" : "s"}`;
+
+/** `migrate`: apply what is pending under the advisory lock and say what was applied. */
+async function migrateState(operator: Operator): Promise<Outcome> {
+  const { from, to } = await operator.migrate();
+  const line = to > from ? `applied ${plural(to - from)} (${from} → ${to})` : `up to date at ${to}`;
+  return { lines: [line], exitCode: 0 };
+}
+
+/** `migrate --check`: exit 0 when up to date, 1 when migrations are pending (nothing is changed). */
+async function migrationCheck(operator: Operator): Promise<Outcome> {
+  const { current, latest } = await operator.migrationStatus();
+  if (current >= latest) return { lines: [`up to date at ${current}`], exitCode: 0 };
+  return {
+    lines: [`${plural(latest - current)} pending (${current} → ${latest}); run \`scrypath-bot migrate\``],
+    exitCode: 1,
+  };
+}
+
 /** Upstream's `Playbook.Store.safe_basename?/1`: a plain `*.json` basename, nothing else. */
 const PLAYBOOK_BASENAME = /^[\w.-]+\.json$/;
 
@@ -394,6 +420,8 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
   };
   let task = "scrypath-bot";
   let debug = argv.includes("--debug");
+  // `migrate --check` keeps 1 for "migrations pending": anything that prevents the check is 2.
+  const failureCode = argv.includes("migrate") && argv.includes("--check") ? 2 : 1;
   let operator: Operator | null = null;
   try {
     const { found, values, positionals } = parseCommandLine(argv);
@@ -452,7 +480,7 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
       io.stderr(`${task} failed: unexpected error: ${message ?? ""}${hint}\n`);
     }
     if (debug && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
-    return 1;
+    return failureCode;
   } finally {
     if (operator) {
       const closing = operator.close().catch(() => {});

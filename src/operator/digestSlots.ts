@@ -15,8 +15,8 @@ import {
   recordUnconfirmed,
   unfinishedSlots,
 } from "../state/digestSlots.ts";
-import { ensureState } from "../state/migrations.ts";
 import type { OperatorContext } from "./context.ts";
+import { requireMigrated } from "./migrations.ts";
 
 export type { DigestSlot, SlotClaim } from "../state/digestSlots.ts";
 
@@ -26,7 +26,7 @@ type Bound<F> = F extends (db: never, stateName: string, ...args: infer A) => in
   : never;
 
 export interface DigestSlots {
-  /** Creates the bot's tables when they are missing (idempotent). */
+  /** Refuses (`migrations_pending`) unless the bot's tables are migrated; creates nothing. */
   ensure(): Promise<void>;
   claim: Bound<typeof claimSlot>;
   reclaim: Bound<typeof reclaimSlot>;
@@ -46,7 +46,7 @@ export function digestSlots(ctx: OperatorContext): DigestSlots {
   const db = ctx.db;
   const name = ctx.config.state.schema;
   return {
-    ensure: () => ensureState(db, name),
+    ensure: () => requireMigrated(ctx),
     claim: (...a) => claimSlot(db, name, ...a),
     reclaim: (...a) => reclaimSlot(db, name, ...a),
     recordContent: (...a) => recordContent(db, name, ...a),

@@ -17,6 +17,7 @@ import { type DigestSlots, digestSlots } from "./digestSlots.ts";
 import { failedSyncWork } from "./failedWork.ts";
 import { hotApplySettings, revertHotApply } from "./hotApply.ts";
 import { rememberContext } from "./internal.ts";
+import { migrate, migrationStatus } from "./migrations.ts";
 import { fleetPosture } from "./posture.ts";
 import { precheckRequest } from "./precheck.ts";
 import { reconcileSync } from "./reconcile.ts";
@@ -35,6 +36,7 @@ export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
 export type { HandOffResult } from "./handOff.ts";
 export type { SettingsTaskResult } from "./hotApply.ts";
+export type { MigrationRun, StateVersion } from "./migrations.ts";
 export type { Actor } from "./mutation.ts";
 export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
@@ -80,6 +82,10 @@ export interface Operator {
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
   /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
   watchReplay: Bound<typeof watchReplay>;
+  /** Create or upgrade the bot's own schema (the only DDL the bot runs; `scrypath-bot migrate`). */
+  migrate: Bound<typeof migrate>;
+  /** The bot's schema version and the latest this release knows; read only. */
+  migrationStatus: Bound<typeof migrationStatus>;
   close(): Promise<void>;
 }
 
@@ -129,6 +135,8 @@ export function createOperator(context: OperatorContext): Operator {
     digestSlots: digestSlots(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
+    migrate: () => migrate(context),
+    migrationStatus: () => migrationStatus(context),
     close: () => context.db.end(),
   };
   rememberContext(operator, context);

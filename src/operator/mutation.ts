@@ -10,8 +10,8 @@ import {
 } from "../backends/postgres.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { type AuditAction, type AuditEntry, writeAudit } from "../state/audit.ts";
-import { ensureState } from "../state/migrations.ts";
 import type { OperatorContext } from "./context.ts";
+import { requireMigrated } from "./migrations.ts";
 
 /** Who asks: a Slack user id, or `cli:<os user>`; plus where from (channel, message ts, host). */
 export interface Actor {
@@ -38,13 +38,12 @@ export function auditEntry(
   };
 }
 
-/** Make sure the bot's state tables exist (mutations only; the read side never writes). */
+/**
+ * Make sure the bot's state tables are at the latest migration (mutations only); refuses with
+ * `migrations_pending` otherwise. Never creates them: `scrypath-bot migrate` does.
+ */
 export async function prepareState(ctx: OperatorContext): Promise<string> {
-  try {
-    await ensureState(ctx.db, ctx.config.state.schema);
-  } catch (error) {
-    throw postgresError(error, describeDatabase(ctx.config.database.url));
-  }
+  await requireMigrated(ctx);
   return ctx.config.state.schema;
 }
 

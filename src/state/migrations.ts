@@ -1,6 +1,7 @@
 // The bot's own tables, in their own Postgres schema (default `scrypath_bot`). Migrations are
-// applied in order, once, under an advisory lock, so several bot replicas starting together
-// migrate exactly once. Nothing but src/state writes these tables.
+// applied in order, once, under an advisory lock, by `scrypath-bot migrate` (a migration role,
+// before a rollout; two runs at once migrate once); the running bot only reads the version and
+// refuses mutations while one is pending. Nothing but src/state writes these tables.
 import type pg from "pg";
 import { transaction } from "../backends/postgres.ts";
 
@@ -156,26 +157,46 @@ const MIGRATIONS: ((s: string) => string)[] = [
 
 export const STATE_VERSION = MIGRATIONS.length;
 
-const migrated = new WeakMap<pg.Pool, Map<string, Promise<void>>>();
+/** Where a state schema stands: the version it is at and the latest this release knows. */
+export interface StateVersion {
+  /** The highest migration applied (0: the schema or its migrations table does not exist). */
+  current: number;
+  latest: number;
+}
 
-/** Create or upgrade the state schema (idempotent; safe from several processes at once). */
-export function ensureState(db: pg.Pool, schemaName: string): Promise<void> {
-  const byName = migrated.get(db) ?? new Map<string, Promise<void>>();
+/** What `migrateState` did: the versions before and after (equal when nothing was pending). */
+export interface MigrationRun {
+  from: number;
+  to: number;
+}
+
+const migrated = new WeakMap<pg.Pool, Map<string, Promise<MigrationRun>>>();
+
+/**
+ * Create or upgrade the state schema (idempotent; safe from several processes at once), once per
+ * pool: for tests and dev set-up. The migrate command calls `migrateState`; the bot never does.
+ */
+export function ensureState(db: pg.Pool, schemaName: string): Promise<MigrationRun> {
+  const byName = migrated.get(db) ?? new Map<string, Promise<MigrationRun>>();
   migrated.set(db, byName);
   let done = byName.get(schemaName);
   if (!done) {
-    done = migrate(db, schemaName);
+    done = migrateState(db, schemaName);
     done.catch(() => byName.delete(schemaName));
     byName.set(schemaName, done);
   }
   return done;
 }
 
-async function migrate(db: pg.Pool, schemaName: string): Promise<void> {
+/** Apply every pending migration in one transaction, under the migration advisory lock. */
+export async function migrateState(db: pg.Pool, schemaName: string): Promise<MigrationRun> {
   const s = stateSchema(schemaName);
-  await transaction(db, async (client) => {
+  return transaction(db, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('scrypath_bot:migrate:' || $1))", [schemaName]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    // A schema created ahead for the migration role (its owner) needs no CREATE on the database:
+    // CREATE SCHEMA IF NOT EXISTS checks that privilege even when the schema exists.
+    const { rows: found } = await client.query("SELECT to_regnamespace($1) IS NOT NULL AS exists", [s]);
+    if (!found[0]?.exists) await client.query(`CREATE SCHEMA ${s}`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
       version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const { rows } = await client.query<{ v: number | null }>(
@@ -186,7 +207,20 @@ async function migrate(db: pg.Pool, schemaName: string): Promise<void> {
       await client.query((MIGRATIONS[version - 1] as (s: string) => string)(s));
       await client.query(`INSERT INTO ${s}.schema_migrations (version) VALUES ($1)`, [version]);
     }
+    return { from: current, to: Math.max(current, MIGRATIONS.length) };
   });
+}
+
+/** The version a state schema is at, read only (no DDL, no lock): 0 when it does not exist. */
+export async function stateVersion(db: pg.Pool | pg.PoolClient, schemaName: string): Promise<StateVersion> {
+  const { rows } = await db.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [
+    `${stateSchema(schemaName)}.schema_migrations`,
+  ]);
+  if (rows[0]?.t == null) return { current: 0, latest: STATE_VERSION };
+  const version = await db.query<{ v: number | null }>(
+    `SELECT max(version) AS v FROM ${stateSchema(schemaName)}.schema_migrations`,
+  );
+  return { current: version.rows[0]?.v ?? 0, latest: STATE_VERSION };
 }
 
 /** Whether the state tables exist yet (the read side never creates them). */

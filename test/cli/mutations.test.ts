@@ -194,19 +194,27 @@ describe("scrypath-bot CLI mutations (spec §8.3, §8.4, §8.7)", () => {
   // --- audit before anything happened ---
 
   describe("audit on a fresh deployment", () => {
+    // The deployment's own state schema was migrated at set-up (as `scrypath-bot migrate` does
+    // before a rollout); a fresh deployment is a state schema nobody migrated yet.
+    let fresh: { env: NodeJS.ProcessEnv; schema: string };
+    beforeAll(() => {
+      const schema = `${d.config.state.schema}_fresh`;
+      const file = join(dir, "fresh.yml");
+      writeFileSync(file, stringify({ ...d.raw, state: { schema } }));
+      fresh = { env: { SCRYPATH_BOT_CONFIG: file }, schema };
+    });
+
     it("prints No audit entries. (and [] with --json) before any mutation, without creating tables", async () => {
       for (const argv of [["audit"], ["audit", "posts"], ["audit", "--limit", "1"]]) {
-        const r = await cli(argv);
+        const r = await cli(argv, { env: fresh.env });
         expect(r.code).toBe(0);
         expect(r.stderr).toBe("");
         expect(r.lines).toEqual(["No audit entries."]);
       }
-      const json = await cli(["audit", "--json"]);
+      const json = await cli(["audit", "--json"], { env: fresh.env });
       expect(json.code).toBe(0);
       expect(JSON.parse(json.stdout)).toEqual([]);
-      const { rows } = await d.oban.pool.query("SELECT to_regnamespace($1)::text AS s", [
-        d.config.state.schema,
-      ]);
+      const { rows } = await d.oban.pool.query("SELECT to_regnamespace($1)::text AS s", [fresh.schema]);
       expect(rows[0].s).toBeNull();
     });
 

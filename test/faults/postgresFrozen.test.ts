@@ -83,6 +83,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
       db: createPool(config.database.url, { ...poolOptions(config), max: 4 }),
       meili: createMeiliClient(config.meilisearch),
     });
+    await operator.migrate();
     const meili = testClient();
     d = {
       config,

@@ -282,7 +282,9 @@ describe("retrySyncWork over real Postgres", () => {
   });
 
   it("does not create the bot's tables on reads", async () => {
-    const fresh = await testDeployment([{ module: POST, syncMode: "oban", obanQueue: QUEUE }]);
+    const fresh = await testDeployment([{ module: POST, syncMode: "oban", obanQueue: QUEUE }], {
+      migrate: false,
+    });
     try {
       await fresh.operator.failedSyncWork(POST);
       await fresh.operator.reconcileSync(POST);

@@ -39,7 +39,14 @@ export function testConfigObject(
   };
 }
 
-export async function testDeployment(schemas: Record<string, unknown>[]): Promise<TestDeployment> {
+/**
+ * A deployment whose state schema is migrated at set-up, as `scrypath-bot migrate` does before a
+ * rollout (the bot never migrates); `{ migrate: false }` leaves it missing.
+ */
+export async function testDeployment(
+  schemas: Record<string, unknown>[],
+  options: { migrate?: boolean } = {},
+): Promise<TestDeployment> {
   const oban = await freshObanPrefix();
   // Index uids allow [a-zA-Z0-9_-]; strip the helper's trailing underscore, naming adds one.
   const indexPrefix = uniqueIndexPrefix().replace(/_$/, "");
@@ -50,6 +57,7 @@ export async function testDeployment(schemas: Record<string, unknown>[]): Promis
     db: createPool(config.database.url, { max: 4 }),
     meili: createMeiliClient(config.meilisearch),
   });
+  if (options.migrate !== false) await operator.migrate();
   const meili = testClient();
   return {
     config,
