@@ -12,6 +12,8 @@ if (existsSync(sources)) {
   register();
   cli = await import(sources.href);
 } else {
+  // Stack traces in the log name the TypeScript file and line (dist/ ships its source maps).
+  process.setSourceMapsEnabled(true);
   cli = await import(new URL("../dist/src/cli/main.js", import.meta.url).href);
 }
 await cli.runCommandLine(process.argv.slice(2));
