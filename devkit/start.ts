@@ -1,8 +1,8 @@
 // `npm start`: the newcomer's entry. Without Slack credentials in the environment it starts the
 // sandbox (devkit/sandbox): the real bot against a demo deployment and a local, Slack-like page.
 // With them it runs the production bot (src/main.ts), which never starts the sandbox itself. The
-// sandbox is imported only when it starts, so a production install (no dev dependencies) can still
-// `npm start` with credentials.
+// sandbox is imported only when it starts. This is a checkout's entry (tsx, a dev dependency): a
+// release tree (scripts/release.sh) has no devkit/, and its `npm start` is `scrypath-bot serve`.
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { createLogger, parseLevel } from "../src/log.ts";

@@ -1,6 +1,7 @@
-// The production entry (`npm run serve`): load the configuration, open the operator, start the Slack
-// app (HTTP or Socket Mode), and stop gracefully on SIGINT/SIGTERM. Without Slack credentials it
-// exits 1 naming the missing variables; the newcomer's sandbox is `npm start` (devkit/start.ts).
+// The production entry (`scrypath-bot serve`; `npm run serve` in a checkout): load the configuration,
+// open the operator, start the Slack app (HTTP or Socket Mode), and stop gracefully on SIGINT/SIGTERM.
+// Without Slack credentials it exits 1 naming the missing variables; the newcomer's sandbox is
+// `npm start` (devkit/start.ts).
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { errorLines, loadConfig } from "./config.ts";
@@ -24,6 +25,7 @@ export interface MainIo {
 export type Started = { code: number } | { stop: () => Promise<void>; logger: Logger };
 
 export const USAGE = "usage: npm start -- [--config FILE] [--port N] [--data-dir DIR]";
+export const SERVE_USAGE = "usage: scrypath-bot serve [--config FILE] [--port N]";
 
 /** The command-line options of `npm start` / `npm run serve` (`--data-dir` is the sandbox's). */
 export const START_OPTIONS = {
@@ -47,7 +49,7 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
       strict: true,
     }));
   } catch (error) {
-    return { code: fail(io, `${(error as Error).message}; ${USAGE}`) };
+    return { code: fail(io, `${(error as Error).message}; ${SERVE_USAGE}`) };
   }
   if (values["data-dir"] !== undefined) {
     return {
@@ -119,7 +121,10 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
 const REPEATED_SIGNAL_MS = 1_500;
 
 /** Runs an entry point (`main` here, devkit/start.ts for `npm start`) as the process, until a signal. */
-export async function runFromShell(entry: (argv: string[], io: MainIo) => Promise<Started>): Promise<void> {
+export async function runFromShell(
+  entry: (argv: string[], io: MainIo) => Promise<Started>,
+  argv: string[] = process.argv.slice(2),
+): Promise<void> {
   // Signals are ours from the start: a Ctrl-C while the sandbox starts stops it once it has started
   // (the default action would kill the process and leave its servers' temporary directories behind).
   let signalled: NodeJS.Signals | null = null;
@@ -152,7 +157,7 @@ export async function runFromShell(entry: (argv: string[], io: MainIo) => Promis
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const started = await entry(process.argv.slice(2), io);
+  const started = await entry(argv, io);
   if ("code" in started) {
     process.exitCode = started.code;
     process.off("SIGINT", onSignal);

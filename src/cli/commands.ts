@@ -201,9 +201,32 @@ const SHARED_EXIT_CODES = "Exit codes: 0 ok, 2 drift found, 1 could not complete
 
 export const SHARED_USAGE = `${SHARED_OPTIONS_USAGE}\n${SHARED_EXIT_CODES}`;
 
+/**
+ * Commands that run the bot's process rather than one operator call: listed in their own section of
+ * `--help` and dispatched before the command table (`serve` runs until a signal; see ./serve.ts).
+ * `migrate [--check]` (issue 14) is a one-shot command of the table above (config, operator, exit
+ * code); add `words[0]` of such a command to DEPLOY_WORDS to list it in this section too.
+ */
+export const SERVE = {
+  usage: "serve [--config FILE] [--port N]",
+  summary: "run the Slack bot (HTTP, or Socket Mode with SLACK_APP_TOKEN) until SIGTERM",
+} as const;
+
+/** First words of table commands listed under "Running the bot" rather than among the operator calls. */
+const DEPLOY_WORDS: string[] = [];
+
+function usageLine(usage: string, summary: string): string {
+  return `  scrypath-bot ${usage.padEnd(64)} ${summary}`;
+}
+
 export function usage(): string {
-  const lines = COMMANDS.map((c) => `  scrypath-bot ${c.usage.padEnd(64)} ${c.summary}`);
-  return `Usage:\n${lines.join("\n")}\n\n${SHARED_USAGE}`;
+  const isDeploy = (c: CommandSpec) => DEPLOY_WORDS.includes(c.words[0] as string);
+  const lines = COMMANDS.filter((c) => !isDeploy(c)).map((c) => usageLine(c.usage, c.summary));
+  const deploy = [
+    usageLine(SERVE.usage, SERVE.summary),
+    ...COMMANDS.filter(isDeploy).map((c) => usageLine(c.usage, c.summary)),
+  ];
+  return `Usage:\n${lines.join("\n")}\n\nRunning the bot:\n${deploy.join("\n")}\n\n${SHARED_USAGE}`;
 }
 
 export function commandUsage(spec: CommandSpec): string {

@@ -3,6 +3,7 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type Config, errorLines, loadConfig, withOverrides } from "../config.ts";
 import { validatePlaybook } from "../core/playbook.ts";
@@ -48,6 +49,7 @@ import {
   revertCommand,
 } from "./mutations.ts";
 import { requestText } from "./requestText.ts";
+import { serveFromShell } from "./serve.ts";
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -431,6 +433,10 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
         io.stdout(`${usage()}\n`);
         return 0;
       }
+      if (positionals[0] === "serve") {
+        // Options before the word: `serve` is dispatched before the command table (runCommandLine).
+        throw new UsageError("`serve` comes first: scrypath-bot serve [--config FILE] [--port N]");
+      }
       if (positionals.length === 0) {
         // Misuse: the usage goes to stderr, so stdout stays empty for scripts.
         io.stderr(`${usage()}\n`);
@@ -489,11 +495,26 @@ export async function run(argv: string[], rawIo: CliIo): Promise<number> {
   }
 }
 
-// Entry point when executed directly (bin/scrypath-bot.js or `npm run cli`).
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("/src/cli/main.ts")) {
-  process.exitCode = await run(process.argv.slice(2), processIo());
+/**
+ * The process's command line (bin/scrypath-bot.js, `npm run cli`): `serve` runs the bot until a
+ * signal; every other command runs once and the process exits with its code.
+ */
+export async function runCommandLine(argv: string[]): Promise<void> {
+  if (argv[0] === "serve") {
+    await serveFromShell(argv.slice(1));
+    return;
+  }
+  process.exitCode = await run(argv, processIo());
   // A backend that never answered leaves its sockets open: do not let them keep the process alive.
   setTimeout(() => process.exit(), 100).unref();
+}
+
+// Entry point when executed directly (`npm run cli`, `node dist/src/cli/main.js`).
+if (
+  import.meta.url === pathToFileURL(process.argv[1] ?? "").href ||
+  process.argv[1]?.endsWith("/src/cli/main.ts")
+) {
+  await runCommandLine(process.argv.slice(2));
 }
 
 /** The real terminal: confirmation prompts only when a person is at one. */

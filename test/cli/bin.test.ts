@@ -101,4 +101,25 @@ describe("bin/scrypath-bot.js", () => {
       }
     }
   });
+
+  it("dispatches serve to the production bot: listed in --help, its own --help, one line without credentials", async () => {
+    const noSlack = Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith("SLACK_")));
+    const [help, serveHelp, serve] = await Promise.all([
+      spawnBin(["--help"], env),
+      spawnBin(["serve", "--help"], env),
+      spawnBin(["serve", "--config", configFile], noSlack),
+    ]);
+    expect(help.stdout).toMatch(/\nRunning the bot:\n {2}scrypath-bot serve \[--config FILE\] \[--port N\] /);
+    expect(serveHelp.code).toBe(0);
+    expect(serveHelp.stdout).toMatch(/^Usage: scrypath-bot serve \[--config FILE\] \[--port N\]\n/);
+    expect(serveHelp.stdout).toContain("SLACK_SIGNING_SECRET");
+
+    // The bot, not the sandbox and not the command table: one line naming what is missing, exit 1.
+    expect(serve.code).toBe(1);
+    expect(serve.stdout).toBe("");
+    expect(serve.stderr.trim().split("\n")).toHaveLength(1);
+    expect(serve.stderr).toMatch(
+      /^scrypath-bot: Slack settings: SLACK_BOT_TOKEN is not set .*SLACK_SIGNING_SECRET is not set/,
+    );
+  });
 });

@@ -51,6 +51,9 @@ export interface TestBot {
   logs: string[];
 }
 
+/** Where requests go: a bot started here, or a bot process started elsewhere (its base URL). */
+export type BotAddress = Pick<TestBot, "base">;
+
 export function expectValid(body: Record<string, unknown>): Record<string, unknown> {
   expect(validateMessage({ text: body.text, blocks: body.blocks })).toEqual([]);
   return body;
@@ -162,7 +165,7 @@ export class Harness {
   }
 
   /** `/scrypath <text>` as `userId`; resolves with the response_url id (ack checked). */
-  async command(bot: TestBot, text: string, userId = ALICE): Promise<string> {
+  async command(bot: BotAddress, text: string, userId = ALICE): Promise<string> {
     const { id, url } = this.fake.responseUrl();
     const ack = await send(
       `${bot.base}/slack/events`,
@@ -173,7 +176,7 @@ export class Harness {
   }
 
   /** A click; resolves with the response_url id once acknowledged. */
-  async click(bot: TestBot, click: Omit<ButtonClick, "responseUrl">): Promise<string> {
+  async click(bot: BotAddress, click: Omit<ButtonClick, "responseUrl">): Promise<string> {
     const { id, url } = this.fake.responseUrl();
     const ack = await send(
       `${bot.base}/slack/events`,
@@ -184,7 +187,7 @@ export class Harness {
   }
 
   /** `/scrypath <text>` → its final answer (not the "still working" note) and how long it took. */
-  async finalAnswer(bot: TestBot, text: string, userId = ALICE): Promise<{ ms: number; text: string }> {
+  async finalAnswer(bot: BotAddress, text: string, userId = ALICE): Promise<{ ms: number; text: string }> {
     const started = Date.now();
     const id = await this.command(bot, text, userId);
     let answer = "";
@@ -340,7 +343,7 @@ export class Harness {
 
   /** Clicks Confirm (or Cancel) on `card` as `userId`. */
   decide(
-    bot: TestBot,
+    bot: BotAddress,
     card: { ts: string; id: string },
     userId: string,
     decision: "confirm" | "cancel" = "confirm",
