@@ -213,7 +213,7 @@ export const SERVE = {
 } as const;
 
 /** First words of table commands listed under "Running the bot" rather than among the operator calls. */
-const DEPLOY_WORDS: string[] = [];
+const DEPLOY_WORDS: string[] = ["migrate"];
 
 function usageLine(usage: string, summary: string): string {
   return `  scrypath-bot ${usage.padEnd(64)} ${summary}`;

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { ensureState } from "../../src/state/migrations.ts";
 import { ALICE, BOB, type BotAddress, Harness, operatorsConfig, textOf } from "../slack/confirmHarness.ts";
 import { ROOT, type Spawned } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
@@ -102,7 +101,8 @@ describe("the release tree (scripts/release.sh): compiled, production dependenci
     });
     expect(built.code, `${built.stdout}\n${built.stderr}`).toBe(0);
 
-    d = await testDeployment([postsSchema()]);
+    // The tree migrates the bot's schema itself (below), as the Kubernetes Job does.
+    d = await testDeployment([postsSchema()], { migrate: false });
     h = await Harness.create(d);
     configFile = join(work, "scrypath-bot.yml");
     // As in production: the file names the deployment, secrets and addresses come from the environment.
@@ -123,8 +123,17 @@ describe("the release tree (scripts/release.sh): compiled, production dependenci
       MEILISEARCH_URL: inject("meilisearchUrl"),
       MEILISEARCH_API_KEY: inject("meilisearchApiKey") ?? "",
     };
-    // TODO(issue 14, at merge): run the tree's `scrypath-bot migrate` here instead.
-    await ensureState(d.oban.pool, d.config.state.schema);
+    const cli = (args: string[]) =>
+      run(process.execPath, [join(tree, "bin/scrypath-bot.js"), ...args], {
+        cwd: work,
+        env,
+        timeout: 30_000,
+      });
+    expect((await cli(["migrate", "--check"])).code, "pending before migrate").toBe(1);
+    const migrated = await cli(["migrate"]);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    expect(migrated.stdout).toMatch(/^applied \d+ migrations \(0 → \d+\)/);
+    expect((await cli(["migrate", "--check"])).code, "up to date after migrate").toBe(0);
   }, RELEASE_TIMEOUT_MS + 60_000);
 
   afterAll(async () => {
