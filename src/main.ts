@@ -4,7 +4,8 @@
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { errorLines, loadConfig } from "./config.ts";
-import { createLogger, type Logger, parseLevel } from "./log.ts";
+import { type DeployEnv, deployEnv } from "./deployEnv.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
 import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
@@ -59,9 +60,11 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   }
   let settings: ReturnType<typeof slackSettings>;
   let config: ReturnType<typeof loadConfig>;
+  let deploy: DeployEnv;
   // `--port` wins over PORT, as the sandbox reads it.
   const env = values.port !== undefined ? { ...io.env, PORT: values.port } : io.env;
   try {
+    deploy = deployEnv(env);
     settings = slackSettings(env);
     config = loadConfig(values.config, env);
   } catch (error) {
@@ -71,10 +74,11 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   const logger =
     io.logger ??
     createLogger({
-      level: parseLevel(io.env.LOG_LEVEL),
+      level: deploy.logLevel,
       secrets: [settings.botToken, settings.signingSecret, settings.appToken, ...configuredSecrets(config)],
     });
-  const operator = openOperator(config);
+  // DATABASE_POOL_SIZE wins over `database.poolSize`.
+  const operator = openOperator(config, deploy.poolSize !== null ? { poolSize: deploy.poolSize } : {});
   let bot: ReturnType<typeof createSlackApp>;
   let port: number | null;
   try {
