@@ -81,9 +81,10 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   const operator = openOperator(config, deploy.poolSize !== null ? { poolSize: deploy.poolSize } : {});
   let bot: ReturnType<typeof createSlackApp>;
   let port: number | null;
+  let adminPort: number;
   try {
-    bot = createSlackApp({ config, operator, env, logger });
-    ({ port } = await bot.start());
+    bot = createSlackApp({ config, operator, env, logger, adminPort: deploy.adminPort });
+    ({ port, adminPort } = await bot.start());
   } catch (error) {
     await operator.close().catch(() => {});
     logger.error("start-up failed", { error });
@@ -91,12 +92,11 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   }
 
   const where =
-    settings.mode === "http"
-      ? `http://${settings.host ?? "0.0.0.0"}:${port}${EVENTS_PATH}`
-      : `Socket Mode (health on port ${port})`;
-  logger.info(`scrypath-bot listening on ${where}`, {
+    settings.mode === "http" ? `http://${settings.host ?? "0.0.0.0"}:${port}${EVENTS_PATH}` : "Socket Mode";
+  logger.info(`scrypath-bot listening on ${where}; /healthz, /readyz and /metrics on port ${adminPort}`, {
     mode: settings.mode,
     port,
+    adminPort,
     routes: ["/healthz", "/readyz", "/metrics"],
     schemas: config.schemas.length,
   });

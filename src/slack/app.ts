@@ -1,5 +1,5 @@
-// Assembles the Bolt app: HTTP receiver (default) or Socket Mode (SLACK_APP_TOKEN), the health,
-// readiness and metrics routes, JSON logs, per-app metrics, and the listeners.
+// Assembles the Bolt app: HTTP receiver (default) or Socket Mode (SLACK_APP_TOKEN), the admin
+// server (health, readiness, metrics on ADMIN_PORT), JSON logs, per-app metrics, and the listeners.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -8,12 +8,14 @@ import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
 import type { Config } from "../config.ts";
+import { deployEnv } from "../deployEnv.ts";
 import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
+import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
@@ -22,7 +24,6 @@ import { createHotApplyForm } from "./hotApplyForm.ts";
 import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
 import { VERBS } from "./labels.ts";
 import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
-import { healthRoutes } from "./routes.ts";
 import { type SlackSettings, slackSettings } from "./settings.ts";
 import { SLACK_API_URL, slackFetch } from "./slackFetch.ts";
 import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
@@ -51,6 +52,8 @@ export interface SlackAppOptions {
   intakeLimits?: IntakeLimits;
   /** false: do not schedule digests on start (tests drive `digests.tick` themselves). */
   digestSchedules?: boolean;
+  /** The admin server's port (default ADMIN_PORT, else 9090; 0 picks a free one). */
+  adminPort?: number;
 }
 
 export interface SlackApp {
@@ -64,8 +67,12 @@ export interface SlackApp {
   followers: Followers;
   /** Scheduled digests (started with the app when any are configured). */
   digests: DigestRunner;
-  /** HTTP: the port /slack/events and the routes listen on. Socket Mode: the routes' port. */
-  start(): Promise<{ port: number | null }>;
+  /** The admin server (/healthz, /readyz, /metrics), listening once started. */
+  admin: Server;
+  /** Where the bot stands (readiness is 200 only while "serving"). */
+  phase(): Phase;
+  /** HTTP: the port of /slack/events (Socket Mode: null); adminPort: /healthz, /readyz, /metrics. */
+  start(): Promise<{ port: number | null; adminPort: number }>;
   /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
   stop(): Promise<void>;
 }
@@ -107,11 +114,23 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   type WebClient = InstanceType<typeof webApi.WebClient>;
 
-  const customRoutes = healthRoutes({
-    metrics,
-    logger,
-    readiness: () => operator.readiness(options.readinessTimeoutMs ?? 2_000),
-  });
+  let phase: Phase = "starting";
+  const setPhase = (next: Phase) => {
+    phase = next;
+    metrics.ready.set(next === "serving" ? 1 : 0);
+  };
+  setPhase("starting");
+  const adminPort = options.adminPort ?? deployEnv(env).adminPort;
+  // Its own server, with the intake's timeouts and connection cap; never the Slack port.
+  const admin = applyServerLimits(
+    createAdminServer({
+      phase: () => phase,
+      backends: () => operator.readiness(options.readinessTimeoutMs ?? 2_000),
+      metrics,
+      logger,
+    }),
+    options.intakeLimits,
+  );
 
   let receiver: Receiver;
   let routesServer: () => Server | undefined;
@@ -120,19 +139,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       appToken: settings.appToken as string,
       logger: bolt,
       logLevel,
-      customRoutes,
-      // Socket Mode serves custom routes on installerOptions.port; its WebClient (for
-      // apps.connections.open) takes its options from here too.
-      installerOptions: { port: settings.port, clientOptions: clientOptions() },
+      // Its WebClient (for apps.connections.open) takes its options from here. Without custom
+      // routes or an installer, Socket Mode opens no HTTP port at all.
+      installerOptions: { clientOptions: clientOptions() },
     });
     receiver = socket;
     // apps.connections.open goes through Socket Mode's own client (a private field).
     const socketClient = (socket.client as unknown as { webClient?: WebClient }).webClient;
     if (socketClient) countRateLimits(socketClient, metrics);
-    routesServer = () => (socket as unknown as { httpServer?: Server }).httpServer;
-    // The routes server gets the same timeouts and connection cap (set before it listens).
-    const routes = routesServer();
-    if (routes) applyServerLimits(routes, options.intakeLimits);
+    routesServer = () => undefined;
   } else {
     // Bolt's HTTPReceiver behind a server with limits and a guard (body size, timeouts,
     // connection cap, signature window both ways, replays, duplicated fields): intake.ts.
@@ -142,7 +157,6 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       logger: logger.child({ component: "intake" }),
       ...(options.intakeLimits ? { limits: options.intakeLimits } : {}),
       bolt: {
-        customRoutes,
         logger: bolt,
         logLevel,
         // The ack answers the HTTP request at once; the work continues after it.
@@ -282,6 +296,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     confirmations,
     followers,
     digests,
+    admin,
+    phase: () => phase,
     async start() {
       if (!knowsBot) {
         try {
@@ -295,26 +311,41 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           );
         }
       }
+      await new Promise<void>((resolve, reject) => {
+        admin.once("error", reject);
+        admin.listen(adminPort, settings.host ?? undefined, () => {
+          admin.off("error", reject);
+          resolve();
+        });
+      });
+      const adminAt = portOf(admin) as number;
       const sweep = () => {
         confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
         if (config.digests.length > 0 && options.digestSchedules !== false) digests.start();
       };
-      if (settings.mode === "socket") {
-        await app.start();
+      try {
+        if (settings.mode === "socket") {
+          await app.start();
+          started = true;
+          sweep();
+          setPhase("serving");
+          return { port: null, adminPort: adminAt };
+        }
+        const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
+        const server = (await app.start(listen as number)) as Server;
+        await listening(server);
         started = true;
         sweep();
-        const server = routesServer();
-        if (!server) return { port: null };
-        await listening(server);
-        return { port: portOf(server) };
+        setPhase("serving");
+        return { port: portOf(server), adminPort: adminAt };
+      } catch (error) {
+        admin.close();
+        admin.closeAllConnections();
+        throw error;
       }
-      const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
-      const server = (await app.start(listen as number)) as Server;
-      started = true;
-      sweep();
-      return { port: portOf(server) };
     },
     async stop() {
+      if (phase !== "stopped") setPhase("draining");
       confirmations.stopSweeper();
       await digests.stop();
       followers.stopAll();
@@ -336,6 +367,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           }),
         ]);
         clearTimeout(timer);
+      }
+      setPhase("stopped");
+      if (admin.listening) {
+        const closed = new Promise((resolve) => admin.close(resolve));
+        admin.closeAllConnections();
+        await closed;
       }
     },
   };
