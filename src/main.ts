@@ -1,6 +1,9 @@
 // The production entry (`npm run serve`): load the configuration, open the operator, start the Slack
-// app (HTTP or Socket Mode), and stop gracefully on SIGINT/SIGTERM. Without Slack credentials it
-// exits 1 naming the missing variables; the newcomer's sandbox is `npm start` (devkit/start.ts).
+// app (HTTP or Socket Mode) and its admin server, and stop gracefully on SIGINT/SIGTERM: drain
+// (readiness 503, new work told the bot is restarting, work in flight finished within
+// SHUTDOWN_DRAIN_SECONDS, what still executes closed as interrupted), close the pools, exit 0.
+// Without Slack credentials it exits 1 naming the missing variables; the newcomer's sandbox is
+// `npm start` (devkit/start.ts).
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { errorLines, loadConfig } from "./config.ts";
@@ -37,6 +40,9 @@ export function fail(io: MainIo, message: string): number {
   io.stderr(`scrypath-bot: ${message}\n`);
   return 1;
 }
+
+/** Closing the pools after the drain waits at most this (a query still running is cut by the exit). */
+const POOL_CLOSE_MS = 3_000;
 
 /** Starts the bot; resolves with an exit code when start-up fails, or with `stop` when it runs. */
 export async function main(argv: string[], io: MainIo): Promise<Started> {
@@ -83,7 +89,14 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   let port: number | null;
   let adminPort: number;
   try {
-    bot = createSlackApp({ config, operator, env, logger, adminPort: deploy.adminPort });
+    bot = createSlackApp({
+      config,
+      operator,
+      env,
+      logger,
+      adminPort: deploy.adminPort,
+      drainMs: deploy.drainMs,
+    });
     ({ port, adminPort } = await bot.start());
   } catch (error) {
     await operator.close().catch(() => {});
@@ -104,12 +117,27 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
-      logger.info("stopping");
-      await bot.stop().catch((error: unknown) => logger.error("stop failed", { error }));
-      await operator
-        .close()
-        .catch((error: unknown) => logger.error("closing the database pool failed", { error }));
-      logger.info("stopped");
+      logger.info("stopping: draining", { drainMs: deploy.drainMs });
+      const { drained } = await bot.stop().catch((error: unknown) => {
+        logger.error("stop failed", { error });
+        return { drained: false };
+      });
+      // A query cut short by the drain would keep the pool open: its close is bounded too.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        operator.close().then(
+          () => true,
+          (error: unknown) => {
+            logger.error("closing the database pool failed", { error });
+            return false;
+          },
+        ),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), POOL_CLOSE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      logger.info("stopped", { drained, poolClosed: closed });
     })();
     return stopping;
   };

@@ -218,7 +218,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       follow: { intervalMs: 700, maxIntervalMs: 2_000 },
     });
     const { port: botPort } = await bot.start();
-    undo.push({ what: "bot", run: () => bot.stop() });
+    undo.push({ what: "bot", run: async () => void (await bot.stop()) });
     const botUrl = `http://${HOST}:${botPort}`;
 
     const runner: JobRunner = startJobRunner({

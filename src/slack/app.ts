@@ -19,6 +19,7 @@ import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
+import { refuseWhileDraining } from "./draining.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
 import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
@@ -31,8 +32,8 @@ import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
 export const EVENTS_PATH = "/slack/events";
 /** The "still working" note appears when an answer takes longer than this. */
 export const WORKING_AFTER_MS = 1_500;
-/** A graceful stop waits this long for answers still being computed. */
-const DRAIN_MS = 15_000;
+/** The last steps of a stop whose drain ran out (closing interrupted requests) wait at most this. */
+const INTERRUPT_MS = 3_000;
 
 export interface SlackAppOptions {
   config: Config;
@@ -54,6 +55,8 @@ export interface SlackAppOptions {
   digestSchedules?: boolean;
   /** The admin server's port (default ADMIN_PORT, else 9090; 0 picks a free one). */
   adminPort?: number;
+  /** How long a stop waits for work in flight (default SHUTDOWN_DRAIN_SECONDS, else 20 s). */
+  drainMs?: number;
 }
 
 export interface SlackApp {
@@ -73,8 +76,13 @@ export interface SlackApp {
   phase(): Phase;
   /** HTTP: the port of /slack/events (Socket Mode: null); adminPort: /healthz, /readyz, /metrics. */
   start(): Promise<{ port: number | null; adminPort: number }>;
-  /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
-  stop(): Promise<void>;
+  /**
+   * Drains: readiness 503 at once, new commands and clicks told the bot is restarting, work in
+   * flight (answers, confirmed executions, digest posts) awaited up to the drain bound, then what
+   * still executes here closed as interrupted (cards edited); then stops receiving. Resolves with
+   * whether everything finished in time. Does not close the operator.
+   */
+  stop(): Promise<{ drained: boolean }>;
 }
 
 function secretsOf(settings: SlackSettings, config: Config): (string | null | undefined)[] {
@@ -120,7 +128,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     metrics.ready.set(next === "serving" ? 1 : 0);
   };
   setPhase("starting");
-  const adminPort = options.adminPort ?? deployEnv(env).adminPort;
+  const deploy = deployEnv(env);
+  const adminPort = options.adminPort ?? deploy.adminPort;
+  const drainMs = options.drainMs ?? deploy.drainMs;
   // Its own server, with the intake's timeouts and connection cap; never the Slack port.
   const admin = applyServerLimits(
     createAdminServer({
@@ -261,6 +271,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       work.finally(() => inflight.delete(work)).catch(() => {});
     },
   };
+  app.use(refuseWhileDraining(() => phase === "draining" || phase === "stopped", logger));
   registerListeners(app, deps);
 
   // Backstop: listeners catch their own errors, so this sees middleware and authorization failures.
@@ -345,28 +356,53 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       }
     },
     async stop() {
-      if (phase !== "stopped") setPhase("draining");
+      if (phase === "stopped") return { drained: true };
+      // Readiness fails at once; new commands and clicks are told the bot is restarting.
+      setPhase("draining");
       confirmations.stopSweeper();
-      await digests.stop();
       followers.stopAll();
+      const deadline = Date.now() + drainMs;
+      const until = async (work: Promise<unknown>, ms: number): Promise<boolean> => {
+        let timer: NodeJS.Timeout | undefined;
+        const done = await Promise.race([
+          work.then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), Math.max(ms, 0));
+          }),
+        ]);
+        clearTimeout(timer);
+        return done;
+      };
+      // Digest posts in flight finish (their slot records the post); no new slot is claimed.
+      const digestsStopped = digests
+        .stop()
+        .catch((error: unknown) => logger.warn("stopping digests failed", { error }));
+      if (inflight.size > 0)
+        logger.info("draining: waiting for work in flight", { count: inflight.size, drainMs });
+      // Work taken just before the drain began may still register: look again until none is left.
+      let drained = await until(digestsStopped, deadline - Date.now());
+      while (drained && inflight.size > 0 && Date.now() < deadline) {
+        drained = await until(Promise.allSettled([...inflight]), deadline - Date.now());
+      }
+      drained &&= inflight.size === 0;
+      if (!drained) {
+        logger.warn("the drain ran out; closing what still executes here as interrupted", {
+          inflight: inflight.size,
+          drainMs,
+        });
+        const closing = confirmations
+          .interruptRunning()
+          .then((count) => logger.info("closed interrupted requests", { count }))
+          .catch((error: unknown) => logger.error("could not close interrupted requests", { error }));
+        await until(closing, INTERRUPT_MS);
+      }
       if (started) {
         started = false;
         const server = routesServer();
         const closed = server?.listening ? new Promise((resolve) => server.once("close", resolve)) : null;
-        await app.stop();
-        server?.closeIdleConnections?.();
+        await until(app.stop(), INTERRUPT_MS);
+        server?.closeAllConnections?.();
         await closed;
-      }
-      if (inflight.size > 0) {
-        logger.info("waiting for answers in flight", { count: inflight.size });
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...inflight]),
-          new Promise((resolve) => {
-            timer = setTimeout(resolve, DRAIN_MS);
-          }),
-        ]);
-        clearTimeout(timer);
       }
       setPhase("stopped");
       if (admin.listening) {
@@ -374,6 +410,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         admin.closeAllConnections();
         await closed;
       }
+      return { drained };
     },
   };
 }

@@ -57,14 +57,14 @@ async function setup(operator: Partial<Operator> = {}, extra: NodeJS.ProcessEnv 
 
 async function started(bot: SlackApp): Promise<string> {
   const { port } = await bot.start();
-  cleanup.push(() => bot.stop());
+  cleanup.push(async () => void (await bot.stop()));
   return `http://127.0.0.1:${port}`;
 }
 
 /** The admin server's base URL (/healthz, /readyz, /metrics) of a started bot. */
 async function startedAdmin(bot: SlackApp): Promise<string> {
   const { adminPort } = await bot.start();
-  cleanup.push(() => bot.stop());
+  cleanup.push(async () => void (await bot.stop()));
   return `http://127.0.0.1:${adminPort}`;
 }
 
