@@ -7,6 +7,11 @@ import type { Logger } from "../log.ts";
 export const RESTARTING_TEXT =
   "scrypath-bot is restarting, so nothing was done; try again in a minute (another replica will answer).";
 
+const RESTARTING = {
+  text: RESTARTING_TEXT,
+  blocks: [{ type: "section", text: { type: "mrkdwn", text: RESTARTING_TEXT } }],
+};
+
 type Args = AnyMiddlewareArgs &
   AllMiddlewareArgs & {
     ack?: (answer?: unknown) => Promise<void>;
@@ -24,13 +29,13 @@ export function refuseWhileDraining(draining: () => boolean, logger: Logger): Mi
     const body = args.body as { type?: string; command?: string };
     logger.info("refused new work while draining", { type: body.type ?? "slash_command" });
     if (typeof body.command === "string") {
-      await args.ack?.({ response_type: "ephemeral", text: RESTARTING_TEXT });
+      await args.ack?.({ response_type: "ephemeral", ...RESTARTING });
       return;
     }
     await args.ack?.();
     if (body.type === "block_actions") {
       await args
-        .respond?.({ response_type: "ephemeral", replace_original: false, text: RESTARTING_TEXT })
+        .respond?.({ response_type: "ephemeral", replace_original: false, ...RESTARTING })
         .catch((error: unknown) => logger.warn("could not tell a click the bot is restarting", { error }));
     }
   };

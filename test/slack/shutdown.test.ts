@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PoolClient } from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { send, slashCommandRequest } from "../../devkit/slackRequests.ts";
@@ -37,6 +37,7 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
   let h: Harness;
   let dir: string;
   const children: ChildProcess[] = [];
+  const cleanups: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
     d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);
@@ -44,6 +45,11 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
     h = await Harness.create(d);
     dir = mkdtempSync(join(tmpdir(), "scrypath-shutdown-"));
     writeFileSync(join(dir, "scrypath-bot.yml"), stringify({ ...d.raw, access: operatorsConfig() }));
+  });
+
+  // A held lock never outlives its test (a failure would otherwise stall the next one).
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup().catch(() => {});
   });
 
   afterAll(async () => {
@@ -123,10 +129,14 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
       "the replay waiting for the lock",
     );
     expect((await h.confirmation(card.id)).status).toBe("executing");
+    let released = false;
     const release = async () => {
+      if (released) return;
+      released = true;
       await locker.query("COMMIT");
       locker.release();
     };
+    cleanups.push(release);
     return { card, release };
   }
 
@@ -141,6 +151,11 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
     const failed = await failedJob();
     const served = await serve(20);
     expect((await fetch(`${served.admin}/readyz`)).status).toBe(200);
+    // A second request, still pending when the drain begins.
+    const other = await failedJob();
+    const before = h.fake.posted.length;
+    await h.command(served.bot, `retry posts ${other}`, ALICE);
+    const pending = await h.nextCard(before);
     const { card, release } = await heldRetry(served, failed);
 
     const signalledAt = Date.now();
@@ -158,6 +173,10 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
     );
     expect(ack.status).toBe(200);
     expect(ack.body).toMatch(/restarting, so nothing was done/);
+    // A click is told the same, and its request stays pending for another replica.
+    const click = await h.decide(served.bot, pending, BOB);
+    expect(textOf(await h.answer(click))).toMatch(/restarting, so nothing was done/);
+    expect((await h.confirmation(pending.id)).status).toBe("pending");
 
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await release();
@@ -168,6 +187,8 @@ describe("SIGTERM during a confirmed retry (npm run serve as a process)", () => 
     expect(textOf(done)).not.toMatch(/interrupted/);
     expect((await h.confirmation(card.id)).status).toBe("done");
     expect(await h.replaysOf(failed)).toHaveLength(1);
+    expect(await h.replaysOf(other)).toEqual([]);
+    expect((await h.confirmation(pending.id)).status).toBe("pending");
     expect(await executingRows()).toBe(0);
     expect(served.output()).toMatch(/"drained":true/);
   }, 120_000);
