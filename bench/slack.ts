@@ -23,6 +23,7 @@ export function benchSlackEnv(apiUrl: string): NodeJS.ProcessEnv {
     SLACK_BOT_ID: "B0BENCH",
     SLACK_BOT_USER_ID: "U0BENCH",
     PORT: "0",
+    ADMIN_PORT: "0",
     HOST: "127.0.0.1",
   };
 }

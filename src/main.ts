@@ -1,11 +1,14 @@
-// The production entry (`scrypath-bot serve`; `npm run serve` in a checkout): load the configuration,
-// open the operator, start the Slack app (HTTP or Socket Mode), and stop gracefully on SIGINT/SIGTERM.
+// The production entry (`scrypath-bot serve`; `npm run serve` in a checkout): load the
+// configuration, open the operator, start the Slack app (HTTP or Socket Mode) and its admin server, and stop gracefully on SIGINT/SIGTERM: drain
+// (readiness 503, new work told the bot is restarting, work in flight finished within
+// SHUTDOWN_DRAIN_SECONDS, what still executes closed as interrupted), close the pools, exit 0.
 // Without Slack credentials it exits 1 naming the missing variables; the newcomer's sandbox is
 // `npm start` (devkit/start.ts).
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { errorLines, loadConfig } from "./config.ts";
-import { createLogger, type Logger, parseLevel } from "./log.ts";
+import { type DeployEnv, deployEnv } from "./deployEnv.ts";
+import { createLogger, type Logger } from "./log.ts";
 import { openOperator } from "./operator/index.ts";
 import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
@@ -39,6 +42,9 @@ export function fail(io: MainIo, message: string): number {
   return 1;
 }
 
+/** Closing the pools after the drain waits at most this (a query still running is cut by the exit). */
+const POOL_CLOSE_MS = 3_000;
+
 /** Starts the bot; resolves with an exit code when start-up fails, or with `stop` when it runs. */
 export async function main(argv: string[], io: MainIo): Promise<Started> {
   let values: { config?: string | undefined; port?: string | undefined; "data-dir"?: string | undefined };
@@ -61,9 +67,11 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   }
   let settings: ReturnType<typeof slackSettings>;
   let config: ReturnType<typeof loadConfig>;
+  let deploy: DeployEnv;
   // `--port` wins over PORT, as the sandbox reads it.
   const env = values.port !== undefined ? { ...io.env, PORT: values.port } : io.env;
   try {
+    deploy = deployEnv(env);
     settings = slackSettings(env);
     config = loadConfig(values.config, env);
   } catch (error) {
@@ -73,15 +81,24 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   const logger =
     io.logger ??
     createLogger({
-      level: parseLevel(io.env.LOG_LEVEL),
+      level: deploy.logLevel,
       secrets: [settings.botToken, settings.signingSecret, settings.appToken, ...configuredSecrets(config)],
     });
-  const operator = openOperator(config);
+  // DATABASE_POOL_SIZE wins over `database.poolSize`.
+  const operator = openOperator(config, deploy.poolSize !== null ? { poolSize: deploy.poolSize } : {});
   let bot: ReturnType<typeof createSlackApp>;
   let port: number | null;
+  let adminPort: number;
   try {
-    bot = createSlackApp({ config, operator, env, logger });
-    ({ port } = await bot.start());
+    bot = createSlackApp({
+      config,
+      operator,
+      env,
+      logger,
+      adminPort: deploy.adminPort,
+      drainMs: deploy.drainMs,
+    });
+    ({ port, adminPort } = await bot.start());
   } catch (error) {
     await operator.close().catch(() => {});
     logger.error("start-up failed", { error });
@@ -89,12 +106,11 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   }
 
   const where =
-    settings.mode === "http"
-      ? `http://${settings.host ?? "0.0.0.0"}:${port}${EVENTS_PATH}`
-      : `Socket Mode (health on port ${port})`;
-  logger.info(`scrypath-bot listening on ${where}`, {
+    settings.mode === "http" ? `http://${settings.host ?? "0.0.0.0"}:${port}${EVENTS_PATH}` : "Socket Mode";
+  logger.info(`scrypath-bot listening on ${where}; /healthz, /readyz and /metrics on port ${adminPort}`, {
     mode: settings.mode,
     port,
+    adminPort,
     routes: ["/healthz", "/readyz", "/metrics"],
     schemas: config.schemas.length,
   });
@@ -102,12 +118,27 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
-      logger.info("stopping");
-      await bot.stop().catch((error: unknown) => logger.error("stop failed", { error }));
-      await operator
-        .close()
-        .catch((error: unknown) => logger.error("closing the database pool failed", { error }));
-      logger.info("stopped");
+      logger.info("stopping: draining", { drainMs: deploy.drainMs });
+      const { drained } = await bot.stop().catch((error: unknown) => {
+        logger.error("stop failed", { error });
+        return { drained: false };
+      });
+      // A query cut short by the drain would keep the pool open: its close is bounded too.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        operator.close().then(
+          () => true,
+          (error: unknown) => {
+            logger.error("closing the database pool failed", { error });
+            return false;
+          },
+        ),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), POOL_CLOSE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      logger.info("stopped", { drained, poolClosed: closed });
     })();
     return stopping;
   };

@@ -1,7 +1,7 @@
 // Prometheus metrics, one Registry per app instance (several apps can live in one test process).
 // Label values are bounded: verbs and outcomes come from fixed lists, Slack methods are checked
 // against the method-name shape, and everything else is "other".
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;
@@ -28,6 +28,10 @@ export interface Metrics {
   verifications: Counter<"state">;
   /** Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, …). */
   digests: Counter<"digest" | "outcome">;
+  /** 1 while the bot takes Slack traffic (readiness), 0 while it starts or drains. */
+  ready: Gauge;
+  /** Each backend as the last deep readiness check found it (1 up, 0 down), by backend. */
+  backendUp: Gauge<"backend">;
   /** Prometheus text exposition. */
   text(): Promise<string>;
   contentType: string;
@@ -112,6 +116,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "scrypath_bot_digests_total",
       help: "Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, busy, no_slot, outside_grace).",
       labelNames: ["digest", "outcome"],
+      registers,
+    }),
+    ready: new Gauge({
+      name: "scrypath_bot_ready",
+      help: "1 while the bot takes Slack traffic (its /readyz), 0 while it starts or drains after SIGTERM.",
+      registers,
+    }),
+    backendUp: new Gauge({
+      name: "scrypath_bot_backend_up",
+      help: "Each backend (postgres, meilisearch) as the last deep check (/readyz?deep=1) found it: 1 up, 0 down.",
+      labelNames: ["backend"],
       registers,
     }),
     text: () => registry.metrics(),

@@ -57,7 +57,7 @@ export interface SandboxOptions {
 export interface Sandbox {
   /** The page, e.g. http://127.0.0.1:3000/ */
   url: string;
-  /** The bot's own HTTP base URL (its /slack/events, /healthz, /readyz, /metrics). */
+  /** The bot's own HTTP base URL (its /slack/events; the admin routes are on a port of their own). */
   botUrl: string;
   slack: FakeSlack;
   config: Config;
@@ -211,13 +211,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         SLACK_BOT_ID: BOT.botId,
         SLACK_BOT_USER_ID: BOT.userId,
         PORT: "0",
+        ADMIN_PORT: "0",
         HOST,
       },
       logger: createLogger({ level, write: botLog, secrets: [botToken, signingSecret] }),
       follow: { intervalMs: 700, maxIntervalMs: 2_000 },
     });
     const { port: botPort } = await bot.start();
-    undo.push({ what: "bot", run: () => bot.stop() });
+    undo.push({ what: "bot", run: async () => void (await bot.stop()) });
     const botUrl = `http://${HOST}:${botPort}`;
 
     const runner: JobRunner = startJobRunner({

@@ -1,5 +1,5 @@
-// Assembles the Bolt app: HTTP receiver (default) or Socket Mode (SLACK_APP_TOKEN), the health,
-// readiness and metrics routes, JSON logs, per-app metrics, and the listeners.
+// Assembles the Bolt app: HTTP receiver (default) or Socket Mode (SLACK_APP_TOKEN), the admin
+// server (health, readiness, metrics on ADMIN_PORT), JSON logs, per-app metrics, and the listeners.
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { hostname } from "node:os";
@@ -8,21 +8,23 @@ import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
 import type { Config } from "../config.ts";
+import { deployEnv } from "../deployEnv.ts";
 import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { createAccess } from "./access.ts";
+import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
 import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
+import { refuseWhileDraining } from "./draining.ts";
 import { createFollowers, type Followers } from "./follow.ts";
 import { createHotApplyForm } from "./hotApplyForm.ts";
 import { applyServerLimits, type IntakeLimits, IntakeReceiver } from "./intake.ts";
 import { VERBS } from "./labels.ts";
 import { type ListenerDeps, registerListeners } from "./listeners/index.ts";
-import { healthRoutes } from "./routes.ts";
 import { type SlackSettings, slackSettings } from "./settings.ts";
 import { SLACK_API_URL, slackFetch } from "./slackFetch.ts";
 import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
@@ -30,8 +32,8 @@ import { SWEEP_INTERVAL_MS } from "./sweeper.ts";
 export const EVENTS_PATH = "/slack/events";
 /** The "still working" note appears when an answer takes longer than this. */
 export const WORKING_AFTER_MS = 1_500;
-/** A graceful stop waits this long for answers still being computed. */
-const DRAIN_MS = 15_000;
+/** The last steps of a stop whose drain ran out (closing interrupted requests) wait at most this. */
+const INTERRUPT_MS = 3_000;
 
 export interface SlackAppOptions {
   config: Config;
@@ -51,6 +53,10 @@ export interface SlackAppOptions {
   intakeLimits?: IntakeLimits;
   /** false: do not schedule digests on start (tests drive `digests.tick` themselves). */
   digestSchedules?: boolean;
+  /** The admin server's port (default ADMIN_PORT, else 9090; 0 picks a free one). */
+  adminPort?: number;
+  /** How long a stop waits for work in flight (default SHUTDOWN_DRAIN_SECONDS, else 20 s). */
+  drainMs?: number;
 }
 
 export interface SlackApp {
@@ -64,10 +70,19 @@ export interface SlackApp {
   followers: Followers;
   /** Scheduled digests (started with the app when any are configured). */
   digests: DigestRunner;
-  /** HTTP: the port /slack/events and the routes listen on. Socket Mode: the routes' port. */
-  start(): Promise<{ port: number | null }>;
-  /** Stops receiving, then waits (bounded) for answers in flight. Does not close the operator. */
-  stop(): Promise<void>;
+  /** The admin server (/healthz, /readyz, /metrics), listening once started. */
+  admin: Server;
+  /** Where the bot stands (readiness is 200 only while "serving"). */
+  phase(): Phase;
+  /** HTTP: the port of /slack/events (Socket Mode: null); adminPort: /healthz, /readyz, /metrics. */
+  start(): Promise<{ port: number | null; adminPort: number }>;
+  /**
+   * Drains: readiness 503 at once, new commands and clicks told the bot is restarting, work in
+   * flight (answers, confirmed executions, digest posts) awaited up to the drain bound, then what
+   * still executes here closed as interrupted (cards edited); then stops receiving. Resolves with
+   * whether everything finished in time. Does not close the operator.
+   */
+  stop(): Promise<{ drained: boolean }>;
 }
 
 function secretsOf(settings: SlackSettings, config: Config): (string | null | undefined)[] {
@@ -107,11 +122,25 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   type WebClient = InstanceType<typeof webApi.WebClient>;
 
-  const customRoutes = healthRoutes({
-    metrics,
-    logger,
-    readiness: () => operator.readiness(options.readinessTimeoutMs ?? 2_000),
-  });
+  let phase: Phase = "starting";
+  const setPhase = (next: Phase) => {
+    phase = next;
+    metrics.ready.set(next === "serving" ? 1 : 0);
+  };
+  setPhase("starting");
+  const deploy = deployEnv(env);
+  const adminPort = options.adminPort ?? deploy.adminPort;
+  const drainMs = options.drainMs ?? deploy.drainMs;
+  // Its own server, with the intake's timeouts and connection cap; never the Slack port.
+  const admin = applyServerLimits(
+    createAdminServer({
+      phase: () => phase,
+      backends: () => operator.readiness(options.readinessTimeoutMs ?? 2_000),
+      metrics,
+      logger,
+    }),
+    options.intakeLimits,
+  );
 
   let receiver: Receiver;
   let routesServer: () => Server | undefined;
@@ -120,19 +149,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       appToken: settings.appToken as string,
       logger: bolt,
       logLevel,
-      customRoutes,
-      // Socket Mode serves custom routes on installerOptions.port; its WebClient (for
-      // apps.connections.open) takes its options from here too.
-      installerOptions: { port: settings.port, clientOptions: clientOptions() },
+      // Its WebClient (for apps.connections.open) takes its options from here. Without custom
+      // routes or an installer, Socket Mode opens no HTTP port at all.
+      installerOptions: { clientOptions: clientOptions() },
     });
     receiver = socket;
     // apps.connections.open goes through Socket Mode's own client (a private field).
     const socketClient = (socket.client as unknown as { webClient?: WebClient }).webClient;
     if (socketClient) countRateLimits(socketClient, metrics);
-    routesServer = () => (socket as unknown as { httpServer?: Server }).httpServer;
-    // The routes server gets the same timeouts and connection cap (set before it listens).
-    const routes = routesServer();
-    if (routes) applyServerLimits(routes, options.intakeLimits);
+    routesServer = () => undefined;
   } else {
     // Bolt's HTTPReceiver behind a server with limits and a guard (body size, timeouts,
     // connection cap, signature window both ways, replays, duplicated fields): intake.ts.
@@ -142,7 +167,6 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       logger: logger.child({ component: "intake" }),
       ...(options.intakeLimits ? { limits: options.intakeLimits } : {}),
       bolt: {
-        customRoutes,
         logger: bolt,
         logLevel,
         // The ack answers the HTTP request at once; the work continues after it.
@@ -247,6 +271,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       work.finally(() => inflight.delete(work)).catch(() => {});
     },
   };
+  app.use(refuseWhileDraining(() => phase === "draining" || phase === "stopped", logger));
   registerListeners(app, deps);
 
   // Backstop: listeners catch their own errors, so this sees middleware and authorization failures.
@@ -282,6 +307,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     confirmations,
     followers,
     digests,
+    admin,
+    phase: () => phase,
     async start() {
       if (!knowsBot) {
         try {
@@ -295,48 +322,95 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           );
         }
       }
+      await new Promise<void>((resolve, reject) => {
+        admin.once("error", reject);
+        admin.listen(adminPort, settings.host ?? undefined, () => {
+          admin.off("error", reject);
+          resolve();
+        });
+      });
+      const adminAt = portOf(admin) as number;
       const sweep = () => {
         confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
         if (config.digests.length > 0 && options.digestSchedules !== false) digests.start();
       };
-      if (settings.mode === "socket") {
-        await app.start();
+      try {
+        if (settings.mode === "socket") {
+          await app.start();
+          started = true;
+          sweep();
+          setPhase("serving");
+          return { port: null, adminPort: adminAt };
+        }
+        const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
+        const server = (await app.start(listen as number)) as Server;
+        await listening(server);
         started = true;
         sweep();
-        const server = routesServer();
-        if (!server) return { port: null };
-        await listening(server);
-        return { port: portOf(server) };
+        setPhase("serving");
+        return { port: portOf(server), adminPort: adminAt };
+      } catch (error) {
+        admin.close();
+        admin.closeAllConnections();
+        throw error;
       }
-      const listen = settings.host ? { port: settings.port, host: settings.host } : settings.port;
-      const server = (await app.start(listen as number)) as Server;
-      started = true;
-      sweep();
-      return { port: portOf(server) };
     },
     async stop() {
+      if (phase === "stopped") return { drained: true };
+      // Readiness fails at once; new commands and clicks are told the bot is restarting.
+      setPhase("draining");
       confirmations.stopSweeper();
-      await digests.stop();
       followers.stopAll();
+      const deadline = Date.now() + drainMs;
+      const until = async (work: Promise<unknown>, ms: number): Promise<boolean> => {
+        let timer: NodeJS.Timeout | undefined;
+        const done = await Promise.race([
+          work.then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), Math.max(ms, 0));
+          }),
+        ]);
+        clearTimeout(timer);
+        return done;
+      };
+      // Digest posts in flight finish (their slot records the post); no new slot is claimed.
+      const digestsStopped = digests
+        .stop()
+        .catch((error: unknown) => logger.warn("stopping digests failed", { error }));
+      if (inflight.size > 0)
+        logger.info("draining: waiting for work in flight", { count: inflight.size, drainMs });
+      // Work taken just before the drain began may still register: look again until none is left.
+      let drained = await until(digestsStopped, deadline - Date.now());
+      while (drained && inflight.size > 0 && Date.now() < deadline) {
+        drained = await until(Promise.allSettled([...inflight]), deadline - Date.now());
+      }
+      drained &&= inflight.size === 0;
+      if (!drained) {
+        logger.warn("the drain ran out; closing what still executes here as interrupted", {
+          inflight: inflight.size,
+          drainMs,
+        });
+        const closing = confirmations
+          .interruptRunning()
+          .then((count) => logger.info("closed interrupted requests", { count }))
+          .catch((error: unknown) => logger.error("could not close interrupted requests", { error }));
+        await until(closing, INTERRUPT_MS);
+      }
       if (started) {
         started = false;
         const server = routesServer();
         const closed = server?.listening ? new Promise((resolve) => server.once("close", resolve)) : null;
-        await app.stop();
-        server?.closeIdleConnections?.();
+        await until(app.stop(), INTERRUPT_MS);
+        server?.closeAllConnections?.();
         await closed;
       }
-      if (inflight.size > 0) {
-        logger.info("waiting for answers in flight", { count: inflight.size });
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...inflight]),
-          new Promise((resolve) => {
-            timer = setTimeout(resolve, DRAIN_MS);
-          }),
-        ]);
-        clearTimeout(timer);
+      setPhase("stopped");
+      if (admin.listening) {
+        const closed = new Promise((resolve) => admin.close(resolve));
+        admin.closeAllConnections();
+        await closed;
       }
+      return { drained };
     },
   };
 }

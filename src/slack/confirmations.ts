@@ -55,6 +55,8 @@ export interface Confirmations {
   sweep(): Promise<number>;
   startSweeper(intervalMs?: number): void;
   stopSweeper(): void;
+  /** A shutdown whose drain ran out: close the requests still executing here as interrupted. */
+  interruptRunning(): Promise<number>;
 }
 
 /** An answer for the requester or clicker alone. */
@@ -176,5 +178,6 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     sweep: () => sweeper.sweep(),
     startSweeper: (intervalMs) => sweeper.start(intervalMs),
     stopSweeper: () => sweeper.stop(),
+    interruptRunning: () => (made ? made.interruptRunning() : Promise.resolve(0)),
   };
 }

@@ -13,7 +13,7 @@ export interface SlackSettings {
   /** Both or neither: with both, Bolt skips auth.test and never reaches Slack at start-up. */
   botId: string | null;
   botUserId: string | null;
-  /** HTTP port (Socket Mode: the port of /healthz, /readyz, /metrics). */
+  /** HTTP port of /slack/events (unused in Socket Mode; /healthz, /readyz, /metrics are on ADMIN_PORT). */
   port: number;
   /** Interface to bind in HTTP mode; null binds every interface. */
   host: string | null;
@@ -25,8 +25,8 @@ export class SlackSetupError extends Error {
 
 export const SLACK_ENV_HELP =
   "HTTP mode needs SLACK_BOT_TOKEN (xoxb-…) and SLACK_SIGNING_SECRET; Socket Mode needs SLACK_BOT_TOKEN " +
-  "and SLACK_APP_TOKEN (xapp-…, an app-level token with connections:write). Optional: PORT (default 3000; " +
-  "in Socket Mode the port of /healthz, /readyz and /metrics), HOST (HTTP bind address), SLACK_BOT_ID and " +
+  "and SLACK_APP_TOKEN (xapp-…, an app-level token with connections:write). Optional: PORT (default 3000, " +
+  "the HTTP port of /slack/events; unused in Socket Mode), HOST (bind address), SLACK_BOT_ID and " +
   "SLACK_BOT_USER_ID (skip auth.test at start-up), SLACK_API_URL, LOG_LEVEL (debug, info, warn, error).";
 
 function value(env: NodeJS.ProcessEnv, name: string): string | null {

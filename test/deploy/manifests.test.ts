@@ -3,6 +3,7 @@
 // well-formed object, and it names only commands the CLI knows, ports and paths the bot serves,
 // environment variables the bot reads, and a configuration the bot's own schema accepts.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${VAR}` placeholders in config text are under test
+
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { COMMANDS } from "../../src/cli/commands.ts";
 import { run } from "../../src/cli/main.ts";
 import { configPath, parseConfig } from "../../src/config.ts";
 import { redactText } from "../../src/core/redact.ts";
+import { DEFAULT_ADMIN_PORT, deployEnv } from "../../src/deployEnv.ts";
 import { parseLevel } from "../../src/log.ts";
 import { EVENTS_PATH } from "../../src/slack/app.ts";
 import { slackSettings } from "../../src/slack/settings.ts";
@@ -24,7 +26,7 @@ const SOCKET = join(ROOT, "deploy/kubernetes-socket-mode");
  * Issue 14's contract for what the code does not expose as a constant on this branch: the admin
  * port's default (ADMIN_PORT) and the probe paths, served on the admin port only.
  */
-const CONTRACT = { adminPort: 9090, liveness: "/healthz", readiness: "/readyz" };
+const CONTRACT = { liveness: "/healthz", readiness: "/readyz" };
 
 /**
  * Verbs of issue 14 that other slices add to the CLI in parallel (`serve`: release, `migrate`:
@@ -226,9 +228,9 @@ describe("the Deployment", () => {
       slackSettings({ ...envWith(["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]), PORT: envValue(bot, "PORT") })
         .port,
     ).toBe(port(bot, "http"));
-    // ADMIN_PORT: the contract's default, and the code's once the settings carry it.
-    const adminDefault = (defaults as { adminPort?: number }).adminPort ?? CONTRACT.adminPort;
-    expect(port(bot, "admin")).toBe(adminDefault);
+    // ADMIN_PORT: the code's default (src/deployEnv.ts), and the value the Deployment sets.
+    expect(deployEnv({}).adminPort).toBe(DEFAULT_ADMIN_PORT);
+    expect(port(bot, "admin")).toBe(DEFAULT_ADMIN_PORT);
     expect(Number(envValue(bot, "ADMIN_PORT"))).toBe(port(bot, "admin"));
     expect(bot.livenessProbe?.httpGet).toEqual({ path: CONTRACT.liveness, port: "admin" });
     // Readiness is the plain check: the deep one (?deep=1) would drop every replica in a backend outage.

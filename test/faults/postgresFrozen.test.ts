@@ -125,7 +125,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     const before = h.fake.posted.length;
     await h.command(bot, `retry posts ${failed}`, ALICE);
     const card = await h.nextCard(before);
-    expect((await fetch(`${bot.base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${bot.admin}/readyz`)).status).toBe(200);
 
     const { rows } = await d.oban.pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
     frozen = serverProcesses(rows[0]?.pid as number);
@@ -161,7 +161,7 @@ describe("Postgres frozen with SIGSTOP, then thawed", () => {
     await h.decide(bot, card, BOB);
     await h.cardUpdate(card.ts, /^Done/);
     expect(await h.replaysOf(failed)).toHaveLength(1);
-    expect((await fetch(`${bot.base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${bot.admin}/readyz`)).status).toBe(200);
     expect(unhandled).toEqual([]);
   }, 90_000);
 });

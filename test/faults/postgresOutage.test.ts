@@ -1,7 +1,9 @@
 // A short Postgres network outage: a TCP proxy between the bot and the real Postgres black-holes
 // every byte for 12 s (connections stay open, nothing moves, new connections hang), then heals.
 // During the outage commands get an honest answer naming Postgres within 15 s and Confirm clicks a
-// refusal within 5 s; after healing the pool serves again within 10 s and /readyz is 200 within 10 s.
+// refusal within 5 s; /readyz stays 200 (a backend outage is not a readiness failure) while the deep
+// check (/readyz?deep=1) names Postgres; after healing the pool serves again within 10 s and the deep
+// check is 200 within 10 s.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { ALICE, BOB, Harness, type TestBot, textOf } from "../slack/confirmHarness.ts";
@@ -26,7 +28,11 @@ describe("Postgres black-holed for 12 s, then healed", () => {
   const failedPosts = () => h.finalAnswer(bot, "failed posts", ALICE);
   const succeeded = (text: string) => text.includes(String(failed)) && !/Postgres/.test(text);
 
-  const readyz = async () => (await fetch(`${bot.base}/readyz`)).status;
+  const readyz = async () => (await fetch(`${bot.admin}/readyz`)).status;
+  const deepCheck = async () => {
+    const response = await fetch(`${bot.admin}/readyz?deep=1`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
 
   beforeAll(async () => {
     process.on("uncaughtException", onUnhandled);
@@ -61,6 +67,7 @@ describe("Postgres black-holed for 12 s, then healed", () => {
     await h.command(bot, `retry posts ${failed}`, ALICE);
     const card = await h.nextCard(before);
     expect(await readyz()).toBe(200);
+    expect((await deepCheck()).status).toBe(200);
 
     proxy.setMode("blackhole");
     const darkAt = Date.now();
@@ -74,7 +81,12 @@ describe("Postgres black-holed for 12 s, then healed", () => {
     const refusal = textOf(await h.answer(click));
     expect(Date.now() - clickedAt).toBeLessThan(5_000);
     expect(refusal).toMatch(/Postgres did not answer within [0-9.]+ s; nothing was done; try again/);
-    expect(await readyz()).toBe(503);
+    expect(await readyz()).toBe(200);
+    const deep = await deepCheck();
+    expect(deep.status).toBe(503);
+    expect(deep.body.down).toEqual([
+      { backend: "postgres", error: expect.stringMatching(/Postgres at .* did not answer within/) },
+    ]);
 
     for (const answer of await duringOutage) {
       expect(answer.ms).toBeLessThan(15_000);
@@ -84,10 +96,10 @@ describe("Postgres black-holed for 12 s, then healed", () => {
     proxy.setMode("pass");
     const healedAt = Date.now();
 
-    // Readiness follows within 10 s.
+    // The deep check follows within 10 s.
     let readyAfter = Number.POSITIVE_INFINITY;
     while (Date.now() - healedAt < 15_000) {
-      if ((await readyz()) === 200) {
+      if ((await deepCheck()).status === 200) {
         readyAfter = Date.now() - healedAt;
         break;
       }

@@ -64,6 +64,8 @@ export interface FaultyDeployment {
   fake: FakeSlack;
   bot: SlackApp;
   base: string;
+  /** The admin server (/healthz, /readyz, /metrics). */
+  admin: string;
   logs: string[];
   /** `/scrypath <text>` as an operator in the allowed channel: its final answer and how long it took. */
   slash(text: string): Promise<Answer>;
@@ -89,8 +91,9 @@ export async function startBot(raw: Record<string, unknown>, fake: FakeSlack, po
     env: slackEnv(fake),
     logger: createLogger({ write: (line) => logs.push(line), secrets: [SIGNING_SECRET] }),
   });
-  const { port } = await bot.start();
+  const { port, adminPort } = await bot.start();
   const base = `http://127.0.0.1:${port}`;
+  const admin = `http://127.0.0.1:${adminPort}`;
   const slash = async (text: string): Promise<Answer> => {
     const { id, url } = fake.responseUrl();
     const started = Date.now();
@@ -115,7 +118,7 @@ export async function startBot(raw: Record<string, unknown>, fake: FakeSlack, po
     for (const secret of SECRETS) expect(all).not.toContain(secret);
     return { body, ms, text: visibleText(body as unknown as SlackMessage) };
   };
-  return { config, operator, bot, base, logs, slash };
+  return { config, operator, bot, base, admin, logs, slash };
 }
 
 /** The CLI in-process with the config `raw` written to `path`, timed; no secret in its output. */

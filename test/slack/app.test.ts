@@ -26,6 +26,7 @@ function env(fake: FakeSlack, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv 
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     SLACK_API_URL: fake.apiUrl,
     PORT: "0",
+    ADMIN_PORT: "0",
     HOST: "127.0.0.1",
     ...extra,
   };
@@ -56,8 +57,15 @@ async function setup(operator: Partial<Operator> = {}, extra: NodeJS.ProcessEnv 
 
 async function started(bot: SlackApp): Promise<string> {
   const { port } = await bot.start();
-  cleanup.push(() => bot.stop());
+  cleanup.push(async () => void (await bot.stop()));
   return `http://127.0.0.1:${port}`;
+}
+
+/** The admin server's base URL (/healthz, /readyz, /metrics) of a started bot. */
+async function startedAdmin(bot: SlackApp): Promise<string> {
+  const { adminPort } = await bot.start();
+  cleanup.push(async () => void (await bot.stop()));
+  return `http://127.0.0.1:${adminPort}`;
 }
 
 describe("createSlackApp", () => {
@@ -71,9 +79,9 @@ describe("createSlackApp", () => {
   it("waits out a rate limit on auth.test and counts it", async () => {
     const { fake, bot } = await setup();
     fake.failApi("auth.test", { status: 429, retryAfter: 1 });
-    const base = await started(bot);
+    const admin = await startedAdmin(bot);
     expect(fake.callsTo("auth.test")).toHaveLength(2);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).toMatch(/scrypath_bot_slack_rate_limited_total\{method="auth.test"\} 1/);
     expect(metrics).toMatch(/scrypath_bot_slack_rate_limit_wait_seconds_total\{method="auth.test"\} 1/);
   });

@@ -140,7 +140,7 @@ describe("confirmation cards over signed HTTP, real Postgres and Meilisearch", (
       });
     }
     expect(audit[1]).toMatchObject({ actor: BOB, context: { message_ts: card.ts } });
-    const metrics = await (await fetch(`${bot.base}/metrics`)).text();
+    const metrics = await (await fetch(`${bot.admin}/metrics`)).text();
     expect(metrics).toMatch(/scrypath_bot_confirmations_total\{kind="retry",outcome="done"\} [1-9]/);
     expect(metrics).toMatch(/scrypath_bot_retry_verifications_total\{state="verified"\} 1/);
   });

@@ -45,7 +45,7 @@ describe("confirmation cards with replicas, faults and hostile clicks", () => {
     return h.nextCard(before);
   };
 
-  const metrics = async (bot: TestBot) => (await fetch(`${bot.base}/metrics`)).text();
+  const metrics = async (bot: TestBot) => (await fetch(`${bot.admin}/metrics`)).text();
 
   beforeAll(async () => {
     d = await testDeployment([postsSchema({ contract: { fields: ["title"] } })]);

@@ -46,6 +46,8 @@ export function operatorsConfig(extra: Record<string, unknown> = {}): Record<str
 export interface TestBot {
   bot: SlackApp;
   base: string;
+  /** The admin server (/healthz, /readyz, /metrics). */
+  admin: string;
   config: Config;
   operator: Operator;
   logs: string[];
@@ -152,8 +154,15 @@ export class Harness {
       chat: { baseDelayMs: 50, ...options.chat },
       ...(options.sweepIntervalMs ? { sweepIntervalMs: options.sweepIntervalMs } : {}),
     });
-    const { port } = await bot.start();
-    const made = { bot, base: `http://127.0.0.1:${port}`, config, operator, logs };
+    const { port, adminPort } = await bot.start();
+    const made = {
+      bot,
+      base: `http://127.0.0.1:${port}`,
+      admin: `http://127.0.0.1:${adminPort}`,
+      config,
+      operator,
+      logs,
+    };
     this.bots.push(made);
     return made;
   }

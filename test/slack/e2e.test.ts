@@ -54,6 +54,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
   let fake: FakeSlack;
   let bot: SlackApp;
   let base: string;
+  let admin: string;
   let config: Config;
   const logs: string[] = [];
 
@@ -73,7 +74,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     return expectMessage(post);
   };
 
-  const metricsText = async () => (await fetch(`${base}/metrics`)).text();
+  const metricsText = async () => (await fetch(`${admin}/metrics`)).text();
 
   beforeAll(async () => {
     d = await testDeployment([
@@ -116,8 +117,9 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
       env: slackEnv(fake, BOT_TOKEN),
       logger: createLogger({ write: (line) => logs.push(line), secrets: [BOT_TOKEN, SIGNING_SECRET] }),
     });
-    const { port } = await bot.start();
+    const { port, adminPort } = await bot.start();
     base = `http://127.0.0.1:${port}`;
+    admin = `http://127.0.0.1:${adminPort}`;
   });
 
   afterAll(async () => {
@@ -342,7 +344,7 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     // answers 404 after its 3-second window.
     const answer = await send(`${base}/slack/events`, signed("%%%&&&=="));
     expect(answer.status).toBe(404);
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
   });
 
   it("logs and counts a failing response_url, and keeps serving", async () => {
@@ -362,16 +364,32 @@ describe("the Slack app over signed HTTP, real Postgres and Meilisearch", () => 
     expect(await metricsText()).toMatch(
       /scrypath_bot_slack_api_errors_total\{method="response_url",reason="http_500"\} [1-9]/,
     );
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
   });
 
-  it("serves /healthz and /readyz", async () => {
-    const health = await fetch(`${base}/healthz`);
+  it("serves /healthz, /readyz and the deep check on the admin port", async () => {
+    const health = await fetch(`${admin}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
-    const ready = await fetch(`${base}/readyz`);
+    const ready = await fetch(`${admin}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ ready: true, postgres: { ok: true }, meilisearch: { ok: true } });
+    expect(await ready.json()).toEqual({ ready: true, phase: "serving" });
+    const deep = await fetch(`${admin}/readyz?deep=1`);
+    expect(deep.status).toBe(200);
+    expect(await deep.json()).toEqual({
+      ready: true,
+      phase: "serving",
+      postgres: { ok: true },
+      meilisearch: { ok: true },
+    });
+    expect(await metricsText()).toMatch(/^scrypath_bot_backend_up\{backend="meilisearch"\} 1$/m);
+    expect(await metricsText()).toMatch(/^scrypath_bot_ready 1$/m);
+  });
+
+  it("serves only /slack/events on the Slack port: the admin routes are 404 there", async () => {
+    for (const path of ["/healthz", "/readyz", "/readyz?deep=1", "/metrics"]) {
+      expect((await fetch(`${base}${path}`)).status, path).toBe(404);
+    }
   });
 
   it("exposes the command counters and latency histograms on /metrics", async () => {
@@ -443,13 +461,13 @@ describe("a slow or missing Meilisearch", () => {
       readinessTimeoutMs: 500,
     });
     opened.push({ bot, operator });
-    const { port } = await bot.start();
-    return `http://127.0.0.1:${port}`;
+    const { port, adminPort } = await bot.start();
+    return { base: `http://127.0.0.1:${port}`, admin: `http://127.0.0.1:${adminPort}` };
   };
 
   it("posts a still-working note, then replaces it with the answer naming Meilisearch", async () => {
     const { port } = hang.address() as { port: number };
-    const base = await appWith({ url: `http://127.0.0.1:${port}`, timeoutMs: 3_000 });
+    const { base, admin } = await appWith({ url: `http://127.0.0.1:${port}`, timeoutMs: 3_000 });
     const { id, url } = fake.responseUrl();
     const ack = await send(
       `${base}/slack/events`,
@@ -465,26 +483,31 @@ describe("a slow or missing Meilisearch", () => {
     const body = expectMessage(answer);
     expect(body).toMatchObject({ response_type: "ephemeral", replace_original: true });
     expect(allText(body)).toContain("Meilisearch");
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).toMatch(/scrypath_bot_backend_errors_total\{backend="meilisearch"\} 1/);
     expect(metrics).toMatch(/scrypath_bot_working_notes_total\{verb="drift"\} 1/);
   });
 
-  it("is not ready when Meilisearch is on a closed port, and says which backend", async () => {
-    const base = await appWith({ url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1_000 });
-    const ready = await fetch(`${base}/readyz`);
+  it("stays ready when Meilisearch is on a closed port; the deep check says which backend is down", async () => {
+    const { admin } = await appWith({ url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1_000 });
+    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+    const ready = await fetch(`${admin}/readyz?deep=1`);
     expect(ready.status).toBe(503);
     const body = (await ready.json()) as {
       ready: boolean;
       postgres: { ok: boolean };
       meilisearch: { ok: boolean; error: string };
+      down: { backend: string; error: string }[];
     };
     expect(body.ready).toBe(false);
+    expect(body.down.map((d) => d.backend)).toEqual(["meilisearch"]);
     expect(body.postgres).toEqual({ ok: true });
     expect(body.meilisearch.ok).toBe(false);
     expect(body.meilisearch.error).toMatch(
       /^Meilisearch at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\)$/,
     );
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(metrics).toMatch(/^scrypath_bot_backend_up\{backend="meilisearch"\} 0$/m);
   });
 });

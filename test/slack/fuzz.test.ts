@@ -150,6 +150,7 @@ describe("hostile command texts", () => {
   let fake: FakeSlack;
   let bot: SlackApp;
   let base: string;
+  let admin: string;
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
@@ -171,7 +172,9 @@ describe("hostile command texts", () => {
       env: slackEnv(fake, "xoxb-fuzz-token-0000"),
       logger: createLogger({ write: () => {} }),
     });
-    base = `http://127.0.0.1:${(await bot.start()).port}`;
+    const { port, adminPort } = await bot.start();
+    base = `http://127.0.0.1:${port}`;
+    admin = `http://127.0.0.1:${adminPort}`;
   });
 
   afterAll(async () => {
@@ -219,13 +222,13 @@ describe("hostile command texts", () => {
       );
     }
     expect(unhandled).toEqual([]);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
     expect(metrics).not.toMatch(/scrypath_bot_unexpected_errors_total\{[^}]*\} [1-9]/);
   });
 
   it("stays healthy, and oban_jobs is still there", async () => {
-    expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     const { rows } = await d.oban.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM "${d.oban.prefix}".oban_jobs`,
     );

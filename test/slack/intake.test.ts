@@ -150,13 +150,15 @@ describe("the Slack intake over real sockets", () => {
       await expect(Promise.race([raw.closed, sleep(3_000).then(() => "open")])).resolves.not.toBe("open");
     });
 
-    it("refuses anything but POST on the events path; /healthz still answers", async () => {
+    it("refuses anything but POST on the events path; /healthz answers on the admin port only", async () => {
       const get = await fetch(events());
       expect(get.status).toBe(405);
-      const health = await fetch(`${bot.base}/healthz`);
+      const health = await fetch(`${bot.admin}/healthz`);
       expect(health.status).toBe(200);
       expect(await health.json()).toEqual({ status: "ok" });
+      expect((await fetch(`${bot.base}/healthz`)).status).toBe(404);
       expect((await fetch(`${bot.base}/nowhere`)).status).toBe(404);
+      expect((await fetch(`${bot.admin}/nowhere`)).status).toBe(404);
     });
   });
 
@@ -176,7 +178,7 @@ describe("the Slack intake over real sockets", () => {
       expect(s.maxConnections).toBe(INTAKE_LIMITS.maxConnections);
     });
 
-    it("gives the Socket Mode routes server (/healthz, /readyz, /metrics) the same limits", async () => {
+    it("gives the admin server (/healthz, /readyz, /metrics) the same limits; Socket Mode opens no other port", async () => {
       const socketApp = createSlackApp({
         config: d.config,
         operator: d.operator,
@@ -184,7 +186,9 @@ describe("the Slack intake over real sockets", () => {
         logger: createLogger({ write: () => {} }),
         digestSchedules: false,
       });
-      const routes = (socketApp.app as unknown as { receiver: { httpServer: Server } }).receiver.httpServer;
+      const receiver = (socketApp.app as unknown as { receiver: { httpServer?: Server } }).receiver;
+      expect(receiver.httpServer).toBeUndefined();
+      const routes = socketApp.admin;
       expect(routes.requestTimeout).toBe(INTAKE_LIMITS.requestTimeoutMs);
       expect(routes.headersTimeout).toBe(INTAKE_LIMITS.headersTimeoutMs);
       expect((routes as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval).toBe(

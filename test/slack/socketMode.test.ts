@@ -16,7 +16,7 @@ describe("the Slack app in Socket Mode", () => {
   let fake: FakeSlack;
   let wss: WebSocketServer;
   let bot: SlackApp;
-  let routesPort: number | null;
+  let routesPort: number;
   const sockets: WebSocket[] = [];
   const received: Record<string, unknown>[] = [];
   const logs: string[] = [];
@@ -44,10 +44,13 @@ describe("the Slack app in Socket Mode", () => {
         SLACK_BOT_ID: "B0BOT0000",
         SLACK_BOT_USER_ID: "U0BOT0000",
         PORT: "0",
+        ADMIN_PORT: "0",
       },
       logger: createLogger({ write: (line) => logs.push(line), secrets: [APP_TOKEN] }),
     });
-    ({ port: routesPort } = await bot.start());
+    const started = await bot.start();
+    expect(started.port).toBeNull();
+    routesPort = started.adminPort;
   });
 
   afterAll(async () => {
@@ -88,10 +91,11 @@ describe("the Slack app in Socket Mode", () => {
     expect(String(post?.body.text)).not.toBe("");
   });
 
-  it("serves /healthz and /metrics on PORT", async () => {
+  it("serves /healthz, /readyz and /metrics on ADMIN_PORT (Socket Mode opens no Slack port)", async () => {
     expect(routesPort).toEqual(expect.any(Number));
     const health = await fetch(`http://127.0.0.1:${routesPort}/healthz`);
     expect(health.status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${routesPort}/readyz`)).status).toBe(200);
     const metrics = await (await fetch(`http://127.0.0.1:${routesPort}/metrics`)).text();
     expect(metrics).toMatch(/scrypath_bot_commands_total\{verb="help",outcome="ok"\} 1/);
   });

@@ -22,6 +22,7 @@ export function slackEnv(
     SLACK_BOT_ID: "B0BOT0000",
     SLACK_BOT_USER_ID: "U0BOT0000",
     PORT: "0",
+    ADMIN_PORT: "0",
     HOST: "127.0.0.1",
     ...extra,
   };

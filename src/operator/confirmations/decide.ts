@@ -168,9 +168,14 @@ async function execute(
 
 /** Start executing a claimed request: "Running…" first, then the audit row, then the work. */
 async function confirmed(lc: Lifecycle, claimed: Confirmation, saved: StoredRequest, click: Click) {
-  const running = lc.showCard(claimed, saved.preview);
-  await recordDecision(lc, claimed, saved, click, "confirmed");
-  await execute(lc, claimed, saved, click, running);
+  lc.running.add(claimed.id);
+  try {
+    const running = lc.showCard(claimed, saved.preview);
+    await recordDecision(lc, claimed, saved, click, "confirmed");
+    await execute(lc, claimed, saved, click, running);
+  } finally {
+    lc.running.delete(claimed.id);
+  }
 }
 
 /** The clicker's decision, once taken: its audit row and its count. */

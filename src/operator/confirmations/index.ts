@@ -9,7 +9,7 @@ import type { MutationRequest } from "../requests.ts";
 import { claimAndExecute } from "./decide.ts";
 import { createLifecycle } from "./lifecycle.ts";
 import { authorizeRequest, requestConfirmation } from "./request.ts";
-import { expireDue } from "./sweep.ts";
+import { expireDue, interruptRunning } from "./sweep.ts";
 import type { AccessDenial, Click, ClickAnswer, Origin, RequestAnswer, WorkflowPorts } from "./types.ts";
 
 export { BOT_ACTOR, UNKNOWN_REQUEST_ACTION } from "./lifecycle.ts";
@@ -25,6 +25,10 @@ export interface ConfirmationWorkflow {
   decide(click: Click): Promise<ClickAnswer>;
   /** Expire what is due and close interrupted executions (their cards too); how many. */
   expireDue(): Promise<number>;
+  /** Requests this process is executing now: how many. */
+  running(): number;
+  /** Close what this process is still executing as interrupted, cards included (a shutdown's last step). */
+  interruptRunning(): Promise<number>;
 }
 
 export function createConfirmationWorkflow(ctx: OperatorContext, ports: WorkflowPorts): ConfirmationWorkflow {
@@ -34,5 +38,7 @@ export function createConfirmationWorkflow(ctx: OperatorContext, ports: Workflow
     request: (request, origin) => requestConfirmation(lc, request, origin),
     decide: (click) => claimAndExecute(lc, click),
     expireDue: () => expireDue(lc),
+    running: () => lc.running.size,
+    interruptRunning: () => interruptRunning(lc),
   };
 }

@@ -55,6 +55,8 @@ export interface Lifecycle {
   ): Promise<void>;
   /** Expire a pending request whose time is up (once, whoever gets there first); false if not. */
   expire(row: Confirmation): Promise<boolean>;
+  /** Requests this process claimed and is executing now (closed as interrupted by a shutdown). */
+  running: Set<string>;
 }
 
 export function whereOf(row: Confirmation): Where {
@@ -164,5 +166,17 @@ export function createLifecycle(ctx: OperatorContext, ports: WorkflowPorts): Lif
     return true;
   };
 
-  return { ctx, ports, stateName, db, count, audit, auditEventually, showCard, recordBotClose, expire };
+  return {
+    ctx,
+    ports,
+    stateName,
+    db,
+    count,
+    audit,
+    auditEventually,
+    showCard,
+    recordBotClose,
+    expire,
+    running: new Set(),
+  };
 }

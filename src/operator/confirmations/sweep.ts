@@ -4,6 +4,7 @@ import {
   abandonExecution,
   type Confirmation,
   duePending,
+  findConfirmation,
   staleExecuting,
 } from "../../state/confirmations.ts";
 import { stateExists } from "../../state/migrations.ts";
@@ -20,7 +21,7 @@ export function interruptedAfterSeconds(lc: Lifecycle): number {
 }
 
 /** Close an interrupted execution as failed (once, whoever gets there first) and say so on its card. */
-async function closeInterrupted(lc: Lifecycle, row: Confirmation, seconds: number): Promise<boolean> {
+export async function closeInterrupted(lc: Lifecycle, row: Confirmation, seconds: number): Promise<boolean> {
   const reason = "execution_interrupted";
   const message = "the bot stopped before it recorded how this ended";
   const closed = await lc.db(
@@ -39,6 +40,20 @@ async function closeInterrupted(lc: Lifecycle, row: Confirmation, seconds: numbe
     card: { ending: { kind: "not_done", reason, message, nothingChanged: false } },
   });
   return true;
+}
+
+/**
+ * A shutdown whose drain ran out: close every request this process is still executing as
+ * interrupted (its card says so) rather than leave it "executing" until the sweeper's age bound;
+ * the process then exits, cutting what was running. How many it closed.
+ */
+export async function interruptRunning(lc: Lifecycle): Promise<number> {
+  let closed = 0;
+  for (const id of [...lc.running]) {
+    const row = await lc.db(findConfirmation(lc.ctx.db, lc.stateName, id));
+    if (row?.status === "executing" && (await closeInterrupted(lc, row, 0))) closed += 1;
+  }
+  return closed;
 }
 
 /** Expire every pending request whose time is up, close every interrupted execution; how many. */
