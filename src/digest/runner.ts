@@ -116,6 +116,11 @@ export interface DigestRunner {
   /** Cron tasks per digest (in its zone, unref'd), a catch-up tick now, and periodic retries. */
   start(): void;
   stop(): Promise<void>;
+  /**
+   * Hands back the slots this replica still holds (a stop whose drain ran out mid-post), so
+   * another replica resumes them at once; resolves with their keys.
+   */
+  releaseClaims(): Promise<string[]>;
   /** The messages a digest would post now, without posting or claiming anything. */
   preview(name?: string | null, now?: Date): Promise<DigestPreview>;
   list(now?: Date): Promise<DigestListEntry[]>;
@@ -495,6 +500,14 @@ export function createDigestRunner(options: DigestRunnerOptions): DigestRunner {
       if (retryTimer) clearInterval(retryTimer);
       retryTimer = undefined;
       await Promise.allSettled([...inFlight.values()]);
+    },
+
+    releaseClaims() {
+      return slots.release({
+        claimedBy: instanceId,
+        reason: "the replica posting it stopped before it finished; another replica resumes it",
+        at: clock(),
+      });
     },
 
     async preview(name, now = clock()) {

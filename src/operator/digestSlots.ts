@@ -13,6 +13,7 @@ import {
   recordSkipped,
   recordSuperseded,
   recordUnconfirmed,
+  releaseClaims,
   unfinishedSlots,
 } from "../state/digestSlots.ts";
 import type { OperatorContext } from "./context.ts";
@@ -38,6 +39,7 @@ export interface DigestSlots {
   recordUnconfirmed: Bound<typeof recordUnconfirmed>;
   recordSuperseded: Bound<typeof recordSuperseded>;
   unfinished: Bound<typeof unfinishedSlots>;
+  release: Bound<typeof releaseClaims>;
   previous: Bound<typeof previousSlot>;
   last: Bound<typeof lastSlot>;
 }
@@ -57,6 +59,7 @@ export function digestSlots(ctx: OperatorContext): DigestSlots {
     recordUnconfirmed: (...a) => recordUnconfirmed(db, name, ...a),
     recordSuperseded: (...a) => recordSuperseded(db, name, ...a),
     unfinished: (...a) => unfinishedSlots(db, name, ...a),
+    release: (...a) => releaseClaims(db, name, ...a),
     previous: (...a) => previousSlot(db, name, ...a),
     last: (...a) => lastSlot(db, name, ...a),
   };

@@ -390,10 +390,17 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           inflight: inflight.size,
           drainMs,
         });
-        const closing = confirmations
-          .interruptRunning()
-          .then((count) => logger.info("closed interrupted requests", { count }))
-          .catch((error: unknown) => logger.error("could not close interrupted requests", { error }));
+        const closing = Promise.all([
+          confirmations
+            .interruptRunning()
+            .then((count) => logger.info("closed interrupted requests", { count }))
+            .catch((error: unknown) => logger.error("could not close interrupted requests", { error })),
+          // Digest slots still posting here go back to the other replicas now, not after the lease.
+          digests
+            .releaseClaims()
+            .then((slots) => slots.length > 0 && logger.info("released digest slots", { slots }))
+            .catch((error: unknown) => logger.error("could not release digest slots", { error })),
+        ]);
         await until(closing, INTERRUPT_MS);
       }
       if (started) {

@@ -101,6 +101,27 @@ export async function claimSlot(
 }
 
 /**
+ * Hands back every slot `claimedBy` still holds (a replica stopping before its posts finished): each
+ * becomes `failed` with `reason`, so another replica takes it over at its next tick instead of
+ * waiting for the lease to expire, and resumes from the posts recorded or written ahead. The
+ * stopping replica's own fenced writes fail from then on, so it posts nothing more. Returns the
+ * released slot keys.
+ */
+export async function releaseClaims(
+  db: Queryable,
+  stateName: string,
+  input: { claimedBy: string; reason: string; at: Date },
+): Promise<string[]> {
+  const { rows } = await db.query<{ slot_key: string }>(
+    `UPDATE ${table(stateName)} SET status = 'failed', reason = $2, finished_at = $3
+     WHERE claimed_by = $1 AND status = 'claimed'
+     RETURNING slot_key`,
+    [input.claimedBy, input.reason, input.at],
+  );
+  return rows.map((r) => r.slot_key);
+}
+
+/**
  * Takes over a slot whose last attempt failed, or whose claimant showed no progress since
  * `staleBefore` (it crashed), while it has had fewer than `maxAttempts` attempts. Posted ts and
  * content are kept, so the new claimant resumes where the last one stopped.

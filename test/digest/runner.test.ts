@@ -304,6 +304,49 @@ describe("digest runner", () => {
     expect(calls[2]?.body.thread_ts).toBe(row?.messageTs[0]);
   });
 
+  it("a stopping replica hands its slot back: another replica resumes it at once, without waiting for the lease, and nothing is posted twice", async () => {
+    const ch = channel();
+    const modules = Array.from({ length: MANY }, (_, i) => manyModule(i));
+    const config = configWith([digest("handback", ch, { when: "always", schemas: modules })]);
+    // The stopping replica's third post never comes back (its drain ran out mid-thread).
+    let calls = 0;
+    const hanging: ChatClient = {
+      conversations: client.conversations,
+      chat: {
+        postMessage: (args) => {
+          calls += 1;
+          return calls === 3 ? new Promise(() => {}) : client.chat.postMessage(args);
+        },
+      },
+    };
+    const stopping = runner(config, { now: plus(NINE, 1) }, { client: hanging, instanceId: "replica-stops" });
+    void stopping.tick();
+    await fake.until(
+      () => postsTo(ch).length >= 2 && calls >= 3,
+      20_000,
+      () => `posts: ${postsTo(ch).length}`,
+    );
+    const db = operatorContext(d.operator).db;
+    const state = d.config.state.schema;
+    const key = "2026-11-20T09:00 Europe/Berlin";
+    await expect.poll(async () => (await findSlot(db, state, "handback", key))?.messageTs.length).toBe(2);
+
+    expect(await stopping.releaseClaims()).toEqual([key]);
+    expect(await findSlot(db, state, "handback", key)).toMatchObject({
+      status: "failed",
+      reason: "the replica posting it stopped before it finished; another replica resumes it",
+    });
+    // Four minutes later, well within the lease that an abandoned claim would need to expire.
+    const [result] = await runner(config, { now: plus(NINE, 5) }, { instanceId: "replica-2" }).tick();
+    expect(result).toMatchObject({ outcome: "posted" });
+    const posts = postsTo(ch);
+    expect(posts.map((c) => c.body.text)).toEqual([...new Set(posts.map((c) => String(c.body.text)))]);
+    expect(posts.filter((c) => c.body.thread_ts === undefined)).toHaveLength(1);
+    expect(await findSlot(db, state, "handback", key)).toMatchObject({ status: "posted", attempts: 2 });
+    // Nothing is left to hand back.
+    expect(await stopping.releaseClaims()).toEqual([]);
+  });
+
   it("splits a digest of 200 schemas into several valid thread messages, and a retry after a crash between two thread posts does not double-post", async () => {
     const ch = channel();
     const modules = Array.from({ length: MANY }, (_, i) => manyModule(i));
