@@ -304,13 +304,16 @@ describe("digest runner", () => {
     expect(calls[2]?.body.thread_ts).toBe(row?.messageTs[0]);
   });
 
-  it("a stopping replica hands its slot back: another replica resumes it at once, without waiting for the lease, and nothing is posted twice", async () => {
+  /**
+   * A replica of a 200-schema digest whose third post never comes back (it crashes, or its drain
+   * runs out, mid-thread), ticked until the parent and one reply are recorded.
+   */
+  const replicaStuckMidThread = async (name: string, instanceId: string) => {
     const ch = channel();
     const modules = Array.from({ length: MANY }, (_, i) => manyModule(i));
-    const config = configWith([digest("handback", ch, { when: "always", schemas: modules })]);
-    // The stopping replica's third post never comes back (its drain ran out mid-thread).
+    const config = configWith([digest(name, ch, { when: "always", schemas: modules })]);
     let calls = 0;
-    const hanging: ChatClient = {
+    const stuck: ChatClient = {
       conversations: client.conversations,
       chat: {
         postMessage: (args) => {
@@ -319,8 +322,8 @@ describe("digest runner", () => {
         },
       },
     };
-    const stopping = runner(config, { now: plus(NINE, 1) }, { client: hanging, instanceId: "replica-stops" });
-    void stopping.tick();
+    const first = runner(config, { now: plus(NINE, 1) }, { client: stuck, instanceId });
+    void first.tick();
     await fake.until(
       () => postsTo(ch).length >= 2 && calls >= 3,
       20_000,
@@ -329,7 +332,20 @@ describe("digest runner", () => {
     const db = operatorContext(d.operator).db;
     const state = d.config.state.schema;
     const key = "2026-11-20T09:00 Europe/Berlin";
-    await expect.poll(async () => (await findSlot(db, state, "handback", key))?.messageTs.length).toBe(2);
+    await expect.poll(async () => (await findSlot(db, state, name, key))?.messageTs.length).toBe(2);
+    return { ch, config, first, db, state, key };
+  };
+
+  it("a stopping replica hands its slot back: another replica resumes it at once, without waiting for the lease, and nothing is posted twice", async () => {
+    // The stopping replica's third post never comes back (its drain ran out mid-thread).
+    const {
+      ch,
+      config,
+      first: stopping,
+      db,
+      state,
+      key,
+    } = await replicaStuckMidThread("handback", "replica-stops");
 
     expect(await stopping.releaseClaims()).toEqual([key]);
     expect(await findSlot(db, state, "handback", key)).toMatchObject({
@@ -348,31 +364,8 @@ describe("digest runner", () => {
   });
 
   it("splits a digest of 200 schemas into several valid thread messages, and a retry after a crash between two thread posts does not double-post", async () => {
-    const ch = channel();
-    const modules = Array.from({ length: MANY }, (_, i) => manyModule(i));
-    const config = configWith([digest("many", ch, { when: "always", schemas: modules })]);
     // The first replica "crashes" while posting the second thread reply: that call never returns.
-    let calls = 0;
-    const crashing: ChatClient = {
-      conversations: client.conversations,
-      chat: {
-        postMessage: (args) => {
-          calls += 1;
-          return calls === 3 ? new Promise(() => {}) : client.chat.postMessage(args);
-        },
-      },
-    };
-    const first = runner(config, { now: plus(NINE, 1) }, { client: crashing, instanceId: "replica-crashes" });
-    void first.tick();
-    await fake.until(
-      () => postsTo(ch).length >= 2 && calls >= 3,
-      20_000,
-      () => `posts: ${postsTo(ch).length}`,
-    );
-    const db = operatorContext(d.operator).db;
-    const state = d.config.state.schema;
-    const key = "2026-11-20T09:00 Europe/Berlin";
-    await expect.poll(async () => (await findSlot(db, state, "many", key))?.messageTs.length).toBe(2);
+    const { ch, config, db, state, key } = await replicaStuckMidThread("many", "replica-crashes");
     expect((await findSlot(db, state, "many", key))?.status).toBe("claimed");
 
     // Another replica, within grace: a fresh claim is left alone; an abandoned one is taken over.
