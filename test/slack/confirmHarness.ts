@@ -10,6 +10,7 @@ import {
   send,
   slashCommandRequest,
   TEAM_ID,
+  viewSubmissionRequest,
 } from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool } from "../../src/backends/postgres.ts";
@@ -19,6 +20,7 @@ import { createOperator, type Operator, poolOptions } from "../../src/operator/i
 import { createSlackApp, type SlackApp, type SlackAppOptions } from "../../src/slack/app.ts";
 import type { Confirmation } from "../../src/state/confirmations.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
+import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { validateMessage } from "../support/blockKit.ts";
 import type { TestDeployment } from "../support/operator.ts";
 import { buttonValues, slackEnv } from "../support/slack.ts";
@@ -279,6 +281,39 @@ export class Harness {
   }
 
   /** The view of the latest views.open or views.update call. */
+  /**
+   * `/scrypath settings hot-apply posts` by `userId`, then the filled modal submitted with
+   * `settings`: resolves with the confirmation card it posts.
+   */
+  async requestHotApply(
+    bot: BotAddress,
+    settings: Record<string, unknown>,
+    userId = ALICE,
+  ): Promise<{ ts: string; id: string; body: Record<string, unknown> }> {
+    const filled = this.fake.callsTo("views.update").length;
+    await this.command(bot, "settings hot-apply posts", userId);
+    await this.fake.waitFor(
+      () => this.fake.callsTo("views.update").length > filled,
+      () => "the modal was not filled",
+    );
+    const view = this.lastView("views.update") as { private_metadata: string };
+    const before = this.fake.posted.length;
+    const submitted = await send(
+      `${bot.base}/slack/events`,
+      viewSubmissionRequest({
+        callbackId: HOT_APPLY_CALLBACK,
+        privateMetadata: view.private_metadata,
+        values: {
+          [SETTINGS_BLOCK]: {
+            [SETTINGS_INPUT]: { type: "plain_text_input", value: JSON.stringify(settings) },
+          },
+        },
+      }),
+    );
+    expect(submitted).toEqual({ status: 200, body: "" });
+    return this.nextCard(before);
+  }
+
   lastView(method: "views.open" | "views.update"): Record<string, unknown> {
     const call = this.fake.callsTo(method).at(-1);
     expect(call).toBeDefined();

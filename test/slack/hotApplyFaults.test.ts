@@ -10,10 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
 import { run } from "../../src/cli/main.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
-import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { buttonValues } from "../support/slack.ts";
 import { type ProxiedConnection, startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
@@ -86,30 +84,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
   const stopWords = () => d.meili.index(live).getStopWords();
 
   /** The hot-apply card, requested through the modal as an operator would. */
-  const requestHotApply = async (settings: Record<string, unknown>) => {
-    const opened = h.fake.callsTo("views.update").length;
-    await h.command(bot, "settings hot-apply posts", ALICE);
-    await h.fake.waitFor(
-      () => h.fake.callsTo("views.update").length > opened,
-      () => "the modal was not filled",
-    );
-    const view = h.lastView("views.update") as { private_metadata: string };
-    const before = h.fake.posted.length;
-    const submitted = await send(
-      `${bot.base}/slack/events`,
-      viewSubmissionRequest({
-        callbackId: HOT_APPLY_CALLBACK,
-        privateMetadata: view.private_metadata,
-        values: {
-          [SETTINGS_BLOCK]: {
-            [SETTINGS_INPUT]: { type: "plain_text_input", value: JSON.stringify(settings) },
-          },
-        },
-      }),
-    );
-    expect(submitted).toEqual({ status: 200, body: "" });
-    return h.nextCard(before);
-  };
+  const requestHotApply = (settings: Record<string, unknown>) => h.requestHotApply(bot, settings);
 
   /** Confirm `card`; the "Running…" edit within 5 s and the final edit within 15 s of the click. */
   const confirmTimed = async (card: { ts: string; id: string }, final: RegExp) => {

@@ -4,8 +4,6 @@
 // longer live is refused before any card. Signed HTTP into the real Bolt app, real Postgres and
 // Meilisearch (the live values are changed directly in Meilisearch), the fake Slack.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { send, viewSubmissionRequest } from "../../devkit/slackRequests.ts";
-import { HOT_APPLY_CALLBACK, SETTINGS_BLOCK, SETTINGS_INPUT } from "../../views/settingsModal.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { ALICE, BOB, Harness, jargonIn, readerText, type TestBot, textOf } from "./confirmHarness.ts";
 
@@ -25,30 +23,7 @@ describe("a settings confirm refuses live values that moved since the card", () 
     );
 
   /** The hot-apply card, requested through the modal as an operator would. */
-  const requestHotApply = async (settings: Record<string, unknown>) => {
-    const filled = h.fake.callsTo("views.update").length;
-    await h.command(bot, "settings hot-apply posts", ALICE);
-    await h.fake.waitFor(
-      () => h.fake.callsTo("views.update").length > filled,
-      () => "the modal was not filled",
-    );
-    const view = h.lastView("views.update") as { private_metadata: string };
-    const before = h.fake.posted.length;
-    const submitted = await send(
-      `${bot.base}/slack/events`,
-      viewSubmissionRequest({
-        callbackId: HOT_APPLY_CALLBACK,
-        privateMetadata: view.private_metadata,
-        values: {
-          [SETTINGS_BLOCK]: {
-            [SETTINGS_INPUT]: { type: "plain_text_input", value: JSON.stringify(settings) },
-          },
-        },
-      }),
-    );
-    expect(submitted).toEqual({ status: 200, body: "" });
-    return h.nextCard(before);
-  };
+  const requestHotApply = (settings: Record<string, unknown>) => h.requestHotApply(bot, settings);
 
   const refusalAudit = async (cardId: string) => {
     const rows = await h.auditOf(cardId);
