@@ -13,6 +13,7 @@ import { openOperator } from "./operator/index.ts";
 import { configuredSecrets } from "./secrets.ts";
 import { createSlackApp, EVENTS_PATH } from "./slack/app.ts";
 import { SlackSetupError, slackSettings } from "./slack/settings.ts";
+import { withTimeout } from "./timeout.ts";
 
 export interface MainIo {
   env: NodeJS.ProcessEnv;
@@ -124,8 +125,7 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
         return { drained: false };
       });
       // A query cut short by the drain would keep the pool open: its close is bounded too.
-      let timer: NodeJS.Timeout | undefined;
-      const closed = await Promise.race([
+      const closed = await withTimeout(
         operator.close().then(
           () => true,
           (error: unknown) => {
@@ -133,11 +133,9 @@ export async function main(argv: string[], io: MainIo): Promise<Started> {
             return false;
           },
         ),
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), POOL_CLOSE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
+        POOL_CLOSE_MS,
+        () => false,
+      );
       logger.info("stopped", { drained, poolClosed: closed });
     })();
     return stopping;

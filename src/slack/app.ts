@@ -14,6 +14,7 @@ import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "
 import { createMetrics, type Metrics, reasonLabel } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
 import { configuredSecrets } from "../secrets.ts";
+import { withTimeout } from "../timeout.ts";
 import { createAccess } from "./access.ts";
 import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
@@ -362,17 +363,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       confirmations.stopSweeper();
       followers.stopAll();
       const deadline = Date.now() + drainMs;
-      const until = async (work: Promise<unknown>, ms: number): Promise<boolean> => {
-        let timer: NodeJS.Timeout | undefined;
-        const done = await Promise.race([
+      const until = (work: Promise<unknown>, ms: number): Promise<boolean> =>
+        withTimeout(
           work.then(() => true),
-          new Promise<false>((resolve) => {
-            timer = setTimeout(() => resolve(false), Math.max(ms, 0));
-          }),
-        ]);
-        clearTimeout(timer);
-        return done;
-      };
+          Math.max(ms, 0),
+          () => false,
+        );
       // Digest posts in flight finish (their slot records the post); no new slot is claimed.
       const digestsStopped = digests
         .stop()

@@ -12,6 +12,7 @@ import {
   findConfirmation,
   finishConfirmation,
 } from "../../state/confirmations.ts";
+import { withTimeout } from "../../timeout.ts";
 import { type Actor, inTransaction, PostgresOutcomeUnknown, prepareState } from "../mutation.ts";
 import { executeRequest, type RequestOutcome } from "../requests.ts";
 import { type Lifecycle, whereOf } from "./lifecycle.ts";
@@ -324,11 +325,7 @@ export async function claimAndExecute(lc: Lifecycle, click: Click): Promise<Clic
   const ms = claimMs(lc);
   const gate: ClickGate = { deadline: Date.now() + ms, claiming: false, abandoned: false };
   const work = decideUnbounded(lc, click, gate);
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"late">((resolve) => {
-    timer = setTimeout(() => resolve("late"), ms);
-  });
-  const first = await Promise.race([work, late]).finally(() => clearTimeout(timer));
+  const first = await withTimeout(work, ms, () => "late" as const);
   // The claim has its own deadline (the same one); after it, the card shows the rest.
   if (first !== "late" || gate.claiming) return work;
   gate.abandoned = true;
