@@ -1,5 +1,18 @@
 // Realistic Scrypath job args (spec §4.3), as Scrypath.Oban.Payload builds them: for the tests' Oban
 // rows and the bench's dataset.
+/** The fields every Scrypath sync job's args carry, whatever the operation. */
+function syncArgs(operation: "upsert" | "delete", schema: string, index: string, ids: number[]) {
+  return {
+    operation,
+    schema: `Elixir.${schema}`,
+    backend: "Elixir.Scrypath.Meilisearch",
+    index,
+    sync_mode: "oban",
+    document_ids: ids,
+    document_count: ids.length,
+  };
+}
+
 export function upsertArgs(
   schema: string,
   index: string,
@@ -7,13 +20,7 @@ export function upsertArgs(
   extra: Record<string, unknown> = {},
 ) {
   return {
-    operation: "upsert",
-    schema: `Elixir.${schema}`,
-    backend: "Elixir.Scrypath.Meilisearch",
-    index,
-    sync_mode: "oban",
-    document_ids: ids,
-    document_count: ids.length,
+    ...syncArgs("upsert", schema, index, ids),
     documents: ids.map((id) => ({ id, data: { id, title: `Post ${id}` }, source: "fields" })),
     ...extra,
   };
@@ -25,14 +32,5 @@ export function deleteArgs(
   ids: number[] = [1],
   extra: Record<string, unknown> = {},
 ) {
-  return {
-    operation: "delete",
-    schema: `Elixir.${schema}`,
-    backend: "Elixir.Scrypath.Meilisearch",
-    index,
-    sync_mode: "oban",
-    document_ids: ids,
-    document_count: ids.length,
-    ...extra,
-  };
+  return { ...syncArgs("delete", schema, index, ids), ...extra };
 }
