@@ -155,6 +155,49 @@ const digestEntry = z
   })
   .strict();
 
+/** What an alert watches for (src/alerts): see src/core/alerts.ts for when each is true. */
+export const ALERT_CONDITION_NAMES = ["failures", "drift", "unreadable", "stuck"] as const;
+const alertCondition = z.enum(ALERT_CONDITION_NAMES);
+const usergroup = z.string().regex(/^S[A-Z0-9]+$/, "expected a Slack user group id such as S0123ABCD");
+
+/** A channel's alert subscription kept in code review (besides those made with /scrypath watch). */
+const subscriptionEntry = z
+  .object({
+    channel: z.string().regex(/^[CG][A-Z0-9]+$/, "expected a Slack channel id such as C0123456789"),
+    /** Schema references (module, alias or short name); every configured schema when left out. */
+    schemas: z
+      .array(nonEmpty)
+      .min(1, "expected at least one schema, or leave schemas out for all")
+      .optional(),
+    on: z
+      .array(alertCondition)
+      .min(1, "expected at least one condition")
+      .default(["failures", "drift", "unreadable"]),
+    /** Terminal failures within `alerts.window` before the failures alert opens. */
+    minFailures: z.number().int().positive().default(1),
+    /** User group mentioned when an alert opens (never on edits). */
+    mention: orNull(usergroup),
+  })
+  .strict();
+
+const alertsSection = z
+  .object({
+    /** How often each schema is checked: seconds, or "30s". */
+    interval: duration.default("30s").transform(durationSeconds),
+    /** How long a cleared condition must stay false before its card resolves (flapping reopens the same card). */
+    resolveAfter: duration.default("5m").transform(durationSeconds),
+    /** Consecutive failed checks before "unreadable" opens. */
+    unreadableAfter: z.number().int().positive().default(3),
+    /** Terminal failures count toward the failures alert while they are younger than this. */
+    window: duration.default("15m").transform(durationSeconds),
+    /** Pending work older than this makes the optional stuck-queue condition true; null: not checked. */
+    stuckAfter: orNull(duration.transform(durationSeconds)),
+    /** At most one timeline message per alert thread this often (changes in between are grouped). */
+    timelineEvery: duration.default("2m").transform(durationSeconds),
+    subscriptions: z.array(subscriptionEntry).default([]),
+  })
+  .strict();
+
 const configObject = z
   .object({
     meilisearch: z
@@ -257,6 +300,8 @@ const configObject = z
     digests: z.array(digestEntry).default([]),
     /** How late a digest may still be posted after its slot (catch-up after downtime): seconds, or "1h". */
     digestGrace: duration.default("1h").transform(durationSeconds),
+    /** Live alerts for on-call channels (src/alerts). */
+    alerts: alertsSection.prefault({}),
   })
   .strict();
 
@@ -277,6 +322,7 @@ const configSchema = configObject
       }
     });
     digestIssues(c, ctx);
+    subscriptionIssues(c, ctx);
   })
   .transform((c) => ({
     ...c,
@@ -285,6 +331,14 @@ const configSchema = configObject
       /** Resolved module names; null means every configured schema. */
       schemas: d.schemas ? resolvedModules(d.schemas, c.schemas) : null,
     })),
+    alerts: {
+      ...c.alerts,
+      subscriptions: c.alerts.subscriptions.map((s) => ({
+        ...s,
+        /** Resolved module names; null means every configured schema. */
+        schemas: s.schemas ? resolvedModules(s.schemas, c.schemas) : null,
+      })),
+    },
   }));
 
 /** Digest names are unique, and every schema a digest names resolves to one configured schema. */
@@ -296,7 +350,6 @@ function digestIssues(
   ctx: z.RefinementCtx,
 ): void {
   const names = new Map<string, number>();
-  const configured = c.schemas.map((s) => stripElixir(s.module) + (s.alias ? ` (${s.alias})` : ""));
   c.digests.forEach((d, i) => {
     const first = names.get(d.name);
     if (first !== undefined) {
@@ -306,15 +359,46 @@ function digestIssues(
         message: `"${d.name}" is already used by digests.${first}`,
       });
     } else names.set(d.name, i);
-    d.schemas?.forEach((ref, j) => {
-      const found = resolveSchemaRef(ref, c.schemas);
-      if (found.ok) return;
-      const message =
-        found.reason === "ambiguous"
-          ? `schema "${ref}" is ambiguous: it matches ${found.candidates.join(", ")}; use the full module name`
-          : `unknown schema "${ref}"; configured schemas: ${configured.length > 0 ? configured.join(", ") : "none"}`;
-      ctx.addIssue({ code: "custom", path: ["digests", i, "schemas", j], message });
-    });
+    schemaRefIssues(d.schemas, c.schemas, ["digests", i], ctx);
+  });
+}
+
+/** Every schema reference of a list resolves to one configured schema. */
+function schemaRefIssues(
+  refs: string[] | undefined,
+  schemas: { module: string; alias: string | null }[],
+  path: (string | number)[],
+  ctx: z.RefinementCtx,
+): void {
+  const configured = schemas.map((s) => stripElixir(s.module) + (s.alias ? ` (${s.alias})` : ""));
+  refs?.forEach((ref, j) => {
+    const found = resolveSchemaRef(ref, schemas);
+    if (found.ok) return;
+    const message =
+      found.reason === "ambiguous"
+        ? `schema "${ref}" is ambiguous: it matches ${found.candidates.join(", ")}; use the full module name`
+        : `unknown schema "${ref}"; configured schemas: ${configured.length > 0 ? configured.join(", ") : "none"}`;
+    ctx.addIssue({ code: "custom", path: [...path, "schemas", j], message });
+  });
+}
+
+/** Alert subscriptions name configured schemas, and ask for "stuck" only when stuckAfter is set. */
+function subscriptionIssues(
+  c: {
+    schemas: { module: string; alias: string | null }[];
+    alerts: { stuckAfter: number | null; subscriptions: { schemas?: string[]; on: string[] }[] };
+  },
+  ctx: z.RefinementCtx,
+): void {
+  c.alerts.subscriptions.forEach((sub, i) => {
+    schemaRefIssues(sub.schemas, c.schemas, ["alerts", "subscriptions", i], ctx);
+    if (sub.on.includes("stuck") && c.alerts.stuckAfter === null) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["alerts", "subscriptions", i, "on"],
+        message: 'the stuck condition needs alerts.stuckAfter (pending work older than, such as "15m")',
+      });
+    }
   });
 }
 
@@ -322,6 +406,8 @@ export type Config = z.output<typeof configSchema>;
 export type SchemaConfig = Config["schemas"][number];
 export type HandOffWorker = NonNullable<SchemaConfig["reindexWorker"]>;
 export type DigestConfig = Config["digests"][number];
+export type AlertsConfig = Config["alerts"];
+export type AlertSubscriptionConfig = AlertsConfig["subscriptions"][number];
 
 function durationSeconds(value: number | string): number {
   if (typeof value === "number") return value;
@@ -373,6 +459,8 @@ const KNOWN_KEYS: Record<string, string[]> = {
   "schemas.*.reindexWorker": Object.keys(handOffWorkerSchema.shape),
   "schemas.*.backfillWorker": Object.keys(handOffWorkerSchema.shape),
   "digests.*": Object.keys(digestEntry.shape),
+  alerts: Object.keys(alertsSection.shape),
+  "alerts.subscriptions.*": Object.keys(subscriptionEntry.shape),
 };
 
 function describeIssue(issue: z.core.$ZodIssue, unset: Map<string, string>): string[] {

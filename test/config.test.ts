@@ -493,3 +493,84 @@ describe("database bounds", () => {
     );
   });
 });
+
+describe("alerts", () => {
+  const schemas = [
+    { module: "MyApp.Blog.Post", alias: "posts", syncMode: "oban", obanQueue: "search" },
+    { module: "MyApp.Shop.Product" },
+  ];
+
+  it("defaults to a 30 s check, a 5 min hold-down, 3 unreadable checks, no subscriptions", () => {
+    expect(parseConfig(minimal(), ENV).alerts).toEqual({
+      interval: 30,
+      resolveAfter: 300,
+      unreadableAfter: 3,
+      window: 900,
+      stuckAfter: null,
+      timelineEvery: 120,
+      subscriptions: [],
+    });
+  });
+
+  it("reads durations, resolves subscription schemas and fills in subscription defaults", () => {
+    const config = parseConfig(
+      minimal({
+        schemas,
+        alerts: {
+          interval: "10s",
+          resolveAfter: "2m",
+          stuckAfter: "15m",
+          subscriptions: [
+            { channel: "C0123456789", schemas: ["posts"], on: ["failures", "stuck"], mention: "S0123ABCD" },
+            { channel: "G0123456789" },
+          ],
+        },
+      }),
+      ENV,
+    );
+    expect(config.alerts).toMatchObject({ interval: 10, resolveAfter: 120, stuckAfter: 900 });
+    expect(config.alerts.subscriptions).toEqual([
+      {
+        channel: "C0123456789",
+        schemas: ["MyApp.Blog.Post"],
+        on: ["failures", "stuck"],
+        minFailures: 1,
+        mention: "S0123ABCD",
+      },
+      {
+        channel: "G0123456789",
+        schemas: null,
+        on: ["failures", "drift", "unreadable"],
+        minFailures: 1,
+        mention: null,
+      },
+    ]);
+  });
+
+  it("refuses unknown schemas, unknown conditions, stuck without stuckAfter, and bad ids", () => {
+    const message = invalid(
+      minimal({
+        schemas,
+        alerts: {
+          subscriptions: [{ channel: "C0123456789", schemas: ["comments"], on: ["stuck"] }],
+        },
+      }),
+    );
+    expect(message).toContain(
+      'alerts.subscriptions.0.schemas.0: unknown schema "comments"; configured schemas: MyApp.Blog.Post (posts), MyApp.Shop.Product',
+    );
+    expect(message).toContain("alerts.subscriptions.0.on: the stuck condition needs alerts.stuckAfter");
+    const shapes = invalid(
+      minimal({ alerts: { subscriptions: [{ channel: "general", on: ["floods"], mention: "@oncall" }] } }),
+    );
+    expect(shapes).toContain("alerts.subscriptions.0.channel: expected a Slack channel id");
+    expect(shapes).toContain("alerts.subscriptions.0.on.0:");
+    expect(shapes).toContain("alerts.subscriptions.0.mention: expected a Slack user group id");
+  });
+
+  it("suggests the key meant under alerts", () => {
+    expect(invalid(minimal({ alerts: { intervall: "30s" } }))).toContain(
+      "alerts.intervall: unknown key (did you mean interval?)",
+    );
+  });
+});

@@ -153,6 +153,68 @@ const MIGRATIONS: ((s: string) => string)[] = [
         CHECK (verification IN ('unknown', 'timed_out', 'failed', 'queue_only_completed', 'verified')),
       ADD COLUMN verification_at timestamptz;
     CREATE INDEX replay_links_prefix_replay_job_index ON ${s}.replay_links (oban_prefix, replay_job_id);`,
+  // 8: alert subscriptions made from Slack (/scrypath watch); YAML ones live in the configuration.
+  (s) => `
+    CREATE TABLE ${s}.alert_subscriptions (
+      id bigserial PRIMARY KEY,
+      channel text NOT NULL,
+      -- a module name, or '*' for every configured schema
+      schema_module text NOT NULL,
+      conditions text[] NOT NULL
+        CHECK (conditions <@ ARRAY['failures', 'drift', 'unreadable', 'stuck'] AND cardinality(conditions) > 0),
+      min_failures integer NOT NULL DEFAULT 1 CHECK (min_failures > 0),
+      mention text,
+      created_by text NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      UNIQUE (channel, schema_module)
+    );`,
+  // 9: live alerts. One check lease per schema (one replica reads each schema per interval) with
+  // the last observation and the unreadable streak; one row per alert card, open until resolved,
+  // at most one open per (channel, schema, condition).
+  (s) => `
+    CREATE TABLE ${s}.alert_checks (
+      schema_module text PRIMARY KEY,
+      claimed_by text,
+      lease_until timestamptz,
+      checked_at timestamptz,
+      fingerprint text,
+      observation jsonb,
+      failed_checks integer NOT NULL DEFAULT 0,
+      failing_since timestamptz
+    );
+    CREATE TABLE ${s}.alerts (
+      id bigserial PRIMARY KEY,
+      channel text NOT NULL,
+      schema_module text NOT NULL,
+      condition text NOT NULL CHECK (condition IN ('failures', 'drift', 'unreadable', 'stuck')),
+      status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+      opened_at timestamptz NOT NULL,
+      clearing_since timestamptz,
+      resolved_at timestamptz,
+      checked_at timestamptz NOT NULL,
+      evidence jsonb NOT NULL,
+      mention text,
+      acked_by text,
+      acked_at timestamptz,
+      snoozed_until timestamptz,
+      snoozed_until_resolved boolean NOT NULL DEFAULT false,
+      snoozed_by text,
+      -- the card as it should read, and as Slack shows it (the last post or edit that succeeded)
+      content_hash text NOT NULL,
+      posted_hash text,
+      message_ts text,
+      -- write-ahead of the first post and of each edit: a crash between them and their record is repaired
+      posting_at timestamptz,
+      editing_hash text,
+      editing_at timestamptz,
+      -- timeline lines waiting for the rate limit, and what went out already
+      timeline jsonb NOT NULL DEFAULT '[]',
+      timeline_posted_at timestamptz,
+      timeline_posts integer NOT NULL DEFAULT 0,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX alerts_open_index ON ${s}.alerts (channel, schema_module, condition) WHERE status = 'open';
+    CREATE INDEX alerts_unsynced_index ON ${s}.alerts (id) WHERE posted_hash IS DISTINCT FROM content_hash;`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;
