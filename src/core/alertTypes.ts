@@ -131,3 +131,22 @@ export interface AlertCardModel {
   /** User group mentioned on the open post only. */
   mention: string | null;
 }
+
+/**
+ * A channel's subscription as the alert engine reads it: from the configuration (`alerts.subscriptions`,
+ * kept in code review) or made from Slack (`/scrypath watch`, stored in the bot's tables).
+ */
+export interface AlertSubscription {
+  /** `config:<index>` for YAML entries, `watch:<id>` for stored ones. */
+  key: string;
+  source: "config" | "watch";
+  channel: string;
+  /** Module names; null: every configured schema. */
+  schemas: string[] | null;
+  on: AlertCondition[];
+  minFailures: number;
+  mention: string | null;
+  /** Who made a stored one (a Slack user id) and when; null for YAML entries. */
+  createdBy: string | null;
+  createdAt: string | null;
+}
