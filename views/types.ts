@@ -34,6 +34,22 @@ export const ACTIONS = {
 } as const;
 
 /**
+ * action_ids on an alert card (views/alert.ts). Failed work and Reconcile carry an `OpenValue`
+ * ({ schema }) and answer in the card's thread; Acknowledge carries the alert id; Snooze is a
+ * static select whose option values are `<alert id>:<SNOOZE_CHOICES key>`.
+ */
+export const ALERT_ACTIONS = {
+  failed: "scrypath.alert.failed",
+  reconcile: "scrypath.alert.reconcile",
+  acknowledge: "scrypath.alert.ack",
+  snooze: "scrypath.alert.snooze",
+} as const;
+
+/** Snooze choices: seconds, or null for "until resolved". */
+export const SNOOZE_CHOICES = { "1h": 3600, "4h": 14_400, "24h": 86_400, resolved: null } as const;
+export type SnoozeChoice = keyof typeof SNOOZE_CHOICES;
+
+/**
  * Button values are JSON of this shape (≤ 2000 chars): enough to re-run the read that the
  * button opens. Never trusted: handlers re-validate the schema and options.
  */
