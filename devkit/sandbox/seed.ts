@@ -86,6 +86,9 @@ const CONTRACTS = {
   },
 };
 
+/** The Oban-synced schemas' max_attempts: low, so a failure is terminal within the sandbox's outage. */
+export const DEMO_MAX_ATTEMPTS = 3;
+
 /** Posts whose sync failed (seeded below): not in the live index. */
 const FAILED_POSTS = [17, 18, 19, 23, 26, 29, 30, 33, 34, 35, 36, 37, 39];
 
@@ -111,7 +114,7 @@ export function sandboxConfigObject(services: {
         alias: "posts",
         syncMode: "oban",
         obanQueue: QUEUES.posts,
-        obanMaxAttempts: 8,
+        obanMaxAttempts: DEMO_MAX_ATTEMPTS,
         contract: CONTRACTS.posts,
         reindexWorker: REINDEX_WORKER,
         backfillWorker: BACKFILL_WORKER,
@@ -121,7 +124,7 @@ export function sandboxConfigObject(services: {
         alias: "products",
         syncMode: "oban",
         obanQueue: QUEUES.products,
-        obanMaxAttempts: 5,
+        obanMaxAttempts: DEMO_MAX_ATTEMPTS,
         contract: CONTRACTS.products,
         reindexWorker: REINDEX_WORKER,
         backfillWorker: BACKFILL_WORKER,
@@ -387,6 +390,29 @@ function obanRows(now: Date): Partial<JobFields>[] {
       attemptedAt: minutesAgo(now, 14),
     },
   ];
+}
+
+/**
+ * The sync job of a post the demo application saves while the sandbox runs (the `seq`-th edit), as
+ * Scrypath enqueues it: an upsert of one post that synced fine, with the schema's max_attempts.
+ */
+export function postEditJob(seq: number, now = new Date()): Partial<JobFields> {
+  const synced = posts().filter((p) => (p.id as number) <= 16);
+  const post = synced[seq % synced.length] as Record<string, unknown>;
+  const edited = {
+    ...post,
+    body: `${String(post.body).replace(/ revision \d+\.$/, "")} revision ${5 + seq}.`,
+  };
+  return {
+    state: "available",
+    queue: QUEUES.posts,
+    worker: "Scrypath.Oban.UpsertWorker",
+    args: upsertArgs(POST, INDEXES.posts, [edited]),
+    maxAttempts: DEMO_MAX_ATTEMPTS,
+    tags: ["scrypath", "post"],
+    insertedAt: now,
+    scheduledAt: now,
+  };
 }
 
 // ── Seeding ───────────────────────────────────────────────────────────────────────────────────

@@ -14,6 +14,8 @@ import { ANA, BEN, VIC } from "../../../devkit/sandbox/seed.ts";
 import { type Browser, chromiumMissing, launchChromium } from "./chromium.ts";
 
 const UPDATE = process.env.UPDATE_SCREENSHOTS === "1";
+/** "Break Meilisearch": a real outage, shorter than the page's minute so the test stays short. */
+const OUTAGE_MS = 20_000;
 const DOCS_SHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
 const missing = chromiumMissing();
 if (missing) console.warn(`note: ${missing}`);
@@ -67,6 +69,7 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
       log: (line) => logs.push(line),
       botLog: (line) => logs.push(line),
       workerIntervalMs: 300,
+      outageMs: OUTAGE_MS,
     });
     browser = await launchChromium();
     page = browser.page;
@@ -334,5 +337,32 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
     await page.locator("#sidebar").waitFor({ state: "visible" });
     expect(await page.locator("#menu-toggle").isVisible()).toBe(false);
     expect((await box(".channel-pane"))?.x).toBeGreaterThanOrEqual(200);
+  });
+
+  it("breaks Meilisearch from the page: a countdown, a second click changes nothing, then it is back", async () => {
+    const button = page.locator("#break-meili");
+    expect(await button.textContent()).toBe("Break Meilisearch for 20 seconds");
+    await button.click();
+    const status = page.locator("#outage-status");
+    await status.filter({ hasText: "Meilisearch is down" }).waitFor();
+    expect(await button.isDisabled()).toBe(true);
+    // The countdown runs on the page: it shows seconds left, and they go down.
+    const seconds = async () => Number(/back in (\d+) s/.exec((await status.textContent()) ?? "")?.[1]);
+    const first = await seconds();
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(OUTAGE_MS / 1000);
+    await expect.poll(seconds, { timeout: 5_000 }).toBeLessThan(first);
+    // The page refuses a second click while broken, and so does the sandbox: the same outage.
+    const again = await page.evaluate(async (user) => {
+      const res = await fetch("/api/break", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ user }),
+      });
+      return (await res.json()) as { outage: { already: boolean } };
+    }, ANA.id);
+    expect(again.outage.already).toBe(true);
+    await status.filter({ hasText: "Meilisearch is back" }).waitFor({ timeout: OUTAGE_MS + 20_000 });
+    expect(await button.isDisabled()).toBe(false);
   });
 });
