@@ -151,6 +151,22 @@ export function sandboxConfigObject(services: {
         mention: OPS_GROUP.id,
       },
     ],
+    // Live alerts, with demo timings: "Break Meilisearch for a minute" opens cards within seconds
+    // (checks every 5 s), and they resolve 30 s after their condition cleared.
+    alerts: {
+      interval: "5s",
+      resolveAfter: "30s",
+      timelineEvery: "10s",
+      subscriptions: [
+        {
+          channel: CHANNEL.id,
+          schemas: ["posts", "products"],
+          on: ["failures", "drift", "unreadable"],
+          minFailures: 1,
+          mention: OPS_GROUP.id,
+        },
+      ],
+    },
   };
 }
 
