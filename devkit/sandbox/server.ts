@@ -412,8 +412,22 @@ function findElement(blocks: unknown[], input: Record<string, unknown>): FoundEl
   return { blockId, element: element as Record<string, unknown> };
 }
 
-function actionOf(found: FoundElement): Record<string, unknown> {
+function actionOf(found: FoundElement, input: Record<string, unknown>): Record<string, unknown> {
   const e = found.element;
+  if (e.type === "static_select") {
+    // A choice in a select: the option chosen, as Slack sends it.
+    const options = Array.isArray(e.options) ? (e.options as Record<string, unknown>[]) : [];
+    const chosen = options.find((o) => o.value === input.selected);
+    if (!chosen) throw new HttpError(400, "no such option");
+    return {
+      type: "static_select",
+      action_id: e.action_id ?? `sandbox-action-${found.blockId}`,
+      block_id: found.blockId,
+      selected_option: { text: chosen.text, value: chosen.value },
+      ...(e.placeholder ? { placeholder: e.placeholder } : {}),
+      action_ts: `${(Date.now() / 1000).toFixed(6)}`,
+    };
+  }
   return {
     action_id: e.action_id ?? `sandbox-action-${found.blockId}`,
     block_id: found.blockId,
@@ -451,7 +465,7 @@ async function click(
       ...base,
       container: { type: "view", view_id: view.id },
       view: viewPayload(view, o.slack.team.id, o.slack.bot.botId, stateValues(input.values)),
-      actions: [actionOf(found)],
+      actions: [actionOf(found, input)],
     };
   } else {
     let ref: MessageRef;
@@ -502,7 +516,7 @@ async function click(
       ...(message ? { message } : {}),
       state: { values: {} },
       response_url: responseUrl.url,
-      actions: [actionOf(found)],
+      actions: [actionOf(found, input)],
     };
   }
   const delivered = await deliver(o, payloadBody(payload));

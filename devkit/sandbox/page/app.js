@@ -423,6 +423,24 @@ function confirmDialog(confirm) {
   });
 }
 
+/** A choice in a static_select: Slack sends block_actions with the selected option at once. */
+async function chooseOption(select) {
+  const found = locate(select);
+  const selected = select.value;
+  if (!found.element || selected === "") return;
+  try {
+    await api("click", {
+      where: found.where,
+      blockIndex: found.blockIndex,
+      elementIndex: found.elementIndex,
+      selected,
+      ...(found.modal ? { values: typedValues(found.modal) } : {}),
+    });
+  } catch (error) {
+    toast(`The choice did not reach the bot: ${error.message}`);
+  }
+}
+
 async function clickButton(button) {
   const found = locate(button);
   if (!found.element) return;
@@ -598,6 +616,12 @@ document.addEventListener("click", (event) => {
       .then((answer) => toast(answer.result ?? "Digest run"))
       .catch((error) => toast(`The digest did not run: ${error.message}`));
   }
+});
+
+document.addEventListener("change", (event) => {
+  const target = event.target instanceof Element ? event.target : null;
+  const select = target?.closest("select.select");
+  if (select?.closest(".msg, .modal") && !select.disabled) chooseOption(select);
 });
 
 $("thread-close").addEventListener("click", () => {
