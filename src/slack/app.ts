@@ -269,6 +269,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     requestId: newRequestId,
     backendError: (error) => operator.backendError(error),
     mutations: { confirmations, hotApply },
+    chat,
     track: (work) => {
       inflight.add(work);
       work.finally(() => inflight.delete(work)).catch(() => {});
