@@ -210,6 +210,9 @@ export const watches: Command<{ all: boolean }> = {
     }
     const channel = args.all ? null : invocation.channelId;
     const subscriptions = await deps.operator.alertSubscriptions.list(channel);
-    return watchesView(subscriptions, viewContext(deps), { channel });
+    return watchesView(subscriptions, viewContext(deps), {
+      channel,
+      configured: deps.config.schemas.map((s) => s.module),
+    });
   },
 };

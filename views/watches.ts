@@ -66,9 +66,17 @@ export function sourceText(s: AlertSubscription): string {
   return made + changed;
 }
 
-function subscriptionLine(s: AlertSubscription, withChannel: boolean): string {
+function subscriptionLine(
+  s: AlertSubscription,
+  withChannel: boolean,
+  configured: readonly string[] | null,
+): string {
+  const gone = configured && s.schemas ? s.schemas.filter((m) => !configured.includes(m)) : [];
   return [
     `• ${withChannel ? `${channelRef(s.channel)} ` : ""}${schemaLabel(s.schemas)}: ${escapeMrkdwn(conditionsText(s.on, s.minFailures))}`,
+    gone.length > 0
+      ? `:warning: no longer in the configuration, so no alerts: ${code(`/scrypath unwatch ${gone[0]}`)} removes it`
+      : null,
     s.mention ? `mentions ${groupRef(s.mention)} when an alert opens` : null,
     sourceText(s),
   ]
@@ -80,7 +88,11 @@ function subscriptionLine(s: AlertSubscription, withChannel: boolean): string {
 export function watchesView(
   subscriptions: readonly AlertSubscription[],
   _ctx: ViewContext,
-  opts: { channel: string | null },
+  opts: {
+    channel: string | null;
+    /** The configured schema modules: a subscription to another one is marked as silent. */
+    configured?: readonly string[];
+  },
 ): SlackMessage {
   const where = opts.channel ? channelRef(opts.channel) : "every channel";
   if (subscriptions.length === 0) {
@@ -92,7 +104,7 @@ export function watchesView(
     ]);
   }
   const yaml = subscriptions.filter((s) => s.source === "config").length;
-  const lines = subscriptions.map((s) => subscriptionLine(s, opts.channel === null));
+  const lines = subscriptions.map((s) => subscriptionLine(s, opts.channel === null, opts.configured ?? null));
   return finalizeMessage(
     `Alert subscriptions of ${opts.channel ? `<#${opts.channel}>` : "every channel"}: ${plural(subscriptions.length, "subscription")}`,
     [

@@ -296,8 +296,12 @@ async function unwatch(
   try {
     on = target(ctx, request.schema);
   } catch (error) {
-    if (error instanceof OperatorError) return refuse(ctx, base, error);
-    throw error;
+    if (!(error instanceof OperatorError)) throw error;
+    // A schema removed from the configuration leaves its stored subscriptions (the engine skips
+    // them): its exact module name still removes them.
+    const orphan = (await stored(ctx, request.channel)).find((row) => row.schema === request.schema.trim());
+    if (error.code !== "unknown_schema" || !orphan) return refuse(ctx, base, error);
+    on = { module: orphan.schema, index: null };
   }
   const configured = fromConfig(ctx).filter((s) => covers(s, request.channel, on.module));
   const shown = on.module === ALL_SCHEMAS ? "all schemas" : on.module;

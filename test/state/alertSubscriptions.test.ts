@@ -281,4 +281,27 @@ describe("alert subscriptions (YAML and /scrypath watch) in Postgres", () => {
     const [last] = (await auditRows()).slice(-1);
     expect(last).toMatchObject({ actor: BOB.id, action: "scrypath.alerts.unwatch", outcome: "unwatched" });
   });
+  it("skips a subscription to a schema no longer configured, and still removes it by its module name", async () => {
+    const o = withAlerts({});
+    await o.alertSubscriptions.watch(
+      { channel: "C0GONE0001", schema: "products", conditions: ["drift"], minFailures: 1, mention: null },
+      ALICE,
+    );
+    // The same deployment after Product left the configuration.
+    const config = parseConfig({ ...d.raw, schemas: [postsSchema()] }, {});
+    const later = createOperator({
+      config,
+      db: createPool(config.database.url, { max: 2 }),
+      meili: createMeiliClient(config.meilisearch),
+    });
+    operators.push(later);
+    expect((await later.alertSubscriptions.effective()).some((s) => s.channel === "C0GONE0001")).toBe(false);
+    expect(await later.alertSubscriptions.list("C0GONE0001")).toHaveLength(1);
+    await expect(
+      later.alertSubscriptions.unwatch({ channel: "C0GONE0001", schema: "products" }, ALICE),
+    ).rejects.toMatchObject({ code: "unknown_schema" });
+    const removed = await later.alertSubscriptions.unwatch({ channel: "C0GONE0001", schema: PRODUCT }, ALICE);
+    expect(removed.removed.schemas).toEqual([PRODUCT]);
+    expect(await later.alertSubscriptions.list("C0GONE0001")).toEqual([]);
+  });
 });

@@ -48,6 +48,19 @@ describe("watch views", () => {
     expect(visibleText(all)).toContain("<#C0OTHER001>");
   });
 
+  it("marks a subscription to a schema no longer configured", () => {
+    const m = watchesView([yaml], viewContext(), { channel: "C0ONCALL01", configured: ["MyApp.Other"] });
+    expectSafe(m);
+    expect(visibleText(m)).toContain(
+      "no longer in the configuration, so no alerts: `/scrypath unwatch MyApp.Blog.Post` removes it",
+    );
+    const fine = watchesView([yaml], viewContext(), {
+      channel: "C0ONCALL01",
+      configured: ["MyApp.Blog.Post"],
+    });
+    expect(visibleText(fine)).not.toContain("no longer in the configuration");
+  });
+
   it("says how to start when nothing is watched", () => {
     const m = watchesView([], viewContext(), { channel: "C0ONCALL01" });
     expectSafe(m);
