@@ -35,6 +35,7 @@ describe("replay links", () => {
       // Back to the version before: no prefix column, the old index (and none of the later
       // migrations: the verdict columns, the alert tables).
       await first.query(`
+        DROP TABLE IF EXISTS "${state}".alert_subscriptions, "${state}".alert_checks, "${state}".alerts;
         DROP INDEX "${state}".replay_links_prefix_replay_job_index;
         ALTER TABLE "${state}".replay_links DROP COLUMN verification, DROP COLUMN verification_at;
         DROP INDEX "${state}".replay_links_prefix_failed_job_index;
