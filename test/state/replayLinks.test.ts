@@ -41,7 +41,6 @@ describe("replay links", () => {
         DROP INDEX "${state}".replay_links_prefix_failed_job_index;
         ALTER TABLE "${state}".replay_links DROP COLUMN oban_prefix;
         CREATE INDEX replay_links_failed_job_index ON "${state}".replay_links (failed_job_id, created_at DESC);
-        DROP TABLE "${state}".alert_subscriptions, "${state}".alert_checks, "${state}".alerts;
         DELETE FROM "${state}".schema_migrations WHERE version >= ${PREFIX_MIGRATION};`);
     } finally {
       await first.end();
