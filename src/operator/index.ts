@@ -9,6 +9,7 @@ import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
 import { observeSchema } from "./alertObservation.ts";
+import { type AlertSubscriptions, alertSubscriptions } from "./alertSubscriptions.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
@@ -30,8 +31,16 @@ import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
-// The CLI names an entry a row.
 export type { ObservationMemory } from "./alertObservation.ts";
+export type {
+  AlertSubscriptions,
+  SubscriptionChange,
+  UnwatchResult,
+  WatchRefusal,
+  WatchRequest,
+  WatchResult,
+} from "./alertSubscriptions.ts";
+// The CLI names an entry a row.
 export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
@@ -80,6 +89,8 @@ export interface Operator {
   readiness(timeoutMs?: number): Promise<Readiness>;
   /** The digest runner's slot claims and records. */
   readonly digestSlots: DigestSlots;
+  /** Which channels hear which schemas' alerts: YAML and `/scrypath watch` subscriptions. */
+  readonly alertSubscriptions: AlertSubscriptions;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
   /**
@@ -140,6 +151,7 @@ export function createOperator(context: OperatorContext): Operator {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       }),
     digestSlots: digestSlots(context),
+    alertSubscriptions: alertSubscriptions(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
     observeSchema: (...args) => observeSchema(context, ...args),

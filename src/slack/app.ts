@@ -18,6 +18,7 @@ import { withTimeout } from "../timeout.ts";
 import { createAccess } from "./access.ts";
 import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
+import { createChannelCheck } from "./channels.ts";
 import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
 import { refuseWhileDraining } from "./draining.ts";
@@ -232,6 +233,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
   commands.operatorRole = (userId) => access.decide(userId);
+  commands.channels = createChannelCheck({ chat, logger: logger.child({ component: "channels" }) });
   const confirmations = createConfirmations({
     operator,
     commands,
@@ -267,6 +269,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     requestId: newRequestId,
     backendError: (error) => operator.backendError(error),
     mutations: { confirmations, hotApply },
+    chat,
     track: (work) => {
       inflight.add(work);
       work.finally(() => inflight.delete(work)).catch(() => {});
