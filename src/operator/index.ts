@@ -8,6 +8,7 @@ import type { OperatorError } from "../errors.ts";
 import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
+import { type AlertCards, alertCards } from "./alertCards.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
@@ -29,6 +30,7 @@ import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
+export type { AlertCards, AlertControlResult, AlertRow, CheckRow } from "./alertCards.ts";
 // The CLI names an entry a row.
 export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
@@ -78,6 +80,8 @@ export interface Operator {
   readiness(timeoutMs?: number): Promise<Readiness>;
   /** The digest runner's slot claims and records. */
   readonly digestSlots: DigestSlots;
+  /** The alert runner's check leases, alert rows and card bookkeeping; Acknowledge and Snooze. */
+  readonly alertCards: AlertCards;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
   /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
@@ -133,6 +137,7 @@ export function createOperator(context: OperatorContext): Operator {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       }),
     digestSlots: digestSlots(context),
+    alertCards: alertCards(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
     migrate: () => migrate(context),
