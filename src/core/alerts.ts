@@ -451,9 +451,15 @@ export function stableJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-/** What the card shows, hashed: not when it was last checked, not the open mention. */
-export function contentHash(alert: AlertState): string {
-  const { checkedAt: _checked, mention: _mention, ...shown } = cardModel(alert, { mention: false });
+/**
+ * What the card shows, hashed: not when it was last checked, not the open mention (nor the id, so
+ * the hash is known before the row is inserted; it is only ever compared with the same alert's).
+ */
+export function contentHash(alert: Omit<AlertState, "id">): string {
+  const { checkedAt: _checked, mention: _mention, id: _id, ...shown } = cardModel(
+    { ...alert, id: 0 },
+    { mention: false },
+  );
   return createHash("sha256").update(stableJson(shown)).digest("hex").slice(0, 32);
 }
 

@@ -154,12 +154,17 @@ export function alertCards(ctx: OperatorContext): AlertCards {
 
     snooze(input) {
       const at = input.at.toISOString();
-      const until = input.seconds === null ? null : new Date(input.at.getTime() + input.seconds * 1000).toISOString();
+      const until =
+        input.seconds === null ? null : new Date(input.at.getTime() + input.seconds * 1000).toISOString();
       return control(
         input,
         ALERT_AUDIT_ACTIONS.snooze,
         () => ({
-          fields: { snoozedUntil: until, snoozedUntilResolved: input.seconds === null, snoozedBy: input.userId },
+          fields: {
+            snoozedUntil: until,
+            snoozedUntilResolved: input.seconds === null,
+            snoozedBy: input.userId,
+          },
           event: { kind: "snoozed", at, userId: input.userId, until },
         }),
         { until: until ?? "resolved" },

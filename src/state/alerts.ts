@@ -42,7 +42,8 @@ export interface CheckRow {
   failingSince: Date | null;
 }
 
-const iso = (v: unknown): string | null => (v instanceof Date ? v.toISOString() : v == null ? null : String(v));
+const iso = (v: unknown): string | null =>
+  v instanceof Date ? v.toISOString() : v == null ? null : String(v);
 
 function toAlert(r: Record<string, unknown>): AlertRow {
   return {
