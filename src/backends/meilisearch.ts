@@ -47,6 +47,8 @@ export interface TaskFilter {
   indexUids?: string[];
   types?: string[];
   statuses?: string[];
+  /** Only tasks that finished after this time. */
+  afterFinishedAt?: Date;
 }
 
 export interface TaskPage {
@@ -62,6 +64,7 @@ function query(filter: TaskFilter, limit: number, from?: number | null) {
     ...(filter.indexUids ? { indexUids: filter.indexUids } : {}),
     ...(filter.types ? { types: filter.types } : {}),
     ...(filter.statuses ? { statuses: filter.statuses } : {}),
+    ...(filter.afterFinishedAt ? { afterFinishedAt: filter.afterFinishedAt } : {}),
     limit,
     ...(from != null ? { from } : {}),
   } as Parameters<Meilisearch["tasks"]["getTasks"]>[0];

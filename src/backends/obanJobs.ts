@@ -3,7 +3,12 @@
 // indexes serve it: `state = ANY(...) AND queue = $n` for the (state, queue, …) btree and
 // `args @> {"schema": …}` for the GIN index on args.
 import { QUEUE_TEXT_RULES } from "../core/reasonClass.ts";
-import { FAILED_OBAN_STATES, QUEUE_RETRYING_STATES, UNFINISHED_STATES } from "../core/states.ts";
+import {
+  FAILED_OBAN_STATES,
+  QUEUE_FAILED_STATES,
+  QUEUE_RETRYING_STATES,
+  UNFINISHED_STATES,
+} from "../core/states.ts";
 import type { FailedRollupCell, ObanJob, ReasonClass } from "../core/types.ts";
 import type { Queryable } from "./postgres.ts";
 
@@ -89,7 +94,14 @@ export const REASON_CLASS_SQL = (() => {
  * in every branch of the class CASE (40× per row); `errors || '{}'` detoasts it once. See
  * BENCHMARKS.md.
  */
-function classifiedRows(prefix: string, where: string, withReplayable = false, failedOnly = ""): string {
+function classifiedRows(
+  prefix: string,
+  where: string,
+  withReplayable = false,
+  failedOnly = "",
+  /** The row's time carried as `x.at`. */
+  atColumn = "j.scheduled_at",
+): string {
   const carry = (alias: string) => (withReplayable ? `, ${alias}.replayable` : "");
   // With `failedOnly` (a condition on j.state), other rows carry no errors array: not detoasted.
   const errors = failedOnly
@@ -97,7 +109,7 @@ function classifiedRows(prefix: string, where: string, withReplayable = false, f
     : "j.errors || '{}'::jsonb[]";
   return `(SELECT y.id, y.state, y.at, y.t, lower(y.t) AS lt${carry("y")} FROM (
       SELECT le.id, le.state, le.at, ${signalText("le.a")} AS t${carry("le")} FROM (
-        SELECT j.id, j.state, j.scheduled_at AS at, ${errors} AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
+        SELECT j.id, j.state, ${atColumn} AS at, ${errors} AS a${withReplayable ? `, ${RETRYABLE_SQL} AS replayable` : ""}
         FROM ${table(prefix)} j WHERE ${where} OFFSET 0
       ) le OFFSET 0
     ) y OFFSET 0) x`;
@@ -492,4 +504,111 @@ export async function nextRetryAt(db: Queryable, scope: ObanScope): Promise<Date
     scopeParams(scope, known),
   );
   return rows[0]?.at ?? null;
+}
+
+/** Per-state count and newest id of a queue's rows in `states` (the change fingerprint's Postgres half). */
+export interface StateMark {
+  state: string;
+  count: number;
+  maxId: number | null;
+}
+
+/**
+ * A cheap change detector for a queue: count and newest id per state, for the given states. Only
+ * `state` and `queue` are filtered, so Oban's (state, queue, priority, scheduled_at, id) index
+ * answers it with an index-only scan (no heap, no args GIN bitmap, no errors detoasted): a row
+ * that fails, is discarded, cancelled or retried again changes a count. Queue-wide, not per
+ * schema: a change in the queue makes every schema of it look again, which costs a recheck, never
+ * a missed change.
+ */
+export async function queueMarks(
+  db: Queryable,
+  prefix: string,
+  queue: string,
+  states: readonly string[],
+): Promise<StateMark[]> {
+  const known = await knownStates(db, prefix, states);
+  if (known.length === 0) return [];
+  const { rows } = await db.query<{ state: string; n: string; max_id: string | null }>(
+    `SELECT j.state::text AS state, count(*) AS n, max(j.id) AS max_id FROM ${table(prefix)} j
+     WHERE j.state = ANY($1::${stateArray(prefix)}) AND j.queue = $2 GROUP BY j.state ORDER BY 1`,
+    [known, queue],
+  );
+  return rows.map((r) => ({
+    state: r.state,
+    count: Number(r.n),
+    maxId: r.max_id === null ? null : Number(r.max_id),
+  }));
+}
+
+/** Recent terminal rows of one class: how many, and the oldest and newest failure. */
+export interface RecentCell {
+  reasonClass: ReasonClass;
+  count: number;
+  oldestAt: Date;
+  newestAt: Date;
+}
+
+/**
+ * The scope's terminal rows (discarded, cancelled) whose last attempt was at or after `since`, by
+ * reason class (the rollup's classification). `exclude`, a SQL condition on the row `j` written
+ * with parameter `$5` (see state/replayLinks.ts resolvedByReplaySql), leaves rows out, with
+ * `excludeParam` as `$5`. Read only when the change fingerprint moved.
+ */
+export async function recentTerminal(
+  db: Queryable,
+  scope: ObanScope,
+  since: Date,
+  exclude?: { sql: string; param: unknown },
+): Promise<RecentCell[]> {
+  const known = await knownStates(db, scope.prefix, QUEUE_FAILED_STATES);
+  if (known.length === 0) return [];
+  const params = [...scopeParams(scope, known), since];
+  let where = `${scoped(scope.prefix)} AND j.attempted_at >= $4`;
+  if (exclude) {
+    params.push(exclude.param);
+    where += ` AND NOT (${exclude.sql})`;
+  }
+  const { rows } = await db.query<{ reason_class: ReasonClass; n: number; oldest: Date; newest: Date }>(
+    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n, min(x.at) AS oldest, max(x.at) AS newest
+     FROM ${classifiedRows(scope.prefix, where, false, "", "j.attempted_at")}
+     GROUP BY 1 ORDER BY 2 DESC, 1`,
+    params,
+  );
+  return rows.map((r) => ({
+    reasonClass: r.reason_class,
+    count: r.n,
+    oldestAt: r.oldest,
+    newestAt: r.newest,
+  }));
+}
+
+/** The scope's terminal row that failed last at or after `since` (null: none), listed like failed work. */
+export async function newestTerminal(db: Queryable, scope: ObanScope, since: Date): Promise<ObanJob | null> {
+  const known = await knownStates(db, scope.prefix, QUEUE_FAILED_STATES);
+  if (known.length === 0) return null;
+  const { rows } = await db.query(
+    `SELECT ${JOB_COLUMNS} FROM ${table(scope.prefix)} j
+     WHERE ${scoped(scope.prefix)} AND j.attempted_at >= $4
+     ORDER BY j.attempted_at DESC, j.id DESC LIMIT 1`,
+    [...scopeParams(scope, known), since],
+  );
+  return rows[0] ? toJob(rows[0]) : null;
+}
+
+/**
+ * Pending work of a queue (available, scheduled to run already): how many, and the oldest
+ * `scheduled_at`. Served by the (state, queue, priority, scheduled_at, id) index.
+ */
+export async function queueBacklog(
+  db: Queryable,
+  scope: ObanScope,
+  now: Date,
+): Promise<{ pending: number; oldestAt: Date | null }> {
+  const { rows } = await db.query<{ n: string; oldest: Date | null }>(
+    `SELECT count(*) AS n, min(j.scheduled_at) AS oldest FROM ${table(scope.prefix)} j
+     WHERE j.state = 'available' AND j.queue = $1 AND j.scheduled_at <= $2`,
+    [scope.queue, now],
+  );
+  return { pending: Number(rows[0]?.n ?? 0), oldestAt: rows[0]?.oldest ?? null };
 }

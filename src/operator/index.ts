@@ -9,6 +9,7 @@ import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
 import { type AlertCards, alertCards } from "./alertCards.ts";
+import { observeSchema } from "./alertObservation.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
@@ -32,6 +33,7 @@ import { swapIndexes } from "./swap.ts";
 
 export type { AlertCards, AlertControlResult, AlertRow, CheckRow } from "./alertCards.ts";
 // The CLI names an entry a row.
+export type { ObservationMemory } from "./alertObservation.ts";
 export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
@@ -84,6 +86,11 @@ export interface Operator {
   readonly alertCards: AlertCards;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
+  /**
+   * One alert check of a schema: a cheap change fingerprint, and the full rollup only when it moved
+   * (src/operator/alertObservation.ts). Never throws for a backend.
+   */
+  observeSchema: Bound<typeof observeSchema>;
   /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
   watchReplay: Bound<typeof watchReplay>;
   /** Create or upgrade the bot's own schema (the only DDL the bot runs; `scrypath-bot migrate`). */
@@ -140,6 +147,7 @@ export function createOperator(context: OperatorContext): Operator {
     alertCards: alertCards(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
+    observeSchema: (...args) => observeSchema(context, ...args),
     migrate: () => migrate(context),
     migrationStatus: () => migrationStatus(context),
     close: () => context.db.end(),

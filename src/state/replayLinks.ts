@@ -147,3 +147,47 @@ export async function recordVerification(
   const verdict = verdictOf(row?.verification);
   return row && verdict ? { verdict, at: row.verification_at } : null;
 }
+
+/**
+ * A SQL condition on a failed job row (`${job}`) of Oban prefix `$${param}`: its newest replay
+ * resolved it (the replay completed, or was pruned after a completed or verified end), exactly as
+ * core/tally's resolvesRow(replayOutcomeOf(...)) counts it.
+ */
+export function resolvedByReplaySql(
+  stateName: string,
+  obanPrefix: string,
+  job: string,
+  param: number,
+): string {
+  const jobs = `${stateSchema(obanPrefix)}.oban_jobs`;
+  return `EXISTS (
+    SELECT 1 FROM (
+      SELECT l.replay_job_id, l.verification FROM ${stateSchema(stateName)}.replay_links l
+      WHERE l.oban_prefix = $${param} AND l.failed_job_id = ${job}.id
+      ORDER BY l.created_at DESC, l.id DESC LIMIT 1
+    ) newest LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
+    WHERE r.state = 'completed'
+       OR (r.id IS NULL AND newest.verification IN ('verified', 'queue_only_completed')))`;
+}
+
+/**
+ * A cheap change mark of the replays of one Oban prefix: how many links, the newest, the newest
+ * verdict, and how many replay jobs have finished (the bot's own small table, joined by primary key).
+ */
+export async function replayMarks(db: Queryable, stateName: string, obanPrefix: string): Promise<string> {
+  const jobs = `${stateSchema(obanPrefix)}.oban_jobs`;
+  const { rows } = await db.query<{
+    n: string;
+    max_id: string | null;
+    verified_at: Date | null;
+    done: string;
+  }>(
+    `SELECT count(*) AS n, max(l.id) AS max_id, max(l.verification_at) AS verified_at,
+       count(*) FILTER (WHERE r.state IS NULL OR r.state::text IN ('completed', 'discarded', 'cancelled')) AS done
+     FROM ${stateSchema(stateName)}.replay_links l LEFT JOIN ${jobs} r ON r.id = l.replay_job_id
+     WHERE l.oban_prefix = $1`,
+    [obanPrefix],
+  );
+  const r = rows[0];
+  return r ? `${r.n}/${r.max_id ?? "-"}/${r.verified_at?.toISOString() ?? "-"}/${r.done}` : "";
+}
