@@ -377,7 +377,10 @@ export function decideAlert(input: {
     if (Object.keys(change).length === 0) return { kind: "none" };
     return { kind: "update", change };
   }
-  if (events.length > 0) change.timeline = queueEvents(alert.timeline, events);
+  // Past the cap the card alone carries changes: only the resolution line still queues.
+  const told =
+    alert.timelinePosts >= TIMELINE_MAX_POSTS ? events.filter((e) => e.kind === "resolved") : events;
+  if (told.length > 0) change.timeline = queueEvents(alert.timeline, told);
   return { kind: "update", change };
 }
 
@@ -456,10 +459,12 @@ export function stableJson(value: unknown): string {
  * the hash is known before the row is inserted; it is only ever compared with the same alert's).
  */
 export function contentHash(alert: Omit<AlertState, "id">): string {
-  const { checkedAt: _checked, mention: _mention, id: _id, ...shown } = cardModel(
-    { ...alert, id: 0 },
-    { mention: false },
-  );
+  const {
+    checkedAt: _checked,
+    mention: _mention,
+    id: _id,
+    ...shown
+  } = cardModel({ ...alert, id: 0 }, { mention: false });
   return createHash("sha256").update(stableJson(shown)).digest("hex").slice(0, 32);
 }
 

@@ -421,6 +421,22 @@ describe("timeline events", () => {
     expect(timelineDue(resolving, at(1), timings)).toEqual({ due: true, last: false });
   });
 
+  it("past the cap, only the resolution line still queues", () => {
+    const capped = openAlert(ev(2), {
+      timelinePosts: TIMELINE_MAX_POSTS,
+      clearingSince: at(0).toISOString(),
+    });
+    const came = decideAlert({
+      alert: capped,
+      reading: read(observation({ failures: failures(9) })),
+      now: at(30),
+      timings,
+    });
+    expect(came.kind === "update" && came.change.timeline).toBeUndefined();
+    const resolved = decideAlert({ alert: capped, reading: read(observation()), now: at(300), timings });
+    expect(resolved.kind === "update" && resolved.change.timeline?.map((e) => e.kind)).toEqual(["resolved"]);
+  });
+
   it("no timeline event when the alert opens; decisions queue what they find", () => {
     const a = openAlert(ev(2), { timeline: [{ kind: "acknowledged", at: iso, userId: "U1" }] });
     const d = decideAlert({
