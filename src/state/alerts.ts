@@ -312,7 +312,8 @@ export async function claimPost(
 export async function recordPost(
   db: Queryable,
   stateName: string,
-  input: { id: number; postingAt: Date; ts: string; postedHash: string },
+  /** postedHash null: a card found in Slack, whose content is not known (the next edit settles it). */
+  input: { id: number; postingAt: Date; ts: string; postedHash: string | null },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE ${alerts(stateName)} SET message_ts = $3, posted_hash = $4, posting_at = NULL
@@ -322,15 +323,19 @@ export async function recordPost(
   return (rowCount ?? 0) > 0;
 }
 
-/** Clears a write-ahead mark whose post certainly did not happen: the next check posts at once. */
+/**
+ * Hands a post's claim back: `to` null when the post certainly did not happen (the next check posts
+ * at once), or the earlier write-ahead time when a lost post could not be looked for (the next
+ * look starts there again).
+ */
 export async function releasePost(
   db: Queryable,
   stateName: string,
-  input: { id: number; postingAt: Date },
+  input: { id: number; postingAt: Date; to: Date | null },
 ): Promise<void> {
   await db.query(
-    `UPDATE ${alerts(stateName)} SET posting_at = NULL WHERE id = $1 AND message_ts IS NULL AND posting_at = $2`,
-    [input.id, input.postingAt],
+    `UPDATE ${alerts(stateName)} SET posting_at = $3 WHERE id = $1 AND message_ts IS NULL AND posting_at = $2`,
+    [input.id, input.postingAt, input.to],
   );
 }
 
