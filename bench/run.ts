@@ -18,6 +18,7 @@ import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
+import { benchAlerts } from "./alerts.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";
 import { BENCH_SCHEMA, benchConfigObject, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
 import { benchDigest } from "./digest.ts";
@@ -200,6 +201,13 @@ async function main() {
     queue: BENCH_SCHEMA.queue,
     live,
   }).finally(() => retryOperator.close());
+  log("timing alert checks (steady and changed)");
+  const alertOperator = openOperator(benchConfig);
+  const alerts = await benchAlerts(alertOperator, {
+    module: BENCH_SCHEMA.module,
+    runs: RUNS,
+    intervalSeconds: benchConfig.alerts.interval,
+  }).finally(() => alertOperator.close());
   log("timing a digest of 200 schemas");
   const digest = await benchDigest({ databaseUrl, meilisearchUrl, meilisearchApiKey });
 
@@ -246,6 +254,7 @@ async function main() {
     slashCommands: { ...slack, targets: { ackP99Ms: 100, finalAnswerMs: 1000 } },
     retries,
     digest: { ...digest, targetMs: 10_000 },
+    alerts,
     rss: {
       ...measured.rss,
       note: "of the measuring process (bench/calls.ts under tsx), which only opens the operator and runs the calls",

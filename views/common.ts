@@ -11,7 +11,9 @@ import type {
   KnownBlock,
   MrkdwnElement,
   PlainTextElement,
+  PlainTextOption,
   SectionBlock,
+  StaticSelect,
 } from "@slack/types";
 import { firstLine, redactText } from "../src/core/redact.ts";
 import { stripControls } from "../src/core/sanitize.ts";
@@ -33,6 +35,10 @@ export const LIMITS = {
   confirmTitle: 100,
   confirmText: 300,
   confirmButton: 30,
+  selectPlaceholder: 150,
+  selectOptions: 100,
+  optionText: 75,
+  optionValue: 150,
   /** The top-level `text` fallback; Slack accepts more, notifications show far less. */
   fallbackText: 3000,
 } as const;
@@ -301,8 +307,32 @@ export function button(spec: ButtonSpec): Button {
   return b;
 }
 
-/** ≤ 25 buttons; extra ones are dropped (a button cannot say "more"). */
-export function actions(elements: readonly Button[], opts: { blockId?: string } = {}): ActionsBlock {
+/**
+ * A static select menu (≤ 100 options). An option's text is cut to 75 characters; an option whose
+ * value would not fit (150) is left out rather than sent cut, since its handler could not parse it.
+ */
+export function staticSelect(spec: {
+  placeholder: string;
+  actionId: string;
+  options: ReadonlyArray<{ text: string; value: string }>;
+}): StaticSelect {
+  const options: PlainTextOption[] = spec.options
+    .filter((o) => o.value.length > 0 && o.value.length <= LIMITS.optionValue)
+    .slice(0, LIMITS.selectOptions)
+    .map((o) => ({ text: plainText(o.text, LIMITS.optionText), value: o.value }));
+  return {
+    type: "static_select",
+    action_id: spec.actionId.slice(0, LIMITS.id),
+    placeholder: plainText(spec.placeholder, LIMITS.selectPlaceholder),
+    options,
+  };
+}
+
+/** ≤ 25 buttons or selects; extra ones are dropped (a button cannot say "more"). */
+export function actions(
+  elements: ReadonlyArray<Button | StaticSelect>,
+  opts: { blockId?: string } = {},
+): ActionsBlock {
   const block: ActionsBlock = { type: "actions", elements: elements.slice(0, LIMITS.actionsElements) };
   if (opts.blockId) block.block_id = id(opts.blockId);
   return block;

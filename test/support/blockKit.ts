@@ -63,6 +63,37 @@ export const BLOCK_KIT_SCHEMA = {
         accessibility_label: { type: "string", minLength: 1, maxLength: 75 },
       },
     },
+    option: {
+      type: "object",
+      required: ["text", "value"],
+      additionalProperties: false,
+      properties: {
+        text: textObject("plain_text", 75),
+        value: { type: "string", minLength: 1, maxLength: 150 },
+        description: textObject("plain_text", 75),
+      },
+    },
+    staticSelect: {
+      type: "object",
+      required: ["type", "action_id", "options"],
+      additionalProperties: false,
+      properties: {
+        type: { const: "static_select" },
+        action_id: id,
+        placeholder: textObject("plain_text", 150),
+        options: { type: "array", minItems: 1, maxItems: 100, items: { $ref: "#/$defs/option" } },
+        initial_option: { $ref: "#/$defs/option" },
+        confirm: { $ref: "#/$defs/confirm" },
+        focus_on_load: { type: "boolean" },
+      },
+    },
+    actionElement: {
+      type: "object",
+      required: ["type"],
+      properties: { type: { type: "string" } },
+      discriminator: { propertyName: "type" },
+      oneOf: [{ $ref: "#/$defs/button" }, { $ref: "#/$defs/staticSelect" }],
+    },
     section: {
       type: "object",
       required: ["type"],
@@ -106,7 +137,7 @@ export const BLOCK_KIT_SCHEMA = {
       properties: {
         type: { const: "actions" },
         block_id: id,
-        elements: { type: "array", minItems: 1, maxItems: 25, items: { $ref: "#/$defs/button" } },
+        elements: { type: "array", minItems: 1, maxItems: 25, items: { $ref: "#/$defs/actionElement" } },
       },
     },
     block: {
@@ -196,9 +227,26 @@ export const MODAL_SCHEMA = {
   },
 } as const;
 
-const ajv = new Ajv2020({ allErrors: true, discriminator: true, strict: true, strictRequired: false });
+const ajv = new Ajv2020({
+  allErrors: true,
+  discriminator: true,
+  strict: true,
+  strictRequired: false,
+  // Errors carry their schema, so an unknown type can be told which types are known.
+  verbose: true,
+});
 const validate = ajv.compile(BLOCK_KIT_SCHEMA);
 const validateModalSchema = ajv.compile(MODAL_SCHEMA);
+
+/** The `type` values a discriminated schema (the error's parent, with `verbose`) accepts. */
+function knownTypes(parent: unknown): string[] {
+  const defs = MODAL_SCHEMA.$defs as Record<string, { properties?: { type?: { const?: string } } }>;
+  const refs = (parent as { oneOf?: ReadonlyArray<{ $ref?: string }> } | undefined)?.oneOf ?? [];
+  return refs.flatMap((r) => {
+    const type = defs[(r.$ref ?? "").replace("#/$defs/", "")]?.properties?.type?.const;
+    return type ? [type] : [];
+  });
+}
 
 function describe(error: ErrorObject): string {
   const where = error.instancePath || "(message)";
@@ -206,7 +254,10 @@ function describe(error: ErrorObject): string {
     return `${where}: unexpected property "${(error.params as { additionalProperty: string }).additionalProperty}"`;
   }
   if (error.keyword === "discriminator") {
-    return `${where}: unknown type (${JSON.stringify((error.params as { tagValue?: unknown }).tagValue)})`;
+    const known = knownTypes(error.parentSchema);
+    return `${where}: unknown type (${JSON.stringify((error.params as { tagValue?: unknown }).tagValue)})${
+      known.length > 0 ? `; expected ${known.join(" or ")}` : ""
+    }`;
   }
   if (error.keyword === "const") {
     return `${where}: must be ${JSON.stringify((error.params as { allowedValue: unknown }).allowedValue)}`;

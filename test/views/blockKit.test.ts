@@ -134,6 +134,33 @@ describe("Block Kit validator", () => {
     rejects({ text: "x", blocks: [{ type: "actions", elements: [{ ...buttonEl(), confirm }] }] }, /300/);
   });
 
+  it("accepts a static_select in an actions block, strictly", () => {
+    const option = (text: string, value: string) => ({ text: plain(text), value });
+    const select = {
+      type: "static_select",
+      action_id: "snooze",
+      placeholder: plain("Snooze…"),
+      options: [option("1 h", "7:1h"), option("until resolved", "7:resolved")],
+    };
+    const message = (el: unknown) => ({
+      text: "x",
+      blocks: [{ type: "actions", elements: [buttonEl(), el] }],
+    });
+    expect(validateMessage(message(select))).toEqual([]);
+    rejects(message({ ...select, options: [] }), /options.*fewer than 1/);
+    rejects(message({ ...select, action_id: undefined }), /action_id/);
+    rejects(message({ ...select, placeholder: mrkdwn("Snooze") }), /placeholder/);
+    rejects(message({ ...select, placeholder: plain("p".repeat(151)) }), /150/);
+    rejects(message({ ...select, options: [option("o".repeat(76), "v")] }), /75/);
+    rejects(message({ ...select, options: [option("o", "v".repeat(151))] }), /150/);
+    rejects(
+      message({ ...select, options: [{ ...option("o", "v"), url: "https://x" }] }),
+      /unexpected property "url"/,
+    );
+    rejects(message({ ...select, max_selected_items: 2 }), /unexpected property "max_selected_items"/);
+    rejects(message({ ...select, type: "multi_static_select" }), /unknown type/);
+  });
+
   it("finds mention and link tokens that did not come from an allowed source", () => {
     const message = {
       text: "<!channel> hi",

@@ -16,6 +16,7 @@ import {
   redact,
   section,
   slackDate,
+  staticSelect,
   truncate,
 } from "../../views/common.ts";
 import { expectValidMessage, validateMessage } from "../support/blockKit.ts";
@@ -129,6 +130,23 @@ describe("block builders enforce limits", () => {
     expect(sectionText(b).length).toBeLessThanOrEqual(3000);
     expect(sectionText(b)).toMatch(/more characters\)$/);
     expect(sectionText(section(""))).toBe("—");
+  });
+
+  it("a static select cuts option texts to 75, drops options whose value would not fit, keeps ≤ 100", () => {
+    const select = staticSelect({
+      placeholder: "p".repeat(200),
+      actionId: "pick",
+      options: [
+        { text: "o".repeat(100), value: "ok" },
+        { text: "too long", value: "v".repeat(151) },
+        ...Array.from({ length: 120 }, (_, i) => ({ text: `n${i}`, value: `n${i}` })),
+      ],
+    });
+    expect(select.placeholder?.text.length).toBeLessThanOrEqual(150);
+    expect(select.options).toHaveLength(100);
+    expect(select.options?.[0]?.text.text.length).toBeLessThanOrEqual(75);
+    expect(select.options?.some((o) => o.value === "v".repeat(151))).toBe(false);
+    expect(validateMessage({ text: "x", blocks: [actions([select])] })).toEqual([]);
   });
 
   it("fields ≤ 10, each ≤ 2000", () => {
