@@ -10,9 +10,16 @@ export interface Mutations {
   hotApply: HotApplyForm;
 }
 
+/** The alert runner as the card's controls use it: re-render a card at once. */
+export interface AlertRefresh {
+  refresh(alertId: number): Promise<void>;
+}
+
 export interface ListenerDeps extends AnswerDeps {
   commands: CommandDeps;
   mutations: Mutations;
+  /** Live alerts (Acknowledge and Snooze re-render the card through it). */
+  alerts?: AlertRefresh;
   /** Registers work still running after the ack, so a graceful stop can wait for it. */
   track?: (work: Promise<unknown>) => void;
 }
