@@ -19,7 +19,8 @@
 // - A Slack 429 waits Retry-After (bounded) and tries again; past the bound the row stays unsynced
 //   for the next tick. Never a second card.
 // - Subscriptions that no longer ask for an open alert (a watch removed) count as false: the card
-//   clears and resolves after the hold-down, like any other.
+//   clears and resolves after the hold-down, like any other. (With no subscription at all the
+//   runner stays idle and touches nothing; cards keep their last state.)
 import { alertCard, alertTimeline } from "../../views/alert.ts";
 import { context } from "../../views/common.ts";
 import type { SlackMessage, ViewContext } from "../../views/types.ts";
@@ -247,9 +248,10 @@ export function createAlertRunner(options: AlertRunnerOptions): AlertRunner {
 
   // ---- checks -------------------------------------------------------------------------------
 
-  function watchedSchemas(subscriptions: readonly AlertSubscription[]): string[] {
+  /** Schemas a subscription covers, and those with an open alert (a watch removed: it resolves). */
+  function schemasToCheck(subscriptions: readonly AlertSubscription[], open: readonly string[]): string[] {
     const configured = config.schemas.map((s) => s.module);
-    const wanted = new Set<string>();
+    const wanted = new Set<string>(open);
     for (const sub of subscriptions) for (const m of sub.schemas ?? configured) wanted.add(m);
     return configured.filter((m) => wanted.has(m));
   }
@@ -611,18 +613,20 @@ export function createAlertRunner(options: AlertRunnerOptions): AlertRunner {
   async function runTick(now: Date): Promise<AlertTickResult> {
     const result = emptyResult();
     let subscriptions: AlertSubscription[];
+    let schemas: string[];
     try {
       subscriptions = await options.subscriptions();
       // No subscription: nothing to read or post (the bot's tables are not even touched).
       if (subscriptions.length === 0) return result;
       await cards.ensure();
+      schemas = schemasToCheck(subscriptions, await cards.openSchemas());
     } catch (error) {
       result.failed.push({ schema: "*", reason: sentence(error) });
       count("failed");
       log.error("alerts not checked", { reason: sentence(error) });
       return result;
     }
-    await eachLimited(watchedSchemas(subscriptions), concurrency, async (schema) => {
+    await eachLimited(schemas, concurrency, async (schema) => {
       try {
         await checkSchema(schema, subscriptions, now, result);
       } catch (error) {

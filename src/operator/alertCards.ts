@@ -12,6 +12,7 @@ import {
   finishEdit,
   getAlert,
   insertAlert,
+  openAlertSchemas,
   openAlerts,
   recordCheck,
   recordPost,
@@ -60,6 +61,7 @@ export interface AlertCards {
   releaseChecks: Bound<typeof releaseChecks>;
   get: Bound<typeof getAlert>;
   open: Bound<typeof openAlerts>;
+  openSchemas: Bound<typeof openAlertSchemas>;
   unsynced: Bound<typeof unsyncedAlerts>;
   insert: Bound<typeof insertAlert>;
   update: Bound<typeof updateAlert>;
@@ -125,6 +127,7 @@ export function alertCards(ctx: OperatorContext): AlertCards {
     releaseChecks: (...a) => releaseChecks(db, name, ...a),
     get: (...a) => getAlert(db, name, ...a),
     open: (...a) => openAlerts(db, name, ...a),
+    openSchemas: (...a) => openAlertSchemas(db, name, ...a),
     unsynced: (...a) => unsyncedAlerts(db, name, ...a),
     insert: (...a) => insertAlert(db, name, ...a),
     update: (...a) => updateAlert(db, name, ...a),

@@ -176,6 +176,14 @@ export async function openAlerts(db: Queryable, stateName: string, schema: strin
   return rows.map(toAlert);
 }
 
+/** The schemas with an open alert (they are checked while any subscription exists, watched or not). */
+export async function openAlertSchemas(db: Queryable, stateName: string): Promise<string[]> {
+  const { rows } = await db.query<{ schema_module: string }>(
+    `SELECT DISTINCT schema_module FROM ${alerts(stateName)} WHERE status = 'open' ORDER BY schema_module`,
+  );
+  return rows.map((r) => r.schema_module);
+}
+
 /** Alerts with Slack work left: no card yet, a card behind its content, or timeline lines queued. */
 export async function unsyncedAlerts(
   db: Queryable,

@@ -30,7 +30,8 @@ const LIMITED = "MyApp.Limit.Tag";
 const TASKS = "MyApp.Tasks.Page";
 const CAPPED = "MyApp.Cap.Label";
 const DOWN = "MyApp.Down.Entry";
-const MODULES = [STORY, RACE, CRASH, LIMITED, TASKS, CAPPED, DOWN];
+const UNWATCHED = "MyApp.Gone.Badge";
+const MODULES = [STORY, RACE, CRASH, LIMITED, TASKS, CAPPED, DOWN, UNWATCHED];
 const queueOf = (module: string) => `q_${module.split(".")[1]?.toLowerCase()}`;
 
 describe("alert runner", { timeout: 120_000 }, () => {
@@ -497,9 +498,10 @@ describe("alert runner", { timeout: 120_000 }, () => {
     // The Oban failure leaves the window meanwhile: counted without Meilisearch, zero proves nothing.
     advance(11 * MINUTE);
     for (let i = 1; i <= 3; i++) {
-      const result = await blind.tick();
-      expect(result.opened).toHaveLength(i === 3 ? 1 : 0);
-      expect(result.resolved).toHaveLength(0);
+      await blind.tick();
+      const downRows = await alertsOf(DOWN);
+      expect(downRows).toHaveLength(i === 3 ? 2 : 1);
+      expect(downRows.every((a) => a.status === "open")).toBe(true);
       advance(30_000);
     }
     const rows = await alertsOf(DOWN);
@@ -512,9 +514,32 @@ describe("alert runner", { timeout: 120_000 }, () => {
     // Meilisearch answers again: both clear, and resolve after the hold-down.
     await r.tick();
     advance(5 * MINUTE);
-    const back = await r.tick();
-    expect(back.resolved).toHaveLength(2);
+    await r.tick();
+    expect((await alertsOf(DOWN)).map((a) => a.status)).toEqual(["resolved", "resolved"]);
     expect(cardsIn(ch)).toHaveLength(2);
+    expectAllValid(ch);
+  });
+
+  it("a subscription removed: its open card clears and resolves after the hold-down", async () => {
+    const ch = channelOf(UNWATCHED);
+    const only = (keep: (s: AlertSubscription) => boolean) => async () =>
+      (await yamlSubscriptions(config)()).filter(keep);
+    await transport(UNWATCHED);
+    advance(30_000);
+    const watched = runner({ subscriptions: only((s) => s.schemas?.includes(UNWATCHED) === true) });
+    expect((await watched.tick()).opened).toHaveLength(1);
+    // The watch is removed (another schema's subscription remains): the card clears, then resolves.
+    const others = runner({ subscriptions: only((s) => s.schemas?.includes(UNWATCHED) !== true) });
+    advance(30_000);
+    expect((await others.tick()).checked).toContain(UNWATCHED);
+    const [clearing] = await alertsOf(UNWATCHED);
+    expect(clearing.clearing_since).not.toBeNull();
+    advance(5 * MINUTE);
+    const done = await others.tick();
+    expect(done.resolved).toContain(Number(clearing.id));
+    advance(30_000);
+    expect((await others.tick()).checked).not.toContain(UNWATCHED);
+    expect(cardsIn(ch)).toHaveLength(1);
     expectAllValid(ch);
   });
 });
