@@ -419,7 +419,7 @@ describe("alert runner", { timeout: 120_000 }, () => {
     expectAllValid(ch);
   });
 
-  it("Slack 429 on chat.update: waits Retry-After and edits once; past the retries the next tick repairs it", async () => {
+  it("Slack 429 on chat.update: waits Retry-After and edits once; past the retries the next tick repairs it; a refused thread message goes out with the next", async () => {
     const ch = channelOf(LIMITED);
     const r = runner();
     await transport(LIMITED);
@@ -450,6 +450,19 @@ describe("alert runner", { timeout: 120_000 }, () => {
     const [synced] = await alertsOf(LIMITED);
     expect(synced.posted_hash).toBe(synced.content_hash);
     expect(parents(ch)).toHaveLength(1);
+
+    // Slack refuses a thread message: its lines go back to the queue and go out with the next one.
+    const thread = () => fake.listMessages(ch).filter((m) => m.threadTs !== null);
+    const before = thread().length;
+    advance(2 * MINUTE);
+    await operator.alertCards.acknowledge({ id: Number(synced.id), userId: "U0LATE", at: wall });
+    fake.failApi("chat.postMessage", { status: 200, error: "restricted_action" }, 1, (b) => b.channel === ch);
+    await r.tick();
+    expect(thread()).toHaveLength(before);
+    expect((await alertsOf(LIMITED))[0]?.timeline_posts).toBe(synced.timeline_posts);
+    await r.tick();
+    expect(thread()).toHaveLength(before + 1);
+    expect(JSON.stringify(thread().at(-1)?.blocks)).toContain("U0LATE");
     expectAllValid(ch);
   });
 
