@@ -555,4 +555,15 @@ describe("alert runner", { timeout: 120_000 }, () => {
     expect(cardsIn(ch)).toHaveLength(1);
     expectAllValid(ch);
   });
+
+  it("a stopping replica hands its check leases back: another checks those schemas at once", async () => {
+    advance(30_000);
+    const only = async () => (await yamlSubscriptions(config)()).filter((s) => s.schemas?.includes(LIMITED));
+    const stopping = runner({ instanceId: "replica-stops", subscriptions: only });
+    expect((await stopping.tick()).checked).toContain(LIMITED);
+    const other = runner({ instanceId: "replica-2", subscriptions: only });
+    expect((await other.tick()).taken).toContain(LIMITED);
+    expect(await stopping.releaseClaims()).toBeGreaterThanOrEqual(1);
+    expect((await other.tick()).checked).toContain(LIMITED);
+  });
 });
