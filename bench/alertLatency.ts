@@ -16,7 +16,7 @@ import { upsertArgs } from "../devkit/oban/jobArgs.ts";
 import { insertJob } from "../devkit/oban/rows.ts";
 import { createObanSchema } from "../devkit/oban/schema.ts";
 import { type Services, startServices } from "../devkit/services/services.ts";
-import { configSubscriptions, createAlertRunner } from "../src/alerts/runner.ts";
+import { createAlertRunner } from "../src/alerts/runner.ts";
 import { createMeiliClient } from "../src/backends/meilisearch.ts";
 import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
@@ -103,7 +103,7 @@ export async function benchAlertLatency(options: AlertLatencyOptions = {}): Prom
     config,
     client,
     clock: () => new Date(),
-    subscriptions: async () => configSubscriptions(config),
+    subscriptions: () => operator.alertSubscriptions.effective(),
     instanceId: "bench",
   });
   try {

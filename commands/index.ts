@@ -19,8 +19,21 @@ import { retry } from "./retry.ts";
 import { settings } from "./settings.ts";
 import { status } from "./status.ts";
 import type { AnyCommand, CommandDeps, Invocation, ModalRequest } from "./types.ts";
+import { unwatch, watch, watches } from "./watch.ts";
 
-export const COMMANDS: AnyCommand[] = [status, failed, reconcile, drift, retry, settings, audit, digest];
+export const COMMANDS: AnyCommand[] = [
+  status,
+  failed,
+  reconcile,
+  drift,
+  retry,
+  settings,
+  audit,
+  digest,
+  watch,
+  unwatch,
+  watches,
+];
 
 export type Outcome = "ok" | "usage" | "denied" | "backend_error" | "error";
 
@@ -61,6 +74,7 @@ export function helpEntries() {
       usage: c.usage,
       summary: c.summary,
       mutates: c.mutates ?? false,
+      audited: c.audited ?? false,
     })),
     RECONCILE_ACTION_HELP,
     {

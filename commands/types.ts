@@ -17,6 +17,22 @@ export interface CommandDeps {
   digests?: DigestReplies;
   /** Whether a user holds the operator role (Slack user groups included); absent: nobody does. */
   operatorRole?: (userId: string) => Promise<AccessDecision>;
+  /** Whether the bot can post in a channel (`/scrypath watch`); absent: it cannot be checked. */
+  channels?: ChannelCheck;
+}
+
+/** Why the bot cannot post in a channel; `unchecked`: Slack could not tell (the detail says why). */
+export type ChannelStanding =
+  | { postable: true }
+  | {
+      postable: false;
+      reason: "bot_not_in_channel" | "channel_archived" | "channel_unchecked";
+      detail: string;
+    };
+
+/** The bot's view of a channel, asked of Slack (conversations.info) by src/slack/channels.ts. */
+export interface ChannelCheck {
+  standing(channelId: string): Promise<ChannelStanding>;
 }
 
 /** What `/scrypath digest list | preview` asks of the scheduled digests (the runner provides it). */
@@ -51,6 +67,8 @@ export interface Command<A> {
   summary: string;
   /** Changes production; needs an operator and a confirmation. */
   mutates?: boolean;
+  /** Changes what the bot says (alert subscriptions): operators only, audited, no confirmation. */
+  audited?: boolean;
   /** Reads something only operators may see under this configuration (checked before `run`). */
   operatorsOnly?: (config: Config) => boolean;
   flags: FlagSpec;

@@ -30,6 +30,8 @@ const SHORT_ACTIONS: Record<string, string> = {
   "scrypath.ops.hot_apply": "hot_apply",
   "scrypath.ops.delete_documents": "delete_documents",
   "scrypath.ops.playbook_delete": "playbook_delete",
+  "scrypath.alerts.watch": "watch",
+  "scrypath.alerts.unwatch": "unwatch",
 };
 
 const OUTCOME_EMOJI: Record<string, string> = {
@@ -39,6 +41,10 @@ const OUTCOME_EMOJI: Record<string, string> = {
   verified: ":white_check_mark:",
   done: ":white_check_mark:",
   refused: ":no_entry:",
+  watched: ":bell:",
+  updated: ":bell:",
+  unchanged: ":bell:",
+  unwatched: ":no_bell:",
   failed: ":x:",
   cancelled: ":no_entry_sign:",
   expired: ":hourglass:",
@@ -65,10 +71,36 @@ const KNOWN_TARGET_KEYS = new Set([
   "target_index",
   "keys",
   "revert_of",
+  "channel",
+  "schema",
+  "conditions",
+  "min_failures",
+  "mention",
 ]);
 
+const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;
+
+/** A watch's channel (a link, never a ping), what it listens for, its threshold and mention. */
+function watchParts(t: Record<string, unknown>, schema: string | null): string[] {
+  const parts: string[] = [];
+  if (typeof t.channel === "string") {
+    parts.push(CHANNEL_ID.test(t.channel) ? `<#${t.channel}>` : code(t.channel));
+  }
+  if (t.schema === "all") parts.push("all schemas");
+  else if (typeof t.schema === "string" && schema === null)
+    parts.push(`schema ${code(t.schema.slice(0, 100))}`);
+  if (Array.isArray(t.conditions) && t.conditions.length > 0) {
+    parts.push(escapeMrkdwn(t.conditions.map(String).join(", ")));
+  }
+  if (typeof t.min_failures === "number" && t.min_failures > 1) parts.push(`min ${t.min_failures}`);
+  if (typeof t.mention === "string") parts.push(`mention ${code(t.mention)}`);
+  return parts;
+}
+
 /** The ids an entry acted on: `oban:601 → job 1234`, `prod_posts ⇄ prod_posts__reindex`, keys, change, task. */
-export function targetIds(row: Pick<AuditLogEntry, "target" | "details">): string {
+export function targetIds(
+  row: Pick<AuditLogEntry, "target" | "details"> & { schema?: string | null },
+): string {
   const t = row.target ?? {};
   const d = row.details ?? {};
   const parts: string[] = [];
@@ -81,6 +113,7 @@ export function targetIds(row: Pick<AuditLogEntry, "target" | "details">): strin
   if (scalar(t.revert_of)) parts.push(`revert of change ${escapeMrkdwn(String(t.revert_of))}`);
   if (scalar(d.change_id)) parts.push(`change ${escapeMrkdwn(String(d.change_id))}`);
   if (scalar(d.task_uid)) parts.push(`task ${escapeMrkdwn(String(d.task_uid))}`);
+  parts.push(...watchParts(t, row.schema ?? null));
   const other = Object.entries(t)
     .filter(([k, v]) => !KNOWN_TARGET_KEYS.has(k) && scalar(v))
     .slice(0, 3)

@@ -7,9 +7,12 @@ export interface HelpVerb {
   usage: string;
   summary: string;
   mutates?: boolean;
+  /** Operators only and audited, without a confirmation: it changes what the bot says, not production. */
+  audited?: boolean;
 }
 
 export const MUTATES_NOTE = "changes state: needs an operator's confirmation";
+export const AUDITED_NOTE = "operators only, recorded in the audit log";
 
 /** Prose from the caller: escaped, but channel links (`<#C0123>`, never a ping) stay links. */
 function prose(text: string): string {
@@ -22,7 +25,7 @@ function usageText(usage: string): string {
 }
 
 function verbLine(v: HelpVerb): string {
-  const mark = v.mutates ? ` :lock: _${MUTATES_NOTE}_` : "";
+  const mark = v.mutates ? ` :lock: _${MUTATES_NOTE}_` : v.audited ? ` :bell: _${AUDITED_NOTE}_` : "";
   return `• ${code(v.usage)} — ${escapeMrkdwn(v.summary)}${mark}`;
 }
 
@@ -30,7 +33,11 @@ function oneVerb(v: HelpVerb): SlackMessage {
   const blocks = [
     section(
       `*${code(`/scrypath ${v.name}`)}* — ${escapeMrkdwn(v.summary)}\nUsage: ${code(v.usage)}${
-        v.mutates ? `\n:lock: This verb ${MUTATES_NOTE}.` : ""
+        v.mutates
+          ? `\n:lock: This verb ${MUTATES_NOTE}.`
+          : v.audited
+            ? `\n:bell: This verb is ${AUDITED_NOTE}.`
+            : ""
       }`,
     ),
     context(["`/scrypath help` lists every verb."]),
@@ -41,7 +48,8 @@ function oneVerb(v: HelpVerb): SlackMessage {
 export function helpView(verbs: readonly HelpVerb[], verb?: string | null): SlackMessage {
   const wanted = verb ? verbs.find((v) => v.name === verb) : undefined;
   if (wanted) return oneVerb(wanted);
-  const reads = verbs.filter((v) => !v.mutates);
+  const reads = verbs.filter((v) => !v.mutates && !v.audited);
+  const alerts = verbs.filter((v) => !v.mutates && v.audited);
   const writes = verbs.filter((v) => v.mutates);
   const more = (left: number) => `_… ${left} more not shown_`;
   const blocks = [
@@ -49,6 +57,10 @@ export function helpView(verbs: readonly HelpVerb[], verb?: string | null): Slac
     verb ? context([`No verb named ${code(verb)}; here is the full list.`]) : null,
     reads.length > 0 ? section("*Read-only* — answers only you see unless you add `--share`") : null,
     ...packLines(reads.map(verbLine), { maxBlocks: 4, more }),
+    alerts.length > 0
+      ? section("*Alerts in this channel* — operators only, no confirmation, recorded in the audit log")
+      : null,
+    ...packLines(alerts.map(verbLine), { maxBlocks: 2, more }),
     writes.length > 0 ? section(`*Changes state* — ${MUTATES_NOTE}, recorded in the audit log`) : null,
     ...packLines(writes.map(verbLine), { maxBlocks: 4, more }),
     context([

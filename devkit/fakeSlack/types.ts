@@ -29,6 +29,10 @@ export interface SlackUser {
 export interface SlackChannel {
   id: string;
   name: string;
+  /** Whether the bot is a member (default true); a private channel it is not in reads as not found. */
+  isMember?: boolean;
+  isArchived?: boolean;
+  isPrivate?: boolean;
 }
 
 export interface BotIdentity {

@@ -90,12 +90,8 @@ export class WebApi {
         const user = this.workspace.users.get(String(body.user));
         return user ? { ok: true, user: slackUser(user, this.workspace.team.id) } : fail("user_not_found");
       }
-      case "conversations.info": {
-        const channel = this.workspace.channels.get(String(body.channel));
-        return channel
-          ? { ok: true, channel: { id: channel.id, name: channel.name, is_channel: true, is_member: true } }
-          : fail("channel_not_found");
-      }
+      case "conversations.info":
+        return this.conversationsInfo(body);
       case "conversations.history":
         return this.conversationsHistory(body);
       case "conversations.replies":
@@ -105,6 +101,34 @@ export class WebApi {
       default:
         return fail("unknown_method");
     }
+  }
+
+  /**
+   * A channel as the bot sees it: whether it is a member, archived, private. A private channel the
+   * bot is not in is "channel_not_found", as Slack answers. Strict: unknown channels are not found;
+   * lenient: any channel the fake was not told about is a public one the bot is in.
+   */
+  private conversationsInfo(body: Record<string, unknown>): Answer {
+    const id = str(body.channel);
+    if (!id) return fail("channel_not_found");
+    const known = this.workspace.channels.get(id);
+    if (!known && this.workspace.strict) return fail("channel_not_found");
+    const channel = known ?? { id, name: id.toLowerCase() };
+    const member = channel.isMember ?? true;
+    const priv = channel.isPrivate ?? id.startsWith("G");
+    if (priv && !member) return fail("channel_not_found");
+    return {
+      ok: true,
+      channel: {
+        id: channel.id,
+        name: channel.name,
+        is_channel: !priv,
+        is_group: priv,
+        is_private: priv,
+        is_archived: channel.isArchived ?? false,
+        is_member: member,
+      },
+    };
   }
 
   /** Strict: the channel must exist; lenient: any channel works. */

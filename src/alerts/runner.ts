@@ -143,21 +143,6 @@ function sentence(error: unknown): string {
   return (message.split("\n")[0] ?? "").slice(0, 500) || "unknown error";
 }
 
-/** The configuration's subscriptions (`alerts.subscriptions`), as the engine reads them. */
-export function configSubscriptions(config: Config): AlertSubscription[] {
-  return config.alerts.subscriptions.map((s, i) => ({
-    key: `config:${i}`,
-    source: "config",
-    channel: s.channel,
-    schemas: s.schemas,
-    on: [...s.on],
-    minFailures: s.minFailures,
-    mention: s.mention,
-    createdBy: null,
-    createdAt: null,
-  }));
-}
-
 export function alertMetadata(id: number): MessageEvent {
   return { event_type: ALERT_EVENT, event_payload: { alert_id: id } };
 }

@@ -135,6 +135,14 @@ export const COMMANDS: CommandSpec[] = [
     usage: "audit [Schema] [--limit N] [--json]",
   },
   {
+    words: ["watches"],
+    task: "scrypath-bot.watches",
+    argument: "none",
+    options: { ...json, channel: { type: "string" } },
+    summary: "alert subscriptions: the configuration file's and those made with /scrypath watch",
+    usage: "watches [--channel C] [--json]",
+  },
+  {
     words: ["migrate"],
     task: "scrypath-bot.migrate",
     argument: "none",

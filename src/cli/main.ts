@@ -47,6 +47,7 @@ import {
   reconcileActionCommand,
   retryCommand,
   revertCommand,
+  watchLines,
 } from "./mutations.ts";
 import { requestText } from "./requestText.ts";
 import { serveFromShell } from "./serve.ts";
@@ -262,6 +263,11 @@ async function runOperatorCommand(
     }
     case "scrypath-bot.migrate":
       return values.check === true ? migrationCheck(operator) : migrateState(operator);
+    case "scrypath-bot.watches": {
+      const channel = typeof values.channel === "string" ? values.channel : null;
+      const subscriptions = await operator.alertSubscriptions.list(channel);
+      return { lines: asJson ? jsonLines(subscriptions) : watchLines(subscriptions), exitCode: 0 };
+    }
     case "scrypath-bot.audit": {
       const rows = await operator.auditLog({
         schema: schema || null,

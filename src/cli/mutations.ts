@@ -2,6 +2,7 @@
 // audit listing. Every mutation asks for confirmation on a terminal and needs --yes otherwise.
 import { readFile } from "node:fs/promises";
 import { hostname, userInfo } from "node:os";
+import type { AlertSubscription } from "../core/alertTypes.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
 import type {
   Actor,
@@ -303,5 +304,24 @@ export function auditLines(rows: AuditRow[]): string[] {
       .join(" ");
     const reason = r.reason ? ` reason=${r.reason}` : "";
     return `${isoTimestamp(r.at)} ${r.actor} ${r.action} ${r.schema ?? "-"} ${r.outcome}${reason}${target ? ` ${target}` : ""}`;
+  });
+}
+
+/** `scrypath-bot watches`: one line per subscription (channel, schemas, conditions, min, mention, source). */
+export function watchLines(subscriptions: AlertSubscription[]): string[] {
+  if (subscriptions.length === 0) return ["No alert subscriptions."];
+  return subscriptions.map((s) => {
+    const source =
+      s.source === "config"
+        ? `configuration file (${s.key})`
+        : `watched by ${s.createdBy ?? "?"} at ${s.createdAt ?? "?"}${s.updatedBy ? `, changed by ${s.updatedBy} at ${s.updatedAt ?? "?"}` : ""} (${s.key})`;
+    return [
+      s.channel,
+      s.schemas === null ? "all" : s.schemas.join(","),
+      `on=${s.on.join(",")}`,
+      `min=${s.minFailures}`,
+      `mention=${s.mention ?? "-"}`,
+      source,
+    ].join(" ");
   });
 }

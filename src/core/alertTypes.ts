@@ -149,4 +149,7 @@ export interface AlertSubscription {
   /** Who made a stored one (a Slack user id) and when; null for YAML entries. */
   createdBy: string | null;
   createdAt: string | null;
+  /** Who last changed a stored one with `/scrypath watch` and when; null or absent: as created. */
+  updatedBy?: string | null;
+  updatedAt?: string | null;
 }

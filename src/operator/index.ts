@@ -10,6 +10,7 @@ import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
 import { type AlertCards, alertCards } from "./alertCards.ts";
 import { observeSchema } from "./alertObservation.ts";
+import { type AlertSubscriptions, alertSubscriptions } from "./alertSubscriptions.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
@@ -32,8 +33,16 @@ import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
 export type { AlertCards, AlertControlResult, AlertRow, CheckRow } from "./alertCards.ts";
-// The CLI names an entry a row.
 export type { ObservationMemory } from "./alertObservation.ts";
+export type {
+  AlertSubscriptions,
+  SubscriptionChange,
+  UnwatchResult,
+  WatchRefusal,
+  WatchRequest,
+  WatchResult,
+} from "./alertSubscriptions.ts";
+// The CLI names an entry a row.
 export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
@@ -84,6 +93,8 @@ export interface Operator {
   readonly digestSlots: DigestSlots;
   /** The alert runner's check leases, alert rows and card bookkeeping; Acknowledge and Snooze. */
   readonly alertCards: AlertCards;
+  /** Which channels hear which schemas' alerts: YAML and `/scrypath watch` subscriptions. */
+  readonly alertSubscriptions: AlertSubscriptions;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
   confirmationWorkflow: Bound<typeof createConfirmationWorkflow>;
   /**
@@ -145,6 +156,7 @@ export function createOperator(context: OperatorContext): Operator {
       }),
     digestSlots: digestSlots(context),
     alertCards: alertCards(context),
+    alertSubscriptions: alertSubscriptions(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
     observeSchema: (...args) => observeSchema(context, ...args),

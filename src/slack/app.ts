@@ -7,7 +7,7 @@ import { App, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@
 import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
-import { type AlertRunner, configSubscriptions, createAlertRunner } from "../alerts/runner.ts";
+import { type AlertRunner, createAlertRunner } from "../alerts/runner.ts";
 import type { Config } from "../config.ts";
 import type { AlertSubscription } from "../core/alertTypes.ts";
 import { deployEnv } from "../deployEnv.ts";
@@ -20,6 +20,7 @@ import { withTimeout } from "../timeout.ts";
 import { createAccess } from "./access.ts";
 import { createAdminServer, type Phase } from "./admin.ts";
 import { newRequestId, unexpectedErrorMessage } from "./answer.ts";
+import { createChannelCheck } from "./channels.ts";
 import { countRateLimits, createChat } from "./chat.ts";
 import { type Confirmations, createConfirmations } from "./confirmations.ts";
 import { refuseWhileDraining } from "./draining.ts";
@@ -58,7 +59,7 @@ export interface SlackAppOptions {
   digestSchedules?: boolean;
   /** false: do not tick alerts on start (tests drive `alerts.tick` themselves). */
   alertSchedules?: boolean;
-  /** The effective alert subscriptions (default: the configuration's `alerts.subscriptions`). */
+  /** The effective alert subscriptions (default: YAML and /scrypath watch, `operator.alertSubscriptions`). */
   alertSubscriptions?: () => Promise<AlertSubscription[]>;
   /** The admin server's port (default ADMIN_PORT, else 9090; 0 picks a free one). */
   adminPort?: number;
@@ -240,6 +241,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
   const access = createAccess({ access: config.access, chat, logger: logger.child({ component: "access" }) });
   commands.operatorRole = (userId) => access.decide(userId);
+  commands.channels = createChannelCheck({ chat, logger: logger.child({ component: "channels" }) });
   const confirmations = createConfirmations({
     operator,
     commands,
@@ -271,7 +273,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     config,
     client: digestClient,
     clock: commands.now,
-    subscriptions: options.alertSubscriptions ?? (async () => configSubscriptions(config)),
+    subscriptions: options.alertSubscriptions ?? (() => operator.alertSubscriptions.effective()),
     logger: logger.child({ component: "alerts" }),
     instanceId: `${hostname()}:${process.pid}`,
     hooks: {
@@ -290,6 +292,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     backendError: (error) => operator.backendError(error),
     mutations: { confirmations, hotApply },
     alerts,
+    chat,
     track: (work) => {
       inflight.add(work);
       work.finally(() => inflight.delete(work)).catch(() => {});

@@ -1,7 +1,7 @@
 // Names for a request before the command has run: the working note's `/scrypath <verb> [schema]`
 // and bounded metric labels. Display only; commands/ does the real parsing and validation.
 import { COMMANDS } from "../../commands/index.ts";
-import { ACTIONS } from "../../views/types.ts";
+import { ACTIONS, ALERT_ACTIONS } from "../../views/types.ts";
 
 /** Every verb a CommandResult can carry; other values are counted as "other". */
 export const VERBS: readonly string[] = [
@@ -36,6 +36,8 @@ const VERB_BY_ACTION: Record<string, string> = {
   [ACTIONS.openReconcile]: "reconcile",
   [ACTIONS.openDrift]: "drift",
   [ACTIONS.page]: "failed",
+  [ALERT_ACTIONS.failed]: "failed",
+  [ALERT_ACTIONS.reconcile]: "reconcile",
 };
 
 /** A button's verb and, when its value names one plausibly, the schema. */

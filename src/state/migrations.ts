@@ -166,6 +166,9 @@ const MIGRATIONS: ((s: string) => string)[] = [
       mention text,
       created_by text NOT NULL,
       created_at timestamptz NOT NULL DEFAULT now(),
+      -- the last /scrypath watch that changed it (null: as created)
+      updated_by text,
+      updated_at timestamptz,
       UNIQUE (channel, schema_module)
     );`,
   // 9: live alerts. One check lease per schema (one replica reads each schema per interval) with

@@ -35,12 +35,12 @@ describe("replay links", () => {
       // Back to the version before: no prefix column, the old index (and none of the later
       // migrations: the verdict columns, the alert tables).
       await first.query(`
+        DROP TABLE IF EXISTS "${state}".alert_subscriptions, "${state}".alert_checks, "${state}".alerts;
         DROP INDEX "${state}".replay_links_prefix_replay_job_index;
         ALTER TABLE "${state}".replay_links DROP COLUMN verification, DROP COLUMN verification_at;
         DROP INDEX "${state}".replay_links_prefix_failed_job_index;
         ALTER TABLE "${state}".replay_links DROP COLUMN oban_prefix;
         CREATE INDEX replay_links_failed_job_index ON "${state}".replay_links (failed_job_id, created_at DESC);
-        DROP TABLE "${state}".alert_subscriptions, "${state}".alert_checks, "${state}".alerts;
         DELETE FROM "${state}".schema_migrations WHERE version >= ${PREFIX_MIGRATION};`);
     } finally {
       await first.end();

@@ -397,6 +397,7 @@ export function unexpectedTokens(
       if (/^<!date\^\d+\^[^|>]*\|[^<>]*>$/.test(token)) continue;
       const link = /^<(https?:\/\/([^/|>]+)[^|>]*)\|[^<>]*>$/.exec(token);
       if (link && (opts.allowedHosts ?? []).includes(link[2] ?? "")) continue;
+      if (/^<#[CG][A-Z0-9]+>$/.test(token)) continue;
       const user = /^<@([UW][A-Z0-9]+)>$/.exec(token);
       if (user && (opts.allowedUsers ?? []).includes(user[1] ?? "")) continue;
       const group = /^<!subteam\^(S[A-Z0-9]+)>$/.exec(token);

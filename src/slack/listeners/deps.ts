@@ -2,6 +2,7 @@
 // mutation side (confirmation cards, the hot-apply modal).
 import type { CommandDeps } from "../../../commands/types.ts";
 import type { AnswerDeps } from "../answer.ts";
+import type { Chat } from "../chat.ts";
 import type { Confirmations } from "../confirmations.ts";
 import type { HotApplyForm } from "../hotApplyForm.ts";
 
@@ -20,6 +21,8 @@ export interface ListenerDeps extends AnswerDeps {
   mutations: Mutations;
   /** Live alerts (Acknowledge and Snooze re-render the card through it). */
   alerts?: AlertRefresh;
+  /** The bot's own posts (answers in an alert card's thread); absent: those answers go to the clicker only. */
+  chat?: Pick<Chat, "post">;
   /** Registers work still running after the ack, so a graceful stop can wait for it. */
   track?: (work: Promise<unknown>) => void;
 }

@@ -2,6 +2,7 @@
 import type { App } from "@slack/bolt";
 import * as actions from "./actions.ts";
 import * as alerts from "./alerts.ts";
+import * as alertThread from "./alertThread.ts";
 import * as commands from "./commands.ts";
 import * as confirmations from "./confirmations.ts";
 import type { ListenerDeps } from "./deps.ts";
@@ -13,6 +14,7 @@ export function registerListeners(app: App, deps: ListenerDeps): void {
   commands.register(app, deps);
   confirmations.register(app, deps);
   alerts.register(app, deps);
+  alertThread.register(app, deps);
   actions.register(app, deps);
   views.register(app, deps);
 }

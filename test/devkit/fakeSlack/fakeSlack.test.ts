@@ -243,6 +243,33 @@ describe("the fake Slack API (strict)", () => {
       bot_id: "B0BOT0000",
     });
   });
+
+  it("answers conversations.info with the bot's membership and the channel's archived flag", async () => {
+    expect(await call("conversations.info", { channel: CHANNEL })).toMatchObject({
+      ok: true,
+      channel: { id: CHANNEL, is_member: true, is_archived: false, is_private: false },
+    });
+    slack.channels.set("C0NOTIN001", { id: "C0NOTIN001", name: "elsewhere", isMember: false });
+    slack.channels.set("C0OLD00001", { id: "C0OLD00001", name: "old", isArchived: true });
+    slack.channels.set("G0SECRET01", { id: "G0SECRET01", name: "secret", isMember: false, isPrivate: true });
+    expect(await call("conversations.info", { channel: "C0NOTIN001" })).toMatchObject({
+      ok: true,
+      channel: { is_member: false },
+    });
+    expect(await call("conversations.info", { channel: "C0OLD00001" })).toMatchObject({
+      ok: true,
+      channel: { is_archived: true },
+    });
+    // Slack hides a private channel the bot is not in, as it hides one that does not exist.
+    expect(await call("conversations.info", { channel: "G0SECRET01" })).toEqual({
+      ok: false,
+      error: "channel_not_found",
+    });
+    expect(await call("conversations.info", { channel: "C0UNKNOWN1" })).toEqual({
+      ok: false,
+      error: "channel_not_found",
+    });
+  });
 });
 
 describe("the fake Slack API (lenient, as the tests use it)", () => {
