@@ -20,6 +20,7 @@ import { slackEnv } from "../support/slack.ts";
 import { ALICE, CHANNEL, DAVE, OPS_GROUP, operatorsConfig } from "./confirmHarness.ts";
 
 const ITEM = "MyApp.Ctl.Item";
+const WATCHED = "MyApp.Ctl.Order";
 const BOT_TOKEN = "xoxb-1111-2222-alerttoken";
 
 describe("alert card controls", { timeout: 60_000 }, () => {
@@ -33,7 +34,10 @@ describe("alert card controls", { timeout: 60_000 }, () => {
   let alertId: number;
 
   beforeAll(async () => {
-    d = await testDeployment([{ module: ITEM, syncMode: "oban", obanQueue: "q_ctl" }]);
+    d = await testDeployment([
+      { module: ITEM, syncMode: "oban", obanQueue: "q_ctl" },
+      { module: WATCHED, syncMode: "oban", obanQueue: "q_watched" },
+    ]);
     config = parseConfig(
       {
         ...d.raw,
@@ -174,5 +178,30 @@ describe("alert card controls", { timeout: 60_000 }, () => {
     expect(await ephemeral(resolved)).toMatch(/already resolved/);
     const bogus = await click(ALERT_ACTIONS.snooze, `${alertId}:forever`, ALICE);
     expect(await ephemeral(bogus)).toMatch(/not one of the snooze choices/);
+  });
+
+  it("the app's runner hears /scrypath watch subscriptions as well as the YAML ones", async () => {
+    await operator.alertSubscriptions.watch(
+      { channel: CHANNEL, schema: WATCHED, conditions: ["failures"], minFailures: 1, mention: null },
+      { id: ALICE },
+    );
+    await insertJob(d.oban.pool, d.oban.prefix, {
+      state: "discarded",
+      queue: "q_watched",
+      args: upsertArgs(WATCHED, `${d.indexPrefix}_order`, [1]),
+      errors: [obanError("** (Req.TransportError) timeout", 3, new Date())],
+      attempt: 3,
+      maxAttempts: 3,
+      attemptedAt: new Date(),
+      discardedAt: new Date(),
+    });
+    const tick = await bot.alerts.tick(new Date(Date.now() + 60_000));
+    const { rows } = await d.oban.pool.query(
+      `SELECT id, message_ts FROM "${config.state.schema}".alerts WHERE schema_module = $1`,
+      [WATCHED],
+    );
+    expect(rows).toHaveLength(1);
+    expect(tick.opened).toContain(Number(rows[0].id));
+    expect(fake.listMessages(CHANNEL).map((m) => m.ts)).toContain(rows[0].message_ts);
   });
 });
