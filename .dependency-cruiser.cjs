@@ -40,16 +40,16 @@ module.exports = {
       name: "views-are-pure-builders",
       severity: "error",
       comment:
-        "views/ build Block Kit from view models: no backend, state, Slack or digest-runner module (take what you show as an argument).",
+        "views/ build Block Kit from view models: no backend, state, Slack, digest- or alert-runner module (take what you show as an argument).",
       from: { path: "^views/" },
-      to: { path: "^src/(backends|state|slack|digest)/" },
+      to: { path: "^src/(backends|state|slack|digest|alerts)/" },
     },
     {
       name: "surfaces-go-through-the-operator",
       severity: "error",
       comment:
-        "Slack, slash commands, digests and the CLI reach data only through src/operator, never src/backends or src/state directly.",
-      from: { path: "^(src/slack|commands|src/digest|src/cli)/" },
+        "Slack, slash commands, digests, alerts and the CLI reach data only through src/operator, never src/backends or src/state directly.",
+      from: { path: "^(src/slack|commands|src/digest|src/alerts|src/cli)/" },
       to: { path: "^src/(backends|state)/" },
     },
     {

@@ -28,6 +28,8 @@ export interface Metrics {
   verifications: Counter<"state">;
   /** Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, …). */
   digests: Counter<"digest" | "outcome">;
+  /** Live-alert work, by outcome (checked, taken, opened, posted, edited, timeline, resolved, …). */
+  alerts: Counter<"outcome">;
   /** 1 while the bot takes Slack traffic (readiness), 0 while it starts or drains. */
   ready: Gauge;
   /** Each backend as the last deep readiness check found it (1 up, 0 down), by backend. */
@@ -116,6 +118,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       name: "scrypath_bot_digests_total",
       help: "Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, busy, no_slot, outside_grace).",
       labelNames: ["digest", "outcome"],
+      registers,
+    }),
+    alerts: new Counter({
+      name: "scrypath_bot_alerts_total",
+      help: "Live-alert work by outcome: schemas checked or taken by another replica, alerts opened and resolved, cards posted, adopted after a crash and edited, timeline messages, unconfirmed posts, failed checks and Slack calls.",
+      labelNames: ["outcome"],
       registers,
     }),
     ready: new Gauge({

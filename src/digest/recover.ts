@@ -123,25 +123,26 @@ async function page(
 }
 
 /**
- * The ts of message `ref.part` of a digest slot if it is in Slack, else null. `since` is when its
- * post was written ahead; `parentTs` is needed for a thread reply. Throws HistoryUnreadableError
- * when Slack cannot be read, or when it has more than MAX_PAGES pages since then.
+ * The ts of the first message `matches` accepts among the bot's messages since `since` (minus the
+ * clock skew): in the channel's history, or in the thread of `parentTs` when given. Throws
+ * HistoryUnreadableError when Slack cannot be read, or when it has more than MAX_PAGES pages since
+ * then. Shared by digests and alerts: both find a post whose answer never came back this way.
  */
-export async function findPosted(input: {
+export async function findByMetadata(input: {
   client: ChatClient;
   channel: string;
-  ref: MessageRef;
   since: Date;
   parentTs: string | null;
+  matches: (message: HistoryMessage) => boolean;
   sleep: Sleep;
 }): Promise<string | null> {
-  const { client, channel, ref, sleep } = input;
+  const { client, channel, sleep } = input;
   const conversations = client.conversations;
   if (!conversations) {
     throw new HistoryUnreadableError("this Slack client cannot read history", "no_history_client", true);
   }
-  if (ref.part > 0 && !input.parentTs) throw new Error("a thread reply is looked for in its parent's thread");
-  const method = ref.part === 0 ? "conversations.history" : "conversations.replies";
+  const parentTs = input.parentTs;
+  const method = parentTs === null ? "conversations.history" : "conversations.replies";
   const base: HistoryArgs = {
     channel,
     oldest: slackTs(new Date(input.since.getTime() - CLOCK_SKEW_MS)),
@@ -154,12 +155,10 @@ export async function findPosted(input: {
     const answer = await page(
       method,
       () =>
-        ref.part === 0
-          ? conversations.history(args)
-          : conversations.replies({ ...args, ts: input.parentTs as string }),
+        parentTs === null ? conversations.history(args) : conversations.replies({ ...args, ts: parentTs }),
       sleep,
     );
-    const found = (answer.messages ?? []).find((m) => isMessage(m, ref));
+    const found = (answer.messages ?? []).find(input.matches);
     if (found?.ts) return found.ts;
     cursor = answer.response_metadata?.next_cursor || undefined;
     if (!answer.has_more || !cursor) return null;
@@ -169,4 +168,29 @@ export async function findPosted(input: {
     "too_many_messages",
     true,
   );
+}
+
+/**
+ * The ts of message `ref.part` of a digest slot if it is in Slack, else null. `since` is when its
+ * post was written ahead; `parentTs` is needed for a thread reply. Throws HistoryUnreadableError
+ * when Slack cannot be read, or when it has more than MAX_PAGES pages since then.
+ */
+export async function findPosted(input: {
+  client: ChatClient;
+  channel: string;
+  ref: MessageRef;
+  since: Date;
+  parentTs: string | null;
+  sleep: Sleep;
+}): Promise<string | null> {
+  const { ref } = input;
+  if (ref.part > 0 && !input.parentTs) throw new Error("a thread reply is looked for in its parent's thread");
+  return findByMetadata({
+    client: input.client,
+    channel: input.channel,
+    since: input.since,
+    parentTs: ref.part === 0 ? null : (input.parentTs as string),
+    matches: (m) => isMessage(m, ref),
+    sleep: input.sleep,
+  });
 }

@@ -8,6 +8,7 @@ import type { OperatorError } from "../errors.ts";
 import { checkReadiness, type Readiness } from "../health.ts";
 import { recentAudit } from "../state/audit.ts";
 import { stateExists } from "../state/migrations.ts";
+import { type AlertCards, alertCards } from "./alertCards.ts";
 import { observeSchema } from "./alertObservation.ts";
 import { type AlertSubscriptions, alertSubscriptions } from "./alertSubscriptions.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
@@ -31,6 +32,7 @@ import { settingsDiff, settingsRead } from "./settings.ts";
 import { syncStatus, syncStatusSettled } from "./status.ts";
 import { swapIndexes } from "./swap.ts";
 
+export type { AlertCards, AlertControlResult, AlertRow, CheckRow } from "./alertCards.ts";
 export type { ObservationMemory } from "./alertObservation.ts";
 export type {
   AlertSubscriptions,
@@ -89,6 +91,8 @@ export interface Operator {
   readiness(timeoutMs?: number): Promise<Readiness>;
   /** The digest runner's slot claims and records. */
   readonly digestSlots: DigestSlots;
+  /** The alert runner's check leases, alert rows and card bookkeeping; Acknowledge and Snooze. */
+  readonly alertCards: AlertCards;
   /** Which channels hear which schemas' alerts: YAML and `/scrypath watch` subscriptions. */
   readonly alertSubscriptions: AlertSubscriptions;
   /** The confirmation workflow for one surface, with that surface's ports (cards, access…). */
@@ -151,6 +155,7 @@ export function createOperator(context: OperatorContext): Operator {
         ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       }),
     digestSlots: digestSlots(context),
+    alertCards: alertCards(context),
     alertSubscriptions: alertSubscriptions(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),

@@ -7,7 +7,9 @@ import { App, type LogLevel, type Receiver, SocketModeReceiver, webApi } from "@
 import type { ExtendedErrorHandlerArgs } from "@slack/bolt/dist/App.js";
 import type { CommandDeps } from "../../commands/types.ts";
 import type { ViewContext } from "../../views/types.ts";
+import { type AlertRunner, createAlertRunner } from "../alerts/runner.ts";
 import type { Config } from "../config.ts";
+import type { AlertSubscription } from "../core/alertTypes.ts";
 import { deployEnv } from "../deployEnv.ts";
 import { createDigestRunner, type DigestRunner } from "../digest/runner.ts";
 import { boltLogger, createLogger, type Logger, parseLevel, toBoltLevel } from "../log.ts";
@@ -55,6 +57,10 @@ export interface SlackAppOptions {
   intakeLimits?: IntakeLimits;
   /** false: do not schedule digests on start (tests drive `digests.tick` themselves). */
   digestSchedules?: boolean;
+  /** false: do not tick alerts on start (tests drive `alerts.tick` themselves). */
+  alertSchedules?: boolean;
+  /** The effective alert subscriptions (default: YAML and /scrypath watch, `operator.alertSubscriptions`). */
+  alertSubscriptions?: () => Promise<AlertSubscription[]>;
   /** The admin server's port (default ADMIN_PORT, else 9090; 0 picks a free one). */
   adminPort?: number;
   /** How long a stop waits for work in flight (default SHUTDOWN_DRAIN_SECONDS, else 20 s). */
@@ -72,6 +78,8 @@ export interface SlackApp {
   followers: Followers;
   /** Scheduled digests (started with the app when any are configured). */
   digests: DigestRunner;
+  /** Live alerts (ticking every `alerts.interval` once started). */
+  alerts: AlertRunner;
   /** The admin server (/healthz, /readyz, /metrics), listening once started. */
   admin: Server;
   /** Where the bot stands (readiness is 200 only while "serving"). */
@@ -259,6 +267,20 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     },
   });
   commands.digests = digests;
+  // Alert cards: the same no-retry client (the runner honours Retry-After and never posts twice).
+  const alerts = createAlertRunner({
+    operator,
+    config,
+    client: digestClient,
+    clock: commands.now,
+    subscriptions: options.alertSubscriptions ?? (() => operator.alertSubscriptions.effective()),
+    logger: logger.child({ component: "alerts" }),
+    instanceId: `${hostname()}:${process.pid}`,
+    hooks: {
+      outcome: (outcome) => metrics.alerts.inc({ outcome }),
+      slackRetry: (method, reason) => metrics.slackRetries.inc({ method, reason: reasonLabel(reason) }),
+    },
+  });
 
   const deps: ListenerDeps = {
     commands,
@@ -269,6 +291,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     requestId: newRequestId,
     backendError: (error) => operator.backendError(error),
     mutations: { confirmations, hotApply },
+    alerts,
     chat,
     track: (work) => {
       inflight.add(work);
@@ -311,6 +334,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     confirmations,
     followers,
     digests,
+    alerts,
     admin,
     phase: () => phase,
     async start() {
@@ -337,6 +361,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const sweep = () => {
         confirmations.startSweeper(options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
         if (config.digests.length > 0 && options.digestSchedules !== false) digests.start();
+        if (options.alertSchedules !== false) alerts.start();
       };
       try {
         if (settings.mode === "socket") {
@@ -373,9 +398,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
           () => false,
         );
       // Digest posts in flight finish (their slot records the post); no new slot is claimed.
-      const digestsStopped = digests
-        .stop()
-        .catch((error: unknown) => logger.warn("stopping digests failed", { error }));
+      // Alert checks and card edits in flight finish too; no new tick starts.
+      const digestsStopped = Promise.all([
+        digests.stop().catch((error: unknown) => logger.warn("stopping digests failed", { error })),
+        alerts.stop().catch((error: unknown) => logger.warn("stopping alerts failed", { error })),
+      ]);
       if (inflight.size > 0)
         logger.info("draining: waiting for work in flight", { count: inflight.size, drainMs });
       // Work taken just before the drain began may still register: look again until none is left.
@@ -399,6 +426,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
             .releaseClaims()
             .then((slots) => slots.length > 0 && logger.info("released digest slots", { slots }))
             .catch((error: unknown) => logger.error("could not release digest slots", { error })),
+          // Alert check leases go back too: another replica checks those schemas at its next tick.
+          alerts
+            .releaseClaims()
+            .then((count) => count > 0 && logger.info("released alert check leases", { count }))
+            .catch((error: unknown) => logger.error("could not release alert check leases", { error })),
         ]);
         await until(closing, INTERRUPT_MS);
       }

@@ -189,6 +189,8 @@ const MIGRATIONS: ((s: string) => string)[] = [
       id bigserial PRIMARY KEY,
       channel text NOT NULL,
       schema_module text NOT NULL,
+      alias text,
+      index_uid text,
       condition text NOT NULL CHECK (condition IN ('failures', 'drift', 'unreadable', 'stuck')),
       status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
       opened_at timestamptz NOT NULL,
@@ -197,6 +199,8 @@ const MIGRATIONS: ((s: string) => string)[] = [
       checked_at timestamptz NOT NULL,
       evidence jsonb NOT NULL,
       mention text,
+      -- the recent count the next "doubled" timeline line compares with
+      recent_baseline integer,
       acked_by text,
       acked_at timestamptz,
       snoozed_until timestamptz,
@@ -214,10 +218,13 @@ const MIGRATIONS: ((s: string) => string)[] = [
       timeline jsonb NOT NULL DEFAULT '[]',
       timeline_posted_at timestamptz,
       timeline_posts integer NOT NULL DEFAULT 0,
+      -- bumped by every change of the decided fields: a check and a click never overwrite each other
+      version integer NOT NULL DEFAULT 0,
       created_at timestamptz NOT NULL DEFAULT now()
     );
     CREATE UNIQUE INDEX alerts_open_index ON ${s}.alerts (channel, schema_module, condition) WHERE status = 'open';
-    CREATE INDEX alerts_unsynced_index ON ${s}.alerts (id) WHERE posted_hash IS DISTINCT FROM content_hash;`,
+    CREATE INDEX alerts_unsynced_index ON ${s}.alerts (id) WHERE posted_hash IS DISTINCT FROM content_hash;
+    CREATE INDEX alerts_timeline_index ON ${s}.alerts (id) WHERE timeline <> '[]'::jsonb;`,
 ];
 
 export const STATE_VERSION = MIGRATIONS.length;

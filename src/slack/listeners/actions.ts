@@ -9,6 +9,7 @@ import type { Delivery } from "../answer.ts";
 import { answer } from "../answer.ts";
 import { actionLabel } from "../labels.ts";
 import { acknowledge } from "./ack.ts";
+import { ALERT_CONTROL_IDS } from "./alerts.ts";
 import { ALERT_THREAD_ACTION_IDS } from "./alertThread.ts";
 import { MUTATION_ACTION_IDS } from "./confirmations.ts";
 import { type ListenerDeps, tracked } from "./deps.ts";
@@ -55,7 +56,7 @@ function escapeRegExp(text: string): string {
 
 /** Matches every action_id except the handled buttons (Bolt runs every matching listener). */
 export const OTHER_ACTIONS = new RegExp(
-  `^(?!(?:${[...OPEN_ACTION_IDS, ...MUTATION_ACTION_IDS, ...ALERT_THREAD_ACTION_IDS].map(escapeRegExp).join("|")})$)`,
+  `^(?!(?:${[...OPEN_ACTION_IDS, ...MUTATION_ACTION_IDS, ...ALERT_CONTROL_IDS, ...ALERT_THREAD_ACTION_IDS].map(escapeRegExp).join("|")})$)`,
 );
 
 export function register(app: App, deps: ListenerDeps): void {

@@ -11,9 +11,16 @@ export interface Mutations {
   hotApply: HotApplyForm;
 }
 
+/** The alert runner as the card's controls use it: re-render a card at once. */
+export interface AlertRefresh {
+  refresh(alertId: number): Promise<void>;
+}
+
 export interface ListenerDeps extends AnswerDeps {
   commands: CommandDeps;
   mutations: Mutations;
+  /** Live alerts (Acknowledge and Snooze re-render the card through it). */
+  alerts?: AlertRefresh;
   /** The bot's own posts (answers in an alert card's thread); absent: those answers go to the clicker only. */
   chat?: Pick<Chat, "post">;
   /** Registers work still running after the ack, so a graceful stop can wait for it. */

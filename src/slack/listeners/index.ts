@@ -1,6 +1,7 @@
 // Every listener, registered per kind as in Slack's bolt-ts-starter-template.
 import type { App } from "@slack/bolt";
 import * as actions from "./actions.ts";
+import * as alerts from "./alerts.ts";
 import * as alertThread from "./alertThread.ts";
 import * as commands from "./commands.ts";
 import * as confirmations from "./confirmations.ts";
@@ -12,6 +13,7 @@ export type { ListenerDeps, Mutations } from "./deps.ts";
 export function registerListeners(app: App, deps: ListenerDeps): void {
   commands.register(app, deps);
   confirmations.register(app, deps);
+  alerts.register(app, deps);
   alertThread.register(app, deps);
   actions.register(app, deps);
   views.register(app, deps);
