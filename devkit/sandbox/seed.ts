@@ -105,6 +105,9 @@ export function sandboxConfigObject(services: {
     meilisearch: {
       url: services.meilisearchUrl,
       ...(services.meilisearchApiKey ? { apiKey: services.meilisearchApiKey } : {}),
+      // A loopback server answers in milliseconds: the bot gives up after 2.5 s (default 10 s), so
+      // while Meilisearch is broken an alert check ends in seconds and "unreadable" opens in the minute.
+      timeoutMs: 2_500,
     },
     database: { url: services.databaseUrl, obanPrefix: OBAN_PREFIX },
     indexPrefix: INDEX_PREFIX,
