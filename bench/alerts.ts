@@ -2,7 +2,16 @@
 // schema costs the application's database when nothing changed (the change fingerprint only), what
 // it costs when something did (the full rollup), and the fingerprint's bare statements (its floor).
 // Database time is the time the operator's pool spent in `query` (loopback round trips included),
-// per check and per schema per minute at the configured interval.
+// per check and per schema per minute at the configured interval. And the time from a new terminal
+// failure (a real Oban row in the bench schema) to the card that shows it (its first post, then an
+// edit with the new count) with the real alert runner ticking on real timers at `alerts.interval`.
+import { LogLevel, WebClient } from "@slack/web-api";
+import type pg from "pg";
+import { FakeSlack } from "../devkit/fakeSlack/index.ts";
+import { upsertArgs } from "../devkit/oban/jobArgs.ts";
+import { insertJob } from "../devkit/oban/rows.ts";
+import { createAlertRunner } from "../src/alerts/runner.ts";
+import type { Config } from "../src/config.ts";
 import type { Operator } from "../src/operator/index.ts";
 import { operatorContext } from "../src/operator/internal.ts";
 import { summarize, type Timing } from "./measure.ts";
@@ -103,4 +112,99 @@ export async function benchAlerts(
     steadyDbMsPerMinute: round(steady.dbMs.medianMs * perMinute),
     fullDbMsPerMinute: round(changed.dbMs.medianMs * perMinute),
   };
+}
+
+export interface CardLatencyFigures {
+  intervalSeconds: number;
+  /** Milliseconds from each failure's insert to the card change showing it (the first: its post). */
+  latencyMs: Timing;
+  /** The worst latency minus the interval: what the check and the post add (target < 2000 ms). */
+  overIntervalMs: number;
+}
+
+/**
+ * Failure → card on the seeded dataset: the runner (its own operator, the fake Slack through the
+ * real WebClient) watches the bench schema; each sample inserts one discarded row at a random
+ * moment of the interval and waits for the card's post or edit.
+ */
+export async function benchCardLatency(
+  operator: Operator,
+  config: Config,
+  seeded: { pool: pg.Pool; prefix: string; module: string; queue: string; live: string; samples?: number },
+  log: (line: string) => void,
+): Promise<CardLatencyFigures> {
+  const interval = config.alerts.interval;
+  const channel = "C0BENCHALERT";
+  const withSubscription: Config = {
+    ...config,
+    alerts: {
+      ...config.alerts,
+      subscriptions: [{ channel, schemas: [seeded.module], on: ["failures"], minFailures: 1, mention: null }],
+    },
+  };
+  const fake = await FakeSlack.start({ realTime: true });
+  const client = new WebClient("xoxb-bench", {
+    slackApiUrl: fake.apiUrl,
+    rejectRateLimitedCalls: true,
+    retryConfig: { retries: 0 },
+    logLevel: LogLevel.ERROR,
+  });
+  const subscriptions = async () =>
+    withSubscription.alerts.subscriptions.map((sub, i) => ({
+      ...sub,
+      key: `config:${i}`,
+      source: "config" as const,
+      createdBy: null,
+      createdAt: null,
+    }));
+  const runner = createAlertRunner({
+    operator,
+    config: withSubscription,
+    client,
+    clock: () => new Date(),
+    subscriptions,
+    instanceId: "bench",
+  });
+  const cardChanges = () =>
+    fake.callsTo("chat.postMessage").filter((c) => c.body.channel === channel && !c.body.thread_ts).length +
+    fake.callsTo("chat.update").filter((c) => c.body.channel === channel).length;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  try {
+    // A first check records the observation (and any card the seeded failures already open).
+    await runner.tick();
+    runner.start();
+    await sleep(interval * 1000);
+    const latencies: number[] = [];
+    for (let i = 0; i < (seeded.samples ?? 4); i++) {
+      await sleep(Math.random() * interval * 1000);
+      const before = cardChanges();
+      const at = new Date();
+      const start = performance.now();
+      await insertJob(seeded.pool, seeded.prefix, {
+        state: "discarded",
+        queue: seeded.queue,
+        args: upsertArgs(seeded.module, seeded.live, [10_000_000 + i]),
+        errors: [{ at: at.toISOString(), attempt: 3, error: "** (Req.TransportError) timeout" }],
+        attempt: 3,
+        maxAttempts: 3,
+        attemptedAt: at,
+        discardedAt: at,
+      });
+      await fake.until(
+        () => cardChanges() > before,
+        interval * 1000 + 60_000,
+        () => `no card change for failure ${i}`,
+      );
+      latencies.push(performance.now() - start);
+      log(`failure → card ${Math.round(latencies.at(-1) as number)} ms`);
+    }
+    return {
+      intervalSeconds: interval,
+      latencyMs: summarize(latencies),
+      overIntervalMs: Math.round(Math.max(...latencies) - interval * 1000),
+    };
+  } finally {
+    await runner.stop().catch(() => {});
+    await fake.close();
+  }
 }

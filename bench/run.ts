@@ -18,7 +18,7 @@ import { createPool } from "../src/backends/postgres.ts";
 import { parseConfig } from "../src/config.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
-import { benchAlerts } from "./alerts.ts";
+import { benchAlerts, benchCardLatency } from "./alerts.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";
 import { BENCH_SCHEMA, benchConfigObject, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
 import { benchDigest } from "./digest.ts";
@@ -208,6 +208,14 @@ async function main() {
     runs: RUNS,
     intervalSeconds: benchConfig.alerts.interval,
   }).finally(() => alertOperator.close());
+  log(`timing failure → alert card (runner ticking every ${benchConfig.alerts.interval} s)`);
+  const latencyOperator = openOperator(benchConfig);
+  const cardLatency = await benchCardLatency(
+    latencyOperator,
+    benchConfig,
+    { pool: admin, prefix, module: BENCH_SCHEMA.module, queue: BENCH_SCHEMA.queue, live },
+    log,
+  ).finally(() => latencyOperator.close());
   log("timing a digest of 200 schemas");
   const digest = await benchDigest({ databaseUrl, meilisearchUrl, meilisearchApiKey });
 
@@ -254,7 +262,7 @@ async function main() {
     slashCommands: { ...slack, targets: { ackP99Ms: 100, finalAnswerMs: 1000 } },
     retries,
     digest: { ...digest, targetMs: 10_000 },
-    alerts,
+    alerts: { ...alerts, cardLatency, targets: { overIntervalMs: 2000 } },
     rss: {
       ...measured.rss,
       note: "of the measuring process (bench/calls.ts under tsx), which only opens the operator and runs the calls",

@@ -162,6 +162,50 @@ describe("observeSchema", () => {
   });
 });
 
+describe("observeSchema with alerts.stuckAfter", () => {
+  let d: TestDeployment;
+  let operator: Operator;
+
+  beforeAll(async () => {
+    d = await testDeployment([postsSchema()]);
+    const config = parseConfig({ ...d.raw, alerts: { stuckAfter: "10m" } }, {});
+    operator = createOperator({
+      config,
+      db: createPool(config.database.url, { max: 2 }),
+      meili: createMeiliClient(config.meilisearch),
+    });
+  });
+  afterAll(async () => {
+    await operator.close();
+    await d.close();
+  });
+
+  it("reports the queue's pending work due to run and the oldest of it, at every check", async () => {
+    const now = new Date();
+    const empty = await operator.observeSchema(POST, null, { now });
+    expect(empty.stuck).toEqual({ pending: 0, oldestPendingAt: null });
+    const waiting = new Date(now.getTime() - 20 * MINUTE);
+    for (const at of [waiting, new Date(now.getTime() - MINUTE), new Date(now.getTime() + MINUTE)]) {
+      await insertJob(d.oban.pool, d.oban.prefix, {
+        state: "available",
+        queue: QUEUE,
+        args: upsertArgs(POST, `${d.indexPrefix}_post`, [1]),
+        scheduledAt: at,
+      });
+    }
+    // Pending rows do not move the failure fingerprint: the backlog is read at every check anyway.
+    const seen = await operator.observeSchema(
+      POST,
+      { fingerprint: empty.fingerprint, observation: empty },
+      { now },
+    );
+    expect(seen.full).toBe(false);
+    expect(seen.stuck).toEqual({ pending: 2, oldestPendingAt: waiting.toISOString() });
+    // Without stuckAfter, nothing is read for it.
+    expect((await d.operator.observeSchema(POST, null, { now })).stuck).toBeNull();
+  });
+});
+
 describe("observeSchema when a backend cannot be read", () => {
   let d: TestDeployment;
   let proxy: TcpProxy;
