@@ -16,14 +16,18 @@ import { type Operator, openOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
 import { createSlackApp, EVENTS_PATH, type SlackApp } from "../../src/slack/app.ts";
 import { type ConversationSnapshot, FakeSlack } from "../fakeSlack/index.ts";
+import { insertJob } from "../oban/rows.ts";
+import type { MeilisearchServer } from "../services/meilisearchServer.ts";
 import { startServices } from "../services/services.ts";
 import { errorMessage } from "../services/util.ts";
 import { newSigningSecret } from "../signer.ts";
+import { type MeilisearchOutage, meilisearchOutage, OUTAGE_MS } from "./outage.ts";
 import {
   BOT,
   CHANNEL,
   DIGEST,
   OPS_GROUP,
+  postEditJob,
   SANDBOX_QUEUES,
   sandboxConfigObject,
   seedDemo,
@@ -34,6 +38,13 @@ import { listenSandboxServer, type SandboxServer } from "./server.ts";
 import { type JobRunner, startJobRunner } from "./worker.ts";
 
 export const DEFAULT_PORT = 3000;
+/**
+ * The demo application's HTTP client gives up on Meilisearch after this long (Req's receive timeout,
+ * shortened for the demo), so a job hit by the outage fails within seconds.
+ */
+const WORKER_REQUEST_TIMEOUT_MS = 3_000;
+/** While Meilisearch is broken the demo application saves a post this often. */
+const EDIT_EVERY_MS = 6_000;
 /** Where --data-dir keeps the channel's messages. */
 const CONVERSATION_FILE = "slack-conversation.json";
 const HOST = "127.0.0.1";
@@ -52,6 +63,8 @@ export interface SandboxOptions {
   logLevel?: Level;
   /** The Oban worker's pause between looks at the queues. */
   workerIntervalMs?: number;
+  /** How long "Break Meilisearch" lasts (default a minute). */
+  outageMs?: number;
 }
 
 export interface Sandbox {
@@ -64,6 +77,8 @@ export interface Sandbox {
   signingSecret: string;
   /** Whether this run wrote the demo deployment (false: a kept --data-dir already had it). */
   seeded: boolean;
+  /** The sandbox's own Meilisearch process (what "Break Meilisearch" stops and continues). */
+  meilisearch: Pick<MeilisearchServer, "pid" | "paused" | "exit"> | null;
   stop(): Promise<void>;
 }
 
@@ -224,12 +239,30 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const runner: JobRunner = startJobRunner({
       pool: operatorContext(operator).db,
       prefix: config.database.obanPrefix,
-      meili,
+      meili: new Meilisearch({ ...meili.config, timeout: WORKER_REQUEST_TIMEOUT_MS }),
       queues: SANDBOX_QUEUES,
       intervalMs: options.workerIntervalMs ?? 750,
       onError: (error, jobId) => log(`the demo Oban worker failed on job ${jobId}: ${errorMessage(error)}`),
     });
     undo.push({ what: "Oban worker", run: () => runner.stop() });
+
+    // Undone before the worker stops (undo runs in reverse): Meilisearch is continued first.
+    let edits = 0;
+    const server = services.meilisearchServer;
+    const outage: MeilisearchOutage | null = server
+      ? meilisearchOutage({
+          server,
+          durationMs: options.outageMs ?? OUTAGE_MS,
+          during: {
+            everyMs: EDIT_EVERY_MS,
+            run: async () => {
+              await insertJob(operatorContext(operator).db, config.database.obanPrefix, postEditJob(edits++));
+            },
+          },
+          onError: (error) => log(`the Meilisearch outage: ${errorMessage(error)}`),
+        })
+      : null;
+    if (outage) undo.push({ what: "Meilisearch outage", run: () => outage.stop() });
 
     listening.ready({
       slack,
@@ -244,6 +277,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         label: `Run the ${DIGEST.name} digest now`,
         run: () => runDigestNow(bot),
       },
+      outage,
       log,
     });
 
@@ -255,6 +289,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       config,
       signingSecret,
       seeded: seeded === "seeded",
+      meilisearch: server,
       stop() {
         stopping ??= stopAll();
         return stopping;

@@ -14,6 +14,7 @@ import { ensureState } from "../../src/state/migrations.ts";
 import type { SlackChannel, SlackUser, Team } from "../fakeSlack/index.ts";
 import { failDeletionTask, failDocumentTask } from "../meiliTasks.ts";
 import { insertJob, type JobFields } from "../oban/rows.ts";
+import { ERRORS } from "./elixirErrors.ts";
 
 export const TEAM: Team = { id: "T0SANDBOX1", domain: "scrypath-sandbox", name: "Scrypath Sandbox" };
 export const BOT = { userId: "U0SCRYBOT1", botId: "B0SCRYBOT1", name: "scrypath" };
@@ -85,6 +86,9 @@ const CONTRACTS = {
   },
 };
 
+/** The Oban-synced schemas' max_attempts: low, so a failure is terminal within the sandbox's outage. */
+export const DEMO_MAX_ATTEMPTS = 3;
+
 /** Posts whose sync failed (seeded below): not in the live index. */
 const FAILED_POSTS = [17, 18, 19, 23, 26, 29, 30, 33, 34, 35, 36, 37, 39];
 
@@ -101,6 +105,9 @@ export function sandboxConfigObject(services: {
     meilisearch: {
       url: services.meilisearchUrl,
       ...(services.meilisearchApiKey ? { apiKey: services.meilisearchApiKey } : {}),
+      // A loopback server answers in milliseconds: the bot gives up after 2.5 s (default 10 s), so
+      // while Meilisearch is broken an alert check ends in seconds and "unreadable" opens in the minute.
+      timeoutMs: 2_500,
     },
     database: { url: services.databaseUrl, obanPrefix: OBAN_PREFIX },
     indexPrefix: INDEX_PREFIX,
@@ -110,7 +117,7 @@ export function sandboxConfigObject(services: {
         alias: "posts",
         syncMode: "oban",
         obanQueue: QUEUES.posts,
-        obanMaxAttempts: 8,
+        obanMaxAttempts: DEMO_MAX_ATTEMPTS,
         contract: CONTRACTS.posts,
         reindexWorker: REINDEX_WORKER,
         backfillWorker: BACKFILL_WORKER,
@@ -120,7 +127,7 @@ export function sandboxConfigObject(services: {
         alias: "products",
         syncMode: "oban",
         obanQueue: QUEUES.products,
-        obanMaxAttempts: 5,
+        obanMaxAttempts: DEMO_MAX_ATTEMPTS,
         contract: CONTRACTS.products,
         reindexWorker: REINDEX_WORKER,
         backfillWorker: BACKFILL_WORKER,
@@ -147,6 +154,22 @@ export function sandboxConfigObject(services: {
         mention: OPS_GROUP.id,
       },
     ],
+    // Live alerts, with demo timings: "Break Meilisearch for a minute" opens cards within seconds
+    // (checks every 5 s), and they resolve 30 s after their condition cleared.
+    alerts: {
+      interval: "5s",
+      resolveAfter: "30s",
+      timelineEvery: "10s",
+      subscriptions: [
+        {
+          channel: CHANNEL.id,
+          schemas: ["posts", "products"],
+          on: ["failures", "drift", "unreadable"],
+          minFailures: 1,
+          mention: OPS_GROUP.id,
+        },
+      ],
+    },
   };
 }
 
@@ -231,74 +254,6 @@ function contractSettings(contract: Record<string, unknown>, config: Config, mod
 // ── Oban rows ─────────────────────────────────────────────────────────────────────────────────
 
 const minutesAgo = (now: Date, minutes: number) => new Date(now.getTime() - minutes * 60_000);
-
-/** An Elixir exception as Oban records it: the message, then the stack trace lines. */
-function elixirError(message: string, frames: string[]): string {
-  return [message, ...frames.map((f) => `    ${f}`)].join("\n");
-}
-
-const FRAMES = {
-  req: "(req 0.5.15) lib/req.ex:1116: Req.request!/2",
-  client: "(scrypath 0.7.1) lib/scrypath/meilisearch/client.ex:74: Scrypath.Meilisearch.Client.request/3",
-  upsert: "(scrypath 0.7.1) lib/scrypath/oban/upsert_worker.ex:38: Scrypath.Oban.UpsertWorker.perform/1",
-  delete: "(scrypath 0.7.1) lib/scrypath/oban/delete_worker.ex:27: Scrypath.Oban.DeleteWorker.perform/1",
-  projection: "(scrypath 0.7.1) lib/scrypath/document.ex:112: Scrypath.Document.project/2",
-  executor: "(oban 2.20.1) lib/oban/queue/executor.ex:143: Oban.Queue.Executor.perform/1",
-  call: "(oban 2.20.1) lib/oban/queue/executor.ex:75: Oban.Queue.Executor.call/1",
-  task: "(elixir 1.18.4) lib/task/supervised.ex:101: Task.Supervised.invoke_mfa/2",
-};
-
-const ERRORS = {
-  timeout: elixirError("** (Req.TransportError) timeout", [
-    FRAMES.req,
-    FRAMES.client,
-    FRAMES.upsert,
-    FRAMES.executor,
-    FRAMES.call,
-    FRAMES.task,
-  ]),
-  unavailable: elixirError(
-    "** (Scrypath.Meilisearch.Error) Meilisearch answered HTTP 503 Service Unavailable for POST /indexes/prod_post/documents",
-    [FRAMES.client, FRAMES.upsert, FRAMES.executor, FRAMES.call],
-  ),
-  closed: elixirError("** (Mint.TransportError) socket closed", [
-    "(mint 1.7.1) lib/mint/http1.ex:330: Mint.HTTP1.request/5",
-    "(finch 0.19.0) lib/finch/http1/conn.ex:121: Finch.HTTP1.Conn.request/8",
-    FRAMES.req,
-    FRAMES.client,
-    FRAMES.delete,
-    FRAMES.executor,
-  ]),
-  cast: elixirError('** (Ecto.CastError) cannot cast "2026-02-30T25:00:00Z" to :utc_datetime', [
-    "(ecto 3.12.5) lib/ecto/type.ex:947: Ecto.Type.cast!/2",
-    FRAMES.projection,
-    FRAMES.upsert,
-    FRAMES.executor,
-  ]),
-  price: elixirError(
-    "** (ArgumentError) errors were found at the given arguments:\n\n  * 1st argument: not a valid price_cents value: -1990",
-    ["(myapp 1.42.0) lib/my_app/catalog/product.ex:88: MyApp.Catalog.Product.to_document/1", FRAMES.upsert],
-  ),
-  sizeLimit: elixirError(
-    "** (Scrypath.Meilisearch.Error) database_size_limit: the maximum database size of 100 GiB has been reached",
-    [FRAMES.client, FRAMES.upsert, FRAMES.executor, FRAMES.call],
-  ),
-  encode: elixirError('** (Jason.EncodeError) invalid byte 0xE9 in <<"Caf", 233, " au lait">>', [
-    "(jason 1.4.4) lib/jason.ex:164: Jason.encode_to_iodata!/2",
-    FRAMES.client,
-    FRAMES.upsert,
-    FRAMES.executor,
-  ]),
-  noClause: elixirError(
-    "** (FunctionClauseError) no function clause matching in MyApp.Blog.Post.search_document/1",
-    [
-      "(myapp 1.42.0) lib/my_app/blog/post.ex:61: MyApp.Blog.Post.search_document/1",
-      FRAMES.projection,
-      FRAMES.upsert,
-      FRAMES.executor,
-    ],
-  ),
-};
 
 function upsertArgs(module: string, index: string, documents: Record<string, unknown>[]) {
   return {
@@ -454,6 +409,29 @@ function obanRows(now: Date): Partial<JobFields>[] {
       attemptedAt: minutesAgo(now, 14),
     },
   ];
+}
+
+/**
+ * The sync job of a post the demo application saves while the sandbox runs (the `seq`-th edit), as
+ * Scrypath enqueues it: an upsert of one post that synced fine, with the schema's max_attempts.
+ */
+export function postEditJob(seq: number, now = new Date()): Partial<JobFields> {
+  const synced = posts().filter((p) => (p.id as number) <= 16);
+  const post = synced[seq % synced.length] as Record<string, unknown>;
+  const edited = {
+    ...post,
+    body: `${String(post.body).replace(/ revision \d+\.$/, "")} revision ${5 + seq}.`,
+  };
+  return {
+    state: "available",
+    queue: QUEUES.posts,
+    worker: "Scrypath.Oban.UpsertWorker",
+    args: upsertArgs(POST, INDEXES.posts, [edited]),
+    maxAttempts: DEMO_MAX_ATTEMPTS,
+    tags: ["scrypath", "post"],
+    insertedAt: now,
+    scheduledAt: now,
+  };
 }
 
 // ── Seeding ───────────────────────────────────────────────────────────────────────────────────

@@ -17,6 +17,7 @@ import {
   viewPayload,
 } from "../fakeSlack/index.ts";
 import { payloadBody, signedHeaders } from "../signer.ts";
+import type { MeilisearchOutage, OutageState } from "./outage.ts";
 
 const PAGE_DIR = fileURLToPath(new URL("./page/", import.meta.url));
 const STATIC: Record<string, string> = {
@@ -56,6 +57,8 @@ export interface SandboxServerOptions {
   groups?: Record<string, string>;
   /** "Run digest now", when the bot has digests. */
   digest?: { label: string; run: () => Promise<string> } | null;
+  /** "Break Meilisearch for a minute", when the sandbox runs its own Meilisearch. */
+  outage?: MeilisearchOutage | null;
   log?: (line: string) => void;
 }
 
@@ -66,6 +69,9 @@ export interface SandboxServer {
   ready(options: SandboxServerOptions): void;
   close(): Promise<void>;
 }
+
+/** What the page's event stream carries: the fake Slack's changes, and the outage's. */
+type PageEvent = SlackChange | { type: "outage"; outage: OutageState };
 
 class HttpError extends Error {
   constructor(
@@ -162,12 +168,18 @@ export async function listenSandboxServer(host: string, port: number): Promise<S
     },
     ready(ready) {
       options = ready;
-      const listener = (change: SlackChange) => {
+      const listener = (change: PageEvent) => {
         const data = `data: ${JSON.stringify(change)}\n\n`;
         for (const client of clients) client.write(data);
       };
       ready.slack.changes.on("change", listener);
-      unsubscribe = () => ready.slack.changes.off("change", listener);
+      // The outage's countdown and "is back" reach the page on the same stream.
+      const outageListener = (outage: OutageState) => listener({ type: "outage", outage });
+      ready.outage?.changes.on("change", outageListener);
+      unsubscribe = () => {
+        ready.slack.changes.off("change", listener);
+        ready.outage?.changes.off("change", outageListener);
+      };
       heartbeat = setInterval(() => {
         for (const client of clients) client.write(": keep-alive\n\n");
       }, 15_000);
@@ -226,6 +238,7 @@ function state(o: SandboxServerOptions) {
     verbs: o.verbs,
     groups: o.groups ?? {},
     digest: o.digest ? { label: o.digest.label } : null,
+    outage: o.outage?.state() ?? null,
     messages: o.slack.listMessages(),
     ephemerals: o.slack.listEphemerals(),
     views: o.slack.listViews(),
@@ -304,6 +317,12 @@ async function post(
     case "digest": {
       if (!o.digest) throw new HttpError(404, "this bot has no digests");
       return { result: await o.digest.run() };
+    }
+    case "break": {
+      if (!o.outage) throw new HttpError(404, "this sandbox does not run its own Meilisearch");
+      userOf(o, input);
+      // A second press while broken does nothing: the same outage, the same end.
+      return { outage: o.outage.start() };
     }
     default:
       throw new HttpError(404, "not found");
@@ -393,8 +412,22 @@ function findElement(blocks: unknown[], input: Record<string, unknown>): FoundEl
   return { blockId, element: element as Record<string, unknown> };
 }
 
-function actionOf(found: FoundElement): Record<string, unknown> {
+function actionOf(found: FoundElement, input: Record<string, unknown>): Record<string, unknown> {
   const e = found.element;
+  if (e.type === "static_select") {
+    // A choice in a select: the option chosen, as Slack sends it.
+    const options = Array.isArray(e.options) ? (e.options as Record<string, unknown>[]) : [];
+    const chosen = options.find((o) => o.value === input.selected);
+    if (!chosen) throw new HttpError(400, "no such option");
+    return {
+      type: "static_select",
+      action_id: e.action_id ?? `sandbox-action-${found.blockId}`,
+      block_id: found.blockId,
+      selected_option: { text: chosen.text, value: chosen.value },
+      ...(e.placeholder ? { placeholder: e.placeholder } : {}),
+      action_ts: `${(Date.now() / 1000).toFixed(6)}`,
+    };
+  }
   return {
     action_id: e.action_id ?? `sandbox-action-${found.blockId}`,
     block_id: found.blockId,
@@ -432,7 +465,7 @@ async function click(
       ...base,
       container: { type: "view", view_id: view.id },
       view: viewPayload(view, o.slack.team.id, o.slack.bot.botId, stateValues(input.values)),
-      actions: [actionOf(found)],
+      actions: [actionOf(found, input)],
     };
   } else {
     let ref: MessageRef;
@@ -483,7 +516,7 @@ async function click(
       ...(message ? { message } : {}),
       state: { values: {} },
       response_url: responseUrl.url,
-      actions: [actionOf(found)],
+      actions: [actionOf(found, input)],
     };
   }
   const delivered = await deliver(o, payloadBody(payload));

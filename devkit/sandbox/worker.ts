@@ -2,10 +2,12 @@
 // the tests (runScrypathJob, one job on demand) and in the sandbox (startJobRunner, which runs every
 // job that becomes available, so a confirmed retry can be followed all the way to "verified"). A job
 // runs the way UpsertWorker/DeleteWorker do: executing, write to the index named in args, wait for
-// the Meilisearch task, then completed (or discarded).
-import type { Meilisearch } from "meilisearch";
+// the Meilisearch task, then completed. A job that raised is retryable with a backoff while it has
+// attempts left, else discarded, and Oban's stager makes due scheduled/retryable jobs available.
+import { type Meilisearch, MeilisearchRequestTimeOutError } from "meilisearch";
 import type pg from "pg";
 import { DELETE_WORKER, UPSERT_WORKER } from "../../src/core/failedWork.ts";
+import { ERRORS, elixirError, FRAMES } from "./elixirErrors.ts";
 
 export async function runScrypathJob(
   pool: pg.Pool,
@@ -47,9 +49,54 @@ export async function runScrypathJob(
 async function discard(pool: pg.Pool, prefix: string, jobId: number, error: string): Promise<void> {
   await pool.query(
     `UPDATE "${prefix}".oban_jobs SET state = 'discarded', discarded_at = timezone('UTC', now()),
-       errors = array_append(errors, $2::jsonb) WHERE id = $1 AND state = 'executing'`,
-    [jobId, JSON.stringify({ at: new Date().toISOString(), attempt: 1, error })],
+       errors = array_append(errors, jsonb_build_object('at', $3::text, 'attempt', attempt, 'error', $2::text))
+     WHERE id = $1 AND state = 'executing'`,
+    [jobId, error, new Date().toISOString()],
   );
+}
+
+/**
+ * Ends an executing job whose worker raised, as Oban does: retryable at now + backoff while it has
+ * attempts left (backoff doubles from `backoffSeconds` with each attempt), else discarded; either
+ * way with the error appended for this attempt.
+ */
+async function failAttempt(
+  pool: pg.Pool,
+  prefix: string,
+  jobId: number,
+  error: string,
+  backoffSeconds: number,
+): Promise<void> {
+  const state = `"${prefix}".oban_job_state`;
+  await pool.query(
+    `UPDATE "${prefix}".oban_jobs SET
+       state = CASE WHEN attempt < max_attempts THEN 'retryable'::${state} ELSE 'discarded'::${state} END,
+       scheduled_at = CASE WHEN attempt < max_attempts
+         THEN timezone('UTC', now()) + make_interval(secs => $4::float8 * power(2, attempt - 1))
+         ELSE scheduled_at END,
+       discarded_at = CASE WHEN attempt < max_attempts THEN discarded_at ELSE timezone('UTC', now()) END,
+       errors = array_append(errors, jsonb_build_object('at', $3::text, 'attempt', attempt, 'error', $2::text))
+     WHERE id = $1 AND state = 'executing'`,
+    [jobId, error, new Date().toISOString(), backoffSeconds],
+  );
+}
+
+/** What the Elixir worker would have raised for this failure (Req's texts for transport errors). */
+export function elixirErrorOf(error: unknown): string {
+  // The client wraps a transport failure: MeilisearchRequestError ← timeout / fetch failed ← errno.
+  const chain: unknown[] = [];
+  for (let e: unknown = error; e instanceof Error && chain.length < 5; e = e.cause) chain.push(e);
+  const frames = [FRAMES.req, FRAMES.client, FRAMES.upsert, FRAMES.executor, FRAMES.call];
+  if (chain.some((e) => e instanceof MeilisearchRequestTimeOutError)) return ERRORS.timeout;
+  const codes = chain.map((e) => (e as NodeJS.ErrnoException).code);
+  if (codes.includes("ECONNREFUSED")) {
+    return elixirError("** (Req.TransportError) connection refused", frames);
+  }
+  if (codes.some((c) => c === "ECONNRESET" || c === "UND_ERR_SOCKET")) {
+    return elixirError("** (Req.TransportError) socket closed", frames);
+  }
+  const message = (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+  return elixirError(`** (Scrypath.Error) ${message}`, [FRAMES.client, FRAMES.upsert, FRAMES.executor]);
 }
 
 export interface JobRunnerOptions {
@@ -60,6 +107,8 @@ export interface JobRunnerOptions {
   queues: string[];
   /** Pause between looks at the queue; a new job also waits about this long before it runs. */
   intervalMs?: number;
+  /** The first retry's backoff; it doubles with each attempt (Oban's default is far longer). */
+  backoffSeconds?: number;
   onError?: (error: unknown, jobId: number) => void;
 }
 
@@ -72,17 +121,26 @@ export interface JobRunner {
 
 /**
  * Runs every available Scrypath upsert/delete job of `queues`, oldest first, one at a time: the
- * Elixir application's Oban, for the sandbox. A job whose write fails is discarded with the error.
+ * Elixir application's Oban, for the sandbox. A job whose write fails is retried after a backoff
+ * until its max_attempts, then discarded, with each attempt's error (the Elixir text) recorded.
  */
 export function startJobRunner(options: JobRunnerOptions): JobRunner {
   const { pool, prefix, meili, queues } = options;
   const interval = options.intervalMs ?? 750;
+  const backoffSeconds = options.backoffSeconds ?? 2;
   let stopped = false;
   let ran = 0;
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
 
   const next = async (): Promise<number[]> => {
+    // Oban's stager: scheduled and retryable jobs whose time has come become available.
+    await pool.query(
+      `UPDATE "${prefix}".oban_jobs SET state = 'available'
+        WHERE state IN ('scheduled', 'retryable') AND queue = ANY($1::text[]) AND worker = ANY($2::text[])
+          AND scheduled_at <= timezone('UTC', now())`,
+      [queues, [UPSERT_WORKER, DELETE_WORKER]],
+    );
     const { rows } = await pool.query<{ id: string }>(
       `SELECT id FROM "${prefix}".oban_jobs
         WHERE state = 'available' AND queue = ANY($1::text[]) AND worker = ANY($2::text[])
@@ -113,8 +171,9 @@ export function startJobRunner(options: JobRunnerOptions): JobRunner {
           ran += 1;
         } catch (error) {
           options.onError?.(error, id);
-          const message = error instanceof Error ? error.message : String(error);
-          await discard(pool, prefix, id, `** (Scrypath.Error) ${message}`).catch(() => {});
+          await failAttempt(pool, prefix, id, elixirErrorOf(error), backoffSeconds).catch((e: unknown) =>
+            options.onError?.(e, id),
+          );
         }
       }
     }

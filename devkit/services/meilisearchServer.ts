@@ -30,6 +30,19 @@ const STOP_GRACE_MS = 5_000;
 export interface MeilisearchServer {
   url: string;
   apiKey: string;
+  /** The server's process id. */
+  readonly pid: number;
+  /**
+   * A real outage (the sandbox's "Break Meilisearch"): SIGSTOP the process. Connections still queue
+   * in the kernel, so requests hang until the client's own timeout; nothing answers. Idempotent.
+   */
+  pause(): void;
+  /** SIGCONT: the server answers again, queued requests first. Idempotent. */
+  resume(): void;
+  readonly paused: boolean;
+  /** How the process ended (null while it runs): a clean stop is SIGTERM's, never SIGKILL's. */
+  readonly exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  /** Stops the server (resumed first when paused: a stopped process would ignore SIGTERM). */
   stop(): Promise<void>;
 }
 
@@ -268,7 +281,19 @@ async function launch(
   child.stdout?.on("data", (chunk: Buffer) => tail.push(chunk));
   child.stderr?.on("data", (chunk: Buffer) => tail.push(chunk));
   const exited = exitOf(child);
+  let paused = false;
+  let exit: MeilisearchServer["exit"] = null;
+  child.once("exit", (code, signal) => {
+    exit = { code, signal };
+  });
+  const resume = () => {
+    if (!paused) return;
+    paused = false;
+    if (running(child)) child.kill("SIGCONT");
+  };
   const unregister = onProcessExit(() => {
+    // Never leave a stopped process behind: it would hold its port and ignore SIGTERM.
+    resume();
     // A kept database gets the chance to close cleanly; a throwaway one is simply removed.
     if (running(child)) child.kill(kept ? "SIGTERM" : "SIGKILL");
     if (!kept) removeDirSync(dir);
@@ -307,9 +332,25 @@ async function launch(
   return {
     url,
     apiKey,
+    get pid() {
+      return child.pid as number;
+    },
+    pause() {
+      if (paused || stopping || !running(child)) return;
+      paused = true;
+      child.kill("SIGSTOP");
+    },
+    resume,
+    get paused() {
+      return paused;
+    },
+    get exit() {
+      return exit;
+    },
     stop() {
       stopping ??= (async () => {
         try {
+          resume();
           await terminate(child, STOP_GRACE_MS);
         } finally {
           unregister();

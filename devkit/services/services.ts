@@ -3,7 +3,7 @@
 import path from "node:path";
 import pg from "pg";
 import { createObanSchema } from "../oban/schema.ts";
-import { startMeilisearch } from "./meilisearchServer.ts";
+import { type MeilisearchServer, startMeilisearch } from "./meilisearchServer.ts";
 import { startPostgres } from "./postgresServer.ts";
 import { errorMessage } from "./util.ts";
 
@@ -11,6 +11,8 @@ export interface Services {
   databaseUrl: string;
   meilisearchUrl: string;
   meilisearchApiKey: string | null;
+  /** The embedded Meilisearch this started (null with MEILISEARCH_URL): the sandbox pauses it for its outage. */
+  meilisearchServer: MeilisearchServer | null;
   /** true where the URL came from the environment (nothing was started, nothing will be stopped). */
   external: { postgres: boolean; meilisearch: boolean };
   /** Stops what startServices started (both, even if one fails); idempotent. */
@@ -139,6 +141,7 @@ export async function startServices(opts: StartServicesOptions = {}): Promise<Se
     meilisearchApiKey: externalMeilisearchUrl
       ? (nonEmpty(env.MEILISEARCH_API_KEY) ?? null)
       : (meili?.apiKey ?? null),
+    meilisearchServer: meili ?? null,
     external: {
       postgres: externalDatabaseUrl !== undefined,
       meilisearch: externalMeilisearchUrl !== undefined,

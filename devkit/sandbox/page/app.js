@@ -16,6 +16,8 @@ const state = {
   modal: new Map(),
   /** Buttons waiting for the bot's HTTP answer (Slack shows them busy). */
   busy: new Set(),
+  /** While Meilisearch is broken: when (this page's clock) it is due back. */
+  outageDue: null,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -44,6 +46,7 @@ async function load() {
     const response = await fetch("/api/state");
     const data = await response.json();
     state.info = data;
+    setOutage(data.outage);
     state.messages = new Map(data.messages.map((m) => [messageKey(m), m]));
     state.ephemerals = new Map(data.ephemerals.map((m) => [m.id, m]));
     state.views = new Map(data.views.map((v) => [v.id, v]));
@@ -82,6 +85,12 @@ function apply(change) {
     case "view_closed":
       state.views.delete(change.id);
       state.modal.delete(change.id);
+      break;
+    case "outage":
+      if (state.info) {
+        state.info.outage = change.outage;
+        setOutage(change.outage);
+      }
       break;
   }
   scheduleRender();
@@ -207,9 +216,40 @@ function renderUsers() {
       </button>`,
     )
     .join("");
-  $("tools").innerHTML = state.info.digest
-    ? `<button type="button" class="tool" id="run-digest">${escapeHtml(state.info.digest.label)}</button>`
-    : "";
+  $("tools").innerHTML =
+    (state.info.digest
+      ? `<button type="button" class="tool" id="run-digest">${escapeHtml(state.info.digest.label)}</button>`
+      : "") + outageHtml(state.info.outage);
+}
+
+// ── "Break Meilisearch for a minute" ──────────────────────────────────────────────────────────
+
+/** The countdown runs on this page's clock from the server's remaining time (no clock skew). */
+function setOutage(outage) {
+  state.outageDue = outage?.status === "broken" ? Date.now() + (outage.remainingMs ?? 0) : null;
+  clearInterval(setOutage.timer);
+  if (state.outageDue !== null) setOutage.timer = setInterval(renderCountdown, 1000);
+}
+
+function countdownText() {
+  const seconds = Math.ceil(Math.max(0, (state.outageDue ?? 0) - Date.now()) / 1000);
+  return seconds > 0 ? `back in ${seconds} s` : "coming back…";
+}
+
+function renderCountdown() {
+  const el = $("outage-countdown");
+  if (el) el.textContent = countdownText();
+}
+
+function outageHtml(outage) {
+  if (!outage) return "";
+  const broken = outage.status === "broken";
+  const status = broken
+    ? `<div class="outage-status down" id="outage-status" role="status"><span aria-hidden="true">⛔</span> Meilisearch is down · <span id="outage-countdown">${countdownText()}</span></div>`
+    : outage.status === "back"
+      ? `<div class="outage-status back" id="outage-status" role="status"><span aria-hidden="true">✅</span> Meilisearch is back</div>`
+      : "";
+  return `<button type="button" class="tool" id="break-meili"${broken ? " disabled" : ""}>${escapeHtml(outage.label)}</button>${status}`;
 }
 
 function nearBottom(el) {
@@ -383,6 +423,24 @@ function confirmDialog(confirm) {
   });
 }
 
+/** A choice in a static_select: Slack sends block_actions with the selected option at once. */
+async function chooseOption(select) {
+  const found = locate(select);
+  const selected = select.value;
+  if (!found.element || selected === "") return;
+  try {
+    await api("click", {
+      where: found.where,
+      blockIndex: found.blockIndex,
+      elementIndex: found.elementIndex,
+      selected,
+      ...(found.modal ? { values: typedValues(found.modal) } : {}),
+    });
+  } catch (error) {
+    toast(`The choice did not reach the bot: ${error.message}`);
+  }
+}
+
 async function clickButton(button) {
   const found = locate(button);
   if (!found.element) return;
@@ -539,12 +597,31 @@ document.addEventListener("click", (event) => {
     setSidebar(false);
     return;
   }
+  if (target.closest("#break-meili")) {
+    setSidebar(false);
+    api("break")
+      .then((answer) =>
+        toast(
+          answer.outage?.already
+            ? "Meilisearch is already down; nothing changed."
+            : "Meilisearch is stopped: the demo application keeps saving posts, and their sync jobs fail. Watch the channel.",
+        ),
+      )
+      .catch((error) => toast(`Meilisearch was not broken: ${error.message}`));
+    return;
+  }
   if (target.closest("#run-digest")) {
     setSidebar(false);
     api("digest")
       .then((answer) => toast(answer.result ?? "Digest run"))
       .catch((error) => toast(`The digest did not run: ${error.message}`));
   }
+});
+
+document.addEventListener("change", (event) => {
+  const target = event.target instanceof Element ? event.target : null;
+  const select = target?.closest("select.select");
+  if (select?.closest(".msg, .modal") && !select.disabled) chooseOption(select);
 });
 
 $("thread-close").addEventListener("click", () => {

@@ -319,8 +319,26 @@ function button(element, blockIndex, elementIndex, ctx) {
   );
 }
 
+/** A static_select: its placeholder first (Slack shows it until something is chosen), then the options. */
+function select(el, blockIndex, elementIndex, ctx) {
+  const disabled = ctx.interactive === false ? " disabled" : "";
+  const initial = el.initial_option?.value;
+  const placeholder = escapeHtml(el.placeholder?.text ?? "Select an item");
+  const options = (el.options ?? [])
+    .map(
+      (o) =>
+        `<option value="${escapeHtml(o.value ?? "")}"${o.value === initial ? " selected" : ""}>${plainText(o.text)}</option>`,
+    )
+    .join("");
+  return (
+    `<select class="select" data-block="${blockIndex}" data-element="${elementIndex}" aria-label="${placeholder}"${disabled}>` +
+    `<option value=""${initial === undefined ? " selected" : ""} disabled>${placeholder}</option>${options}</select>`
+  );
+}
+
 function element(el, blockIndex, elementIndex, ctx) {
   if (el?.type === "button") return button(el, blockIndex, elementIndex, ctx);
+  if (el?.type === "static_select") return select(el, blockIndex, elementIndex, ctx);
   return `<span class="unsupported">unsupported element: ${escapeHtml(String(el?.type ?? "(none)"))}</span>`;
 }
 

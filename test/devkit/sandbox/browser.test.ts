@@ -14,6 +14,8 @@ import { ANA, BEN, VIC } from "../../../devkit/sandbox/seed.ts";
 import { type Browser, chromiumMissing, launchChromium } from "./chromium.ts";
 
 const UPDATE = process.env.UPDATE_SCREENSHOTS === "1";
+/** "Break Meilisearch": a real outage, shorter than the page's minute so the test stays short. */
+const OUTAGE_MS = 40_000;
 const DOCS_SHOTS = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
 const missing = chromiumMissing();
 if (missing) console.warn(`note: ${missing}`);
@@ -67,6 +69,7 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
       log: (line) => logs.push(line),
       botLog: (line) => logs.push(line),
       workerIntervalMs: 300,
+      outageMs: OUTAGE_MS,
     });
     browser = await launchChromium();
     page = browser.page;
@@ -334,5 +337,76 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
     await page.locator("#sidebar").waitFor({ state: "visible" });
     expect(await page.locator("#menu-toggle").isVisible()).toBe(false);
     expect((await box(".channel-pane"))?.x).toBeGreaterThanOrEqual(200);
+  });
+
+  /** The channel's alert card for a condition and schema ("Unreadable backend", "posts"). */
+  const alertCard = (title: string, schema: string) =>
+    page.locator("#messages article.msg").filter({ hasText: `${title} · ${schema} (` });
+  let unreadableTs: string | null = null;
+
+  it("breaks Meilisearch from the page: a countdown, a second click changes nothing, and alert cards open and evolve", async () => {
+    const button = page.locator("#break-meili");
+    expect(await button.textContent()).toBe(`Break Meilisearch for ${OUTAGE_MS / 1000} seconds`);
+    await button.click();
+    const status = page.locator("#outage-status");
+    await status.filter({ hasText: "Meilisearch is down" }).waitFor();
+    expect(await button.isDisabled()).toBe(true);
+    // The countdown runs on the page: it shows seconds left, and they go down.
+    const seconds = async () => Number(/back in (\d+) s/.exec((await status.textContent()) ?? "")?.[1]);
+    const first = await seconds();
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(OUTAGE_MS / 1000);
+    await expect.poll(seconds, { timeout: 5_000 }).toBeLessThan(first);
+    // The page refuses a second click while broken, and so does the sandbox: the same outage.
+    const again = await page.evaluate(async (user) => {
+      const res = await fetch("/api/break", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ user }),
+      });
+      return (await res.json()) as { outage: { already: boolean } };
+    }, ANA.id);
+    expect(again.outage.already).toBe(true);
+
+    // The bot's checks of posts cannot read Meilisearch: after three in a row its card opens, in
+    // the channel, mentioning the on-call group once.
+    const unreadable = alertCard("Unreadable backend", "posts");
+    await unreadable.waitFor({ timeout: OUTAGE_MS });
+    expect(await unreadable.getAttribute("data-kind")).toBe("message");
+    const opened = (await unreadable.textContent()) ?? "";
+    expect(opened).toContain("@search-ops");
+    expect(opened).toContain("Meilisearch could not be read");
+    unreadableTs = await unreadable.getAttribute("data-ts");
+
+    // The demo application's sync jobs time out and end discarded: the failures card of posts is
+    // edited in place with the new count and the newest error.
+    const failures = alertCard("Terminal failures", "posts");
+    await failures.filter({ hasText: "(Req.TransportError) timeout" }).waitFor({ timeout: OUTAGE_MS });
+    expect(await failures.count()).toBe(1);
+    expect(await failures.textContent()).toMatch(/transport/);
+  });
+
+  it("says Meilisearch is back, and the unreadable card resolves after the hold-down; the failures card stays open", async () => {
+    const status = page.locator("#outage-status");
+    await status.filter({ hasText: "Meilisearch is back" }).waitFor({ timeout: OUTAGE_MS + 20_000 });
+    expect(await page.locator("#break-meili").isDisabled()).toBe(false);
+
+    const failures = alertCard("Terminal failures", "posts");
+    // Meilisearch answers again: both planes are counted, the warning leaves the card.
+    await failures.filter({ hasNotText: "Meilisearch could not be read" }).waitFor({ timeout: 30_000 });
+    expect(await failures.locator(".edited").count()).toBe(1);
+    await shot("alert-open", failures);
+
+    // The same card, edited to Resolved once every backend answered for the whole hold-down (30 s).
+    const resolved = page.locator(`#messages article[data-ts="${unreadableTs}"]`);
+    await resolved.filter({ hasText: /Resolved at / }).waitFor({ timeout: 90_000 });
+    expect(await resolved.textContent()).toContain("Every backend answered again");
+    expect(await resolved.locator("select").count()).toBe(0);
+    await shot("alert-resolved", resolved);
+
+    // Snooze from the card's select, as an operator: the card says so.
+    await as(BEN);
+    await failures.locator("select").selectOption({ label: "1 h" });
+    await failures.filter({ hasText: "Snoozed by @Ben Okafor" }).waitFor();
   });
 });

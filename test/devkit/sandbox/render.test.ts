@@ -126,7 +126,7 @@ describe("blocks", () => {
         elements: [
           { type: "button", text: { type: "plain_text", text: "Confirm" }, style: "danger", confirm: {} },
           { type: "button", text: { type: "plain_text", text: "Docs" }, url: "https://example.com" },
-          { type: "static_select" },
+          { type: "datepicker" },
         ],
       },
     ]);
@@ -137,7 +137,35 @@ describe("blocks", () => {
     expect(html).toContain('<hr class="b-divider">');
     expect(html).toContain('class="btn danger" data-block="3" data-element="0" data-confirm="1"');
     expect(html).toContain('class="btn link" data-block="3" data-element="1"');
-    expect(html).toContain("unsupported element: static_select");
+    expect(html).toContain("unsupported element: datepicker");
+  });
+
+  it("renders a static_select with its placeholder first and its options, carrying its position", () => {
+    const html = renderBlocks([
+      {
+        type: "actions",
+        elements: [
+          { type: "button", text: { type: "plain_text", text: "Acknowledge" } },
+          {
+            type: "static_select",
+            action_id: "scrypath.alert.snooze",
+            placeholder: { type: "plain_text", text: "Snooze…" },
+            options: [
+              { text: { type: "plain_text", text: "1 h" }, value: "42:1h" },
+              { text: { type: "plain_text", text: "until <resolved>" }, value: '42:"resolved"' },
+            ],
+          },
+        ],
+      },
+    ]);
+    expect(html).toContain(
+      '<select class="select" data-block="0" data-element="1" aria-label="Snooze…">' +
+        '<option value="" selected disabled>Snooze…</option><option value="42:1h">1 h</option>' +
+        '<option value="42:&quot;resolved&quot;">until &lt;resolved&gt;</option></select>',
+    );
+    expect(
+      renderBlock({ type: "actions", elements: [{ type: "static_select" }] }, 2, { interactive: false }),
+    ).toContain('data-block="2" data-element="0" aria-label="Select an item" disabled>');
   });
 
   it("shows unknown blocks as unsupported instead of dropping them", () => {

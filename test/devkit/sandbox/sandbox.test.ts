@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Sandbox, startSandbox } from "../../../devkit/sandbox/index.ts";
-import { ANA, BEN, CHANNEL, VIC } from "../../../devkit/sandbox/seed.ts";
+import { ANA, BEN, CHANNEL, OPS_GROUP, VIC } from "../../../devkit/sandbox/seed.ts";
 import { payloadBody, signedHeaders } from "../../../devkit/signer.ts";
 import { type Operator, openOperator } from "../../../src/operator/index.ts";
 import { operatorContext } from "../../../src/operator/internal.ts";
@@ -81,6 +81,19 @@ describe("the sandbox", { timeout: 90_000 }, () => {
     }
     expect(sandbox.config.schemas.map((s) => s.syncMode)).toEqual(["oban", "oban", "inline", "inline"]);
     expect(sandbox.config.access.operators.users).toEqual([ANA.id]);
+  });
+
+  it("subscribes the on-call channel to live alerts of its Oban-synced schemas, with demo timings", () => {
+    expect(sandbox.config.alerts).toMatchObject({ interval: 5, resolveAfter: 30, timelineEvery: 10 });
+    expect(sandbox.config.alerts.subscriptions).toEqual([
+      {
+        channel: CHANNEL.id,
+        schemas: ["MyApp.Blog.Post", "MyApp.Catalog.Product"],
+        on: ["failures", "drift", "unreadable"],
+        minFailures: 1,
+        mention: OPS_GROUP.id,
+      },
+    ]);
   });
 
   it("serves the page on 127.0.0.1 and refuses requests from other origins", async () => {
