@@ -171,7 +171,17 @@ async function failuresOf(
     problems.push(problemOf(ctx, error));
     return null;
   }
-  const backendRecent = scope === "all" ? await recentBackend(ctx, schema, since).catch(() => []) : [];
+  let backendRecent: Awaited<ReturnType<typeof recentBackend>> = [];
+  if (scope === "all") {
+    try {
+      backendRecent = await recentBackend(ctx, schema, since);
+    } catch (error) {
+      // Meilisearch stopped answering between the reads: its recent failures are unknown, so
+      // this check counts the queue plane only (it can prove the condition, never clear it).
+      problems.push(problemOf(ctx, error));
+      scope = "queue";
+    }
+  }
 
   const recentByClass: Partial<Record<ReasonClass, number>> = {};
   let oldest: Date | null = null;

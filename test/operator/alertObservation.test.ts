@@ -260,6 +260,20 @@ describe("observeSchema when a backend cannot be read", () => {
     expect(seen.drift).toBeNull();
   });
 
+  it("counts only the queue plane when Meilisearch stops answering between the reads, never fewer failures", async () => {
+    // The recent-failures read of Meilisearch (the only one with afterFinishedAt) goes unanswered.
+    const stop = proxy.watch((chunk) => {
+      if (chunk.toString("latin1").includes("afterFinishedAt")) proxy.setMode("blackhole");
+    });
+    try {
+      const seen = await operator.observeSchema(POST, null);
+      expect(seen.problems.map((p) => p.backend)).toEqual(["meilisearch"]);
+      expect(seen.failures).toMatchObject({ scope: "queue", recent: 1 });
+    } finally {
+      stop();
+    }
+  });
+
   it("never reuses an observation that had a problem", async () => {
     proxy.setMode("blackhole");
     const broken = await operator.observeSchema(POST, null);
