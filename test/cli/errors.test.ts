@@ -9,8 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { type CliIo, run } from "../../src/cli/main.ts";
+import type { CliIo } from "../../src/cli/main.ts";
 import type { Operator } from "../../src/operator/index.ts";
+import { runCaptured } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -50,16 +51,8 @@ async function cli(
   env: NodeJS.ProcessEnv = {},
   openOperator?: CliIo["openOperator"],
 ): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
   const started = Date.now();
-  const code = await run(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
+  const { code, stdout, stderr } = await runCaptured(argv, {
     env: { SCRYPATH_BOT_CONFIG: files.main, ...env },
     ...(openOperator ? { openOperator } : {}),
   });

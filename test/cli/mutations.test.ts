@@ -9,8 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { run } from "../../src/cli/main.ts";
-import { spawnBin } from "../support/cli.ts";
+import { runCaptured, spawnBin } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -49,17 +48,9 @@ async function cli(
   argv: string[],
   options: { confirm?: (question: string) => Promise<boolean>; env?: NodeJS.ProcessEnv } = {},
 ): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
   const asked: string[] = [];
   const confirm = options.confirm;
-  const code = await run(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
+  const { code, stdout, stderr } = await runCaptured(argv, {
     env: { SCRYPATH_BOT_CONFIG: configFile, ...options.env },
     ...(confirm
       ? {

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { run } from "../../src/cli/main.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
+import { runCaptured } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask, succeedDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -33,15 +33,7 @@ interface Result {
 let configFile = "";
 
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
+  const { code, stdout, stderr } = await runCaptured(argv, {
     env: { SCRYPATH_BOT_CONFIG: configFile, ...env },
   });
   for (const secret of SECRETS) {

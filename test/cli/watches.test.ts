@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { run } from "../../src/cli/main.ts";
+import { runCaptured } from "../support/cli.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema } from "../support/posts.ts";
 
@@ -15,15 +15,7 @@ describe("scrypath-bot watches", () => {
   let configFile: string;
 
   const cli = async (argv: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(argv, {
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
+    const { code, stdout, stderr } = await runCaptured(argv, {
       env: { SCRYPATH_BOT_CONFIG: configFile },
     });
     return { code, lines: stdout.replace(/\n$/, "").split("\n"), stdout, stderr };

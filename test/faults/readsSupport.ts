@@ -11,7 +11,6 @@ import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { SIGNING_SECRET, send, slashCommandRequest } from "../../devkit/slackRequests.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool, type PoolOptions } from "../../src/backends/postgres.ts";
-import { run } from "../../src/cli/main.ts";
 import { type Config, parseConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { createOperator, type Operator } from "../../src/operator/index.ts";
@@ -19,6 +18,7 @@ import { createSlackApp, type SlackApp } from "../../src/slack/app.ts";
 import type { SlackMessage } from "../../views/types.ts";
 import { ALICE, CHANNEL, operatorsConfig } from "../slack/confirmHarness.ts";
 import { validateMessage } from "../support/blockKit.ts";
+import { runCaptured } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { failDocumentTask } from "../support/meili.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -124,16 +124,8 @@ export async function startBot(raw: Record<string, unknown>, fake: FakeSlack, po
 /** The CLI in-process with the config `raw` written to `path`, timed; no secret in its output. */
 export async function runCli(argv: string[], raw: Record<string, unknown>, path: string): Promise<CliResult> {
   writeFileSync(path, stringify(raw));
-  let stdout = "";
-  let stderr = "";
   const t0 = Date.now();
-  const code = await run([...argv, "--config", path], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
+  const { code, stdout, stderr } = await runCaptured([...argv, "--config", path], {
     env: {},
   });
   for (const secret of SECRETS) {

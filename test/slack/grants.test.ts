@@ -12,23 +12,15 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { run } from "../../src/cli/main.ts";
 import { STATE_VERSION } from "../../src/state/migrations.ts";
+import { runCaptured } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 import { ALICE, BOB, Harness, textOf } from "./confirmHarness.ts";
 
 async function cli(argv: string[], config: string) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run([...argv, "--config", config], {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
+  const { code, stdout, stderr } = await runCaptured([...argv, "--config", config], {
     env: {},
   });
   return { code, stdout, stderr };

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { run } from "../../src/cli/main.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
+import { runCaptured } from "../support/cli.ts";
 import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { buttonValues } from "../support/slack.ts";
 import { type ProxiedConnection, startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
@@ -141,15 +141,7 @@ describe("hot-apply when Meilisearch's answer is lost", () => {
   };
 
   const cli = async (argv: string[]) => {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(argv, {
-      stdout: (t) => {
-        stdout += t;
-      },
-      stderr: (t) => {
-        stderr += t;
-      },
+    const { code, stdout, stderr } = await runCaptured(argv, {
       env: { SCRYPATH_BOT_CONFIG: configFile },
     });
     return { code, stdout, stderr };

@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { send, slashCommandRequest } from "../../devkit/slackRequests.ts";
-import { run } from "../../src/cli/main.ts";
 import { createLogger } from "../../src/log.ts";
 import { main } from "../../src/main.ts";
 import { STATE_VERSION } from "../../src/state/migrations.ts";
+import { runCaptured } from "../support/cli.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
@@ -83,14 +83,9 @@ describe("a bot whose migrations are pending", () => {
     let stdout = "";
     try {
       writeFileSync(join(dir, "bot.yml"), stringify(d.raw));
-      const code = await run(["migrate", "--config", join(dir, "bot.yml")], {
-        stdout: (t) => {
-          stdout += t;
-        },
-        stderr: () => {},
-        env: {},
-      });
-      expect(code).toBe(0);
+      const migrated = await runCaptured(["migrate", "--config", join(dir, "bot.yml")], { env: {} });
+      expect(migrated.code).toBe(0);
+      stdout = migrated.stdout;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
