@@ -2,6 +2,7 @@
 // subscriptions with where each came from (the configuration file, or who watched it and when).
 import type { AlertCondition, AlertSubscription } from "../src/core/alertTypes.ts";
 import type { SubscriptionChange, UnwatchResult, WatchResult } from "../src/operator/index.ts";
+import { CONDITION_TITLES } from "./alert.ts";
 import {
   code,
   context,
@@ -16,12 +17,8 @@ import {
 import { userRef } from "./confirm.ts";
 import type { SlackMessage, ViewContext } from "./types.ts";
 
-const CONDITION_LABELS: Record<AlertCondition, string> = {
-  failures: "terminal failures",
-  drift: "contract drift",
-  unreadable: "unreadable",
-  stuck: "stuck queue",
-};
+/** The alert card's condition titles, in the list's lower case: one name per condition everywhere. */
+const conditionLabel = (c: AlertCondition) => CONDITION_TITLES[c].toLowerCase();
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;
 const USERGROUP_ID = /^S[A-Z0-9]+$/;
@@ -49,8 +46,8 @@ export function conditionsText(on: readonly AlertCondition[], minFailures: numbe
   return on
     .map((c) =>
       c === "failures" && minFailures > 1
-        ? `${CONDITION_LABELS[c]} (at least ${minFailures})`
-        : CONDITION_LABELS[c],
+        ? `${conditionLabel(c)} (at least ${minFailures})`
+        : conditionLabel(c),
     )
     .join(", ");
 }

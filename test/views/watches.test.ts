@@ -37,7 +37,7 @@ describe("watch views", () => {
     const text = visibleText(m);
     expect(text).toContain("*`MyApp.Blog.Post`*: terminal failures (at least 3)");
     expect(text).toContain("_configuration file_");
-    expect(text).toContain("*all schemas*: terminal failures, contract drift, unreadable");
+    expect(text).toContain("*all schemas*: terminal failures, contract drift, unreadable backend");
     expect(text).toMatch(/watched by <@U0ALICE001> on <!date\^\d+\^/);
     expect(text).toMatch(/changed by <@U0BOB00002> on <!date\^\d+\^/);
     // The group is named, never pinged, by a listing.
