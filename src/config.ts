@@ -284,6 +284,8 @@ const configObject = z
          * `operators` (default) or `everyone` in the allowed channels.
          */
         auditReaders: z.enum(["operators", "everyone"]).default("operators"),
+        /** The most rows one bulk retry may replay (as Oban Web's bulk actions); above it, narrow the filter. */
+        bulkRetryLimit: z.number().int().positive().default(1000),
       })
       .strict()
       .prefault({}),

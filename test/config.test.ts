@@ -574,3 +574,16 @@ describe("alerts", () => {
     );
   });
 });
+
+describe("access.bulkRetryLimit", () => {
+  it("defaults to 1,000 rows (as Oban Web's bulk actions) and takes a positive integer", () => {
+    expect(parseConfig(minimal(), ENV).access.bulkRetryLimit).toBe(1000);
+    expect(parseConfig(minimal({ access: { bulkRetryLimit: 250 } }), ENV).access.bulkRetryLimit).toBe(250);
+  });
+
+  it("refuses zero, negative and fractional limits, naming the key", () => {
+    for (const bad of [0, -5, 2.5, "lots"]) {
+      expect(invalid(minimal({ access: { bulkRetryLimit: bad } }))).toContain("access.bulkRetryLimit");
+    }
+  });
+});

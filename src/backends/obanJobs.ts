@@ -407,6 +407,56 @@ export async function failedJobsPage(
   return rows.map(toJob);
 }
 
+/** A failed row a bulk filter matched: its state, failure time and whether it can be replayed. */
+export interface FailedMatch {
+  id: number;
+  state: string;
+  /** When it last failed: `attempted_at` (else `inserted_at`). */
+  at: Date | null;
+  replayable: boolean;
+}
+
+/**
+ * Every failed row of the scope in `states` whose class is `reasonClass` (the same classification
+ * as the rollup and the listing), failed at or after `since`; newest first. Payloads are not read.
+ */
+export async function failedMatches(
+  db: Queryable,
+  scope: ObanScope,
+  filter: { reasonClass: ReasonClass; states: readonly string[]; since?: Date | null },
+): Promise<FailedMatch[]> {
+  const known = await knownStates(db, scope.prefix, filter.states);
+  if (known.length === 0) return [];
+  const params: unknown[] = [
+    ...scopeParams(scope, known),
+    filter.since?.toISOString() ?? null,
+    filter.reasonClass,
+  ];
+  // Oban stores UTC in timestamp columns: compare in UTC whatever the session's time zone.
+  const where = `${scoped(scope.prefix)} AND ($4::timestamptz IS NULL OR coalesce(j.attempted_at, j.inserted_at) >= ($4::timestamptz AT TIME ZONE 'UTC'))`;
+  const { rows } = await db.query<{ id: number; state: string; at: Date | null; replayable: boolean }>(
+    `SELECT x.id, x.state::text AS state, x.at, x.replayable
+     FROM ${classifiedRows(scope.prefix, where, true, "", "coalesce(j.attempted_at, j.inserted_at)")}
+     WHERE (${REASON_CLASS_SQL}) = $5
+     ORDER BY x.id DESC`,
+    params,
+  );
+  return rows.map((r) => ({ id: Number(r.id), state: r.state, at: r.at, replayable: r.replayable === true }));
+}
+
+/** Jobs by id with their full args (documents included); missing ids are left out. */
+export async function findJobs(db: Queryable, prefix: string, ids: readonly number[]): Promise<ObanJob[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<JobRow>(
+    `SELECT j.id, j.state::text AS state, j.queue, j.worker, j.args,
+       ${LAST_ERROR} AS last_error, j.errors[1] AS first_error, j.attempt, j.max_attempts,
+       j.attempted_at, j.completed_at, j.inserted_at, j.scheduled_at
+     FROM ${table(prefix)} j WHERE j.id = ANY($1::bigint[]) ORDER BY j.id`,
+    [ids],
+  );
+  return rows.map(toJob);
+}
+
 /** One job by id with its full args (documents included), or null. */
 export async function findJob(db: Queryable, prefix: string, id: number): Promise<ObanJob | null> {
   const { rows } = await db.query<JobRow>(

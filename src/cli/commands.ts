@@ -104,9 +104,17 @@ export const COMMANDS: CommandSpec[] = [
     task: "scrypath.retry",
     argument: "schema",
     mutates: true,
-    options: { ...json, ...yes, id: { type: "string" } },
-    summary: "replay one failed Oban job as a new job (the failed job stays as it is)",
-    usage: "retry <Schema> --id ID [--yes] [--json]",
+    options: {
+      ...json,
+      ...yes,
+      id: { type: "string" },
+      class: { type: "string" },
+      since: { type: "string" },
+      state: { type: "string" },
+    },
+    summary:
+      "replay one failed Oban job (--id), or every failed job of a class (--class, capped), as new jobs; the failed jobs stay as they are",
+    usage: "retry <Schema> --id ID | --class C [--since 2h] [--state terminal|retrying|all] [--yes] [--json]",
   },
   {
     words: ["settings", "hot-apply"],

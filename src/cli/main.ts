@@ -11,12 +11,13 @@ import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
-import { type Operator, openOperator } from "../operator/index.ts";
+import { type BulkState, type Operator, openOperator } from "../operator/index.ts";
 import { checkReconcileAction } from "../operator/reconcileAction.ts";
 import type { MutationRequest } from "../operator/requests.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { withTimeout } from "../timeout.ts";
+import { bulkRetryOutcome, bulkRetryText, parseSince, progressLine } from "./bulkRetry.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
 import {
   COMMANDS,
@@ -195,6 +196,40 @@ const JSON_DOCUMENTS = new WeakSet<string[]>();
 /** The operator's pool waits for hung queries before it closes: never wait more than this. */
 const CLOSE_TIMEOUT_MS = 1_000;
 
+const BULK_STATES: BulkState[] = ["terminal", "retrying", "all"];
+
+/** Resolve the filter once (refusals audited), state the blast radius, confirm, execute in batches. */
+async function bulkRetry(
+  schema: string,
+  values: Values,
+  operator: Operator,
+  io: CliIo,
+): Promise<ReturnType<typeof bulkRetryOutcome>> {
+  const cls = reasonClass(values.class);
+  const state = values.state === undefined ? "terminal" : (values.state as BulkState);
+  if (!BULK_STATES.includes(state)) throw new UsageError(`--state must be one of ${BULK_STATES.join(", ")}`);
+  let since: Date | null = null;
+  if (values.since !== undefined) {
+    since = typeof values.since === "string" ? parseSince(values.since) : null;
+    if (!since)
+      throw new UsageError(
+        `--since expects a duration such as 2h or 30m, or an ISO timestamp, got "${values.since}"`,
+      );
+  }
+  operator.resolveSchema(schema);
+  const actor = cliActor();
+  const plan = await operator.resolveBulkRetry(
+    schema,
+    { reasonClass: cls as ReasonClass, since, state },
+    actor,
+  );
+  await confirmMutation(io, values.yes === true, bulkRetryText(plan));
+  const result = await operator.executeBulkRetry(schema, plan.ids, actor, {
+    onProgress: (p) => io.stderr(`${progressLine(p)}\n`),
+  });
+  return bulkRetryOutcome(plan, result);
+}
+
 async function runOperatorCommand(
   spec: CommandSpec,
   schema: string,
@@ -224,6 +259,13 @@ async function runOperatorCommand(
   switch (spec.task) {
     case "scrypath.retry": {
       const id = values.id as string | undefined;
+      if (values.class !== undefined) {
+        if (id) throw new UsageError("pass either --id (one job) or --class (a bulk retry), not both");
+        const bulk = await bulkRetry(schema, values, operator, io);
+        return mutation(bulk.outcome, bulk.failed);
+      }
+      if (values.since !== undefined || values.state !== undefined)
+        throw new UsageError("--since and --state filter a bulk retry: pass them with --class");
       if (!id) throw new UsageError("`--id` is required for this command");
       operator.resolveSchema(schema);
       parseRetryTarget(id);

@@ -13,6 +13,7 @@ import { observeSchema } from "./alertObservation.ts";
 import { type AlertSubscriptions, alertSubscriptions } from "./alertSubscriptions.ts";
 import type { AuditLogEntry } from "./auditLog.ts";
 import { asBackendError, postgresRead, stateTables } from "./bounded.ts";
+import { executeBulkRetry, resolveBulkRetry } from "./bulkRetry.ts";
 import { createConfirmationWorkflow } from "./confirmations/index.ts";
 import { type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import { indexContractDrift } from "./contractDrift.ts";
@@ -44,6 +45,7 @@ export type {
 } from "./alertSubscriptions.ts";
 // The CLI names an entry a row.
 export type { AuditLogEntry, AuditLogEntry as AuditRow } from "./auditLog.ts";
+export type { BulkFilter, BulkProgress, BulkRetryPlan, BulkRetryResult, BulkState } from "./bulkRetry.ts";
 export type { OperatorContext, ResolvedSchema } from "./context.ts";
 export type { DigestSlot, DigestSlots, SlotClaim } from "./digestSlots.ts";
 export type { FailedWorkOptions, FailedWorkResult } from "./failedWork.ts";
@@ -73,6 +75,10 @@ export interface Operator {
   settingsDiff: Bound<typeof settingsDiff>;
   settingsRead: Bound<typeof settingsRead>;
   retrySyncWork: Bound<typeof retrySyncWork>;
+  /** A bulk retry's filter resolved once to the explicit ids a retry would accept (capped; refusals audited). */
+  resolveBulkRetry: Bound<typeof resolveBulkRetry>;
+  /** Replay resolved ids in batches, each one transaction, re-validating every id. */
+  executeBulkRetry: Bound<typeof executeBulkRetry>;
   reconcileAction: Bound<typeof reconcileAction>;
   swapIndexes: Bound<typeof swapIndexes>;
   hotApplySettings: Bound<typeof hotApplySettings>;
@@ -136,6 +142,8 @@ export function createOperator(context: OperatorContext): Operator {
     settingsDiff: (...args) => settingsDiff(context, ...args),
     settingsRead: (...args) => settingsRead(context, ...args),
     retrySyncWork: (...args) => retrySyncWork(context, ...args),
+    resolveBulkRetry: (...args) => resolveBulkRetry(context, ...args),
+    executeBulkRetry: (...args) => executeBulkRetry(context, ...args),
     reconcileAction: (...args) => reconcileAction(context, ...args),
     swapIndexes: (...args) => swapIndexes(context, ...args),
     hotApplySettings: (...args) => hotApplySettings(context, ...args),

@@ -13,7 +13,15 @@ import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
 import { latestReplays, type ReplayLink, recordReplay } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
-import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import {
+  type Actor,
+  type AuditBase,
+  auditEntry,
+  auditRefusal,
+  inTransaction,
+  lockTarget,
+  prepareState,
+} from "./mutation.ts";
 import { DOCUMENT_TASK_TYPES } from "./status.ts";
 
 export interface RetryResult {
@@ -192,6 +200,22 @@ export async function checkRetry(
       : "";
     throw new RefusedError("not_found", `no failed work found for id ${id}${now}`);
   }
+  const previous = (await latestReplays(db, ctx.config.state.schema, scope.prefix, [id])).get(id);
+  return checkFailedJob(schema, scope, job, previous);
+}
+
+/**
+ * The rules a failed job of the scope must pass (payload, validation, no blocking replay), given
+ * its newest replay link; throws the RefusedError of the first that fails. Shared by a single
+ * retry and a bulk retry, which read the links of many jobs at once.
+ */
+export function checkFailedJob(
+  schema: ResolvedSchema,
+  scope: ObanScope,
+  job: ObanJob,
+  previous: ReplayLink | undefined,
+): RetryCheck {
+  const id = job.id;
   const row = failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND });
   if (!row.retryable) {
     throw new RefusedError(
@@ -205,7 +229,6 @@ export async function checkRetry(
   const invalid = validate(schema, job.args, row.recovery.index, row.operation);
   if (invalid) throw invalid;
 
-  const previous = (await latestReplays(db, ctx.config.state.schema, scope.prefix, [id])).get(id);
   if (previous && replayBlocksRetry(previous.replayState)) {
     throw new RefusedError(
       "already_replayed",
@@ -218,6 +241,50 @@ export async function checkRetry(
     );
   }
   return { scope, id, job, row, operation: row.operation };
+}
+
+/**
+ * Replay a checked failed job on `client` (inside the caller's transaction, under its lock): the
+ * new job with rebuilt args, the replay link and the audit row of the replay.
+ */
+export async function replayChecked(
+  ctx: OperatorContext,
+  client: Queryable,
+  stateName: string,
+  schema: ResolvedSchema,
+  check: RetryCheck,
+  actor: Actor,
+  audit: AuditBase,
+  details: Record<string, unknown> = {},
+): Promise<{ inserted: InsertedJob; args: ReturnType<typeof rebuildArgs>; auditId: number }> {
+  const { row, job, operation, scope: checked, id } = check;
+  const args = rebuildArgs(ctx, schema, job.args, operation);
+  const inserted = await insertObanJob(client, checked.prefix, {
+    worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
+    queue: checked.queue,
+    args,
+    maxAttempts: schema.config.obanMaxAttempts,
+    meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
+  });
+  await recordReplay(client, stateName, {
+    obanPrefix: checked.prefix,
+    failedJobId: id,
+    replayJobId: inserted.id,
+    schema: schema.module,
+    requestedBy: actor.id,
+  });
+  const auditId = await writeAudit(client, stateName, {
+    ...audit,
+    target: { source: "oban", id, new_job_id: inserted.id },
+    outcome: "accepted",
+    details: {
+      queue: inserted.queue,
+      worker: inserted.worker,
+      document_count: args.document_count,
+      ...details,
+    },
+  });
+  return { inserted, args, auditId };
 }
 
 export async function retryOf(
@@ -248,28 +315,16 @@ export async function retryOf(
   try {
     return await inTransaction(ctx, async (client) => {
       await lockTarget(client, "retry", scope?.prefix ?? "", id);
-      const { row, job, operation, scope: checked } = await checkRetry(ctx, client, schema, target);
-      const args = rebuildArgs(ctx, schema, job.args, operation);
-      const inserted = await insertObanJob(client, checked.prefix, {
-        worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
-        queue: checked.queue,
-        args,
-        maxAttempts: schema.config.obanMaxAttempts,
-        meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
-      });
-      await recordReplay(client, stateName, {
-        obanPrefix: checked.prefix,
-        failedJobId: id,
-        replayJobId: inserted.id,
-        schema: schema.module,
-        requestedBy: actor.id,
-      });
-      const auditId = await writeAudit(client, stateName, {
-        ...audit,
-        target: { source: "oban", id, new_job_id: inserted.id },
-        outcome: "accepted",
-        details: { queue: inserted.queue, worker: inserted.worker, document_count: args.document_count },
-      });
+      const check = await checkRetry(ctx, client, schema, target);
+      const { inserted, args, auditId } = await replayChecked(
+        ctx,
+        client,
+        stateName,
+        schema,
+        check,
+        actor,
+        audit,
+      );
       return {
         id,
         status: "accepted" as const,

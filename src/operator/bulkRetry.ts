@@ -1,0 +1,293 @@
+// Bulk retry (issue 16): a filter (schema, reason class, since, state) resolved ONCE to an explicit
+// list of job ids, capped at `access.bulkRetryLimit`; then executed in batches, each batch one
+// transaction (new jobs, replay links, one audit row per replay), every id re-validated under the
+// same per-job advisory lock and rules as a single retry, so double runs and concurrent
+// executions replay each row once, and a run cut short leaves whole batches only.
+import { failedMatches, findJobs } from "../backends/obanJobs.ts";
+import { failedWorkFromJob } from "../core/failedWork.ts";
+import { QUEUE_FAILED_STATES, QUEUE_RETRYING_STATES } from "../core/states.ts";
+import type { FailedWork, ReasonClass } from "../core/types.ts";
+import { OperatorError, RefusedError } from "../errors.ts";
+import { AUDIT_ACTIONS } from "../state/audit.ts";
+import { latestReplays } from "../state/replayLinks.ts";
+import { obanTables, postgresRead, stateTables } from "./bounded.ts";
+import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
+import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
+import { checkFailedJob, checkRetry, replayChecked } from "./retry.ts";
+
+export type BulkState = "terminal" | "retrying" | "all";
+
+export interface BulkFilter {
+  reasonClass: ReasonClass;
+  since?: Date | null;
+  state?: BulkState;
+  source?: "oban";
+}
+
+export interface BulkRetryPlan {
+  schema: string;
+  index: string;
+  queue: string;
+  filter: { reasonClass: ReasonClass; since: Date | null; state: BulkState; source: "oban" };
+  /** The rows a retry would accept, oldest first: what an execution acts on. */
+  ids: number[];
+  /** Those rows by class and by Oban state. */
+  byClass: Record<string, number>;
+  byState: Record<string, number>;
+  oldestFailure: Date | null;
+  newestFailure: Date | null;
+  /** Up to five of them, newest first, with their last error (redacted, as failed work lists them). */
+  sample: FailedWork[];
+  /** Matching rows left out, by the refusal reason a single retry would give. */
+  excluded: Record<string, number>;
+  limit: number;
+}
+
+export interface BulkProgress {
+  done: number;
+  total: number;
+  skipped: number;
+}
+
+export interface BulkRetryResult {
+  replayed: { id: number; jobId: number }[];
+  /** Ids that no longer passed a retry's rules at execution time, by reason. */
+  skipped: Record<string, number>;
+  batches: number;
+  failedBatches: number;
+  /** Ids not attempted because a batch failed (Postgres gone): ask again for the rest. */
+  notAttempted: number;
+  /** The error that stopped the run, when one did. */
+  error: OperatorError | null;
+}
+
+const STATES: Record<BulkState, readonly string[]> = {
+  terminal: QUEUE_FAILED_STATES,
+  retrying: QUEUE_RETRYING_STATES,
+  all: [...QUEUE_RETRYING_STATES, ...QUEUE_FAILED_STATES],
+};
+
+const SAMPLE_SIZE = 5;
+
+function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
+
+async function resolvePlan(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  filter: BulkRetryPlan["filter"],
+): Promise<BulkRetryPlan> {
+  const scope = schema.obanScope;
+  if (!scope) {
+    throw new RefusedError(
+      "not_retryable",
+      `${schema.module} does not sync through Oban; only queue rows can be retried`,
+    );
+  }
+  const tables = [...obanTables(ctx), ...stateTables(ctx, "replay_links")];
+  const stateName = ctx.config.state.schema;
+  return postgresRead(ctx, tables, async () => {
+    const matches = await failedMatches(ctx.db, scope, {
+      reasonClass: filter.reasonClass,
+      states: STATES[filter.state],
+      since: filter.since,
+    });
+    const excluded: Record<string, number> = {};
+    const replays = await latestReplays(
+      ctx.db,
+      stateName,
+      scope.prefix,
+      matches.map((m) => m.id),
+    );
+    // Cheap rules first (payload, replay link) so the cap is known before any payload is read.
+    const candidates = matches.filter((m) => {
+      if (!m.replayable) bump(excluded, "not_retryable");
+      return m.replayable;
+    });
+    const limit = ctx.config.access.bulkRetryLimit;
+    const jobs = new Map<number, Awaited<ReturnType<typeof findJobs>>[number]>();
+    const ids: number[] = [];
+    const sample: FailedWork[] = [];
+    const byClass: Record<string, number> = {};
+    const byState: Record<string, number> = {};
+    let oldest: Date | null = null;
+    let newest: Date | null = null;
+    // Payloads are read in slices, only while the plan stays under the cap.
+    const SLICE = 500;
+    let accepted = 0;
+    for (let i = 0; i < candidates.length; i += SLICE) {
+      const slice = candidates.slice(i, i + SLICE);
+      for (const job of await findJobs(
+        ctx.db,
+        scope.prefix,
+        slice.map((m) => m.id),
+      ))
+        jobs.set(job.id, job);
+      for (const match of slice) {
+        const job = jobs.get(match.id);
+        if (!job) {
+          bump(excluded, "not_found");
+          continue;
+        }
+        try {
+          checkFailedJob(schema, scope, job, replays.get(match.id));
+        } catch (error) {
+          if (!(error instanceof RefusedError)) throw error;
+          bump(excluded, error.reason);
+          continue;
+        }
+        accepted += 1;
+        if (accepted > limit) continue;
+        ids.push(job.id);
+        bump(byClass, filter.reasonClass);
+        bump(byState, job.state);
+        if (match.at && (!oldest || match.at < oldest)) oldest = match.at;
+        if (match.at && (!newest || match.at > newest)) newest = match.at;
+        if (sample.length < SAMPLE_SIZE)
+          sample.push(failedWorkFromJob(job, { schema: schema.module, backend: MEILISEARCH_BACKEND }));
+      }
+      jobs.clear();
+    }
+    if (accepted > limit) {
+      throw new RefusedError(
+        "bulk_limit",
+        `${accepted} failed jobs of class ${filter.reasonClass} match, more than the limit of ${limit} for one bulk retry (access.bulkRetryLimit); narrow the filter with --since or --class`,
+        { matching: accepted, limit },
+      );
+    }
+    if (ids.length === 0) {
+      const left = Object.entries(excluded)
+        .map(([reason, n]) => `${n} ${reason.replaceAll("_", " ")}`)
+        .join(", ");
+      throw new RefusedError(
+        "nothing_to_retry",
+        `no failed ${filter.state === "all" ? "" : `${filter.state} `}jobs of class ${filter.reasonClass} can be retried${left ? ` (${left})` : ""}`,
+        { excluded },
+      );
+    }
+    return {
+      schema: schema.module,
+      index: schema.liveIndex,
+      queue: scope.queue,
+      filter,
+      ids: [...ids].sort((a, b) => a - b),
+      byClass,
+      byState,
+      oldestFailure: oldest,
+      newestFailure: newest,
+      sample,
+      excluded,
+      limit,
+    };
+  });
+}
+
+/** Resolve a bulk retry's filter to the explicit ids it will act on; refusals are audited. */
+export async function resolveBulkRetry(
+  ctx: OperatorContext,
+  schemaRef: string,
+  filter: BulkFilter,
+  actor: Actor = { id: "operator" },
+): Promise<BulkRetryPlan> {
+  const schema = resolveSchema(ctx, schemaRef);
+  const resolved = {
+    reasonClass: filter.reasonClass,
+    since: filter.since ?? null,
+    state: filter.state ?? "terminal",
+    source: "oban" as const,
+  };
+  try {
+    return await resolvePlan(ctx, schema, resolved);
+  } catch (error) {
+    if (!(error instanceof RefusedError)) throw error;
+    await prepareState(ctx);
+    const audit = auditEntry(actor, AUDIT_ACTIONS.retry, {
+      schema: schema.module,
+      index: schema.liveIndex,
+      target: {
+        source: "oban",
+        bulk: { ...resolved, since: resolved.since?.toISOString() ?? null },
+      },
+    });
+    return auditRefusal(ctx, error, audit);
+  }
+}
+
+/**
+ * Replay `ids` in batches of `batchSize`, each batch one transaction. Each id is locked and
+ * re-checked with a single retry's rules first; one that stopped being failed, or was replayed
+ * meanwhile (another run, another replica), is skipped and counted with its reason. The first
+ * batch that fails stops the run: earlier batches stay committed, later ones are not attempted.
+ */
+export async function executeBulkRetry(
+  ctx: OperatorContext,
+  schemaRef: string,
+  ids: readonly number[],
+  actor: Actor,
+  options: { batchSize?: number; onProgress?: (progress: BulkProgress) => void } = {},
+): Promise<BulkRetryResult> {
+  const schema = resolveSchema(ctx, schemaRef);
+  const stateName = await prepareState(ctx);
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
+  // Ascending order: concurrent runs take the per-job locks in the same order (no deadlock).
+  const ordered = [...new Set(ids)].sort((a, b) => a - b);
+  const prefix = schema.obanScope?.prefix ?? "";
+  const result: BulkRetryResult = {
+    replayed: [],
+    skipped: {},
+    batches: 0,
+    failedBatches: 0,
+    notAttempted: 0,
+    error: null,
+  };
+  let done = 0;
+  let skippedTotal = 0;
+  for (let start = 0; start < ordered.length; start += batchSize) {
+    const batch = ordered.slice(start, start + batchSize);
+    try {
+      const outcome = await inTransaction(ctx, async (client) => {
+        const replayed: { id: number; jobId: number }[] = [];
+        const skipped: Record<string, number> = {};
+        for (const id of batch) {
+          await lockTarget(client, "retry", prefix, id);
+          const audit = auditEntry(actor, AUDIT_ACTIONS.retry, {
+            schema: schema.module,
+            index: schema.liveIndex,
+            target: { source: "oban", id },
+          });
+          let check: Awaited<ReturnType<typeof checkRetry>>;
+          try {
+            check = await checkRetry(ctx, client, schema, id);
+          } catch (error) {
+            if (!(error instanceof RefusedError)) throw error;
+            bump(skipped, error.reason);
+            continue;
+          }
+          const { inserted } = await replayChecked(ctx, client, stateName, schema, check, actor, audit, {
+            bulk: true,
+          });
+          replayed.push({ id, jobId: inserted.id });
+        }
+        return { replayed, skipped };
+      });
+      result.batches += 1;
+      result.replayed.push(...outcome.replayed);
+      for (const [reason, n] of Object.entries(outcome.skipped)) {
+        bump(result.skipped, reason, n);
+        skippedTotal += n;
+      }
+      done += batch.length;
+      options.onProgress?.({ done, total: ordered.length, skipped: skippedTotal });
+    } catch (error) {
+      result.failedBatches += 1;
+      result.notAttempted = ordered.length - done;
+      result.error =
+        error instanceof OperatorError
+          ? error
+          : new OperatorError("postgres_error", String(error), "postgres");
+      break;
+    }
+  }
+  return result;
+}
