@@ -5,7 +5,7 @@
 // executions replay each row once, and a run cut short leaves whole batches only.
 import { failedMatches, findJobs } from "../backends/obanJobs.ts";
 import { failedWorkFromJob } from "../core/failedWork.ts";
-import { QUEUE_FAILED_STATES, QUEUE_RETRYING_STATES } from "../core/states.ts";
+import { FAILED_OBAN_STATES, QUEUE_FAILED_STATES, QUEUE_RETRYING_STATES } from "../core/states.ts";
 import type { FailedWork, ReasonClass } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS } from "../state/audit.ts";
@@ -64,7 +64,7 @@ export interface BulkRetryResult {
 const STATES: Record<BulkState, readonly string[]> = {
   terminal: QUEUE_FAILED_STATES,
   retrying: QUEUE_RETRYING_STATES,
-  all: [...QUEUE_RETRYING_STATES, ...QUEUE_FAILED_STATES],
+  all: FAILED_OBAN_STATES,
 };
 
 const SAMPLE_SIZE = 5;
@@ -113,7 +113,8 @@ async function resolvePlan(
     const byState: Record<string, number> = {};
     let oldest: Date | null = null;
     let newest: Date | null = null;
-    // Payloads are read in slices, only while the plan stays under the cap.
+    // Payloads are read in slices of SLICE, one slice in memory at a time. Past the cap every slice
+    // is still read, so the refusal can say exactly how many rows a retry would accept.
     const SLICE = 500;
     let accepted = 0;
     for (let i = 0; i < candidates.length; i += SLICE) {
