@@ -52,41 +52,52 @@ function problemOf(ctx: OperatorContext, error: unknown): ReadProblem {
   return { backend: "postgres", message: error instanceof Error ? error.message : String(error) };
 }
 
-/** The change fingerprint; null when a backend could not be read (the full read then says why). */
-async function fingerprintOf(ctx: OperatorContext, schema: ResolvedSchema): Promise<string | null> {
+/**
+ * The change fingerprint; null when a backend could not be read (the full read then says why).
+ * `meiliDown` is Meilisearch's problem when its part of the fingerprint went unanswered: the full
+ * read then asks it nothing more, so an outage costs one read timeout per check, not one per read.
+ */
+async function fingerprintOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+): Promise<{ fingerprint: string | null; meiliDown: ReadProblem | null }> {
   const scope = schema.obanScope;
   const stateName = ctx.config.state.schema;
-  try {
-    const [queue, meili] = await Promise.all([
-      scope
-        ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
-            const [marks, replays] = await Promise.all([
-              queueMarks(ctx.db, scope.prefix, scope.queue, FAILED_OBAN_STATES),
-              stateExists(ctx.db, stateName).then((exists) =>
-                exists ? replayMarks(ctx.db, stateName, scope.prefix) : "",
-              ),
-            ]);
-            return { marks, replays };
-          })
-        : null,
-      meiliRead(ctx, () =>
-        Promise.all([
-          countTasks(ctx.meili, {
-            indexUids: [schema.liveIndex],
-            types: DOCUMENT_TASK_TYPES,
-            statuses: ["failed"],
-          }),
-          schema.config.contract
-            ? countTasks(ctx.meili, { indexUids: [schema.liveIndex], types: SETTINGS_TASK_TYPES })
-            : 0,
-        ]),
-      ),
-    ]);
-    // The contract is part of it: a changed configuration is checked again.
-    return JSON.stringify({ index: schema.liveIndex, contract: schema.config.contract, queue, meili });
-  } catch {
-    return null;
-  }
+  const [queue, meili] = await Promise.allSettled([
+    scope
+      ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
+          const [marks, replays] = await Promise.all([
+            queueMarks(ctx.db, scope.prefix, scope.queue, FAILED_OBAN_STATES),
+            stateExists(ctx.db, stateName).then((exists) =>
+              exists ? replayMarks(ctx.db, stateName, scope.prefix) : "",
+            ),
+          ]);
+          return { marks, replays };
+        })
+      : null,
+    meiliRead(ctx, () =>
+      Promise.all([
+        countTasks(ctx.meili, {
+          indexUids: [schema.liveIndex],
+          types: DOCUMENT_TASK_TYPES,
+          statuses: ["failed"],
+        }),
+        schema.config.contract
+          ? countTasks(ctx.meili, { indexUids: [schema.liveIndex], types: SETTINGS_TASK_TYPES })
+          : 0,
+      ]),
+    ),
+  ]);
+  const meiliDown = meili.status === "rejected" ? problemOf(ctx, meili.reason) : null;
+  if (queue.status === "rejected" || meili.status === "rejected") return { fingerprint: null, meiliDown };
+  // The contract is part of it: a changed configuration is checked again.
+  const fingerprint = JSON.stringify({
+    index: schema.liveIndex,
+    contract: schema.config.contract,
+    queue: queue.value,
+    meili: meili.value,
+  });
+  return { fingerprint, meiliDown: null };
 }
 
 function byClassOf(counts: ReasonClassCounts): Partial<Record<ReasonClass, number>> {
@@ -132,38 +143,52 @@ async function recentQueue(ctx: OperatorContext, schema: ResolvedSchema, since: 
   });
 }
 
+/**
+ * The `/scrypath failed` rollup and tally; with Meilisearch down (found now, or by the fingerprint)
+ * the queue plane's alone, from Postgres, as digests do. Null when even that could not be read.
+ */
+async function rollupOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  problems: ReadProblem[],
+  meiliDown: ReadProblem | null,
+): Promise<{ counts: ReasonClassCounts; tally: TriageTally | null; scope: "all" | "queue" } | null> {
+  if (meiliDown) problems.push(meiliDown);
+  else {
+    try {
+      const all = await failedWorkOf(ctx, schema, { limit: 1 });
+      return { counts: all.counts, tally: all.tally, scope: "all" };
+    } catch (error) {
+      const problem = problemOf(ctx, error);
+      problems.push(problem);
+      if (problem.backend !== "meilisearch") return null;
+    }
+  }
+  if (!schema.obanScope) return null;
+  try {
+    const [queue, tally] = await Promise.all([
+      failedWorkOf(ctx, schema, { source: "oban", limit: 1 }),
+      schemaTally(ctx, schema, { meilisearchDown: true }),
+    ]);
+    return { counts: queue.counts, tally, scope: "queue" };
+  } catch (error) {
+    problems.push(problemOf(ctx, error));
+    return null;
+  }
+}
+
 /** The failures part: the `/scrypath failed` rollup and tally, and what failed within the window. */
 async function failuresOf(
   ctx: OperatorContext,
   schema: ResolvedSchema,
   since: Date,
   problems: ReadProblem[],
+  meiliDown: ReadProblem | null,
 ): Promise<FailuresObservation | null> {
-  let counts: ReasonClassCounts;
-  let tally: TriageTally | null;
-  let scope: "all" | "queue" = "all";
-  try {
-    const all = await failedWorkOf(ctx, schema, { limit: 1 });
-    counts = all.counts;
-    tally = all.tally;
-  } catch (error) {
-    const problem = problemOf(ctx, error);
-    problems.push(problem);
-    if (problem.backend !== "meilisearch" || !schema.obanScope) return null;
-    // Meilisearch down: the queue plane in Postgres still says what failed there (as digests do).
-    try {
-      const [queue, queueTally] = await Promise.all([
-        failedWorkOf(ctx, schema, { source: "oban", limit: 1 }),
-        schemaTally(ctx, schema),
-      ]);
-      counts = queue.counts;
-      tally = queueTally;
-      scope = "queue";
-    } catch (second) {
-      problems.push(problemOf(ctx, second));
-      return null;
-    }
-  }
+  const rollup = await rollupOf(ctx, schema, problems, meiliDown);
+  if (!rollup) return null;
+  const { counts, tally } = rollup;
+  let scope = rollup.scope;
   let queueRecent: Awaited<ReturnType<typeof recentQueue>>;
   try {
     queueRecent = await recentQueue(ctx, schema, since);
@@ -227,8 +252,17 @@ async function failuresOf(
   };
 }
 
-async function driftOf(ctx: OperatorContext, schema: ResolvedSchema, problems: ReadProblem[]) {
+async function driftOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  problems: ReadProblem[],
+  meiliDown: ReadProblem | null,
+) {
   if (!schema.config.contract) return null;
+  if (meiliDown) {
+    problems.push(meiliDown);
+    return null;
+  }
   try {
     const report = await contractDriftOf(ctx, schema);
     return { differing: CONTRACT_DIMENSIONS.filter((name) => !report.dimensions[name].match) };
@@ -272,7 +306,7 @@ export async function observeSchema(
   const schema = resolveSchema(ctx, schemaRef);
   const now = options.now ?? new Date();
   const windowSeconds = ctx.config.alerts.window;
-  const fingerprint = await fingerprintOf(ctx, schema);
+  const { fingerprint, meiliDown } = await fingerprintOf(ctx, schema);
   const problems: ReadProblem[] = [];
   const base = {
     schema: schema.module,
@@ -294,8 +328,8 @@ export async function observeSchema(
   }
   const since = new Date(now.getTime() - windowSeconds * 1000);
   const [failures, drift, stuck] = await Promise.all([
-    failuresOf(ctx, schema, since, problems),
-    driftOf(ctx, schema, problems),
+    failuresOf(ctx, schema, since, problems, meiliDown),
+    driftOf(ctx, schema, problems, meiliDown),
     stuckOf(ctx, schema, now, problems),
   ]);
   return { ...base, failures, drift, stuck, problems: distinct(problems), full: true };

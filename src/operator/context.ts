@@ -33,6 +33,11 @@ export interface SharedReads {
   backendFailed?: Promise<number>;
   /** The schema's triage tally, when the caller reads it anyway (reconcile). */
   tally?: Promise<TriageTally>;
+  /**
+   * Meilisearch was just found not answering (an alert check's fingerprint): its parts are left
+   * unknown rather than waited for once more.
+   */
+  meilisearchDown?: boolean;
 }
 
 /** A configured schema with everything derived from it: names, index, Oban scope. */

@@ -178,16 +178,18 @@ export async function schemaTally(
 ): Promise<TriageTally> {
   const scope = schema.obanScope;
   const [backend, queue, extras] = await Promise.all([
-    meiliRead(ctx, () =>
-      countTasks(ctx.meili, {
-        indexUids: [schema.liveIndex],
-        types: DOCUMENT_TASK_TYPES,
-        statuses: ["enqueued", "processing"],
-      }),
-    ).then(
-      (pending) => ({ pending }),
-      () => null,
-    ),
+    shared.meilisearchDown
+      ? null
+      : meiliRead(ctx, () =>
+          countTasks(ctx.meili, {
+            indexUids: [schema.liveIndex],
+            types: DOCUMENT_TASK_TYPES,
+            statuses: ["enqueued", "processing"],
+          }),
+        ).then(
+          (pending) => ({ pending }),
+          () => null,
+        ),
     scope
       ? postgresRead(ctx, obanTables(ctx), () => stateCounts(ctx, scope, shared)).then(
           (counts) => ({

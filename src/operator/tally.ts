@@ -41,13 +41,15 @@ export async function tallyExtras(
   const scope = schema.obanScope;
   const [backend, queue] = await Promise.allSettled([
     shared.backendFailed ??
-      meiliRead(ctx, () =>
-        countTasks(ctx.meili, {
-          indexUids: [schema.liveIndex],
-          types: DOCUMENT_TASK_TYPES,
-          statuses: ["failed"],
-        }),
-      ),
+      (shared.meilisearchDown
+        ? Promise.resolve(null)
+        : meiliRead(ctx, () =>
+            countTasks(ctx.meili, {
+              indexUids: [schema.liveIndex],
+              types: DOCUMENT_TASK_TYPES,
+              statuses: ["failed"],
+            }),
+          )),
     scope
       ? postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
           const stateName = ctx.config.state.schema;

@@ -260,6 +260,27 @@ describe("observeSchema when a backend cannot be read", () => {
     expect(seen.drift).toBeNull();
   });
 
+  it("asks Meilisearch nothing more once the fingerprint found it unanswering: one read timeout per check", async () => {
+    proxy.setMode("blackhole");
+    // Every request line sent to Meilisearch through the proxy (held, never answered).
+    const requests: string[] = [];
+    const stop = proxy.watch((chunk) => {
+      const line = /^(GET|POST|PUT|PATCH|DELETE) (\S+)/.exec(chunk.toString("latin1"));
+      if (line) requests.push(`${line[1]} ${line[2]?.split("?")[0]}`);
+    });
+    try {
+      const seen = await operator.observeSchema(POST, null);
+      expect(seen.problems.map((p) => p.backend)).toEqual(["meilisearch"]);
+      expect(seen.failures).toMatchObject({ scope: "queue", terminal: 1 });
+      expect(seen.drift).toBeNull();
+      // The fingerprint's two task counts (document failures, settings tasks), and nothing else:
+      // no failed-work read, no contract read, no recent-failures read.
+      expect(requests).toEqual(["GET /tasks", "GET /tasks"]);
+    } finally {
+      stop();
+    }
+  });
+
   it("counts only the queue plane when Meilisearch stops answering between the reads, never fewer failures", async () => {
     // The recent-failures read of Meilisearch (the only one with afterFinishedAt) goes unanswered.
     const stop = proxy.watch((chunk) => {
