@@ -5,7 +5,7 @@
 // off, for a bounded time; their timers never keep the process alive, and stopAll() ends them.
 import { setTimeout as sleep } from "node:timers/promises";
 import { verificationReply } from "../../views/confirm.ts";
-import type { ViewContext } from "../../views/types.ts";
+import type { SlackMessage, ViewContext } from "../../views/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Operator } from "../operator/index.ts";
@@ -55,71 +55,132 @@ function signature(o: ReplayObservation): string {
   return JSON.stringify([o.state, o.jobState, o.attempt, o.task?.uid, o.task?.status, o.documents]);
 }
 
+/** What one follower follows: how to observe it, when it is over, and how its reply reads. */
+export interface FollowSubject<O> {
+  /** One observation; a throw is a backend blip (the last observation stands, look again later). */
+  observe(): Promise<O>;
+  isFinal(o: O): boolean;
+  /** The fields a reader notices: the reply is edited only when this changed. */
+  signature(o: O): string;
+  /** The observation once the time is up. */
+  timedOut(o: O): O;
+  render(o: O, final: boolean, elapsedMs: number): SlackMessage;
+}
+
+/** How following ended: the last observation, and whether stopAll() cut it short. */
+export interface FollowEnd<O> {
+  seen: O;
+  stopped: boolean;
+  elapsedMs: number;
+}
+
+interface LoopOptions {
+  timeoutMs: number;
+  intervalMs: number;
+  maxIntervalMs: number;
+  backoff: number;
+}
+
+/**
+ * The polling every follower shares: observe, post one reply in the thread, then observe again
+ * after a pause that grows by `backoff`, editing the reply in place only when its signature changed,
+ * until the subject is final, the time is up (one last edit says so), or `signal` aborts.
+ */
+export async function followLoop<O>(
+  where: { channel: string; threadTs: string },
+  subject: FollowSubject<O>,
+  io: { chat: Chat; log: Logger; what: string },
+  options: LoopOptions,
+  signal: AbortSignal,
+): Promise<FollowEnd<O>> {
+  const { chat, log } = io;
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  let seen: O = await subject.observe();
+  let final = subject.isFinal(seen);
+  const ts = await chat.post(where.channel, subject.render(seen, final, elapsed()), {
+    threadTs: where.threadTs,
+  });
+  const update = (message: SlackMessage) =>
+    chat.update(where.channel, ts, message).catch((error: unknown) => {
+      log.warn(`could not update the reply following ${io.what}`, { error });
+    });
+  let shown = subject.signature(seen);
+  let pause = options.intervalMs;
+  let timedOut = false;
+  while (!final) {
+    if (signal.aborted) return { seen, stopped: true, elapsedMs: elapsed() };
+    const left = options.timeoutMs - elapsed();
+    if (left <= 0) {
+      seen = subject.timedOut(seen);
+      final = true;
+      timedOut = true;
+      break;
+    }
+    try {
+      await sleep(Math.min(pause, left), undefined, { ref: false, signal });
+    } catch {
+      log.info(`stopped following ${io.what}`);
+      return { seen, stopped: true, elapsedMs: elapsed() };
+    }
+    pause = Math.min(options.maxIntervalMs, Math.round(pause * options.backoff));
+    try {
+      seen = await subject.observe();
+    } catch (error) {
+      // A backend blip: keep the last observation and look again after the next pause.
+      log.warn(`could not observe ${io.what}; will look again`, { error });
+      continue;
+    }
+    final = subject.isFinal(seen);
+    if (!final && subject.signature(seen) === shown) continue;
+    await update(subject.render(seen, final, elapsed()));
+    shown = subject.signature(seen);
+  }
+  if (timedOut) await update(subject.render(seen, true, elapsed()));
+  return { seen, stopped: false, elapsedMs: elapsed() };
+}
+
 export function createFollowers(deps: FollowDeps): Followers {
   const controllers = new Set<AbortController>();
-  const interval = deps.options.intervalMs ?? 1_000;
-  const maxInterval = deps.options.maxIntervalMs ?? 5_000;
-  const backoff = deps.options.backoff ?? 1.25;
+  const loopOptions: LoopOptions = {
+    timeoutMs: deps.options.timeoutMs,
+    intervalMs: deps.options.intervalMs ?? 1_000,
+    maxIntervalMs: deps.options.maxIntervalMs ?? 5_000,
+    backoff: deps.options.backoff ?? 1.25,
+  };
 
   const run = async (target: FollowTarget, signal: AbortSignal): Promise<ReplayObservation | null> => {
     const log = deps.logger.child({ jobId: target.jobId, channel: target.channel });
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
     const replay = await deps.operator.watchReplay(target.jobId, target.startedAt);
     if (!replay) {
       log.warn("the replay job vanished before it could be followed");
       return null;
     }
     const { receipt, queue } = replay;
-    let seen = await replay.observe();
-    const render = (o: ReplayObservation, final: boolean) =>
-      verificationReply(target.jobId, o, deps.viewContext(), {
-        final,
-        elapsedMs: elapsed(),
-        schema: target.schema,
-        index: receipt.index,
-        queue,
-      });
-    let final = FINAL_REPLAY_STATES.includes(seen.state);
-    const ts = await deps.chat.post(target.channel, render(seen, final), { threadTs: target.threadTs });
-    let shown = signature(seen);
-    let pause = interval;
-    while (!final) {
-      if (signal.aborted) return seen;
-      const left = deps.options.timeoutMs - elapsed();
-      if (left <= 0) {
-        seen = { ...seen, state: "timed_out" };
-        final = true;
-        break;
-      }
-      try {
-        await sleep(Math.min(pause, left), undefined, { ref: false, signal });
-      } catch {
-        log.info("stopped following a replay", { state: seen.state });
-        return seen;
-      }
-      pause = Math.min(maxInterval, Math.round(pause * backoff));
-      try {
-        seen = await replay.observe();
-      } catch (error) {
-        // A backend blip: keep the last observation and look again after the next pause.
-        log.warn("could not observe the replay; will look again", { error });
-        continue;
-      }
-      final = FINAL_REPLAY_STATES.includes(seen.state);
-      if (!final && signature(seen) === shown) continue;
-      await deps.chat.update(target.channel, ts, render(seen, final)).catch((error: unknown) => {
-        log.warn("could not update the verification reply", { error });
-      });
-      shown = signature(seen);
-    }
-    if (seen.state === "timed_out") {
-      await deps.chat.update(target.channel, ts, render(seen, true)).catch((error: unknown) => {
-        log.warn("could not update the verification reply", { error });
-      });
-    }
+    const end = await followLoop<ReplayObservation>(
+      target,
+      {
+        observe: () => replay.observe(),
+        isFinal: (o) => FINAL_REPLAY_STATES.includes(o.state),
+        signature,
+        timedOut: (o) => ({ ...o, state: "timed_out" }),
+        render: (o, final, elapsedMs) =>
+          verificationReply(target.jobId, o, deps.viewContext(), {
+            final,
+            elapsedMs,
+            schema: target.schema,
+            index: receipt.index,
+            queue,
+          }),
+      },
+      { chat: deps.chat, log, what: "the replay" },
+      loopOptions,
+      signal,
+    );
+    const { seen } = end;
+    if (end.stopped) return seen;
     deps.metrics.verifications.inc({ state: seen.state });
-    log.info("followed a replay to the end", { state: seen.state, durationMs: elapsed() });
+    log.info("followed a replay to the end", { state: seen.state, durationMs: end.elapsedMs });
     // The operator keeps the verdict, so every surface can say "verified" afterwards.
     await replay.record(seen).catch((error: unknown) => {
       log.warn("could not record where following the replay ended", { error });
@@ -127,16 +188,27 @@ export function createFollowers(deps: FollowDeps): Followers {
     return seen;
   };
 
+  /** Runs one follower in the background until it ends or stopAll(); resolves when it ends. */
+  const track = <T>(
+    work: (signal: AbortSignal) => Promise<T>,
+    onError: (error: unknown) => T,
+  ): Promise<T> => {
+    const controller = new AbortController();
+    controllers.add(controller);
+    return work(controller.signal)
+      .catch(onError)
+      .finally(() => controllers.delete(controller));
+  };
+
   return {
     follow(target) {
-      const controller = new AbortController();
-      controllers.add(controller);
-      return run(target, controller.signal)
-        .catch((error: unknown) => {
+      return track(
+        (signal) => run(target, signal),
+        (error) => {
           deps.logger.warn("following a replay failed", { jobId: target.jobId, error });
           return null;
-        })
-        .finally(() => controllers.delete(controller));
+        },
+      );
     },
     stopAll() {
       for (const c of controllers) c.abort();
