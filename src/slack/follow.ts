@@ -5,10 +5,13 @@
 // off, for a bounded time; their timers never keep the process alive, and stopAll() ends them.
 import { setTimeout as sleep } from "node:timers/promises";
 import { verificationReply } from "../../views/confirm.ts";
+import { replayGroupReply } from "../../views/replayGroup.ts";
 import type { SlackMessage, ViewContext } from "../../views/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import type { ReplayGroupStarted } from "../operator/confirmations/types.ts";
 import type { Operator } from "../operator/index.ts";
+import { FINAL_GROUP_STATES, type ReplayGroupObservation } from "../operator/replayGroup.ts";
 import { FINAL_REPLAY_STATES, type ReplayObservation } from "../operator/verify.ts";
 import type { Chat } from "./chat.ts";
 
@@ -23,7 +26,7 @@ export interface FollowOptions {
 
 export interface FollowDeps {
   /** The operator's replay observation (a follower never reads a table itself). */
-  operator: Pick<Operator, "watchReplay">;
+  operator: Pick<Operator, "watchReplay" | "watchReplayGroup">;
   chat: Chat;
   logger: Logger;
   metrics: Metrics;
@@ -42,9 +45,14 @@ export interface FollowTarget {
   startedAt: Date;
 }
 
+/** A bulk retry's new jobs, followed as a group under its card (the workflow's port). */
+export type GroupFollowTarget = ReplayGroupStarted;
+
 export interface Followers {
   /** Starts following in the background; resolves when the follower ends (tests wait on it). */
   follow(target: FollowTarget): Promise<ReplayObservation | null>;
+  /** Starts following a bulk retry's jobs as a group; resolves when that follower ends. */
+  followGroup(target: GroupFollowTarget): Promise<ReplayGroupObservation | null>;
   /** Ends every follower at its next pause. */
   stopAll(): void;
   readonly active: number;
@@ -53,6 +61,21 @@ export interface Followers {
 /** The fields a reader notices; a reply is edited only when one of them changed. */
 function signature(o: ReplayObservation): string {
   return JSON.stringify([o.state, o.jobState, o.attempt, o.task?.uid, o.task?.status, o.documents]);
+}
+
+/** The figures a reader notices in a group's reply: it is edited only when one changed. */
+function groupSignature(o: ReplayGroupObservation): string {
+  return JSON.stringify([
+    o.state,
+    o.completed,
+    o.pending,
+    o.retrying,
+    o.failed,
+    o.failedByClass,
+    o.pruned,
+    o.sample,
+    o.index,
+  ]);
 }
 
 /** What one follower follows: how to observe it, when it is over, and how its reply reads. */
@@ -188,6 +211,47 @@ export function createFollowers(deps: FollowDeps): Followers {
     return seen;
   };
 
+  const runGroup = async (
+    target: GroupFollowTarget,
+    signal: AbortSignal,
+  ): Promise<ReplayGroupObservation | null> => {
+    const log = deps.logger.child({
+      confirmationId: target.confirmationId,
+      channel: target.channel,
+      jobs: target.jobIds.length,
+    });
+    if (target.jobIds.length === 0) return null;
+    const group = deps.operator.watchReplayGroup(target.jobIds, target.startedAt);
+    const end = await followLoop<ReplayGroupObservation>(
+      target,
+      {
+        observe: () => group.observe(),
+        isFinal: (o) => FINAL_GROUP_STATES.includes(o.state),
+        signature: groupSignature,
+        timedOut: (o) => ({ ...o, state: "timed_out" }),
+        render: (o, final, elapsedMs) =>
+          replayGroupReply(o, deps.viewContext(), { final, elapsedMs, schema: target.schema }),
+      },
+      { chat: deps.chat, log, what: "the bulk retry's replays" },
+      loopOptions,
+      signal,
+    );
+    const { seen } = end;
+    if (end.stopped) return seen;
+    deps.metrics.groupFollows.inc({ state: seen.state });
+    log.info("followed a bulk retry's replays to the end", {
+      state: seen.state,
+      completed: seen.completed,
+      pending: seen.pending,
+      failed: seen.failed,
+      pruned: seen.pruned,
+      sampled: seen.sample.sampled,
+      verified: seen.sample.verified,
+      durationMs: end.elapsedMs,
+    });
+    return seen;
+  };
+
   /** Runs one follower in the background until it ends or stopAll(); resolves when it ends. */
   const track = <T>(
     work: (signal: AbortSignal) => Promise<T>,
@@ -206,6 +270,18 @@ export function createFollowers(deps: FollowDeps): Followers {
         (signal) => run(target, signal),
         (error) => {
           deps.logger.warn("following a replay failed", { jobId: target.jobId, error });
+          return null;
+        },
+      );
+    },
+    followGroup(target) {
+      return track(
+        (signal) => runGroup(target, signal),
+        (error) => {
+          deps.logger.warn("following a bulk retry's replays failed", {
+            confirmationId: target.confirmationId,
+            error,
+          });
           return null;
         },
       );
