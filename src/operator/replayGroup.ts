@@ -5,12 +5,14 @@
 // observed in the index count as verified, and the group never claims more than "k of s sampled".
 // Observing never submits work.
 import { getDocument } from "../backends/meilisearch.ts";
-import { groupStateCounts, type SampledJob, sampleCompletedJobs } from "../backends/obanJobs.ts";
+import { groupStateCounts, jobStates, type SampledJob, sampleCompletedJobs } from "../backends/obanJobs.ts";
 import { QUEUE_COMPLETED_STATES, QUEUE_FAILED_STATES, QUEUE_RETRYING_STATES } from "../core/states.ts";
 import type { ReasonClass } from "../core/types.ts";
-import { meiliRead, obanTables, postgresRead } from "./bounded.ts";
+import { recordVerifications } from "../state/replayLinks.ts";
+import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
 import type { OperatorContext } from "./context.ts";
-import { contains } from "./verify.ts";
+import { prepareState } from "./mutation.ts";
+import { contains, type ReplayState, replayVerdict } from "./verify.ts";
 
 /** How many completed jobs have one document each checked in the index. */
 export const GROUP_SAMPLE_SIZE = 5;
@@ -53,6 +55,14 @@ export interface ReplayGroupWatch {
   startedAt: Date;
   /** One observation: one aggregated read of the jobs, and the sample checked in the index. */
   observe(): Promise<ReplayGroupObservation>;
+  /**
+   * Keep where following ended on each job's replay link, as a single retry's follower does (so
+   * every surface can say "verified" or "resolved" afterwards, even once Oban pruned the jobs):
+   * a sampled document observed → verified, other completed jobs → queue_only_completed, failed →
+   * failed, gone → unknown, still pending when following timed out → timed_out. Nothing while the
+   * group is still followed. Resolves with how many links changed.
+   */
+  record(observation: ReplayGroupObservation): Promise<number>;
 }
 
 /** States in which following the group stops by itself. */
@@ -143,5 +153,34 @@ export function watchReplayGroup(
     };
   };
 
-  return { total: ids.length, startedAt, observe };
+  const record = async (o: ReplayGroupObservation): Promise<number> => {
+    if (o.state === "following") return 0;
+    const stateName = await prepareState(ctx);
+    const verified = new Set([...sampled.values()].filter((s) => s.verified).map((s) => s.job.id));
+    return postgresRead(ctx, [...obanTables(ctx), ...stateTables(ctx, "replay_links")], async () => {
+      // States now (a job may have finished since the last observation), never the args.
+      const states = await jobStates(ctx.db, prefix, ids);
+      const verdicts = ids.flatMap((id) => {
+        const jobState = states.get(id) ?? null;
+        const verdict = replayVerdict({
+          state: jobReplayState(jobState, verified.has(id), o.state),
+          jobState,
+        });
+        return verdict ? [{ replayJobId: id, verdict }] : [];
+      });
+      return recordVerifications(ctx.db, stateName, prefix, verdicts);
+    });
+  };
+
+  return { total: ids.length, startedAt, observe, record };
+}
+
+/** One job of a group that stopped being followed, in a single replay's terms. */
+function jobReplayState(jobState: string | null, verified: boolean, group: ReplayGroupState): ReplayState {
+  if (jobState === null) return "unknown";
+  if ((QUEUE_COMPLETED_STATES as readonly string[]).includes(jobState))
+    return verified ? "verified" : "queue_only_completed";
+  if ((QUEUE_FAILED_STATES as readonly string[]).includes(jobState)) return "failed";
+  // Still pending: a verdict only when following ran out of time (else: no verdict yet).
+  return group === "timed_out" ? "timed_out" : "running";
 }

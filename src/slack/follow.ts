@@ -249,6 +249,10 @@ export function createFollowers(deps: FollowDeps): Followers {
       verified: seen.sample.verified,
       durationMs: end.elapsedMs,
     });
+    // As for a single replay: the operator keeps each job's verdict, so every surface can say it.
+    await group.record(seen).catch((error: unknown) => {
+      log.warn("could not record where following the bulk retry's replays ended", { error });
+    });
     return seen;
   };
 

@@ -118,6 +118,25 @@ describe("operator.watchReplayGroup: a bulk retry's replays observed as a group"
     const ended = await watch.observe();
     expect(ended).toMatchObject({ state: "failed", completed: 8, pending: 0, failed: 3, pruned: 1 });
     expect(ended.sample).toEqual({ sampled: 5, verified: 5 });
+
+    // Where following ended is kept on each replay link, as a single retry's follower keeps it.
+    expect(await watch.record(ended)).toBe(12);
+    expect(await verdicts(jobs)).toEqual({
+      [a as number]: "verified",
+      [b as number]: "verified",
+      [c as number]: "verified",
+      [e as number]: "verified",
+      [f as number]: "verified",
+      [g as number]: "queue_only_completed",
+      [k as number]: "queue_only_completed",
+      [l as number]: "queue_only_completed",
+      [h as number]: "failed",
+      [i as number]: "failed",
+      [j as number]: "failed",
+      [m as number]: "unknown",
+    });
+    // A weaker verdict never replaces a stronger one.
+    expect(await watch.record({ ...ended, state: "timed_out" })).toBe(0);
   });
 
   it("is completed once every job completed and every sampled document is in the index", async () => {
@@ -170,6 +189,19 @@ describe("operator.watchReplayGroup: a bulk retry's replays observed as a group"
       .deleteDocument(await docIdOf(present))
       .waitTask();
     expect(await gone.observe()).toMatchObject({ state: "completed", sample: { sampled: 2, verified: 2 } });
+  });
+
+  it("records timed_out for the jobs still pending when following ran out of time, and nothing while following", async () => {
+    const jobs = await bulkReplays(2);
+    const watch = d.operator.watchReplayGroup(jobs, new Date());
+    await complete(jobs.slice(0, 1));
+    const seen = await watch.observe();
+    expect(await watch.record(seen)).toBe(0);
+    expect(await watch.record({ ...seen, state: "timed_out" })).toBe(2);
+    expect(await verdicts(jobs)).toEqual({
+      [jobs[0] as number]: "queue_only_completed",
+      [jobs[1] as number]: "timed_out",
+    });
   });
 
   it("says unknown when nothing failed but jobs vanished, and counts ids it never saw as pruned", async () => {
@@ -243,6 +275,16 @@ describe("operator.watchReplayGroup: a bulk retry's replays observed as a group"
       await op.close();
     }
   });
+
+  /** The verdict recorded on each replay job's link. */
+  async function verdicts(jobs: number[]): Promise<Record<number, string | null>> {
+    const { rows } = await d.oban.pool.query(
+      `SELECT replay_job_id::int AS job, verification FROM "${d.config.state.schema}".replay_links
+       WHERE replay_job_id = ANY($1::bigint[])`,
+      [jobs],
+    );
+    return Object.fromEntries(rows.map((r) => [r.job, r.verification]));
+  }
 
   /** The document id a replay job carries (its first). */
   async function docIdOf(jobId: number): Promise<number> {

@@ -123,6 +123,17 @@ describe("following a bulk retry's replays as a group in the thread", () => {
     expect(t.bot.followers.active).toBe(0);
     const metrics = await t.bot.metrics.registry.metrics();
     expect(metrics).toMatch(/scrypath_bot_bulk_retry_follows_total\{state="failed"\} 1/);
+    // Each replay link keeps its job's verdict, as a single retry's follower records it.
+    const { rows } = await d.oban.pool.query(
+      `SELECT verification, count(*)::int AS n FROM "${d.config.state.schema}".replay_links
+       WHERE replay_job_id = ANY($1::bigint[]) GROUP BY 1 ORDER BY 1`,
+      [jobs],
+    );
+    expect(rows).toEqual([
+      { verification: "failed", n: 2 },
+      { verification: "queue_only_completed", n: 1 },
+      { verification: "verified", n: 5 },
+    ]);
   });
 
   it("ends completed once every replay completed and the sample is in the index", async () => {
