@@ -26,6 +26,8 @@ export interface Metrics {
   slackRetries: Counter<"method" | "reason">;
   /** Retry verifications that reached a final state, by state. */
   verifications: Counter<"state">;
+  /** Bulk retries followed as a group to a final state, by state. */
+  groupFollows: Counter<"state">;
   /** Digest slots worked, by digest name and outcome (posted, skipped, failed, taken, …). */
   digests: Counter<"digest" | "outcome">;
   /** Live-alert work, by outcome (checked, taken, opened, posted, edited, timeline, resolved, …). */
@@ -111,6 +113,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     verifications: new Counter({
       name: "scrypath_bot_retry_verifications_total",
       help: "Retry verifications followed to a final state (verified, failed, timed_out, unknown), by state.",
+      labelNames: ["state"],
+      registers,
+    }),
+    groupFollows: new Counter({
+      name: "scrypath_bot_bulk_retry_follows_total",
+      help: "Bulk retries followed as a group to a final state (completed, failed, unknown, timed_out), by state.",
       labelNames: ["state"],
       registers,
     }),

@@ -662,3 +662,90 @@ export async function queueBacklog(
   );
   return { pending: Number(rows[0]?.n ?? 0), oldestAt: rows[0]?.oldest ?? null };
 }
+
+/** A group of jobs by Oban state, with the terminal ones (discarded, cancelled) by reason class. */
+export interface GroupStateCell {
+  state: string;
+  /** Set for terminal rows only: the class of their newest error. */
+  reasonClass: ReasonClass | null;
+  count: number;
+}
+
+/**
+ * The jobs `ids` counted per state in one statement over the primary key; only the terminal rows'
+ * newest error is read and classified (the rollup's classification), other rows' errors and every
+ * row's args are never read. Ids no longer in the table are simply absent.
+ */
+export async function groupStateCounts(
+  db: Queryable,
+  prefix: string,
+  ids: readonly number[],
+): Promise<GroupStateCell[]> {
+  if (ids.length === 0) return [];
+  const terminal = await knownStates(db, prefix, QUEUE_FAILED_STATES);
+  const isTerminal = `j.state = ANY($2::${stateArray(prefix)})`;
+  const { rows } = await db.query<{ state: string; reason_class: ReasonClass | null; n: number }>(
+    `SELECT x.state::text AS state,
+       CASE WHEN x.state = ANY($2::${stateArray(prefix)}) THEN ${REASON_CLASS_SQL} END AS reason_class,
+       count(*)::int AS n
+     FROM ${classifiedRows(prefix, "j.id = ANY($1::bigint[])", false, isTerminal)}
+     GROUP BY 1, 2 ORDER BY 1, 2`,
+    [ids, terminal],
+  );
+  return rows.map((r) => ({ state: r.state, reasonClass: r.reason_class, count: r.n }));
+}
+
+/** A completed job's first document, for sampling whether its work reached the index. */
+export interface SampledJob {
+  id: number;
+  index: string;
+  operation: "upsert" | "delete";
+  /** Upserts: the first of `documents` ({id, data}); deletes: the first of `document_ids`. */
+  document: { id: string | number; data?: Record<string, unknown> } | null;
+}
+
+/**
+ * Up to `limit` completed jobs of `ids` (lowest id first) other than `exclude`, each with only
+ * its first document read out of its args: the ids are picked on the primary key first, so no
+ * other row's args are read.
+ */
+export async function sampleCompletedJobs(
+  db: Queryable,
+  prefix: string,
+  ids: readonly number[],
+  exclude: readonly number[],
+  limit: number,
+): Promise<SampledJob[]> {
+  if (ids.length === 0 || limit <= 0) return [];
+  const { rows } = await db.query<{
+    id: number;
+    operation: string | null;
+    index: string | null;
+    document: { id: string | number; data?: Record<string, unknown> } | null;
+    document_id: string | number | null;
+  }>(
+    `WITH picked AS (
+       SELECT j.id FROM ${table(prefix)} j
+       WHERE j.id = ANY($1::bigint[]) AND j.state = 'completed' AND NOT (j.id = ANY($2::bigint[]))
+       ORDER BY j.id LIMIT $3
+     )
+     SELECT j.id, j.args ->> 'operation' AS operation, j.args ->> 'index' AS index,
+       jsonb_path_query_first(j.args, '$.documents[0]') AS document,
+       jsonb_path_query_first(j.args, '$.document_ids[0]') AS document_id
+     FROM ${table(prefix)} j JOIN picked USING (id) ORDER BY j.id`,
+    [ids, exclude, limit],
+  );
+  return rows.map((r) => {
+    const operation = r.operation === "delete" ? "delete" : "upsert";
+    const upsert = r.document && (typeof r.document.id === "string" || typeof r.document.id === "number");
+    const document =
+      operation === "upsert"
+        ? upsert && r.document
+          ? { id: r.document.id, data: r.document.data ?? {} }
+          : null
+        : r.document_id !== null
+          ? { id: r.document_id }
+          : null;
+    return { id: Number(r.id), index: r.index ?? "", operation, document };
+  });
+}

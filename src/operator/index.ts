@@ -27,6 +27,7 @@ import { precheckRequest } from "./precheck.ts";
 import { reconcileSync } from "./reconcile.ts";
 import { reconcileAction } from "./reconcileAction.ts";
 import { auditHotApplyRefusal } from "./refusals.ts";
+import { watchReplayGroup } from "./replayGroup.ts";
 import { watchReplay } from "./replayWatch.ts";
 import { retrySyncWork } from "./retry.ts";
 import { settingsDiff, settingsRead } from "./settings.ts";
@@ -57,6 +58,7 @@ export type { FleetPosture, SchemaPosture } from "./posture.ts";
 export type { ReconcileOptions, ReconcileReport } from "./reconcile.ts";
 export type { ReconcileActionResult } from "./reconcileAction.ts";
 export type { ArgumentRefusal } from "./refusals.ts";
+export type { ReplayGroupObservation, ReplayGroupState, ReplayGroupWatch } from "./replayGroup.ts";
 export type { ReplayWatch } from "./replayWatch.ts";
 export type { RetryResult } from "./retry.ts";
 export type { SettingsDiff, SettingsRead } from "./settings.ts";
@@ -110,6 +112,8 @@ export interface Operator {
   observeSchema: Bound<typeof observeSchema>;
   /** A confirmed retry's replay job, to observe until it is verified (null when it is gone). */
   watchReplay: Bound<typeof watchReplay>;
+  /** A confirmed bulk retry's new jobs, to observe as a group (counts by state, a sampled verification). */
+  watchReplayGroup: Bound<typeof watchReplayGroup>;
   /** Create or upgrade the bot's own schema (the only DDL the bot runs; `scrypath-bot migrate`). */
   migrate: Bound<typeof migrate>;
   /** The bot's schema version and the latest this release knows; read only. */
@@ -167,6 +171,7 @@ export function createOperator(context: OperatorContext): Operator {
     alertSubscriptions: alertSubscriptions(context),
     confirmationWorkflow: (...args) => createConfirmationWorkflow(context, ...args),
     watchReplay: (...args) => watchReplay(context, ...args),
+    watchReplayGroup: (...args) => watchReplayGroup(context, ...args),
     observeSchema: (...args) => observeSchema(context, ...args),
     migrate: () => migrate(context),
     migrationStatus: () => migrationStatus(context),

@@ -73,7 +73,7 @@ export function receiptFor(
 }
 
 /** Every expected field has the expected value (the index may hold more fields). */
-function contains(actual: Record<string, unknown>, expected: Record<string, unknown>): boolean {
+export function contains(actual: Record<string, unknown>, expected: Record<string, unknown>): boolean {
   return Object.entries(expected).every(([k, v]) =>
     isPlainObject(v) && isPlainObject(actual[k]) ? contains(actual[k], v) : deepEqual(actual[k], v),
   );

@@ -83,6 +83,7 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
       cards: createCardPoster({ chat: deps.chat, logger, viewContext: deps.viewContext }),
       access: deps.access,
       followReplay: (replay) => void deps.followers.follow(replay),
+      followReplayGroup: (group) => void deps.followers.followGroup(group),
       count: (kind, outcome) => metrics.confirmations.inc({ kind, outcome }),
       logger,
       ttlSeconds: deps.commands.config.access.confirmationTtl,

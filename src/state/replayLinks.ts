@@ -191,3 +191,31 @@ export async function replayMarks(db: Queryable, stateName: string, obanPrefix: 
   const r = rows[0];
   return r ? `${r.n}/${r.max_id ?? "-"}/${r.verified_at?.toISOString() ?? "-"}/${r.done}` : "";
 }
+
+/**
+ * recordVerification for many replay jobs of `obanPrefix` in one statement (a bulk retry followed
+ * as a group): each verdict lands on the newest link that made its job, and, as there, replaces
+ * only a weaker one. Resolves with how many links changed.
+ */
+export async function recordVerifications(
+  db: Queryable,
+  stateName: string,
+  obanPrefix: string,
+  verdicts: readonly { replayJobId: number; verdict: ReplayVerdict }[],
+): Promise<number> {
+  if (verdicts.length === 0) return 0;
+  const table = `${stateSchema(stateName)}.replay_links`;
+  const { rowCount } = await db.query(
+    `UPDATE ${table} l SET verification = t.verdict, verification_at = now()
+     FROM (
+       SELECT DISTINCT ON (n.replay_job_id) n.id, v.verdict
+       FROM unnest($2::bigint[], $3::text[]) AS v(job, verdict)
+       JOIN ${table} n ON n.oban_prefix = $1 AND n.replay_job_id = v.job
+       ORDER BY n.replay_job_id, n.created_at DESC, n.id DESC
+     ) t
+     WHERE l.id = t.id
+       AND coalesce(array_position($4::text[], l.verification), 0) < array_position($4::text[], t.verdict)`,
+    [obanPrefix, verdicts.map((v) => v.replayJobId), verdicts.map((v) => v.verdict), REPLAY_VERDICTS],
+  );
+  return rowCount ?? 0;
+}

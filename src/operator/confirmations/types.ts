@@ -72,6 +72,18 @@ export interface ReplayStarted {
   startedAt: Date;
 }
 
+/** The new jobs a confirmed bulk retry inserted, to follow as a group in the card's thread. */
+export interface ReplayGroupStarted {
+  channel: string;
+  threadTs: string;
+  /** The NEW job ids (the bulk result's `replayed[].jobId`). */
+  jobIds: number[];
+  schema: string | null;
+  /** When the execution started. */
+  startedAt: Date;
+  confirmationId: string;
+}
+
 /** The surface's side of a card: post it, edit it in place, link to it. */
 export interface CardPort {
   /** Post a new card; the ts, or the reason the surface refused it. */
@@ -90,6 +102,8 @@ export interface WorkflowPorts {
   };
   /** A confirmed retry inserted a job: follow it (in the background). */
   followReplay(replay: ReplayStarted): void;
+  /** A confirmed bulk retry inserted jobs: follow them as a group (in the background). */
+  followReplayGroup(group: ReplayGroupStarted): void;
   /** Count one step of the lifecycle (`kind` is the request's kind, or "unknown"). */
   count(kind: string, outcome: string): void;
   logger: Logger;

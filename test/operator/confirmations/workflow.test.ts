@@ -8,6 +8,7 @@ import type {
   Card,
   CardPort,
   ConfirmationWorkflow,
+  ReplayGroupStarted,
   ReplayStarted,
   RequestAnswer,
 } from "../../../src/operator/confirmations/index.ts";
@@ -26,6 +27,7 @@ interface Surface {
   posted: Card[];
   shown: Card[];
   replays: ReplayStarted[];
+  groups: ReplayGroupStarted[];
   counted: string[];
 }
 
@@ -40,7 +42,7 @@ describe("the confirmation workflow in the operator", () => {
   afterAll(() => d?.close());
 
   const surface = (options: { ttlSeconds?: number; refusePosts?: string } = {}): Surface => {
-    const s = { posted: [], shown: [], replays: [], counted: [] } as unknown as Surface;
+    const s = { posted: [], shown: [], replays: [], groups: [], counted: [] } as unknown as Surface;
     const cards: CardPort = {
       async post(card) {
         s.posted.push(card);
@@ -68,6 +70,7 @@ describe("the confirmation workflow in the operator", () => {
           }),
       },
       followReplay: (replay) => s.replays.push(replay),
+      followReplayGroup: (group) => s.groups.push(group),
       count: (kind, outcome) => s.counted.push(`${kind}:${outcome}`),
       logger: createLogger({ write: () => {} }),
       ttlSeconds: options.ttlSeconds ?? 600,
