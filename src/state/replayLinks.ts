@@ -173,9 +173,9 @@ export function resolvedByReplaySql(
 /**
  * A SQL condition on a failed job row (`${job}`) of Oban prefix `$${param}`: its newest replay
  * blocks another retry (the replay job is gone, or in any state but discarded and cancelled),
- * exactly as core/failedWork's replayBlocksRetry reads a replay link. Written as an id list of
- * the prefix's links, so the planner can start from the links (few) and fetch the failed rows by
- * primary key.
+ * exactly as core/failedWork's replayBlocksRetry reads a replay link. Written as `= ANY` of an
+ * id array computed once from the prefix's links (few), so the failed rows are fetched by primary
+ * key instead of scanning the scope's failed rows to probe the links for each.
  */
 export function blockedByReplaySql(
   stateName: string,
@@ -185,14 +185,14 @@ export function blockedByReplaySql(
 ): string {
   const jobs = `${stateSchema(obanPrefix)}.oban_jobs`;
   const notBlocking = QUEUE_FAILED_STATES.map((s) => `'${s}'`).join(", ");
-  return `${job}.id IN (
+  return `${job}.id = ANY(ARRAY(
     SELECT newest.failed_job_id FROM (
       SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id
       FROM ${stateSchema(stateName)}.replay_links l
       WHERE l.oban_prefix = $${param}
       ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC
     ) newest LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
-    WHERE r.id IS NULL OR r.state::text NOT IN (${notBlocking}))`;
+    WHERE r.id IS NULL OR r.state::text NOT IN (${notBlocking})))`;
 }
 
 /**
