@@ -119,7 +119,12 @@ export const SQL = {
   failedPage: (t: string) => /j\.id < \$4/.test(t) && !RETRYABLE.test(t),
   retryableFailedPage: (t: string) => /j\.id < \$4/.test(t) && RETRYABLE.test(t),
   stateExists: (t: string) => /to_regclass/.test(t),
-  replays: (t: string) => /replay_links/.test(t),
+  replays: (t: string) => /replay_links/.test(t) && !/reason_class/.test(t),
+  // Bulk retry (bench/bulkRetry.ts): the filter's ids, the rows' payloads, and the replayable
+  // terminal rows whose replay blocks a retry, by class.
+  bulkMatches: (t: string) => /ORDER BY x\.id DESC/.test(t),
+  findJobs: (t: string) => /WHERE j\.id = ANY\(\$1::bigint\[\]\) ORDER BY j\.id/.test(t),
+  blockedByClass: (t: string) => /replay_links/.test(t) && /AS reason_class/.test(t),
   nextRetry: (t: string) => /min\(j\.scheduled_at\)/.test(t),
 };
 const RETRYABLE = /args @> '\{"operation": "upsert"/;

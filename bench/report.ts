@@ -1,6 +1,7 @@
 // Renders the JSON of `npm run bench` as the Markdown tables and plans of BENCHMARKS.md:
 //   npm run --silent bench > bench.json && npx tsx bench/report.ts bench.json
 import { readFileSync } from "node:fs";
+import type { BulkRetryBenchFigures } from "./bulkRetry.ts";
 import type { CallResult } from "./calls.ts";
 import type { DigestBenchFigures } from "./digest.ts";
 import type { Explained } from "./inspect.ts";
@@ -16,10 +17,11 @@ const report = JSON.parse(readFileSync(file, "utf8")) as {
   date: string;
   machine: Record<string, unknown>;
   results: Record<string, CallResult>;
-  rss: { maxRssMb: number; sampledPeakMb: number; startMb: number; targetMb: number; pass: boolean };
+  rss?: { maxRssMb: number; sampledPeakMb: number; startMb: number; targetMb: number; pass: boolean };
   explain: Explained[];
   slashCommands?: SlackBenchFigures & { targets: { ackP99Ms: number; finalAnswerMs: number } };
   retries?: RetryBenchFigures;
+  bulkRetry?: BulkRetryBenchFigures;
   digest?: DigestBenchFigures & { targetMs: number };
 };
 
@@ -44,10 +46,12 @@ for (const r of Object.values(report.results)) {
   );
 }
 out.push("");
-out.push(
-  `Peak RSS of the measuring process: ${report.rss.maxRssMb} MB (maxRSS; sampled peak ${report.rss.sampledPeakMb} MB, ${report.rss.startMb} MB after start-up); target < ${report.rss.targetMb} MB: ${ok(report.rss.pass)}.`,
-);
-out.push("");
+if (report.rss) {
+  out.push(
+    `Peak RSS of the measuring process: ${report.rss.maxRssMb} MB (maxRSS; sampled peak ${report.rss.sampledPeakMb} MB, ${report.rss.startMb} MB after start-up); target < ${report.rss.targetMb} MB: ${ok(report.rss.pass)}.`,
+  );
+  out.push("");
+}
 
 const slash = report.slashCommands;
 if (slash) {
@@ -65,6 +69,29 @@ const retries = report.retries;
 if (retries) {
   out.push(
     `Retry (re-read under a lock, insert the new job, the replay link and the audit row in one transaction): median ${ms(retries.single.medianMs)}, p95 ${ms(retries.single.p95Ms)} over ${retries.single.runs} retries; 100 concurrent retries of distinct jobs through one operator (pool of 5): ${ms(retries.concurrent.wallMs)} wall, ${ms(retries.concurrent.perRetryMs)} per retry, ${retries.concurrent.newJobs} new jobs.`,
+  );
+  out.push("");
+}
+const bulk = report.bulkRetry;
+if (bulk) {
+  const r = bulk.resolve;
+  out.push(
+    `Bulk retry, resolving \`--class transport --since <outage>\` (${r.matching.toLocaleString("en")} matching rows among the schema's ${r.terminalRowsOfSchema.toLocaleString("en")} terminal rows): median ${ms(r.op.medianMs)}, p95 ${ms(r.op.p95Ms)}; database time median ${ms(r.dbMs.medianMs)} in ${r.statements} statements; its statements bare: median ${ms(r.floor.medianMs)} (ratio ${r.ratio}); the id query alone: median ${ms(r.idQuery.medianMs)} (ratio ${r.ratioToIdQuery}).`,
+  );
+  out.push("");
+  out.push("| 1,000 replays | wall | database time | transactions | statements |");
+  out.push("|---|---:|---:|---:|---:|");
+  const e = bulk.execute;
+  out.push(
+    `| \`executeBulkRetry\`, ${e.bulk.batches} batches of ${e.bulk.batchSize} | ${ms(e.bulk.wallMs)} | ${ms(e.bulk.dbMs)} | ${e.bulk.transactions.toLocaleString("en")} | ${e.bulk.statements.toLocaleString("en")} |`,
+  );
+  out.push(
+    `| \`retrySyncWork\` × ${e.single.replays.toLocaleString("en")}, one after another | ${ms(e.single.wallMs)} | ${ms(e.single.dbMs)} | ${e.single.transactions.toLocaleString("en")} | ${e.single.statements.toLocaleString("en")} |`,
+  );
+  out.push("");
+  const f = bulk.failedFigure;
+  out.push(
+    `\`failedSyncWork\` (limit 10) with the *Retry all N…* figures: median ${ms(f.with.medianMs)} / p95 ${ms(f.with.p95Ms)}, without: ${ms(f.without.medianMs)} / ${ms(f.without.p95Ms)} (ratio ${f.ratio}); the replay-links statement alone: median ${ms(f.blockedStatement.medianMs)}.`,
   );
   out.push("");
 }

@@ -5,7 +5,8 @@
 //
 // Environment: DATABASE_URL / MEILISEARCH_URL (+ MEILISEARCH_API_KEY) reuse existing servers,
 // as for the tests; otherwise embedded ones start (devkit/services/services.ts). BENCH_ROWS (default
-// 1000000), BENCH_RUNS (20), BENCH_WARMUPS (3) tune the run. Everything seeded lives in a fresh
+// 1000000), BENCH_RUNS (20), BENCH_WARMUPS (3) tune the run; BENCH_ONLY (a comma list of reads,
+// slack, retries, bulk, alerts, digest) runs only those parts on the seeded data (default: all). Everything seeded lives in a fresh
 // Oban prefix schema and under a fresh index prefix and is dropped at the end, also on Ctrl-C,
 // unless BENCH_KEEP=1 (useful with external servers, to investigate).
 import { type ChildProcess, fork } from "node:child_process";
@@ -19,6 +20,7 @@ import { parseConfig } from "../src/config.ts";
 import { openOperator } from "../src/operator/index.ts";
 import { ensureState } from "../src/state/migrations.ts";
 import { benchAlerts, benchCardLatency } from "./alerts.ts";
+import { benchBulkRetry } from "./bulkRetry.ts";
 import type { MeasureJob, MeasureResult } from "./calls.ts";
 import { BENCH_SCHEMA, benchConfigObject, MEILI_TASKS, SCHEMAS } from "./dataset.ts";
 import { benchDigest } from "./digest.ts";
@@ -31,6 +33,19 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const WARMUPS = Number(process.env.BENCH_WARMUPS ?? 3);
 const KEEP = process.env.BENCH_KEEP === "1";
+const PARTS = ["reads", "slack", "retries", "bulk", "alerts", "digest"] as const;
+const ONLY = new Set(
+  (process.env.BENCH_ONLY ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean),
+);
+for (const p of ONLY) {
+  if (!(PARTS as readonly string[]).includes(p))
+    throw new Error(`BENCH_ONLY: unknown part ${p}; parts: ${PARTS.join(", ")}`);
+}
+/** Whether this run measures `part` (every part unless BENCH_ONLY names some). */
+const part = (name: (typeof PARTS)[number]) => ONLY.size === 0 || ONLY.has(name);
 /** shared_buffers of the embedded Postgres (ignored with DATABASE_URL). */
 const SHARED_BUFFERS = process.env.BENCH_SHARED_BUFFERS ?? "1GB";
 /** Targets from the issue: each call within 1.5× its floor and under 500 ms; RSS under 200 MB. */
@@ -177,57 +192,76 @@ async function main() {
   });
 
   // --- Measure, in a fresh process ---------------------------------------------------------
-  const measured = await measureInChild({
-    config: rawConfig,
-    schema: BENCH_SCHEMA.alias,
-    liveIndex: live,
-    targetIndex: target,
-    runs: RUNS,
-    warmups: WARMUPS,
-    poolSize: POOL_SIZE,
-    targets: { ratio: TARGETS.ratio, ms: TARGETS.ms },
-  });
+  const measured = !part("reads")
+    ? null
+    : await measureInChild({
+        config: rawConfig,
+        schema: BENCH_SCHEMA.alias,
+        liveIndex: live,
+        targetIndex: target,
+        runs: RUNS,
+        warmups: WARMUPS,
+        poolSize: POOL_SIZE,
+        targets: { ratio: TARGETS.ratio, ms: TARGETS.ms },
+      });
 
   // --- Write side, Slack and digests, on the same dataset -------------------------------------
   const benchConfig = parseConfig(rawConfig, {});
-  log("timing slash commands (ack at 20 concurrent, final answers)");
-  const slack = await benchSlack(benchConfig, BENCH_SCHEMA.alias);
-  log("timing retries (one at a time, then 100 concurrent)");
-  const retryOperator = openOperator(benchConfig);
-  const retries = await benchRetries(retryOperator, {
-    pool: admin,
-    prefix,
-    module: BENCH_SCHEMA.module,
-    queue: BENCH_SCHEMA.queue,
-    live,
-  }).finally(() => retryOperator.close());
-  log("timing alert checks (steady and changed)");
-  const alertOperator = openOperator(benchConfig);
-  const alerts = await benchAlerts(alertOperator, {
-    module: BENCH_SCHEMA.module,
-    runs: RUNS,
-    intervalSeconds: benchConfig.alerts.interval,
-  }).finally(() => alertOperator.close());
-  log(`timing failure → alert card (runner ticking every ${benchConfig.alerts.interval} s)`);
-  const latencyOperator = openOperator(benchConfig);
-  const cardLatency = await benchCardLatency(
-    latencyOperator,
-    benchConfig,
-    { pool: admin, prefix, module: BENCH_SCHEMA.module, queue: BENCH_SCHEMA.queue, live },
-    log,
-  ).finally(() => latencyOperator.close());
-  log("timing a digest of 200 schemas");
-  const digest = await benchDigest({ databaseUrl, meilisearchUrl, meilisearchApiKey });
+  let slack: Awaited<ReturnType<typeof benchSlack>> | undefined;
+  if (part("slack")) {
+    log("timing slash commands (ack at 20 concurrent, final answers)");
+    slack = await benchSlack(benchConfig, BENCH_SCHEMA.alias);
+  }
+  const seeded = { pool: admin, prefix, module: BENCH_SCHEMA.module, queue: BENCH_SCHEMA.queue, live };
+  let retries: Awaited<ReturnType<typeof benchRetries>> | undefined;
+  if (part("retries")) {
+    log("timing retries (one at a time, then 100 concurrent)");
+    const retryOperator = openOperator(benchConfig);
+    retries = await benchRetries(retryOperator, seeded).finally(() => retryOperator.close());
+  }
+  let bulkRetry: Awaited<ReturnType<typeof benchBulkRetry>> | undefined;
+  if (part("bulk")) {
+    log(
+      "timing bulk retry (resolve a 1,000-row filter; 1,000 replays in batches against 1,000 single retries)",
+    );
+    const bulkOperator = openOperator(benchConfig);
+    bulkRetry = await benchBulkRetry(
+      bulkOperator,
+      { ...seeded, alias: BENCH_SCHEMA.alias },
+      { runs: RUNS, warmups: WARMUPS, log },
+    ).finally(() => bulkOperator.close());
+  }
+  let alerts: (Awaited<ReturnType<typeof benchAlerts>> & { cardLatency: unknown }) | undefined;
+  if (part("alerts")) {
+    log("timing alert checks (steady and changed)");
+    const alertOperator = openOperator(benchConfig);
+    const checks = await benchAlerts(alertOperator, {
+      module: BENCH_SCHEMA.module,
+      runs: RUNS,
+      intervalSeconds: benchConfig.alerts.interval,
+    }).finally(() => alertOperator.close());
+    log(`timing failure → alert card (runner ticking every ${benchConfig.alerts.interval} s)`);
+    const latencyOperator = openOperator(benchConfig);
+    const cardLatency = await benchCardLatency(latencyOperator, benchConfig, seeded, log).finally(() =>
+      latencyOperator.close(),
+    );
+    alerts = { ...checks, cardLatency };
+  }
+  let digest: Awaited<ReturnType<typeof benchDigest>> | undefined;
+  if (part("digest")) {
+    log("timing a digest of 200 schemas");
+    digest = await benchDigest({ databaseUrl, meilisearchUrl, meilisearchApiKey });
+  }
 
   // --- Describe what was measured ------------------------------------------------------------
   log("explaining the captured oban_jobs statements");
   // In a session set up as the bot's (work_mem, no parallel workers), so the plans are the ones
   // the calls got.
   const botSession = createPool(databaseUrl, { max: 1, applicationName: `scrypath-bench-explain-${runId}` });
-  const explain = await explainAll(
-    botSession,
-    measured.captures.flatMap(({ op, capture }) => capture.sql.map((sql) => ({ op, sql }))),
-  ).finally(() => botSession.end());
+  const explain = await explainAll(botSession, [
+    ...(measured?.captures ?? []).flatMap(({ op, capture }) => capture.sql.map((sql) => ({ op, sql }))),
+    ...(bulkRetry?.captured ?? []),
+  ]).finally(() => botSession.end());
   log("describing the dataset");
   const [host, obanJobs, tasks] = await Promise.all([
     machine(admin, meili),
@@ -258,12 +292,14 @@ async function main() {
       meilisearch: { ...tasks, seeded: MEILI_TASKS, liveIndex: live, targetIndex: target },
     },
     seeding: { seconds: seedSeconds, postgres: pgSeed, meilisearch: meiliSeed },
-    results: measured.results,
-    slashCommands: { ...slack, targets: { ackP99Ms: 100, finalAnswerMs: 1000 } },
+    ...(ONLY.size > 0 ? { only: [...ONLY] } : {}),
+    results: measured?.results ?? {},
+    slashCommands: slack && { ...slack, targets: { ackP99Ms: 100, finalAnswerMs: 1000 } },
     retries,
-    digest: { ...digest, targetMs: 10_000 },
-    alerts: { ...alerts, cardLatency, targets: { overIntervalMs: 2000 } },
-    rss: {
+    bulkRetry,
+    digest: digest && { ...digest, targetMs: 10_000 },
+    alerts: alerts && { ...alerts, targets: { overIntervalMs: 2000 } },
+    rss: measured && {
       ...measured.rss,
       note: "of the measuring process (bench/calls.ts under tsx), which only opens the operator and runs the calls",
       targetMb: TARGETS.rssMb,

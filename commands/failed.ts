@@ -24,13 +24,21 @@ export async function showFailed(args: FailedArgs, deps: CommandDeps) {
     ...(args.source ? { source: args.source } : {}),
   };
   // A cursor continues exactly; a typed page number reads the first N pages and keeps the last.
+  // The per-class figures of the "Retry all N…" buttons are counted in the same read.
   const read = (o: FailedWorkOptions) =>
     args.cursor
-      ? deps.operator.failedSyncWork(args.schema, { ...o, cursor: args.cursor, limit: PAGE_SIZE })
-      : deps.operator.failedSyncWork(args.schema, { ...o, limit: PAGE_SIZE * args.page }).then((r) => ({
-          ...r,
-          entries: r.entries.slice(PAGE_SIZE * (args.page - 1)),
-        }));
+      ? deps.operator.failedSyncWork(args.schema, {
+          ...o,
+          bulkRetryable: true,
+          cursor: args.cursor,
+          limit: PAGE_SIZE,
+        })
+      : deps.operator
+          .failedSyncWork(args.schema, { ...o, bulkRetryable: true, limit: PAGE_SIZE * args.page })
+          .then((r) => ({
+            ...r,
+            entries: r.entries.slice(PAGE_SIZE * (args.page - 1)),
+          }));
   const view = (
     result: Awaited<ReturnType<typeof read>>,
     partial: { backend: string; message: string } | null,

@@ -33,6 +33,7 @@ import { BACKEND_LABELS, BACKEND_PLANES, type BackendName, errorSentence, shared
 import { needsHeadline, replayLine, retryingRowLine, rowStateWord, tallyLines } from "./tally.ts";
 import {
   ACTIONS,
+  type BulkRetryRequestValue,
   type OpenValue,
   REQUEST_ACTIONS,
   type RetryRequestValue,
@@ -112,6 +113,41 @@ function retryButton(row: FailedWork): Button | null {
   if (r && replayBlocksRetry(r.state)) return null;
   const value: RetryRequestValue = { schema: row.schema, target: rowId(row) };
   return button({ text: "Retry…", actionId: REQUEST_ACTIONS.retry, value: JSON.stringify(value) });
+}
+
+/**
+ * Under the rollup, one line per class with terminal queue rows a bulk retry would take (the
+ * operator's `bulkRetryable` figure: replayable, not replayed yet), with "Retry all N <class>…",
+ * which only asks for a confirmation card (state terminal: retrying rows are Oban's to retry).
+ * Each button rides on its own line as an accessory: Slack wants action_ids unique within an
+ * actions block, and the five share one. No line for a class with none (backend-only classes
+ * have none: backend rows have no replay), only the filtered class under a class filter, none
+ * under a Meilisearch-only filter. Above `access.bulkRetryLimit` the line says so instead of
+ * offering a request the operator would refuse.
+ */
+function bulkRetrySections(result: FailedWorkResult, opts: FailedViewOptions) {
+  const counts = result.bulkRetryable;
+  if (!counts || opts.source === "meilisearch") return [];
+  const limit = result.bulkRetryLimit ?? null;
+  return REASON_CLASSES.filter(
+    (cls) => counts.byClass[cls] > 0 && (!opts.reasonClass || cls === opts.reasonClass),
+  ).map((cls) => {
+    const n = counts.byClass[cls];
+    const line = `${code(cls)} · ${plural(n, "terminal row")} to replay (replayable, not replayed yet)`;
+    if (limit !== null && n > limit) {
+      return section(
+        `${line} — more than one bulk retry takes (${count(limit)}): narrow it by failure time with \`--since\`.`,
+      );
+    }
+    const value: BulkRetryRequestValue = { schema: result.schema, reasonClass: cls, state: "terminal" };
+    return section(line, {
+      accessory: button({
+        text: `Retry all ${count(n)} ${cls}…`,
+        actionId: REQUEST_ACTIONS.bulkRetry,
+        value: JSON.stringify(value),
+      }),
+    });
+  });
 }
 
 function rowSection(row: FailedWork, opts: FailedViewOptions) {
@@ -250,6 +286,7 @@ export function failedView(result: FailedWorkResult, opts: FailedViewOptions): S
     tallySection,
     summary,
     coverageNote,
+    ...bulkRetrySections(result, opts),
     rows.length > 0 ? divider() : null,
     ...rows.map((row) => rowSection(row, { ...opts, page, pageSize })),
     hidden > 0

@@ -68,12 +68,24 @@ export interface OpenValue {
 export const REQUEST_ACTIONS = {
   retry: "scrypath.request.retry",
   action: "scrypath.request.action",
+  /** "Retry all N <class>…" on the failed view's class rollup: a bulk retry of one class. */
+  bulkRetry: "scrypath.request.bulk_retry",
 } as const;
 
 /** Value of a `REQUEST_ACTIONS.retry` button (JSON): the schema module and `oban:<job id>`. */
 export interface RetryRequestValue {
   schema: string;
   target: string;
+}
+
+/**
+ * Value of a `REQUEST_ACTIONS.bulkRetry` button (JSON): the schema module, the reason class and
+ * the Oban states to retry (default terminal). The ids are resolved when the card is requested.
+ */
+export interface BulkRetryRequestValue {
+  schema: string;
+  reasonClass: string;
+  state?: "terminal" | "retrying" | "all";
 }
 
 /** Value of a `REQUEST_ACTIONS.action` button (JSON), as `/scrypath reconcile <schema> --action` takes it. */

@@ -384,6 +384,30 @@ export async function scopeRollup(
   return { failed: [...cells.values()], pending };
 }
 
+/**
+ * The scope's replayable rows in `states` that `only` selects (a SQL condition on the row `j`
+ * written with parameter `$4`, e.g. state/replayLinks.ts blockedByReplaySql), by reason class
+ * (the rollup's classification). Meant for a few rows the condition picks by id: only they are
+ * classified, and payloads are not read (containment only).
+ */
+export async function replayableByClass(
+  db: Queryable,
+  scope: ObanScope,
+  states: readonly string[],
+  only: { sql: string; param: unknown },
+): Promise<Partial<Record<ReasonClass, number>>> {
+  const known = await knownStates(db, scope.prefix, states);
+  if (known.length === 0) return {};
+  const where = `${scoped(scope.prefix)} AND ${RETRYABLE_SQL} AND ${only.sql}`;
+  const { rows } = await db.query<{ reason_class: ReasonClass; n: number }>(
+    `SELECT ${REASON_CLASS_SQL} AS reason_class, count(*)::int AS n
+     FROM ${classifiedRows(scope.prefix, where)}
+     GROUP BY 1`,
+    [...scopeParams(scope, known), only.param],
+  );
+  return Object.fromEntries(rows.map((r) => [r.reason_class, r.n]));
+}
+
 /** One page of failed jobs, newest first, continuing below `beforeId` (keyset cursor). */
 export async function failedJobsPage(
   db: Queryable,

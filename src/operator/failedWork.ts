@@ -2,22 +2,23 @@
 // document tasks on the live index, newest first), then queue rows (failed Oban jobs, newest
 // first). Rows are paged with a cursor; the class rollup counts every failed row exactly.
 import { collectTasks } from "../backends/meilisearch.ts";
-import { failedJobsPage, failedRollup, scopeRollup } from "../backends/obanJobs.ts";
+import { failedJobsPage, failedRollup, replayableByClass, scopeRollup } from "../backends/obanJobs.ts";
 import { failedWorkFromJob, failedWorkFromTask } from "../core/failedWork.ts";
 import { addCounts, countReasonClasses, countsFromCells, emptyCounts } from "../core/rollup.ts";
-import { QUEUE_PENDING_STATES } from "../core/states.ts";
+import { QUEUE_FAILED_STATES, QUEUE_PENDING_STATES } from "../core/states.ts";
 import type { TriageTally } from "../core/tally.ts";
-import type {
-  FailedRollupCell,
-  FailedWork,
-  ReasonClass,
-  ReasonClassCounts,
-  ReplayRef,
-  Source,
+import {
+  type FailedRollupCell,
+  type FailedWork,
+  REASON_CLASSES,
+  type ReasonClass,
+  type ReasonClassCounts,
+  type ReplayRef,
+  type Source,
 } from "../core/types.ts";
 import { OperatorError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
-import { latestReplays, type ReplayLink } from "../state/replayLinks.ts";
+import { blockedByReplaySql, latestReplays, type ReplayLink } from "../state/replayLinks.ts";
 import { meiliRead, obanTables, postgresRead, stateTables } from "./bounded.ts";
 import {
   MEILISEARCH_BACKEND,
@@ -39,6 +40,12 @@ export interface FailedWorkOptions {
   retryableOnly?: boolean;
   limit?: number;
   cursor?: string | null;
+  /**
+   * Also count, per class, the terminal queue rows a bulk retry would take (`bulkRetryable` on
+   * the result): the rollup counts replayable rows in its pass, the few rows whose replay still
+   * blocks a retry are read from the replay links.
+   */
+  bulkRetryable?: boolean;
 }
 
 export interface FailedWorkResult {
@@ -58,6 +65,16 @@ export interface FailedWorkResult {
    * filtered read (class, source, replayable only), which counts only its rows.
    */
   tally: TriageTally | null;
+  /**
+   * When asked for (`bulkRetryable`): per class, the schema's terminal queue rows (discarded,
+   * cancelled) that are replayable and not already replayed into a job that blocks another retry,
+   * which is what a bulk retry of the class (state terminal) takes unless a row fails a retry's
+   * payload checks. Not narrowed by the class or source filter. Null when not counted (not asked,
+   * no Oban scope, a Meilisearch-only read).
+   */
+  bulkRetryable?: ReasonClassCounts | null;
+  /** `access.bulkRetryLimit`: the most rows one bulk retry takes. */
+  bulkRetryLimit?: number;
 }
 
 type Cursor = { source: "meilisearch"; offset: number } | { source: "oban"; beforeId: number | null };
@@ -169,20 +186,25 @@ export async function failedWorkOf(
   // One rollup feeds the class counts and the tally's queue figures (its pending states counted
   // in the same pass); a filtered read has no tally and counts only its own rows.
   const withTally = !(options.source || options.reasonClass || options.retryableOnly);
+  const bulk = options.bulkRetryable === true && !!schema.obanScope && options.source !== "meilisearch";
   let mine: SharedReads = shared;
   if (!shared.failedRollup && options.source !== "meilisearch") {
-    const rollup = withTally ? null : queueRollup(ctx, schema, { replayable: options.retryableOnly });
+    const replayable = options.retryableOnly || bulk;
+    const rollup = withTally ? null : queueRollup(ctx, schema, { replayable });
     rollup?.catch(() => {});
-    mine = withTally ? sharedRollup(ctx, schema) : rollup ? { failedRollup: rollup } : {};
+    mine = withTally ? sharedRollup(ctx, schema, { replayable }) : rollup ? { failedRollup: rollup } : {};
   }
+  const bulkRead = bulk ? queue(() => bulkRetryableCounts(ctx, schema, mine)) : null;
+  bulkRead?.catch(() => {});
   const backendRead = backendRows(ctx, schema, options);
   // The tally's failed-task count is the total of the listing just sent (same filter).
   const backendFailed = backendRead.then((b) => b.coverage.total);
   backendFailed.catch(() => {});
-  const [backend, qCounts, tally] = await Promise.all([
+  const [backend, qCounts, tally, bulkRetryable] = await Promise.all([
     backendRead,
     queue(() => queueCounts(ctx, schema, options, mine)),
     withTally ? (shared.tally ?? schemaTally(ctx, schema, { ...mine, backendFailed })) : null,
+    bulkRead,
   ]);
 
   // Backend rows come first; once they are exhausted the page continues with queue rows.
@@ -218,7 +240,45 @@ export async function failedWorkOf(
     nextCursor: next ? encodeCursor(next) : null,
     backendCoverage: backend.coverage,
     tally,
+    ...(options.bulkRetryable ? { bulkRetryable, bulkRetryLimit: ctx.config.access.bulkRetryLimit } : {}),
   };
+}
+
+/**
+ * Per class, the terminal rows a bulk retry would take: the replayable terminal rows the rollup
+ * counted, less those whose newest replay blocks a retry (read from the replay links, which are
+ * few, joined to the failed rows by primary key). Null when the rollup did not count replayable
+ * rows (a caller's shared rollup without them).
+ */
+async function bulkRetryableCounts(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  shared: SharedReads,
+): Promise<ReasonClassCounts | null> {
+  const scope = schema.obanScope;
+  if (!scope || !shared.failedRollup) return null;
+  const stateName = ctx.config.state.schema;
+  const [cells, blocked] = await Promise.all([
+    shared.failedRollup,
+    stateExists(ctx.db, stateName).then(
+      (exists): Promise<Partial<Record<ReasonClass, number>>> =>
+        exists
+          ? replayableByClass(ctx.db, scope, QUEUE_FAILED_STATES, {
+              sql: blockedByReplaySql(stateName, scope.prefix, "j", 4),
+              param: scope.prefix,
+            })
+          : Promise.resolve({}),
+    ),
+  ]);
+  const terminal = cells.filter((c) => (QUEUE_FAILED_STATES as readonly string[]).includes(c.state));
+  if (terminal.some((c) => c.replayable === null)) return null;
+  const counts = countsFromCells(terminal, { retryableOnly: true });
+  for (const cls of REASON_CLASSES) {
+    const n = Math.max(0, counts.byClass[cls] - (blocked[cls] ?? 0));
+    counts.total -= counts.byClass[cls] - n;
+    counts.byClass[cls] = n;
+  }
+  return counts;
 }
 
 /** "Replayed as #1234 (verified)": the newest replay of each queue row, when the bot made one. */

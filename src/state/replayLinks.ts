@@ -1,6 +1,6 @@
 // Which failed job was replayed as which new job, by whom and when.
 import type { Queryable } from "../backends/postgres.ts";
-import { FAILED_OBAN_STATES } from "../core/states.ts";
+import { FAILED_OBAN_STATES, QUEUE_FAILED_STATES } from "../core/states.ts";
 import { isReplayVerdict, REPLAY_VERDICTS, type ReplayVerdict } from "../core/tally.ts";
 import { stateSchema } from "./migrations.ts";
 
@@ -168,6 +168,31 @@ export function resolvedByReplaySql(
     ) newest LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
     WHERE r.state = 'completed'
        OR (r.id IS NULL AND newest.verification IN ('verified', 'queue_only_completed')))`;
+}
+
+/**
+ * A SQL condition on a failed job row (`${job}`) of Oban prefix `$${param}`: its newest replay
+ * blocks another retry (the replay job is gone, or in any state but discarded and cancelled),
+ * exactly as core/failedWork's replayBlocksRetry reads a replay link. Written as `= ANY` of an
+ * id array computed once from the prefix's links (few), so the failed rows are fetched by primary
+ * key instead of scanning the scope's failed rows to probe the links for each.
+ */
+export function blockedByReplaySql(
+  stateName: string,
+  obanPrefix: string,
+  job: string,
+  param: number,
+): string {
+  const jobs = `${stateSchema(obanPrefix)}.oban_jobs`;
+  const notBlocking = QUEUE_FAILED_STATES.map((s) => `'${s}'`).join(", ");
+  return `${job}.id = ANY(ARRAY(
+    SELECT newest.failed_job_id FROM (
+      SELECT DISTINCT ON (l.failed_job_id) l.failed_job_id, l.replay_job_id
+      FROM ${stateSchema(stateName)}.replay_links l
+      WHERE l.oban_prefix = $${param}
+      ORDER BY l.failed_job_id, l.created_at DESC, l.id DESC
+    ) newest LEFT JOIN ${jobs} r ON r.id = newest.replay_job_id
+    WHERE r.id IS NULL OR r.state::text NOT IN (${notBlocking})))`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { operatorContext } from "../../src/operator/internal.ts";
-import { ACTIONS } from "../../views/types.ts";
+import { ACTIONS, REQUEST_ACTIONS } from "../../views/types.ts";
 import { expectValidMessage } from "../support/blockKit.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -124,6 +124,31 @@ describe("/scrypath dispatch over the real operator", () => {
     expect(JSON.stringify(status.message)).toMatch(/unknown, not zero/);
     const drift = await runSlashCommand("drift posts", who, partialDeps);
     expect(drift).toMatchObject({ outcome: "backend_error", backend: "meilisearch" });
+  });
+
+  it("offers Retry all N <class>… under the rollup, N counted on the real rows", async () => {
+    const bulk = (m: Awaited<ReturnType<typeof run>>) =>
+      m.message.blocks.flatMap((b) =>
+        b.type === "section" &&
+        b.accessory?.type === "button" &&
+        b.accessory.action_id === REQUEST_ACTIONS.bulkRetry
+          ? [[b.accessory.text.text, JSON.parse(b.accessory.value ?? "")]]
+          : [],
+      );
+    // Six transport timeouts and six discarded "boom"s (queue_exhausted), all replayable.
+    expect(bulk(await run("failed posts"))).toEqual([
+      ["Retry all 6 transport…", { schema: POST, reasonClass: "transport", state: "terminal" }],
+      ["Retry all 6 queue_exhausted…", { schema: POST, reasonClass: "queue_exhausted", state: "terminal" }],
+    ]);
+    // Also on page 2 and under a class filter (that class only); none from Meilisearch's rows alone.
+    expect(bulk(await run("failed posts --page 2")).map(([text]) => text)).toEqual([
+      "Retry all 6 transport…",
+      "Retry all 6 queue_exhausted…",
+    ]);
+    expect(bulk(await run("failed posts --class transport")).map(([text]) => text)).toEqual([
+      "Retry all 6 transport…",
+    ]);
+    expect(bulk(await run("failed posts --source meilisearch"))).toEqual([]);
   });
 
   it("re-runs reads from buttons and refuses tampered values", async () => {

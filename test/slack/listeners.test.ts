@@ -12,8 +12,13 @@ import type { Operator } from "../../src/operator/index.ts";
 import { VERBS } from "../../src/slack/labels.ts";
 import { ignoredAction, OTHER_ACTIONS, openAction } from "../../src/slack/listeners/actions.ts";
 import { COMMAND_PATTERN, scrypathCommand } from "../../src/slack/listeners/commands.ts";
+import {
+  MUTATION_ACTION_IDS,
+  register as registerConfirmations,
+  requestFromValue,
+} from "../../src/slack/listeners/confirmations.ts";
 import type { ListenerDeps } from "../../src/slack/listeners/deps.ts";
-import { ACTIONS } from "../../views/types.ts";
+import { ACTIONS, type BulkRetryRequestValue, REQUEST_ACTIONS } from "../../views/types.ts";
 
 const CONFIG = parseConfig(
   {
@@ -280,5 +285,56 @@ describe("the read-only button listener", () => {
     expect(h.respond).not.toHaveBeenCalled();
     expect(OTHER_ACTIONS.test("scrypath.link.dashboard")).toBe(true);
     for (const id of Object.values(ACTIONS)) expect(OTHER_ACTIONS.test(id)).toBe(false);
+  });
+});
+
+describe("request button values", () => {
+  it("maps Retry all N <class>… to a bulk_retry request, the state defaulting to terminal", () => {
+    const value: BulkRetryRequestValue = {
+      schema: "MyApp.Blog.Post",
+      reasonClass: "transport",
+      state: "all",
+    };
+    expect(requestFromValue(REQUEST_ACTIONS.bulkRetry, JSON.stringify(value))).toEqual({
+      kind: "bulk_retry",
+      schema: "MyApp.Blog.Post",
+      reasonClass: "transport",
+      state: "all",
+    });
+    expect(
+      requestFromValue(
+        REQUEST_ACTIONS.bulkRetry,
+        JSON.stringify({ schema: "MyApp.Blog.Post", reasonClass: "transport" }),
+      ),
+    ).toEqual({ kind: "bulk_retry", schema: "MyApp.Blog.Post", reasonClass: "transport", state: "terminal" });
+    // Whatever else the value holds (ids included) is not passed on: the workflow resolves the ids.
+    const forged = { schema: "MyApp.Blog.Post", reasonClass: "transport", ids: [1, 2, 3], target: "oban:1" };
+    expect(requestFromValue(REQUEST_ACTIONS.bulkRetry, JSON.stringify(forged))).toEqual({
+      kind: "bulk_retry",
+      schema: "MyApp.Blog.Post",
+      reasonClass: "transport",
+      state: "terminal",
+    });
+    expect(requestFromValue(REQUEST_ACTIONS.bulkRetry, "not json")).toBeNull();
+    expect(requestFromValue(REQUEST_ACTIONS.bulkRetry, "[1]")).toBeNull();
+    // Retry… is unchanged.
+    expect(
+      requestFromValue(REQUEST_ACTIONS.retry, JSON.stringify({ schema: "S", target: "oban:1" })),
+    ).toEqual({
+      kind: "retry",
+      schema: "S",
+      target: "oban:1",
+    });
+  });
+
+  it("routes the bulk request button to the mutation listener, not the catch-all", () => {
+    expect(MUTATION_ACTION_IDS).toContain(REQUEST_ACTIONS.bulkRetry);
+    expect(REQUEST_ACTIONS.bulkRetry).toBe("scrypath.request.bulk_retry");
+    expect(OTHER_ACTIONS.test(REQUEST_ACTIONS.bulkRetry)).toBe(false);
+    // And a listener is registered for it, as for Retry….
+    const registered: unknown[] = [];
+    registerConfirmations({ action: (id: unknown) => registered.push(id) } as never, harness().deps);
+    expect(registered).toContain(REQUEST_ACTIONS.bulkRetry);
+    expect(registered).toContain(REQUEST_ACTIONS.retry);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { countReasonClasses } from "../../src/core/rollup.ts";
+import { countReasonClasses, emptyCounts } from "../../src/core/rollup.ts";
+import type { ReasonClass } from "../../src/core/types.ts";
 import { BACKEND_NO_REPLAY, FAILED_PAGE_SIZE, failedView } from "../../views/failed.ts";
-import { ACTIONS, type OpenValue } from "../../views/types.ts";
+import { ACTIONS, type BulkRetryRequestValue, type OpenValue, REQUEST_ACTIONS } from "../../views/types.ts";
 import {
   backendRow,
   buttons,
@@ -258,5 +259,99 @@ describe("failedView", () => {
     expectSafe(m, { allowedUsers: ["W0XYZ"] });
     expect(visibleText(m)).not.toContain("Open job in dashboard");
     expect(visibleText(m)).toContain("Requested by <@W0XYZ>");
+  });
+});
+
+describe("failedView: Retry all N <class>…", () => {
+  /** The operator's per-class figure of terminal rows a bulk retry takes. */
+  const bulk = (byClass: Partial<Record<ReasonClass, number>>) => {
+    const counts = emptyCounts();
+    for (const [cls, n] of Object.entries(byClass)) {
+      counts.byClass[cls as ReasonClass] = n;
+      counts.total += n;
+    }
+    return { bulkRetryable: counts, bulkRetryLimit: 1000 };
+  };
+  const rows = [
+    backendRow(),
+    queueRow(),
+    queueRow({ id: 606, lastError: { error: "** (Ecto.CastError) cannot cast" } }),
+  ];
+  const bulkButtons = (m: ReturnType<typeof failedView>) =>
+    buttons(m).filter((b) => b.action_id === REQUEST_ACTIONS.bulkRetry);
+
+  it("offers one per class with rows to replay, under the rollup, in canonical order, carrying schema, class and state", () => {
+    const m = failedView(failedResult(rows, bulk({ validation: 3, transport: 812 })), opts());
+    expectSafe(m);
+    const found = bulkButtons(m);
+    expect(found.map((b) => b.text.text)).toEqual(["Retry all 812 transport…", "Retry all 3 validation…"]);
+    expect(found.map((b) => JSON.parse(b.value ?? "") as BulkRetryRequestValue)).toEqual([
+      { schema: SCHEMA, reasonClass: "transport", state: "terminal" },
+      { schema: SCHEMA, reasonClass: "validation", state: "terminal" },
+    ]);
+    // Each on its own class line, between the rollup and the rows, saying what N counts.
+    const texts = sections(m);
+    const rollupAt = texts.findIndex((t) => t.includes("*Dominant reason:*"));
+    const lineAt = texts.findIndex((t) => t.startsWith("`transport` · 812 terminal rows to replay"));
+    const firstRowAt = texts.findIndex((t) => t.startsWith("*`"));
+    expect(rollupAt).toBeGreaterThanOrEqual(0);
+    expect(lineAt).toBeGreaterThan(rollupAt);
+    expect(firstRowAt).toBeGreaterThan(lineAt);
+    expect(texts[lineAt]).toContain("replayable, not replayed yet");
+    // Never two of one action_id in an actions block: they are accessories.
+    for (const b of m.blocks) {
+      if (b.type !== "actions") continue;
+      expect(b.elements.some((e) => "action_id" in e && e.action_id === REQUEST_ACTIONS.bulkRetry)).toBe(
+        false,
+      );
+    }
+  });
+
+  it("offers none for a class with nothing to replay, nor without the figure", () => {
+    expect(bulkButtons(failedView(failedResult(rows, bulk({})), opts()))).toEqual([]);
+    // A backend-only class: the failed Meilisearch task's class has no queue rows to replay.
+    const backendOnly = failedView(failedResult([backendRow()], bulk({ transport: 0 })), opts());
+    expect(bulkButtons(backendOnly)).toEqual([]);
+    expect(bulkButtons(failedView(failedResult(rows), opts()))).toEqual([]);
+    expect(bulkButtons(failedView(failedResult(rows, { bulkRetryable: null }), opts()))).toEqual([]);
+  });
+
+  it("follows the list's filters: only the filtered class, none for Meilisearch rows only", () => {
+    const result = failedResult(rows, bulk({ transport: 2, validation: 1 }));
+    const byClass = failedView(result, opts({ reasonClass: "validation" }));
+    expectSafe(byClass);
+    expect(bulkButtons(byClass).map((b) => b.text.text)).toEqual(["Retry all 1 validation…"]);
+    expect(bulkButtons(failedView(result, opts({ source: "meilisearch" })))).toEqual([]);
+    expect(bulkButtons(failedView(result, opts({ source: "oban" }))).length).toBe(2);
+  });
+
+  it("says a class is over the bulk retry limit instead of offering a request that would be refused", () => {
+    const m = failedView(failedResult(rows, bulk({ transport: 5503, validation: 1000 })), opts());
+    expectSafe(m);
+    expect(bulkButtons(m).map((b) => b.text.text)).toEqual(["Retry all 1,000 validation…"]);
+    expect(visibleText(m)).toContain(
+      "`transport` · 5,503 terminal rows to replay (replayable, not replayed yet) — more than one bulk retry takes (1,000)",
+    );
+  });
+
+  it("stays valid Block Kit with all five classes and a full page of rows", () => {
+    const all = thousandRows();
+    const m = failedView(
+      failedResult(all.slice(0, 20), {
+        counts: countReasonClasses(all),
+        nextCursor: "o1",
+        ...bulk({ transport: 999, validation: 1, backend_rejected: 20, queue_exhausted: 300, unknown: 7 }),
+      }),
+      opts({ page: 2, pageSize: 20 }),
+    );
+    expectSafe(m);
+    expect(bulkButtons(m).map((b) => b.text.text)).toEqual([
+      "Retry all 999 transport…",
+      "Retry all 1 validation…",
+      "Retry all 20 backend_rejected…",
+      "Retry all 300 queue_exhausted…",
+      "Retry all 7 unknown…",
+    ]);
+    expect(buttons(m).some((b) => b.text.text.startsWith("Next"))).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
-// Buttons of the mutation side. Request buttons ("Retry…" on failed rows, the reconcile report's
-// action buttons) only ask: they post a confirmation card, in the thread of the message they are on
+// Buttons of the mutation side. Request buttons ("Retry…" on failed rows, "Retry all N <class>…"
+// on the failed view's class rollup, the reconcile report's action buttons) only ask: they post a confirmation card, in the thread of the message they are on
 // when that message is in the channel. Confirm and Cancel on a card decide it. Every click is
 // acknowledged first; answers to the clicker are ephemeral, the card itself is edited in place.
 import type { App, BlockAction, SlackActionMiddlewareArgs } from "@slack/bolt";
@@ -19,6 +19,7 @@ export const MUTATION_ACTION_IDS: readonly string[] = [
   CONFIRM_ACTIONS.confirm,
   CONFIRM_ACTIONS.cancel,
   REQUEST_ACTIONS.retry,
+  REQUEST_ACTIONS.bulkRetry,
   REQUEST_ACTIONS.action,
 ];
 
@@ -48,6 +49,10 @@ export function requestFromValue(actionId: string, value: string | undefined): u
     return null;
   }
   if (actionId === REQUEST_ACTIONS.retry) return { kind: "retry", schema: v.schema, target: v.target };
+  if (actionId === REQUEST_ACTIONS.bulkRetry) {
+    // The ids are the workflow's to resolve at request time; the button names only the filter.
+    return { kind: "bulk_retry", schema: v.schema, reasonClass: v.reasonClass, state: v.state ?? "terminal" };
+  }
   return { kind: "action", schema: v.schema, action: v.action, id: v.id, targetIndex: v.targetIndex };
 }
 
@@ -57,7 +62,8 @@ export function requestButton(deps: ListenerDeps) {
     const { channelId, teamId, messageTs } = where(body);
     const fields = { action: actionId, user: body.user.id, channel: channelId };
     await acknowledge(() => ack(), deps.logger, fields);
-    const verb = actionId === REQUEST_ACTIONS.retry ? "retry" : "reconcile";
+    const verb =
+      actionId === REQUEST_ACTIONS.retry || actionId === REQUEST_ACTIONS.bulkRetry ? "retry" : "reconcile";
     // An ephemeral message has no thread; a message in the channel gets the card in its thread.
     const inChannel = body.container?.is_ephemeral !== true && body.message !== undefined;
     const thread = inChannel ? ((body.message?.thread_ts as string | undefined) ?? messageTs) : null;
@@ -107,5 +113,6 @@ export function register(app: App, deps: ListenerDeps): void {
   app.action<BlockAction>(CONFIRM_ACTIONS.confirm, decisionButton(deps, "confirm"));
   app.action<BlockAction>(CONFIRM_ACTIONS.cancel, decisionButton(deps, "cancel"));
   app.action<BlockAction>(REQUEST_ACTIONS.retry, requestButton(deps));
+  app.action<BlockAction>(REQUEST_ACTIONS.bulkRetry, requestButton(deps));
   app.action<BlockAction>(REQUEST_ACTIONS.action, requestButton(deps));
 }
