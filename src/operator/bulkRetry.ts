@@ -184,6 +184,25 @@ async function resolvePlan(
   });
 }
 
+const filterOf = (filter: BulkFilter): BulkRetryPlan["filter"] => ({
+  reasonClass: filter.reasonClass,
+  since: filter.since ?? null,
+  state: filter.state ?? "terminal",
+  source: "oban",
+});
+
+/**
+ * Resolve a bulk retry's filter to the explicit ids it will act on, without auditing a refusal:
+ * for a caller that audits its own (the confirmation workflow, with the requester's context).
+ */
+export async function planBulkRetry(
+  ctx: OperatorContext,
+  schemaRef: string,
+  filter: BulkFilter,
+): Promise<BulkRetryPlan> {
+  return resolvePlan(ctx, resolveSchema(ctx, schemaRef), filterOf(filter));
+}
+
 /** Resolve a bulk retry's filter to the explicit ids it will act on; refusals are audited. */
 export async function resolveBulkRetry(
   ctx: OperatorContext,
@@ -192,12 +211,7 @@ export async function resolveBulkRetry(
   actor: Actor = { id: "operator" },
 ): Promise<BulkRetryPlan> {
   const schema = resolveSchema(ctx, schemaRef);
-  const resolved = {
-    reasonClass: filter.reasonClass,
-    since: filter.since ?? null,
-    state: filter.state ?? "terminal",
-    source: "oban" as const,
-  };
+  const resolved = filterOf(filter);
   try {
     return await resolvePlan(ctx, schema, resolved);
   } catch (error) {
