@@ -244,7 +244,7 @@ export async function executeBulkRetry(
 ): Promise<BulkRetryResult> {
   const schema = resolveSchema(ctx, schemaRef);
   const stateName = await prepareState(ctx);
-  const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? ctx.config.access.bulkRetryBatchSize));
   // Ascending order: concurrent runs take the per-job locks in the same order (no deadlock).
   const ordered = [...new Set(ids)].sort((a, b) => a - b);
   const prefix = schema.obanScope?.prefix ?? "";
