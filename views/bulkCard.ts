@@ -78,6 +78,11 @@ export function bulkExcludedText(bulk: BulkPreview): string | null {
   return `${plural(left, "matching row was", "matching rows were")} left out: ${escapeMrkdwn(reasonCounts(bulk.excluded))} (a single retry would refuse them).`;
 }
 
+/** "400 of 812 · 3 skipped": a running bulk retry's progress. */
+export function progressText(p: { done: number; total: number; skipped: number }): string {
+  return `${count(p.done)} of ${count(p.total)}${p.skipped > 0 ? ` · ${count(p.skipped)} skipped` : ""}`;
+}
+
 /**
  * A bulk retry's outcome as card lines (plain text: the card redacts, escapes and bounds them):
  * counts per outcome, never ids; a batch that failed says how many were not attempted and why.

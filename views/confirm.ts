@@ -15,7 +15,7 @@ import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { CardStanding, RowStanding } from "../src/operator/standing.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
-import { bulkExcludedText, bulkFields, bulkOutcome, bulkSampleText } from "./bulkCard.ts";
+import { bulkExcludedText, bulkFields, bulkOutcome, bulkSampleText, progressText } from "./bulkCard.ts";
 import {
   actions,
   button,
@@ -199,7 +199,9 @@ function resultSection(preview: RequestPreview, state: CardState): string | null
     case "executing":
       return `:hourglass_flowing_sand: *Running…* confirmed by ${by}${
         state.decidedAt ? ` at ${slackDate(state.decidedAt)}` : ""
-      }. This card shows the outcome when it finishes.`;
+      }. This card shows the outcome when it finishes.${
+        state.progress ? `\n:arrows_counterclockwise: *${progressText(state.progress)}*` : ""
+      }`;
     case "done":
     case "failed":
       if (state.outcome) return outcomeText(state.outcome);
@@ -377,7 +379,11 @@ export function confirmationCard(
 
   const what = escapeMrkdwn(subject(preview));
   const headline = state.outcome && !pending && state.status !== "executing" ? state.outcome.headline : null;
-  const figures = pending ? standingPlain(preview.standing) : null;
+  const figures = pending
+    ? standingPlain(preview.standing)
+    : state.status === "executing" && state.progress
+      ? progressText(state.progress)
+      : null;
   const text =
     state.status === "expired"
       ? `Expired, nothing was done: ${what}`

@@ -1,9 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { buttonValues } from "../support/slack.ts";
+import { startTcpProxy } from "../support/tcpProxy.ts";
 import {
   ALICE,
   BOB,
@@ -203,6 +206,57 @@ describe("/scrypath retry <schema> --class: the request and its card", () => {
 });
 
 describe("confirming a bulk retry", () => {
+  it("edits progress on the card at a bounded rate, then the counts per outcome; a row replayed meanwhile is skipped", async () => {
+    const s = await setup();
+    const { d, h } = s;
+    // Postgres answers through a proxy that delays each answer: one row per batch then takes a few
+    // tens of milliseconds, so the execution lasts seconds whatever the machine's speed.
+    const url = new URL(d.config.database.url);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    closers.push(() => proxy.close());
+    const bot = await h.bot({
+      access: operatorsConfig({ bulkRetryBatchSize: 1 }),
+      database: { url: proxy.rewrite(d.config.database.url) },
+    });
+    const N = 60;
+    const ids = await failed(s, N);
+    const before = h.fake.posted.length;
+    await h.command(bot, "retry posts --class transport", ALICE);
+    const card = await h.nextCard(before);
+    // Replayed meanwhile by a single retry: skipped at the confirm, and counted.
+    await d.operator.retrySyncWork("posts", ids[10] as number, { id: "cli:ops" });
+
+    proxy.setAnswerDelay(8);
+    const started = Date.now();
+    await h.decide(bot, card, BOB);
+    const done = await h.cardUpdate(card.ts, /^Done/);
+    const elapsed = Date.now() - started;
+    proxy.setAnswerDelay(0);
+
+    const updates = h.fake.updatesOf(card.ts);
+    const progress = updates.filter((u) => /^Running/.test(String(u.text)) && / of 60/.test(String(u.text)));
+    // "Running…", at most one progress edit per 2 s, and the final edit, last.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(Math.floor(elapsed / 2_000) + 1);
+    expect(updates.length).toBe(progress.length + 2);
+    expect(String(updates.at(-1)?.text)).toMatch(/^Done/);
+    for (const u of progress) expect(readerText(u)).toMatch(/\d+ of 60/);
+
+    const shown = readerText(done);
+    expect(done.text).toMatch(/Bulk retry accepted · 59 of 60 replayed as new jobs, 1 skipped/);
+    expect(shown).toContain("Replayed: 59");
+    expect(shown).toContain("Skipped: 1 (1 already replayed)");
+    expect(shown).toContain("Accepted is not searchable");
+    expect(buttonValues(done, CONFIRM_ACTIONS.confirm)).toEqual([]);
+    const all = await replays(s);
+    expect(all.get(ids[10] as number)).toHaveLength(1);
+    expect(ids.every((id) => all.get(id)?.length === 1)).toBe(true);
+    expect(await h.confirmation(card.id)).toMatchObject({
+      status: "done",
+      result: { kind: "bulk_retry", replayed: 59, skipped: { already_replayed: 1 }, failed_batches: 0 },
+    });
+  });
+
   it("executes once under 20 concurrent confirms over two replicas on one database", async () => {
     const s = await setup();
     const { h } = s;

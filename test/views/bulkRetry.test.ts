@@ -135,6 +135,15 @@ describe("the bulk-retry card", () => {
     expect(confirm?.confirm?.title?.text).toContain("Retry 1,000 failed transport jobs");
   });
 
+  it("executing: the progress line, in the fallback text too", () => {
+    const m = card({ ...decided, status: "executing", progress: { done: 400, total: 812, skipped: 3 } });
+    expectSafe(m, { allowedUsers: ["U0DECIDE", "U0REQUEST"] });
+    expect(visibleText(m)).toContain("400 of 812 · 3 skipped");
+    expect(m.text).toContain("400 of 812 · 3 skipped");
+    expect(buttons(m)).toEqual([]);
+    expect(visibleText(card({ ...decided, status: "executing" }))).not.toMatch(/ of 812/);
+  });
+
   it("done: counts per outcome (replayed, skipped by reason), accepted is not searchable, no ids", () => {
     const m = card({
       ...decided,
@@ -188,6 +197,7 @@ describe("the bulk-retry card", () => {
           : {
               ...decided,
               status,
+              ...(status === "executing" ? { progress: { done: 1000, total: 1000, skipped: 999 } } : {}),
               ...(status === "done" || status === "failed"
                 ? { outcome: outcomeOf({ kind: "bulk_retry", result: result() }) }
                 : {}),
