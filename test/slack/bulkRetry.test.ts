@@ -1,11 +1,26 @@
+// Bulk retry from Slack end to end (issue 16): `/scrypath retry <schema> --class C` over signed HTTP
+// into real Bolt apps, real Postgres and Meilisearch, the fake Slack recording every card and edit.
+// The filter is resolved once to explicit ids stored with the request; the card states the blast
+// radius (counts and five samples, never the ids); one authorised Confirm replays exactly those
+// ids in batches, with progress edits at a bounded rate, once across replicas; a process killed
+// between batches leaves whole batches, and asking again replays only the rest.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PoolClient } from "pg";
 import { afterEach, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import type { DbClient } from "../../src/backends/postgres.ts";
+import { lockTarget } from "../../src/operator/mutation.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { insertJob } from "../support/db.ts";
+import { eventually } from "../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
-import { buttonValues } from "../support/slack.ts";
+import { buttonValues, slackEnv } from "../support/slack.ts";
 import { startTcpProxy } from "../support/tcpProxy.ts";
 import {
   ALICE,
@@ -16,10 +31,11 @@ import {
   jargonIn,
   operatorsConfig,
   readerText,
+  type TestBot,
   textOf,
 } from "./confirmHarness.ts";
 
-const _ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TRANSPORT = "** (Req.TransportError) timeout connecting to search.internal:7700 api_key=supersecret99";
 const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
 
@@ -281,5 +297,109 @@ describe("confirming a bulk retry", () => {
     const audit = await h.auditOf(card.id);
     expect(audit.filter((r) => r.outcome === "confirmed")).toHaveLength(1);
     expect(audit.filter((r) => r.outcome === "accepted")).toHaveLength(30);
+  });
+});
+
+describe("a bot process killed between batches (SIGKILL)", () => {
+  let dir: string | null = null;
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill("SIGKILL");
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    dir = null;
+  });
+
+  async function serve(
+    s: Setup,
+    access: Record<string, unknown>,
+  ): Promise<{ child: ChildProcess; base: string }> {
+    dir = mkdtempSync(join(tmpdir(), "scrypath-bulk-"));
+    writeFileSync(join(dir, "scrypath-bot.yml"), stringify({ ...s.d.raw, access }));
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        ...slackEnv(s.h.fake, undefined, {
+          ADMIN_PORT: "0",
+          SCRYPATH_BOT_CONFIG: join(dir, "scrypath-bot.yml"),
+          LOG_LEVEL: "info",
+        }),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.push(child);
+    let out = "";
+    child.stdout?.on("data", (chunk) => (out += chunk));
+    child.stderr?.on("data", (chunk) => (out += chunk));
+    const port = await eventually(async () => /"port":(\d+)/.exec(out)?.[1], 60_000, "serve listening").catch(
+      (error: Error) => {
+        throw new Error(`${error.message}:\n${out}`);
+      },
+    );
+    return { child, base: `http://127.0.0.1:${port}` };
+  }
+
+  it("closes the card and the audit with exactly how many were replayed; asking again replays only the rest", async () => {
+    const s = await setup();
+    const { d, h } = s;
+    const access = operatorsConfig({ bulkRetryBatchSize: 2 });
+    const ids = await failed(s, 7);
+    const served = await serve(s, access);
+    const before = h.fake.posted.length;
+    await h.command(served, "retry posts --class transport", ALICE);
+    const card = await h.nextCard(before);
+
+    // The fifth row's per-job lock is held: batches one and two commit, the third waits on it.
+    const locker: PoolClient = await d.oban.pool.connect();
+    closers.push(async () => {
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+    });
+    await locker.query("BEGIN");
+    await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[4] as number);
+    await h.decide(served, card, BOB);
+    await eventually(
+      async () =>
+        (await h.auditOf(card.id)).filter((r) => r.outcome === "accepted").length === 4 ? true : undefined,
+      30_000,
+      "two batches committed",
+    );
+    const exited = new Promise((resolve) => served.child.once("exit", resolve));
+    served.child.kill("SIGKILL");
+    await exited;
+    await locker.query("ROLLBACK");
+
+    // Another replica's sweeper finds the execution left behind (long enough ago) and closes it.
+    const bot: TestBot = await h.bot();
+    await d.oban.pool.query(
+      `UPDATE "${d.config.state.schema}".confirmations SET decided_at = now() - interval '11 minutes' WHERE id = $1`,
+      [card.id],
+    );
+    await bot.bot.confirmations.sweep();
+    const closed = await h.cardUpdate(card.ts, /^Failed: .* — Not done: execution_interrupted/);
+    expect(readerText(closed)).toContain("4 of 7 jobs were replayed (whole batches), the rest were not");
+    expect(readerText(closed)).toContain("ask again for the rest");
+    const audit = await h.auditOf(card.id);
+    expect(audit.at(-1)).toMatchObject({
+      actor: "scrypath-bot",
+      outcome: "failed",
+      reason: "execution_interrupted",
+      details: { replayed: 4, not_replayed: 3 },
+    });
+    expect([...(await replays(s)).keys()].sort((a, b) => a - b)).toEqual(ids.slice(0, 4));
+
+    // Asking again resolves only the rest (replayed rows are excluded by the same rule).
+    const again = h.fake.posted.length;
+    await h.command(bot, "retry posts --class transport", ALICE);
+    const rest = await h.nextCard(again);
+    expect((await storedRequest(h, rest.id)).ids).toEqual(ids.slice(4));
+    expect(readerText(rest.body)).toContain("4 matching rows were left out: 4 already replayed");
+    await h.decide(bot, rest, BOB);
+    await h.cardUpdate(rest.ts, /^Done/);
+    const all = await replays(s);
+    expect([...all.keys()].sort((a, b) => a - b)).toEqual(ids);
+    expect([...all.values()].every((jobs) => jobs.length === 1)).toBe(true);
+    expect(await linkCount(s)).toBe(7);
   });
 });
