@@ -153,7 +153,7 @@ async function resolvePlan(
     if (accepted > limit) {
       throw new RefusedError(
         "bulk_limit",
-        `${accepted} failed jobs of class ${filter.reasonClass} match, more than the limit of ${limit} for one bulk retry (access.bulkRetryLimit); narrow the filter with --since or --class`,
+        `${accepted.toLocaleString("en-US")} failed jobs of class ${filter.reasonClass} match, more than the limit of ${limit.toLocaleString("en-US")} for one bulk retry (access.bulkRetryLimit); narrow the filter with --since or --state`,
         { matching: accepted, limit },
       );
     }

@@ -203,7 +203,7 @@ describe("/scrypath retry <schema> --class: the request and its card", () => {
 
     const capped = await h.answer(await h.command(bot, "retry posts --class transport", ALICE));
     expect(readerText(capped)).toMatch(/4 failed jobs of class transport match, more than the limit of 3/);
-    expect(readerText(capped)).toContain("--since");
+    expect(readerText(capped)).toContain("narrow the filter with --since or --state");
     const [audit] = await h.auditWithReason("bulk_limit");
     expect(audit).toMatchObject({
       actor: ALICE,
