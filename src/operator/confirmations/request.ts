@@ -109,7 +109,10 @@ export async function requestConfirmation(
     lc.count(null, "refused");
     return { kind: "invalid_request" };
   }
-  const asked = valid.data;
+  // A surface never chooses the ids a bulk retry acts on (not even in an audit row's count): the
+  // resolution below does.
+  const asked: MutationRequest =
+    valid.data.kind === "bulk_retry" ? { ...valid.data, ids: undefined } : valid.data;
   const log = lc.ports.logger.child({
     kind: requestKind(asked),
     user: origin.userId,

@@ -112,6 +112,20 @@ describe("a bulk retry through the confirmation workflow", () => {
     );
     expect(await stored(asked.id)).toMatchObject({ kind: "bulk_retry", state: "terminal", ids });
 
+    // Refused at request time (nothing of the class): the surface's ids are not even counted.
+    expect(
+      await s.workflow.request(
+        { kind: "bulk_retry", schema: "posts", reasonClass: "backend_rejected", ids: [1, 2, 3] },
+        origin,
+      ),
+    ).toMatchObject({ kind: "refused", error: { reason: "nothing_to_retry" } });
+    const [refused] = await d.operator.auditLog({ limit: 1 });
+    expect(refused).toMatchObject({ actor: ALICE, outcome: "refused", reason: "nothing_to_retry" });
+    expect(refused?.target).toEqual({
+      source: "oban",
+      bulk: { reasonClass: "backend_rejected", since: null, state: "terminal", source: "oban" },
+    });
+
     // The same class with another filter is the same target: linked, not a second card.
     const since = new Date(Date.now() - 3_600_000).toISOString();
     expect(
