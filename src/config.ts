@@ -286,6 +286,8 @@ const configObject = z
         auditReaders: z.enum(["operators", "everyone"]).default("operators"),
         /** The most rows one bulk retry may replay (as Oban Web's bulk actions); above it, narrow the filter. */
         bulkRetryLimit: z.number().int().positive().default(1000),
+        /** Rows one bulk retry replays per transaction (each batch commits whole, or not at all). */
+        bulkRetryBatchSize: z.number().int().min(1).max(1000).default(100),
       })
       .strict()
       .prefault({}),

@@ -15,6 +15,7 @@ import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { CardStanding, RowStanding } from "../src/operator/standing.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
+import { bulkExcludedText, bulkFields, bulkOutcome, bulkSampleText, progressText } from "./bulkCard.ts";
 import {
   actions,
   button,
@@ -88,6 +89,7 @@ function subject(preview: RequestPreview): string {
 }
 
 function blastRadius(preview: RequestPreview): string[] {
+  if (preview.bulk) return bulkFields(preview, preview.bulk);
   const items: string[] = [];
   if (preview.schema !== null) items.push(`*Schema*\n${code(preview.schema)}`);
   if (preview.index !== null) items.push(`*Index*\n${code(preview.index)}`);
@@ -197,7 +199,9 @@ function resultSection(preview: RequestPreview, state: CardState): string | null
     case "executing":
       return `:hourglass_flowing_sand: *Running…* confirmed by ${by}${
         state.decidedAt ? ` at ${slackDate(state.decidedAt)}` : ""
-      }. This card shows the outcome when it finishes.`;
+      }. This card shows the outcome when it finishes.${
+        state.progress ? `\n:arrows_counterclockwise: *${progressText(state.progress)}*` : ""
+      }`;
     case "done":
     case "failed":
       if (state.outcome) return outcomeText(state.outcome);
@@ -342,11 +346,15 @@ export function confirmationCard(
   const result = resultSection(preview, state);
   const standing = standingText(preview, state);
   const pending = state.status === "pending";
+  const sample = preview.bulk ? bulkSampleText(preview.bulk) : null;
+  const excluded = preview.bulk ? bulkExcludedText(preview.bulk) : null;
 
   const blocks = [
     header(`${emoji} ${label}: ${preview.title}`),
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
+    sample ? section(sample) : null,
+    excluded ? section(excluded) : null,
     preview.retrying ? section(retryingLine(preview.retrying)) : null,
     section(`*${EFFECT_LABEL[state.status]}*\n${escapeMrkdwn(preview.effect)}`),
     standing ? section(standing) : null,
@@ -371,7 +379,11 @@ export function confirmationCard(
 
   const what = escapeMrkdwn(subject(preview));
   const headline = state.outcome && !pending && state.status !== "executing" ? state.outcome.headline : null;
-  const figures = pending ? standingPlain(preview.standing) : null;
+  const figures = pending
+    ? standingPlain(preview.standing)
+    : state.status === "executing" && state.progress
+      ? progressText(state.progress)
+      : null;
   const text =
     state.status === "expired"
       ? `Expired, nothing was done: ${what}`
@@ -466,6 +478,8 @@ function outcomeLines(outcome: RequestOutcome): CardOutcome {
       return actionOutcome({ action: "retry", result: outcome.result });
     case "action":
       return actionOutcome(outcome.result);
+    case "bulk_retry":
+      return bulkOutcome(outcome.result, outcome.standing?.schema ?? null);
   }
 }
 

@@ -64,7 +64,7 @@ export function helpView(verbs: readonly HelpVerb[], verb?: string | null): Slac
     writes.length > 0 ? section(`*Changes state* — ${MUTATES_NOTE}, recorded in the audit log`) : null,
     ...packLines(writes.map(verbLine), { maxBlocks: 4, more }),
     context([
-      "Start with `/scrypath status`, then `failed`, then `reconcile` — retry only with a concrete id.",
+      "Start with `/scrypath status`, then `failed`, then `reconcile` — retry a concrete id, or a whole class with `--class` (capped, previewed, confirmed once).",
     ]),
   ];
   const text = `Scrypath bot commands: ${verbs.map((v) => escapeMrkdwn(v.name)).join(", ") || "none"}`;

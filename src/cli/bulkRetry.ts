@@ -14,18 +14,6 @@ const counts = (c: Record<string, number>) =>
     .map(([k, n]) => `${n} ${words(k)}`)
     .join(", ");
 
-/** `2h`, `30m`, `90s`, `1d` before now, or an ISO timestamp; null when not a valid one. */
-export function parseSince(value: string, now = new Date()): Date | null {
-  const match = /^([1-9][0-9]*)([smhd])$/.exec(value.trim());
-  if (match) {
-    const unit = { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as "s" | "m" | "h" | "d"];
-    return new Date(now.getTime() - Number(match[1]) * unit * 1000);
-  }
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value)) return null;
-  const at = new Date(value);
-  return Number.isNaN(at.getTime()) ? null : at;
-}
-
 /** What the prompt states before a bulk retry: how many, which, what was left out, what happens. */
 export function bulkRetryText(plan: BulkRetryPlan): RequestText {
   const n = plan.ids.length;

@@ -9,6 +9,7 @@ import { type Config, errorLines, loadConfig, withOverrides } from "../config.ts
 import { validatePlaybook } from "../core/playbook.ts";
 import { redactValue } from "../core/redact.ts";
 import { validateHotApplyPayload } from "../core/settings.ts";
+import { parseSince } from "../core/since.ts";
 import { REASON_CLASSES, type ReasonClass, type SyncMode } from "../core/types.ts";
 import { isOperatorError, OperatorError } from "../errors.ts";
 import { type BulkState, type Operator, openOperator } from "../operator/index.ts";
@@ -17,7 +18,7 @@ import type { MutationRequest } from "../operator/requests.ts";
 import { parseRetryTarget } from "../operator/retry.ts";
 import { configuredSecrets } from "../secrets.ts";
 import { withTimeout } from "../timeout.ts";
-import { bulkRetryOutcome, bulkRetryText, parseSince, progressLine } from "./bulkRetry.ts";
+import { bulkRetryOutcome, bulkRetryText, progressLine } from "./bulkRetry.ts";
 import { type CliCleaner, cliCleaner } from "./clean.ts";
 import {
   COMMANDS,

@@ -153,7 +153,7 @@ async function resolvePlan(
     if (accepted > limit) {
       throw new RefusedError(
         "bulk_limit",
-        `${accepted} failed jobs of class ${filter.reasonClass} match, more than the limit of ${limit} for one bulk retry (access.bulkRetryLimit); narrow the filter with --since or --class`,
+        `${accepted.toLocaleString("en-US")} failed jobs of class ${filter.reasonClass} match, more than the limit of ${limit.toLocaleString("en-US")} for one bulk retry (access.bulkRetryLimit); narrow the filter with --since or --state`,
         { matching: accepted, limit },
       );
     }
@@ -184,6 +184,25 @@ async function resolvePlan(
   });
 }
 
+const filterOf = (filter: BulkFilter): BulkRetryPlan["filter"] => ({
+  reasonClass: filter.reasonClass,
+  since: filter.since ?? null,
+  state: filter.state ?? "terminal",
+  source: "oban",
+});
+
+/**
+ * Resolve a bulk retry's filter to the explicit ids it will act on, without auditing a refusal:
+ * for a caller that audits its own (the confirmation workflow, with the requester's context).
+ */
+export async function planBulkRetry(
+  ctx: OperatorContext,
+  schemaRef: string,
+  filter: BulkFilter,
+): Promise<BulkRetryPlan> {
+  return resolvePlan(ctx, resolveSchema(ctx, schemaRef), filterOf(filter));
+}
+
 /** Resolve a bulk retry's filter to the explicit ids it will act on; refusals are audited. */
 export async function resolveBulkRetry(
   ctx: OperatorContext,
@@ -192,12 +211,7 @@ export async function resolveBulkRetry(
   actor: Actor = { id: "operator" },
 ): Promise<BulkRetryPlan> {
   const schema = resolveSchema(ctx, schemaRef);
-  const resolved = {
-    reasonClass: filter.reasonClass,
-    since: filter.since ?? null,
-    state: filter.state ?? "terminal",
-    source: "oban" as const,
-  };
+  const resolved = filterOf(filter);
   try {
     return await resolvePlan(ctx, schema, resolved);
   } catch (error) {
@@ -230,7 +244,7 @@ export async function executeBulkRetry(
 ): Promise<BulkRetryResult> {
   const schema = resolveSchema(ctx, schemaRef);
   const stateName = await prepareState(ctx);
-  const batchSize = Math.max(1, Math.floor(options.batchSize ?? 100));
+  const batchSize = Math.max(1, Math.floor(options.batchSize ?? ctx.config.access.bulkRetryBatchSize));
   // Ascending order: concurrent runs take the per-job locks in the same order (no deadlock).
   const ordered = [...new Set(ids)].sort((a, b) => a - b);
   const prefix = schema.obanScope?.prefix ?? "";

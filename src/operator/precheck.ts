@@ -7,6 +7,7 @@ import { toWire } from "../core/settings.ts";
 import { RefusedError } from "../errors.ts";
 import { AUDIT_ACTIONS, type AuditEntry } from "../state/audit.ts";
 import { findChange, type SettingsChange } from "../state/settingsChanges.ts";
+import { bulkAuditTarget } from "./bulkRequest.ts";
 import { type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { unknownChange } from "./hotApply.ts";
 import { type Actor, auditRefusal, prepareState } from "./mutation.ts";
@@ -61,6 +62,15 @@ function auditEntry(
         index: schema.liveIndex,
         // Meilisearch's spelling, as the operator's own rows name the keys.
         target: { keys: Object.keys(toWire(request.settings)).sort() },
+      };
+    }
+    case "bulk_retry": {
+      const schema = resolveSchema(ctx, request.schema);
+      return {
+        action: AUDIT_ACTIONS.retry,
+        schema: schema.module,
+        index: schema.liveIndex,
+        target: bulkAuditTarget(request),
       };
     }
     case "revert":

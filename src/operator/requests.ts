@@ -12,6 +12,8 @@ import type { ReasonClass } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
+import { type BulkPreview, bulkEffect, executeBulkRequest, resolveBulkRequest } from "./bulkRequest.ts";
+import type { BulkProgress, BulkRetryResult } from "./bulkRetry.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { checkHandOff } from "./handOff.ts";
 import {
@@ -28,6 +30,7 @@ import { checkRetry, isFailedWorkOf, parseRetryTarget, type RetryResult, retryOf
 import { type CardStanding, standingAfter, standingOf } from "./standing.ts";
 import { checkSwap } from "./swap.ts";
 
+export type { BulkPreview } from "./bulkRequest.ts";
 export { type MutationRequest, mutationRequest } from "./mutationRequest.ts";
 
 /** What the confirmation card states before anything happens. */
@@ -57,6 +60,8 @@ export interface RequestPreview {
    * as `/scrypath failed <schema>` would print it; null when it could not be read.
    */
   standing?: CardStanding | null;
+  /** A bulk retry: the blast radius of the ids stored with the request (counts and samples, never the ids). */
+  bulk?: BulkPreview | null;
 }
 
 export interface SettingsPreview {
@@ -82,6 +87,7 @@ export type RequestOutcome = (
   | { kind: "retry"; result: RetryResult }
   | { kind: "action"; result: ReconcileActionResult }
   | { kind: "hot_apply" | "revert"; result: SettingsTaskResult }
+  | { kind: "bulk_retry"; result: BulkRetryResult }
 ) & {
   /** The standing re-read once the request ran; null when it could not be read in time. */
   standing?: CardStanding | null;
@@ -100,8 +106,49 @@ export async function previewRequest(
   return { ...preview, standing: await standing };
 }
 
+/**
+ * A request as it will be stored, with the preview its card shows: what it acts on is made explicit
+ * here, once (a bulk retry's filter resolved to its ids, overwriting any ids the surface sent), so
+ * the confirm acts on exactly what the card showed. Refuses what cannot possibly run.
+ */
+export async function resolveRequest(
+  ctx: OperatorContext,
+  request: MutationRequest,
+): Promise<{ request: MutationRequest; preview: RequestPreview }> {
+  if (request.kind !== "bulk_retry") return { request, preview: await previewRequest(ctx, request) };
+  const standing = standingOf(ctx, request);
+  const { ids, preview } = await previewBulk(ctx, request);
+  return { request: { ...request, ids }, preview: { ...preview, standing: await standing } };
+}
+
+async function previewBulk(
+  ctx: OperatorContext,
+  request: Extract<MutationRequest, { kind: "bulk_retry" }>,
+): Promise<{ ids: number[]; preview: RequestPreview }> {
+  const { ids, title, schema, index, bulk } = await resolveBulkRequest(ctx, request);
+  return {
+    ids,
+    preview: {
+      title,
+      schema,
+      index,
+      target: null,
+      operation: null,
+      documentCount: null,
+      reasonClass: request.reasonClass,
+      lastError: null,
+      effect: bulkEffect(bulk),
+      // A big blast radius: Confirm asks again in a dialog.
+      danger: true,
+      bulk,
+    },
+  };
+}
+
 async function describeRequest(ctx: OperatorContext, request: MutationRequest): Promise<RequestPreview> {
   switch (request.kind) {
+    case "bulk_retry":
+      return (await previewBulk(ctx, request)).preview;
     case "retry":
       return previewRetry(ctx, request.schema, request.target);
     case "action": {
@@ -271,6 +318,11 @@ export function requestTarget(ctx: OperatorContext, request: MutationRequest): s
       return `hot_apply:${resolveSchema(ctx, request.schema).module}`;
     case "revert":
       return `revert:${request.changeId}`;
+    case "bulk_retry":
+      // One pending bulk card per schema and class, whatever its --since or --state: two cards over
+      // overlapping rows would each show (and count) the same jobs, and confirming the second would
+      // mostly skip what the first replayed. Narrowing or widening means cancelling the first card.
+      return `bulk_retry:${resolveSchema(ctx, request.schema).module}:${request.reasonClass}`;
   }
 }
 
@@ -319,6 +371,12 @@ export async function checkRequest(ctx: OperatorContext, request: MutationReques
     }
     case "hot_apply":
       return;
+    case "bulk_retry":
+      // Nothing beyond the resolution: the preview resolved the filter, refusing there what the
+      // confirm would refuse (an unknown schema, no Oban sync, nothing left, above the cap). The
+      // confirm then re-validates each stored id, skipping (and counting) what changed meanwhile.
+      resolveSchema(ctx, request.schema);
+      return;
   }
 }
 
@@ -332,8 +390,10 @@ export async function executeRequest(
   actor: Actor,
   /** What the card showed: a settings change is refused when the live values moved since. */
   shown?: Pick<RequestPreview, "settings"> | null,
+  /** A bulk retry's progress, after each batch. */
+  options: { onProgress?: (progress: BulkProgress) => void } = {},
 ): Promise<RequestOutcome> {
-  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null);
+  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null, options.onProgress);
   // A settings change moves no failed-work figure: its card keeps the request's, dated.
   if (request.kind === "hot_apply" || request.kind === "revert") return outcome;
   return { ...outcome, standing: await standingAfter(ctx, request) };
@@ -344,8 +404,11 @@ async function run(
   request: MutationRequest,
   actor: Actor,
   reviewedLive: Record<string, unknown> | null,
+  onProgress?: (progress: BulkProgress) => void,
 ): Promise<RequestOutcome> {
   switch (request.kind) {
+    case "bulk_retry":
+      return { kind: "bulk_retry", result: await executeBulkRequest(ctx, request, actor, onProgress) };
     case "retry":
       return {
         kind: "retry",

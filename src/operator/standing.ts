@@ -108,6 +108,7 @@ async function subjectOf(
         row: request.action === "retry" ? (request.id ?? null) : null,
       };
     case "hot_apply":
+    case "bulk_retry":
       return { schema: resolveSchema(ctx, request.schema), row: null };
     case "revert": {
       const state = ctx.config.state.schema;

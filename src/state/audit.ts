@@ -95,3 +95,25 @@ export async function recentAudit(
     context: r.context,
   }));
 }
+
+/**
+ * How many rows one bulk retry replayed: its `accepted` audit rows (one per replay, written in the
+ * batch's transaction, so whole batches only). Bounded by time, on the `at` index: only rows
+ * written since the request was confirmed (less a minute for clock skew) are read.
+ */
+export async function countBulkReplays(
+  db: Queryable,
+  stateName: string,
+  confirmationId: string,
+  confirmedAt: Date,
+): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM ${stateSchema(stateName)}.audit_log
+     WHERE at >= $2::timestamptz - interval '1 minute'
+       AND context->>'confirmation_id' = $1
+       AND details->>'bulk' = 'true'
+       AND outcome = 'accepted'`,
+    [confirmationId, confirmedAt],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -137,7 +137,7 @@ describe("scrypath-bot retry --class (bulk retry)", () => {
     });
     expect(capped.code).toBe(1);
     expect(capped.stderr).toContain("bulk_limit: 3 failed jobs of class transport match");
-    expect(capped.stderr).toContain("narrow the filter with --since or --class");
+    expect(capped.stderr).toContain("narrow the filter with --since or --state");
     expect((await audits()).at(-1)).toMatchObject({ outcome: "refused", reason: "bulk_limit" });
 
     const unknown = await cli(["retry", "posts", "--class", "nope", "--yes"]);

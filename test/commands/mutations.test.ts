@@ -64,6 +64,31 @@ describe("mutating verbs become requests, never actions", () => {
     ],
     ["reconcile posts --action swap", { kind: "action", schema: "posts", action: "swap" }],
     ["settings revert 12", { kind: "revert", changeId: 12 }],
+    // A bulk retry: the state defaults to terminal; --since is made absolute from the clock (12:00).
+    [
+      "retry posts --class transport",
+      { kind: "bulk_retry", schema: "posts", reasonClass: "transport", state: "terminal", since: null },
+    ],
+    [
+      "retry posts --class transport --since 2h --state all --source oban",
+      {
+        kind: "bulk_retry",
+        schema: "posts",
+        reasonClass: "transport",
+        state: "all",
+        since: "2026-11-24T10:00:00.000Z",
+        source: "oban",
+      },
+    ],
+    [
+      "retry posts --class validation --since 2026-11-20T08:00:00Z --state retrying",
+      {
+        kind: "bulk_retry",
+        reasonClass: "validation",
+        state: "retrying",
+        since: "2026-11-20T08:00:00.000Z",
+      },
+    ],
   ])("%s", async (text, expected) => {
     const result = await run(text);
     expect(result.outcome).toBe("ok");
@@ -87,6 +112,15 @@ describe("mutating verbs become requests, never actions", () => {
     ["retry posts abc", /job id such as/],
     ["retry posts meilisearch:x", /job id such as/],
     ["retry posts 601 --share", /unknown option --share/],
+    ["retry posts 601 --class transport", /either a job id \(one job\) or --class/],
+    ["retry posts --id 601 --class transport", /either a job id \(one job\) or --class/],
+    ["retry posts --since 2h", /--since filters a bulk retry: pass it with --class/],
+    ["retry posts 601 --state all", /--state filters a bulk retry: pass it with --class/],
+    ["retry posts --class bogus", /--class must be one of/],
+    ["retry posts --class transport --since yesterday", /--since expects a duration such as 2h/],
+    ["retry posts --class transport --state failed", /--state must be one of terminal, retrying, all/],
+    ["retry posts --class transport --source meilisearch", /replays queue rows only: --source oban/],
+    ["retry --class transport", /expected a schema/],
     ["reconcile posts --action retry", /--action retry needs --id/],
     ["reconcile posts --action delete", /--action must be one of retry, backfill, reindex, swap/],
     ["reconcile posts --id 601", /--id only goes with --action retry/],

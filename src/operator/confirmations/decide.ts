@@ -13,6 +13,7 @@ import {
   finishConfirmation,
 } from "../../state/confirmations.ts";
 import { withTimeout } from "../../timeout.ts";
+import type { BulkProgress } from "../bulkRetry.ts";
 import { type Actor, inTransaction, PostgresOutcomeUnknown, prepareState } from "../mutation.ts";
 import { executeRequest, type RequestOutcome } from "../requests.ts";
 import { type Lifecycle, whereOf } from "./lifecycle.ts";
@@ -36,6 +37,38 @@ interface ClickGate {
   claiming: boolean;
   /** The clicker was told nothing was done: the claim must not start. */
   abandoned: boolean;
+}
+
+/** A bulk execution edits its card with progress at most once per this (plus the final edit). */
+export const PROGRESS_EDIT_MS = 2_000;
+
+/**
+ * Progress edits of a running card, chained after "Running…" (`shown`): at most one per
+ * PROGRESS_EDIT_MS, never two in flight (progress arriving meanwhile is dropped: a later one, or
+ * the final edit, says more). `settled` resolves once the last edit sent is done, so the final
+ * edit, awaited after it, is never overtaken by a progress edit.
+ */
+function progressEdits(lc: Lifecycle, row: Confirmation, saved: StoredRequest, shown: Promise<void>) {
+  let last: Promise<void> = shown;
+  let busy = true;
+  let lastAt = Date.now();
+  void shown.finally(() => {
+    busy = false;
+  });
+  return {
+    onProgress(progress: BulkProgress): void {
+      if (busy || Date.now() - lastAt < PROGRESS_EDIT_MS) return;
+      busy = true;
+      lastAt = Date.now();
+      last = last
+        .then(() => lc.showCard(row, saved.preview, { progress }))
+        .catch((error: unknown) => lc.ports.logger.warn("could not show a bulk retry's progress", { error }))
+        .finally(() => {
+          busy = false;
+        });
+    },
+    settled: (): Promise<void> => last,
+  };
 }
 
 const claimMs = (lc: Lifecycle) => lc.ctx.config.database.claimTimeoutMs ?? 4_000;
@@ -108,8 +141,9 @@ async function execute(
   // The failure's audit row and the request's end are written together (each bounded by the
   // pool's timeouts), so a card whose database went away is not held up twice.
   let failureAudit: Promise<void> = Promise.resolve();
+  const progress = progressEdits(lc, row, saved, shown);
   try {
-    result = await executeRequest(lc.ctx, req, actor, preview);
+    result = await executeRequest(lc.ctx, req, actor, preview, { onProgress: progress.onProgress });
     ending = { kind: "executed", result };
     summary = summaryOf(result);
   } catch (error) {
@@ -150,8 +184,8 @@ async function execute(
   ]);
   lc.count(req, status);
   log.info("executed a confirmed request", { status, ...summary });
-  // The final edit waits for "Running…", so the two never cross.
-  await shown;
+  // The final edit waits for "Running…" and the last progress edit, so they never cross.
+  await progress.settled();
   await lc.showCard(row, preview, { status, ending });
 
   const jobId = result ? replayJobOf(result) : null;

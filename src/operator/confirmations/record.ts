@@ -3,9 +3,11 @@
 // on, and the summary of how it ended. Pure functions; the lifecycle beside this file does the I/O.
 import { z } from "zod";
 import { toWire } from "../../core/settings.ts";
+import { REASON_CLASSES } from "../../core/types.ts";
 import { type OperatorError, RefusedError } from "../../errors.ts";
 import { AUDIT_ACTIONS } from "../../state/audit.ts";
 import type { Confirmation } from "../../state/confirmations.ts";
+import { bulkAuditTarget, bulkSummary } from "../bulkRequest.ts";
 import {
   type MutationRequest,
   mutationRequest,
@@ -53,6 +55,35 @@ const stored = z.object({
       .nullish(),
     retrying: z.object({ at: z.string().nullable(), attempt: z.number(), maxAttempts: z.number() }).nullish(),
     standing: cardStanding.nullish(),
+    bulk: z
+      .object({
+        total: z.number(),
+        filter: z.object({
+          reasonClass: z.enum(REASON_CLASSES),
+          state: z.enum(["terminal", "retrying", "all"]),
+          since: z.string().nullable(),
+        }),
+        byClass: z.record(z.string(), z.number()),
+        byState: z.record(z.string(), z.number()),
+        oldestFailure: z.string().nullable(),
+        newestFailure: z.string().nullable(),
+        sample: z
+          .array(
+            z.object({
+              id: z.number(),
+              state: z.string(),
+              reasonClass: z.string(),
+              reason: z.string().nullable(),
+              failedAt: z.string().nullable(),
+            }),
+          )
+          .max(5),
+        excluded: z.record(z.string(), z.number()),
+        queue: z.string(),
+        limit: z.number(),
+        retrying: z.number(),
+      })
+      .nullish(),
   }),
 });
 
@@ -64,6 +95,7 @@ export function requestKind(request: MutationRequest): string {
 export function auditActionOf(request: MutationRequest): string {
   switch (requestKind(request)) {
     case "retry":
+    case "bulk_retry":
       return AUDIT_ACTIONS.retry;
     case "backfill":
       return AUDIT_ACTIONS.backfill;
@@ -96,6 +128,8 @@ export function auditTarget(request: MutationRequest): Record<string, unknown> {
       return { keys: Object.keys(toWire(request.settings)).sort() };
     case "revert":
       return { revert_of: request.changeId };
+    case "bulk_retry":
+      return bulkAuditTarget(request);
   }
 }
 
@@ -143,12 +177,15 @@ export function cardState(row: Confirmation, extra: Partial<CardState> = {}): Ca
 
 /**
  * Whether an executed request did what was asked: a swap or settings task that failed, or whose
- * outcome is unconfirmed, did not (→ failed); a retry or hand-off accepted did.
+ * outcome is unconfirmed, did not (→ failed); a retry or hand-off accepted did; a bulk retry did
+ * unless a batch failed (rows skipped as no longer failed are what a re-validation is for).
  */
 export function succeeded(outcome: RequestOutcome): boolean {
   switch (outcome.kind) {
     case "retry":
       return true;
+    case "bulk_retry":
+      return outcome.result.failedBatches === 0;
     case "action":
       return outcome.result.action === "swap" ? outcome.result.result.status === "succeeded" : true;
     default:
@@ -168,6 +205,8 @@ export function summaryOf(outcome: RequestOutcome): Record<string, unknown> {
       }
       return { kind: a.action, job_id: a.result.job.id, audit_id: a.result.auditId };
     }
+    case "bulk_retry":
+      return bulkSummary(outcome.result);
     default:
       return {
         kind: outcome.kind,
@@ -178,7 +217,10 @@ export function summaryOf(outcome: RequestOutcome): Record<string, unknown> {
   }
 }
 
-/** The new job a confirmed retry inserted, to follow in the thread. */
+/**
+ * The new job a confirmed retry inserted, to follow in the thread. A bulk retry has none: its new
+ * jobs (`result.replayed[].jobId`) are followed as a group.
+ */
 export function replayJobOf(outcome: RequestOutcome): number | null {
   if (outcome.kind === "retry") return outcome.result.job.id;
   if (outcome.kind === "action" && outcome.result.action === "retry") return outcome.result.result.job.id;

@@ -13,9 +13,9 @@ import {
   checkRequest,
   type MutationRequest,
   mutationRequest,
-  previewRequest,
   type RequestPreview,
   requestTarget,
+  resolveRequest,
 } from "../requests.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import { cardState, refusalSentence, requestKind, viewOf } from "./record.ts";
@@ -109,20 +109,26 @@ export async function requestConfirmation(
     lc.count(null, "refused");
     return { kind: "invalid_request" };
   }
-  const req = valid.data;
+  // A surface never chooses the ids a bulk retry acts on (not even in an audit row's count): the
+  // resolution below does.
+  const asked: MutationRequest =
+    valid.data.kind === "bulk_retry" ? { ...valid.data, ids: undefined } : valid.data;
   const log = lc.ports.logger.child({
-    kind: requestKind(req),
+    kind: requestKind(asked),
     user: origin.userId,
     channel: origin.channelId,
   });
 
-  const denial = await authorizeRequest(lc, req, origin);
+  const denial = await authorizeRequest(lc, asked, origin);
   if (denial) return { kind: "denied", denial };
 
+  // `req` is the request sealed as it will be stored: what it acts on made explicit (a bulk
+  // filter resolved to its ids, whatever ids the surface sent), with the preview its card shows.
+  let req: MutationRequest = asked;
   let preview: RequestPreview;
   let step = "preview";
   try {
-    preview = await previewRequest(ctx, req);
+    ({ request: req, preview } = await resolveRequest(ctx, asked));
     // What the confirm would refuse is refused now, privately: no card for it.
     step = "check";
     await checkRequest(ctx, req);

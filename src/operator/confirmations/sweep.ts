@@ -1,5 +1,7 @@
 // Requests nobody decided in time expire; executions that never recorded their end are closed as
 // failed. Each close is a conditional UPDATE, so replicas sweeping together close each request once.
+
+import { countBulkReplays } from "../../state/audit.ts";
 import {
   abandonExecution,
   type Confirmation,
@@ -9,6 +11,7 @@ import {
 } from "../../state/confirmations.ts";
 import { stateExists } from "../../state/migrations.ts";
 import type { Lifecycle } from "./lifecycle.ts";
+import { parseStored } from "./record.ts";
 
 /** An execution still unfinished this long after its confirmation was interrupted (at least). */
 export const INTERRUPTED_AFTER_S = 600;
@@ -20,19 +23,50 @@ export function interruptedAfterSeconds(lc: Lifecycle): number {
   return Math.max(INTERRUPTED_AFTER_S, 2 * Math.ceil(lc.ctx.config.meilisearch.taskWaitMs / 1000) + 60);
 }
 
+const STOPPED = "the bot stopped before it recorded how this ended";
+
+/**
+ * An interrupted bulk retry: how many it replayed, counted from its audit rows (each batch wrote
+ * its rows with its replays, so whole batches only); null for other requests, or when the count
+ * could not be read.
+ */
+async function bulkReplayed(
+  lc: Lifecycle,
+  closed: Confirmation,
+): Promise<{ replayed: number; total: number } | null> {
+  const saved = parseStored(closed);
+  if (saved?.request.kind !== "bulk_retry") return null;
+  const total = saved.request.ids?.length ?? saved.preview.bulk?.total ?? 0;
+  const since = closed.decidedAt ?? closed.createdAt;
+  try {
+    return { replayed: await countBulkReplays(lc.ctx.db, lc.stateName, closed.id, since), total };
+  } catch (error) {
+    lc.ports.logger.warn("could not count an interrupted bulk retry's replays", {
+      confirmationId: closed.id,
+      error,
+    });
+    return null;
+  }
+}
+
 /** Close an interrupted execution as failed (once, whoever gets there first) and say so on its card. */
 export async function closeInterrupted(lc: Lifecycle, row: Confirmation, seconds: number): Promise<boolean> {
   const reason = "execution_interrupted";
-  const message = "the bot stopped before it recorded how this ended";
   const closed = await lc.db(
-    abandonExecution(lc.ctx.db, lc.stateName, row.id, seconds, { error: reason, message }),
+    abandonExecution(lc.ctx.db, lc.stateName, row.id, seconds, { error: reason, message: STOPPED }),
   );
   if (!closed) return false;
+  // Counted once closed: nothing of this request runs any more (a cut process is gone).
+  const bulk = await bulkReplayed(lc, closed);
+  const message = bulk
+    ? `${STOPPED}: ${bulk.replayed} of ${bulk.total} jobs were replayed (whole batches), the rest were not; ask again for the rest: rows already replayed are left out`
+    : STOPPED;
   await lc.recordBotClose(closed, {
     outcome: "failed",
     reason,
     details: {
       message,
+      ...(bulk ? { replayed: bulk.replayed, not_replayed: bulk.total - bulk.replayed } : {}),
       nothing_changed: false,
       confirmed_by: closed.decidedBy,
       confirmed_at: closed.decidedAt?.toISOString() ?? null,

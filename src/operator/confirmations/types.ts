@@ -49,6 +49,8 @@ export interface CardState {
   decidedAt?: Date | null;
   /** Set once an execution ended (or was found interrupted). */
   ending?: Ending | null;
+  /** A bulk retry while it runs: ids done (replayed or skipped) of the total, and how many skipped. */
+  progress?: { done: number; total: number; skipped: number } | null;
 }
 
 /** One card, in one state: what to render and where it is. */

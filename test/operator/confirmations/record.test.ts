@@ -1,7 +1,15 @@
 // What the workflow records about a request, as pure functions: the status it stores agrees with
 // what the card says, and what a view may know of a row.
 import { describe, expect, it } from "vitest";
-import { succeeded, viewOf } from "../../../src/operator/confirmations/record.ts";
+import { OperatorError } from "../../../src/errors.ts";
+import {
+  auditActionOf,
+  auditTarget,
+  replayJobOf,
+  succeeded,
+  summaryOf,
+  viewOf,
+} from "../../../src/operator/confirmations/record.ts";
 import type {
   HandOffResult,
   RetryResult,
@@ -32,6 +40,20 @@ const retry: RetryResult = {
   job,
   auditId: 9,
 };
+const bulk = (failedBatches: number) => ({
+  replayed: [
+    { id: 601, jobId: 701 },
+    { id: 602, jobId: 702 },
+  ],
+  skipped: { already_replayed: 1 },
+  batches: 1,
+  failedBatches,
+  notAttempted: failedBatches > 0 ? 5 : 0,
+  error:
+    failedBatches > 0
+      ? new OperatorError("postgres_unreachable", "Postgres did not answer", "postgres")
+      : null,
+});
 const handOff = (action: "backfill" | "reindex"): HandOffResult => ({
   action,
   status: "accepted",
@@ -63,6 +85,8 @@ describe("succeeded: the status a request ends in (done or failed)", () => {
     ["recommended retry", { kind: "action", result: { action: "retry", result: retry } }],
     ["backfill", { kind: "action", result: { action: "backfill", result: handOff("backfill") } }],
     ["reindex", { kind: "action", result: { action: "reindex", result: handOff("reindex") } }],
+    ["bulk retry", { kind: "bulk_retry", result: bulk(0) }],
+    ["bulk retry with a failed batch", { kind: "bulk_retry", result: bulk(1) }],
     ...(["succeeded", "failed", "unconfirmed"] as const).map((status): [string, RequestOutcome] => [
       `swap ${status}`,
       { kind: "action", result: { action: "swap", result: swap(status) } },
@@ -86,6 +110,51 @@ describe("succeeded: the status a request ends in (done or failed)", () => {
     expect(succeeded({ kind: "hot_apply", result: settings("unconfirmed") })).toBe(false);
     expect(succeeded({ kind: "revert", result: settings("failed") })).toBe(false);
     expect(succeeded({ kind: "retry", result: retry })).toBe(true);
+  });
+});
+
+describe("a bulk retry's record: counts and the filter, never the ids", () => {
+  const ids = Array.from({ length: 1000 }, (_, i) => 5000 + i);
+  const request = {
+    kind: "bulk_retry" as const,
+    schema: "posts",
+    reasonClass: "transport" as const,
+    state: "terminal" as const,
+    since: "2026-11-20T08:00:00.000Z",
+    ids,
+  };
+
+  it("audits the retry action with the filter and how many ids, not the ids", () => {
+    expect(auditActionOf(request)).toBe("scrypath.ops.failed_work_retry");
+    const target = auditTarget(request);
+    expect(target).toEqual({
+      source: "oban",
+      bulk: {
+        reasonClass: "transport",
+        since: "2026-11-20T08:00:00.000Z",
+        state: "terminal",
+        source: "oban",
+      },
+      count: 1000,
+    });
+    expect(JSON.stringify(target)).not.toContain("5001");
+  });
+
+  it("summarises counts per outcome; no single job to follow; failed when a batch failed", () => {
+    const outcome: RequestOutcome = { kind: "bulk_retry", result: bulk(1) };
+    expect(summaryOf(outcome)).toEqual({
+      kind: "bulk_retry",
+      replayed: 2,
+      skipped: { already_replayed: 1 },
+      batches: 1,
+      failed_batches: 1,
+      not_attempted: 5,
+      error: "postgres_unreachable",
+      message: "Postgres did not answer",
+    });
+    expect(replayJobOf(outcome)).toBeNull();
+    expect(succeeded(outcome)).toBe(false);
+    expect(succeeded({ kind: "bulk_retry", result: bulk(0) })).toBe(true);
   });
 });
 

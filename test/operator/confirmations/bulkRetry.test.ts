@@ -1,0 +1,166 @@
+// A bulk retry through the confirmation workflow, without Slack (real Postgres and Meilisearch, a
+// surface that records its cards): the filter is resolved once, at request time, and the ids it
+// found are stored with the request whatever the surface sent; the confirm replays exactly those
+// (a row that starts matching afterwards waits for the next request); one pending card per
+// schema and class; progress goes into the card model.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { upsertArgs } from "../../../devkit/oban/jobArgs.ts";
+import { mutationAccess } from "../../../src/core/access.ts";
+import { createLogger } from "../../../src/log.ts";
+import type {
+  Card,
+  CardPort,
+  ConfirmationWorkflow,
+  RequestAnswer,
+} from "../../../src/operator/confirmations/index.ts";
+import { insertJob } from "../../support/db.ts";
+import { obanError, type TestDeployment, testDeployment } from "../../support/operator.ts";
+import { POST, QUEUE } from "../../support/posts.ts";
+
+const CHANNEL = "C0OPS";
+const ALICE = "U0ALICE";
+const BOB = "U0BOB";
+const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
+
+describe("a bulk retry through the confirmation workflow", () => {
+  let d: TestDeployment;
+  let seq = 0;
+
+  beforeAll(async () => {
+    d = await testDeployment([{ module: POST, alias: "posts", syncMode: "oban", obanQueue: QUEUE }]);
+  });
+  afterAll(() => d?.close());
+
+  const surface = (): { workflow: ConfirmationWorkflow; shown: Card[] } => {
+    const shown: Card[] = [];
+    const cards: CardPort = {
+      async post() {
+        seq += 1;
+        return { ok: true, ts: `1700000000.${String(seq).padStart(6, "0")}` };
+      },
+      async show(card) {
+        shown.push(card);
+      },
+      async permalink() {
+        return null;
+      },
+    };
+    const workflow = d.operator.confirmationWorkflow({
+      cards,
+      access: {
+        decide: async (userId, o = {}) =>
+          mutationAccess({
+            userId,
+            operators: { users: [ALICE, BOB], usergroups: [] },
+            groupMembers: null,
+            requestedBy: o.requestedBy ?? null,
+            twoPersonRule: true,
+          }),
+      },
+      followReplay: () => {},
+      count: () => {},
+      logger: createLogger({ write: () => {} }),
+      ttlSeconds: 600,
+    });
+    return { workflow, shown };
+  };
+
+  const failed = async (n: number, error = "** (Req.TransportError) timeout") => {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      ids.push(
+        await insertJob(d.oban.pool, d.oban.prefix, {
+          state: "discarded",
+          queue: QUEUE,
+          args: upsertArgs(POST, `${d.indexPrefix}_post`, [i + 1]),
+          errors: [obanError(error)],
+        }),
+      );
+    }
+    return ids;
+  };
+  const origin = { userId: ALICE, teamId: "T0", channelId: CHANNEL, threadTs: null };
+  const posted = (answer: RequestAnswer) => {
+    if (answer.kind !== "posted") throw new Error(`no card was posted: ${answer.kind}`);
+    return answer.confirmation;
+  };
+  const stored = async (id: string) => {
+    const { rows } = await d.oban.pool.query(
+      `SELECT request FROM "${d.config.state.schema}".confirmations WHERE id = $1`,
+      [id],
+    );
+    return rows[0].request.request;
+  };
+  const replayOf = async (ids: number[]) => {
+    const { rows } = await d.oban.pool.query(
+      `SELECT (meta->'scrypath_bot'->>'replay_of')::int AS of FROM "${d.oban.prefix}".oban_jobs
+       WHERE meta ? 'scrypath_bot' AND (meta->'scrypath_bot'->>'replay_of')::int = ANY($1::int[])`,
+      [ids],
+    );
+    return rows.map((r) => r.of).sort((a: number, b: number) => a - b);
+  };
+
+  it("stores the resolved ids (not the surface's), replays exactly those, one pending card per class", async () => {
+    const s = surface();
+    const ids = await failed(3);
+    const [other] = await failed(1, VALIDATION);
+    const asked = posted(
+      await s.workflow.request(
+        { kind: "bulk_retry", schema: "posts", reasonClass: "transport", ids: [other, 999_999] },
+        origin,
+      ),
+    );
+    expect(await stored(asked.id)).toMatchObject({ kind: "bulk_retry", state: "terminal", ids });
+
+    // Refused at request time (nothing of the class): the surface's ids are not even counted.
+    expect(
+      await s.workflow.request(
+        { kind: "bulk_retry", schema: "posts", reasonClass: "backend_rejected", ids: [1, 2, 3] },
+        origin,
+      ),
+    ).toMatchObject({ kind: "refused", error: { reason: "nothing_to_retry" } });
+    const [refused] = await d.operator.auditLog({ limit: 1 });
+    expect(refused).toMatchObject({ actor: ALICE, outcome: "refused", reason: "nothing_to_retry" });
+    expect(refused?.target).toEqual({
+      source: "oban",
+      bulk: { reasonClass: "backend_rejected", since: null, state: "terminal", source: "oban" },
+    });
+
+    // The same class with another filter is the same target: linked, not a second card.
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    expect(
+      await s.workflow.request(
+        { kind: "bulk_retry", schema: "posts", reasonClass: "transport", since },
+        origin,
+      ),
+    ).toMatchObject({ kind: "already_requested", pending: { id: asked.id } });
+    // Another class is another card.
+    const validation = posted(
+      await s.workflow.request({ kind: "bulk_retry", schema: "posts", reasonClass: "validation" }, origin),
+    );
+    expect(await stored(validation.id)).toMatchObject({ ids: [other] });
+
+    // A row that starts matching after the request is not in it: the confirm acts on what was shown.
+    const [late] = await failed(1);
+    expect(
+      await s.workflow.decide({
+        decision: "confirm",
+        value: asked.id,
+        userId: BOB,
+        teamId: "T0",
+        channelId: CHANNEL,
+        messageTs: asked.messageTs,
+      }),
+    ).toMatchObject({ kind: "taken" });
+    expect(await replayOf([...ids, late as number])).toEqual(ids);
+    const final = s.shown.filter((c) => c.id === asked.id).at(-1);
+    expect(final?.state.status).toBe("done");
+    const ending = final?.state.ending;
+    expect(
+      ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null,
+    ).toMatchObject({
+      replayed: ids.map((id) => ({ id })),
+      failedBatches: 0,
+    });
+  });
+});
