@@ -98,7 +98,11 @@ export function bulkOutcome(
     skipped > 0
       ? `Skipped: ${count(skipped)} (${reasonCounts(r.skipped)}): no longer failed, or replayed meanwhile.`
       : null;
-  const searchable = `Accepted is not searchable: the workers still have to run; check \`${commandLabel("failed", schema)}\`.`;
+  // The workflow follows every replay it made in this card's thread (views/replayGroup.ts).
+  const searchable =
+    replayed > 0
+      ? "Accepted is not searchable: the workers still have to run. The thread follows the new jobs and checks a sample of their documents in the index."
+      : `Nothing was replayed; check \`${commandLabel("failed", schema)}\`.`;
   if (r.failedBatches === 0) {
     return {
       ok: true,

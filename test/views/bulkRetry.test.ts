@@ -156,7 +156,19 @@ describe("the bulk-retry card", () => {
     expect(text).toContain("Replayed: 997");
     expect(text).toContain("Skipped: 3 (2 already replayed, 1 not found)");
     expect(text).toContain("Accepted is not searchable");
+    expect(text).toContain("The thread follows the new jobs and checks a sample of their documents");
     expect(idsNamed(m)).toBe(5);
+  });
+
+  it("done with every row skipped: nothing was replayed, so no thread follow-up is promised", () => {
+    const m = card({
+      ...decided,
+      status: "done",
+      outcome: outcomeOf({ kind: "bulk_retry", result: result({ replayed: [] }) }),
+    });
+    const text = visibleText(m);
+    expect(text).toContain("Nothing was replayed; check `/scrypath failed");
+    expect(text).not.toContain("The thread follows");
   });
 
   it("a failed batch: how many were replayed, not attempted and why, and to ask again for the rest", () => {

@@ -20,6 +20,7 @@ import { type Lifecycle, whereOf } from "./lifecycle.ts";
 import {
   parseStored,
   refusalSentence,
+  replayGroupOf,
   replayJobOf,
   requestKind,
   type StoredRequest,
@@ -188,15 +189,27 @@ async function execute(
   await progress.settled();
   await lc.showCard(row, preview, { status, ending });
 
-  const jobId = result ? replayJobOf(result) : null;
   const thread = row.threadTs ?? row.messageTs;
-  if (jobId !== null && thread) {
+  if (!result || !thread) return;
+  const jobId = replayJobOf(result);
+  if (jobId !== null) {
     lc.ports.followReplay({
       channel: row.channelId,
       threadTs: thread,
       jobId,
       schema: preview.schema,
       startedAt,
+    });
+  }
+  const group = replayGroupOf(result);
+  if (group) {
+    lc.ports.followReplayGroup({
+      channel: row.channelId,
+      threadTs: thread,
+      jobIds: group,
+      schema: preview.schema,
+      startedAt,
+      confirmationId: row.id,
     });
   }
 }

@@ -227,6 +227,12 @@ export function replayJobOf(outcome: RequestOutcome): number | null {
   return null;
 }
 
+/** The new jobs a confirmed bulk retry inserted, to follow as a group in the thread; null if none. */
+export function replayGroupOf(outcome: RequestOutcome): number[] | null {
+  if (outcome.kind !== "bulk_retry" || outcome.result.replayed.length === 0) return null;
+  return outcome.result.replayed.map((r) => r.jobId);
+}
+
 /** The stored request of a confirmation row, or null when it does not parse (never acted on). */
 export function parseStored(row: Pick<Confirmation, "request">): StoredRequest | null {
   const parsed = stored.safeParse(row.request);

@@ -11,6 +11,7 @@ import type {
   Card,
   CardPort,
   ConfirmationWorkflow,
+  ReplayGroupStarted,
   RequestAnswer,
 } from "../../../src/operator/confirmations/index.ts";
 import { insertJob } from "../../support/db.ts";
@@ -31,8 +32,9 @@ describe("a bulk retry through the confirmation workflow", () => {
   });
   afterAll(() => d?.close());
 
-  const surface = (): { workflow: ConfirmationWorkflow; shown: Card[] } => {
+  const surface = (): { workflow: ConfirmationWorkflow; shown: Card[]; groups: ReplayGroupStarted[] } => {
     const shown: Card[] = [];
+    const groups: ReplayGroupStarted[] = [];
     const cards: CardPort = {
       async post() {
         seq += 1;
@@ -58,11 +60,12 @@ describe("a bulk retry through the confirmation workflow", () => {
           }),
       },
       followReplay: () => {},
+      followReplayGroup: (group) => groups.push(group),
       count: () => {},
       logger: createLogger({ write: () => {} }),
       ttlSeconds: 600,
     });
-    return { workflow, shown };
+    return { workflow, shown, groups };
   };
 
   const failed = async (n: number, error = "** (Req.TransportError) timeout") => {
@@ -162,5 +165,20 @@ describe("a bulk retry through the confirmation workflow", () => {
       replayed: ids.map((id) => ({ id })),
       failedBatches: 0,
     });
+    // The thread follows exactly the new jobs, as one group under the card.
+    const { rows: fresh } = await d.oban.pool.query(
+      `SELECT id FROM "${d.oban.prefix}".oban_jobs
+       WHERE (meta->'scrypath_bot'->>'replay_of')::int = ANY($1::int[]) ORDER BY id`,
+      [ids],
+    );
+    expect(s.groups).toEqual([
+      expect.objectContaining({
+        channel: CHANNEL,
+        threadTs: asked.messageTs,
+        jobIds: fresh.map((r) => Number(r.id)),
+        schema: POST,
+        confirmationId: asked.id,
+      }),
+    ]);
   });
 });
