@@ -13,9 +13,11 @@ import type { PoolClient } from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import type { DbClient } from "../../src/backends/postgres.ts";
 import { lockTarget } from "../../src/operator/mutation.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
+import { REQUEST_ACTIONS } from "../../views/types.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -401,5 +403,54 @@ describe("a bot process killed between batches (SIGKILL)", () => {
     expect([...all.keys()].sort((a, b) => a - b)).toEqual(ids);
     expect([...all.values()].every((jobs) => jobs.length === 1)).toBe(true);
     expect(await linkCount(s)).toBe(7);
+  });
+});
+
+describe("Retry all N… on the /scrypath failed rollup", () => {
+  it("asks for the class's bulk retry; once confirmed, the thread follows the replays as a group to verified", async () => {
+    const s = await setup();
+    const { d, h } = s;
+    const bot = await h.bot();
+    const transport = await failed(s, 3);
+    await failed(s, 1, { error: VALIDATION });
+
+    // The list (ephemeral) offers Retry all on each class line that has rows to retry.
+    const list = await h.answer(await h.command(bot, "failed posts"));
+    expect(textOf(list)).toContain("Retry all 3 transport…");
+    expect(textOf(list)).toContain("Retry all 1 validation…");
+    const value = buttonValues(list, REQUEST_ACTIONS.bulkRetry).find((v) => v.includes("transport"));
+    expect(JSON.parse(value as string)).toEqual({
+      schema: POST,
+      reasonClass: "transport",
+      state: "terminal",
+    });
+
+    const before = h.fake.posted.length;
+    await h.click(bot, {
+      actionId: REQUEST_ACTIONS.bulkRetry,
+      value: value as string,
+      userId: ALICE,
+    });
+    const card = await h.nextCard(before);
+    expect(await storedRequest(h, card.id)).toMatchObject({
+      kind: "bulk_retry",
+      reasonClass: "transport",
+      ids: sortNum(transport),
+    });
+
+    await h.decide(bot, card, BOB);
+    await h.cardUpdate(card.ts, /^Done/);
+    const fresh = [...(await replays(s)).values()].flat();
+    expect(fresh).toHaveLength(3);
+
+    // One reply in the card's thread follows the three new jobs as a group.
+    const following = await h.reply(card.ts, /Bulk retry/);
+    expect(String(following.text)).toMatch(/accepted is not searchable/);
+    for (const job of fresh) await runScrypathJob(d.oban.pool, d.oban.prefix, d.meili, job);
+    const done = await h.reply(card.ts, /^Bulk retry completed/);
+    expect(readerText(done)).toMatch(/3 of 3 sampled documents verified|verified 3 of 3 sampled/);
+    expect(
+      h.fake.posted.filter((p) => p.body.thread_ts === card.ts && /Bulk retry/.test(String(p.body.text))),
+    ).toHaveLength(1);
   });
 });
