@@ -7,6 +7,7 @@ import type { BulkRetryResult } from "../src/operator/bulkRetry.ts";
 import type { BulkPreview } from "../src/operator/requests.ts";
 import { code, count, escapeMrkdwn, excerpt, plural, slackDate, truncate } from "./common.ts";
 import { commandLabel } from "./errors.ts";
+import { CLASS_HINTS } from "./failed.ts";
 
 /** One sample row's last error on the card, at most. */
 export const BULK_SAMPLE_ERROR = 160;
@@ -59,6 +60,11 @@ export function bulkFields(
   ];
 }
 
+/** What the class usually means and the first move, as `/scrypath failed` says it under its rollup. */
+export function bulkClassHint(bulk: BulkPreview): string {
+  return `*Reason class ${code(bulk.filter.reasonClass)}:* ${escapeMrkdwn(CLASS_HINTS[bulk.filter.reasonClass])}`;
+}
+
 /** Five of the rows, newest first, each with its last error (redacted, escaped, bounded). */
 export function bulkSampleText(bulk: BulkPreview): string | null {
   if (bulk.sample.length === 0) return null;
@@ -67,7 +73,7 @@ export function bulkSampleText(bulk: BulkPreview): string | null {
     const head = `${code(`oban:${s.id}`)} · ${state} · ${code(s.reasonClass)} · failed ${dateOf(s.failedAt)}`;
     return s.reason ? `${head}\n> ${excerpt(s.reason, BULK_SAMPLE_ERROR)}` : head;
   });
-  const head = `*Sample: ${count(bulk.sample.length)} of ${count(bulk.total)}, newest first*`;
+  const head = `*Sample: ${count(bulk.sample.length)} of ${count(bulk.total)}, newest jobs first*`;
   return truncate([head, ...rows].join("\n"), SAMPLE_SECTION_MAX);
 }
 

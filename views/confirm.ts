@@ -15,7 +15,14 @@ import type { ReconcileActionResult } from "../src/operator/reconcileAction.ts";
 import type { RequestOutcome, RequestPreview, SettingsPreview } from "../src/operator/requests.ts";
 import type { CardStanding, RowStanding } from "../src/operator/standing.ts";
 import type { ReplayObservation, ReplayState } from "../src/operator/verify.ts";
-import { bulkExcludedText, bulkFields, bulkOutcome, bulkSampleText, progressText } from "./bulkCard.ts";
+import {
+  bulkClassHint,
+  bulkExcludedText,
+  bulkFields,
+  bulkOutcome,
+  bulkSampleText,
+  progressText,
+} from "./bulkCard.ts";
 import {
   actions,
   button,
@@ -353,6 +360,7 @@ export function confirmationCard(
     header(`${emoji} ${label}: ${preview.title}`),
     radius.length > 0 ? fields(radius) : null,
     error !== "" ? section(`*Last error*\n> ${error}`) : null,
+    preview.bulk && pending ? section(bulkClassHint(preview.bulk)) : null,
     sample ? section(sample) : null,
     excluded ? section(excluded) : null,
     preview.retrying ? section(retryingLine(preview.retrying)) : null,

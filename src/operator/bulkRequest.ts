@@ -25,7 +25,7 @@ export interface BulkPreview {
   /** ISO times. */
   oldestFailure: string | null;
   newestFailure: string | null;
-  /** Up to five rows, newest first; `reason` is the first line of the last error, redacted. */
+  /** Up to five rows, newest jobs (highest ids) first; `reason` is the first line of the last error, redacted. */
   sample: {
     id: number;
     state: string;
@@ -46,8 +46,15 @@ const num = (n: number) => n.toLocaleString("en-US");
 const jobs = (n: number) => `${num(n)} new Oban ${n === 1 ? "job" : "jobs"}`;
 
 /** "Inserts 812 new Oban jobs in queue search_sync, available now; …": what a Confirm does. */
-export function bulkEffect(preview: Pick<BulkPreview, "total" | "queue" | "retrying">): string {
-  const base = `Inserts ${jobs(preview.total)} in queue ${preview.queue}, available now, in batches of one transaction each; the failed jobs stay as they are.`;
+export function bulkEffect(
+  preview: Pick<BulkPreview, "total" | "queue" | "retrying">,
+  batchSize: number,
+): string {
+  const batches =
+    preview.total > batchSize
+      ? `, in batches of ${num(batchSize)} (each one transaction)`
+      : " in one transaction";
+  const base = `Inserts ${jobs(preview.total)} in queue ${preview.queue}, available now${batches}; the failed jobs stay as they are.`;
   if (preview.retrying === 0) return base;
   const rows = preview.retrying === 1 ? "1 of them is" : `${num(preview.retrying)} of them are`;
   return `${base} ${rows} retrying: Oban will also run those originals again by itself, so that work may run twice.`;

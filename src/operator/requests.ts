@@ -137,7 +137,7 @@ async function previewBulk(
       documentCount: null,
       reasonClass: request.reasonClass,
       lastError: null,
-      effect: bulkEffect(bulk),
+      effect: bulkEffect(bulk, ctx.config.access.bulkRetryBatchSize),
       // A big blast radius: Confirm asks again in a dialog.
       danger: true,
       bulk,

@@ -62,7 +62,7 @@ function preview(b: BulkPreview = bulk()): RequestPreview {
     documentCount: null,
     reasonClass: "transport",
     lastError: null,
-    effect: bulkEffect(b),
+    effect: bulkEffect(b, 100),
     danger: true,
     bulk: b,
   };
@@ -119,9 +119,14 @@ describe("the bulk-retry card", () => {
     expect(text).toContain("retrying (`retryable`): 20");
     expect(text).toContain("1,000 (limit 1,000)");
     expect(text).toMatch(/oldest <!date\^\d+\^[^>]+>\nnewest <!date\^\d+\^/);
-    expect(text).toContain("Sample: 5 of 1,000, newest first");
+    expect(text).toContain(
+      "*Reason class `transport`:* network, timeout or HTTP 401/403/408/429/5xx — a single retry may help once the backend answers",
+    );
+    expect(text).toContain("Sample: 5 of 1,000, newest jobs first");
     expect(text).toContain("6 matching rows were left out: 4 already replayed, 2 not retryable");
-    expect(text).toContain("Inserts 1,000 new Oban jobs in queue search_sync, available now");
+    expect(text).toContain(
+      "Inserts 1,000 new Oban jobs in queue search_sync, available now, in batches of 100 (each one transaction); the failed jobs stay as they are.",
+    );
     expect(text).toContain("the failed jobs stay as they are");
     expect(text).toContain("20 of them are retrying: Oban will also run those originals again by itself");
     // The samples' errors: escaped, redacted, bounded.
