@@ -53,7 +53,7 @@ export function bulkEffect(
   const batches =
     preview.total > batchSize
       ? `, in batches of ${num(batchSize)} (each one transaction)`
-      : " in one transaction";
+      : ", in one transaction";
   const base = `Inserts ${jobs(preview.total)} in queue ${preview.queue}, available now${batches}; the failed jobs stay as they are.`;
   if (preview.retrying === 0) return base;
   const rows = preview.retrying === 1 ? "1 of them is" : `${num(preview.retrying)} of them are`;

@@ -155,7 +155,9 @@ describe("/scrypath retry <schema> --class: the request and its card", () => {
     expect(text).toMatch(/retrying \(`retryable`\): 2/);
     expect(text).toMatch(/`transport`: 7/);
     expect(text).toContain("2 matching rows were left out: 1 already replayed, 1 not retryable");
-    expect(text).toContain("Inserts 7 new Oban jobs in queue search_sync, available now in one transaction;");
+    expect(text).toContain(
+      "Inserts 7 new Oban jobs in queue search_sync, available now, in one transaction;",
+    );
     expect(text).toContain("the failed jobs stay as they are");
     expect(text).toContain("2 of them are retrying: Oban will also run those originals again by itself");
     expect(text).toMatch(/Sample: 5 of 7, newest jobs first/);
