@@ -409,4 +409,47 @@ describe.skipIf(missing !== null)("the sandbox page in Chromium", { timeout: 120
     await failures.locator("select").selectOption({ label: "1 h" });
     await failures.filter({ hasText: "Snoozed by @Ben Okafor" }).waitFor();
   });
+
+  it("recovers after the outage with Retry all N transport…: the blast radius on a card, one confirm, the thread follows the group", async () => {
+    await as(ANA);
+    // The list asked for now, not the one from before the outage still on the page.
+    const lists = page.locator("#messages article.msg").filter({ hasText: "terminal failures need triage" });
+    const earlier = await lists.count();
+    await run("/scrypath failed posts");
+    await lists.nth(earlier).waitFor();
+    const failed = lists.last();
+    const retryAll = failed.locator("button", { hasText: /^Retry all \d+ transport…$/ });
+    const label = (await retryAll.textContent()) ?? "";
+    const n = Number(/Retry all (\d+)/.exec(label)?.[1]);
+    expect(n).toBeGreaterThan(0);
+    await retryAll.click();
+    const card = page
+      .locator("#messages article.msg")
+      .filter({ hasText: `Retry ${n} failed transport jobs` })
+      .last();
+    await card.waitFor().catch(async (error) => {
+      const last = await page.locator("#messages article.msg").last().textContent();
+      throw new Error(`no card; the newest message: ${last?.slice(0, 400)}`, { cause: error });
+    });
+    const text = (await card.textContent()) ?? "";
+    expect(text).toContain(`Sample: 5 of ${n}, newest jobs first`);
+    expect(text).toContain("the failed jobs stay as they are");
+    await shot("bulk-retry-card", card);
+
+    const ts = await card.getAttribute("data-ts");
+    const cardNow = page.locator(`#messages article[data-ts="${ts}"]`);
+    await as(BEN);
+    await cardNow.locator("button", { hasText: "Confirm" }).click();
+    const dialog = page.locator(".dialog");
+    await dialog.waitFor();
+    await dialog.locator("button", { hasText: "Yes, do it" }).click();
+    await cardNow.filter({ hasText: `${n} of ${n} replayed as new jobs` }).waitFor({ timeout: 30_000 });
+
+    await cardNow.locator(".open-thread").click();
+    await message(/Bulk retry: completed/, "#thread-messages").waitFor({ timeout: 60_000 });
+    expect(await message(/Bulk retry/, "#thread-messages").textContent()).toMatch(
+      /sampled documents verified/,
+    );
+    await shot("bulk-retry-done");
+  });
 });
