@@ -7,6 +7,7 @@ import {
   findJob,
   type InsertedJob,
   insertObanJob,
+  insertObanJobs,
   type NewJob,
   type ObanScope,
 } from "../backends/obanJobs.ts";
@@ -16,8 +17,8 @@ import { FAILED_OBAN_STATES } from "../core/states.ts";
 import { replayOutcomeOf } from "../core/tally.ts";
 import type { FailedWork, ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
-import { AUDIT_ACTIONS, type AuditEntry, writeAudit } from "../state/audit.ts";
-import { latestReplays, type ReplayLink, recordReplay } from "../state/replayLinks.ts";
+import { AUDIT_ACTIONS, type AuditEntry, writeAudit, writeAudits } from "../state/audit.ts";
+import { latestReplays, type ReplayLink, recordReplay, recordReplays } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import {
   type Actor,
@@ -325,6 +326,45 @@ export async function replayChecked(
     replayAuditOf(audit, check, inserted, args.document_count, details),
   );
   return { inserted, args, auditId };
+}
+
+/**
+ * Replay many checked failed jobs of one scope on `client` (inside the caller's transaction, under
+ * their locks), set-based: the new jobs in one statement, their replay links in one, their audit
+ * rows in one; each row exactly what `replayChecked` writes for that job.
+ */
+export async function replayCheckedBatch(
+  ctx: OperatorContext,
+  client: Queryable,
+  stateName: string,
+  schema: ResolvedSchema,
+  checks: readonly RetryCheck[],
+  actor: Actor,
+  audit: AuditBase,
+  details: Record<string, unknown> = {},
+): Promise<{ id: number; inserted: InsertedJob }[]> {
+  const first = checks[0];
+  if (!first) return [];
+  if (checks.some((check) => check.scope.prefix !== first.scope.prefix))
+    throw new Error("replayCheckedBatch: the checks span several Oban prefixes");
+  const planned = checks.map((check) => ({ check, ...replayJobOf(ctx, schema, check, actor) }));
+  const inserted = await insertObanJobs(
+    client,
+    first.scope.prefix,
+    planned.map((p) => p.job),
+  );
+  const replays = planned.map((p, i) => ({ ...p, inserted: inserted[i] as InsertedJob }));
+  await recordReplays(
+    client,
+    stateName,
+    replays.map((r) => replayLinkOf(schema, r.check, actor, r.inserted.id)),
+  );
+  await writeAudits(
+    client,
+    stateName,
+    replays.map((r) => replayAuditOf(audit, r.check, r.inserted, r.args.document_count, details)),
+  );
+  return replays.map((r) => ({ id: r.check.id, inserted: r.inserted }));
 }
 
 export async function retryOf(
