@@ -95,9 +95,11 @@ export async function lockTarget(client: DbClient, ...key: (string | number)[]):
  * that may lock overlapping sets pass them in one global order, so they never deadlock).
  * The order is guaranteed: the locks are the output list of a query sorted by the keys'
  * ordinality, and PostgreSQL evaluates output expressions after sorting when they are not
- * referenced by DISTINCT, ORDER BY or GROUP BY (the SELECT reference, "SELECT List", since 9.6;
- * the volatile pg_advisory_xact_lock is never evaluated before the Sort). A wait on one key holds
- * the keys before it, exactly as consecutive `lockTarget` calls would.
+ * referenced by DISTINCT, ORDER BY or GROUP BY (the SELECT reference, "SELECT List", since 9.6:
+ * the volatile pg_advisory_xact_lock is never evaluated before a Sort). Postgres 17's plan has no
+ * Sort at all: it knows the WITH ORDINALITY scan already yields rows in that order, and takes the
+ * locks in the scan, row by row. A wait on one key holds the keys before it, exactly as
+ * consecutive `lockTarget` calls would.
  */
 export async function lockTargets(
   client: DbClient,
