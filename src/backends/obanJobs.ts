@@ -546,9 +546,11 @@ export async function insertObanJob(db: Queryable, prefix: string, job: NewJob):
  * now, UTC timestamps, no uniqueness, each job's own args and meta), returned in the order given;
  * then wake each queue's producers once (one `pg_notify` per queue, not per job: Postgres folds
  * identical notifications of one transaction into one anyway).
- * The rows are inserted in the order of `jobs` (ORDER BY the ordinality), and RETURNING gives
- * them back in the order they were inserted, as multi-row inserts that map returned ids back to
- * their inputs rely on (Ecto's insert_all does); the count is checked.
+ * The rows are inserted in the order of `jobs` (ORDER BY the ordinality) and RETURNING gives them
+ * back in the order the executor inserted them, which is how the ids are matched to `jobs`: not a
+ * documented guarantee, but how PostgreSQL's executor works (one row at a time from the sorted
+ * input); the count is checked here, and test/operator/bulkRetryBatch.test.ts checks each new
+ * job's `replay_of` against the failed job its link and audit row name.
  */
 export async function insertObanJobs(
   db: Queryable,
