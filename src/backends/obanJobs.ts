@@ -541,6 +541,63 @@ export async function insertObanJob(db: Queryable, prefix: string, job: NewJob):
   };
 }
 
+/**
+ * Insert many jobs in ONE statement, with exactly `insertObanJob`'s column values (`available`
+ * now, UTC timestamps, no uniqueness, each job's own args and meta), returned in the order given;
+ * then wake each queue's producers once (one `pg_notify` per queue, not per job: Postgres folds
+ * identical notifications of one transaction into one anyway).
+ * The rows are inserted in the order of `jobs` (ORDER BY the ordinality) and RETURNING gives them
+ * back in the order the executor inserted them, which is how the ids are matched to `jobs`: not a
+ * documented guarantee, but how PostgreSQL's executor works (one row at a time from the sorted
+ * input); the count is checked here, and test/operator/bulkRetryBatch.test.ts checks each new
+ * job's `replay_of` against the failed job its link and audit row name.
+ */
+export async function insertObanJobs(
+  db: Queryable,
+  prefix: string,
+  jobs: readonly NewJob[],
+): Promise<InsertedJob[]> {
+  if (jobs.length === 0) return [];
+  const input = jobs.map((job) => ({
+    queue: job.queue,
+    worker: job.worker,
+    args: job.args,
+    meta: job.meta ?? {},
+    max_attempts: job.maxAttempts,
+  }));
+  const { rows } = await db.query<{
+    id: number;
+    worker: string;
+    queue: string;
+    state: string;
+    attempt: number;
+    max_attempts: number;
+  }>(
+    `INSERT INTO ${table(prefix)} AS j (state, queue, worker, args, meta, max_attempts, attempt, errors, scheduled_at, inserted_at)
+     SELECT 'available', t.e->>'queue', t.e->>'worker', t.e->'args', t.e->'meta', (t.e->>'max_attempts')::int,
+       0, '{}', timezone('UTC', now()), timezone('UTC', now())
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+     ORDER BY t.n
+     RETURNING j.id, j.worker, j.queue, j.state::text AS state, j.attempt, j.max_attempts`,
+    [JSON.stringify(input)],
+  );
+  if (rows.length !== jobs.length)
+    throw new Error(`INSERT into oban_jobs returned ${rows.length} rows for ${jobs.length} jobs`);
+  const queues = [...new Set(jobs.map((job) => job.queue))];
+  await db.query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", [
+    `${prefix}.oban_insert`,
+    queues.map((queue) => JSON.stringify({ queue })),
+  ]);
+  return rows.map((row) => ({
+    id: Number(row.id),
+    worker: row.worker,
+    queue: row.queue,
+    state: row.state,
+    attempt: Number(row.attempt),
+    maxAttempts: Number(row.max_attempts),
+  }));
+}
+
 /** The newest unfinished job of `worker` whose args contain `match`, if any. */
 export async function unfinishedJob(
   db: Queryable,

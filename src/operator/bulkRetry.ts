@@ -12,8 +12,15 @@ import { AUDIT_ACTIONS } from "../state/audit.ts";
 import { latestReplays } from "../state/replayLinks.ts";
 import { obanTables, postgresRead, stateTables } from "./bounded.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
-import { type Actor, auditEntry, auditRefusal, inTransaction, lockTarget, prepareState } from "./mutation.ts";
-import { checkFailedJob, checkRetry, replayChecked } from "./retry.ts";
+import {
+  type Actor,
+  auditEntry,
+  auditRefusal,
+  inTransaction,
+  lockTargets,
+  prepareState,
+} from "./mutation.ts";
+import { checkFailedJob, isFailedWorkOf, type RetryCheck, replayCheckedBatch } from "./retry.ts";
 
 export type BulkState = "terminal" | "retrying" | "all";
 
@@ -230,10 +237,13 @@ export async function resolveBulkRetry(
 }
 
 /**
- * Replay `ids` in batches of `batchSize`, each batch one transaction. Each id is locked and
- * re-checked with a single retry's rules first; one that stopped being failed, or was replayed
- * meanwhile (another run, another replica), is skipped and counted with its reason. The first
- * batch that fails stops the run: earlier batches stay committed, later ones are not attempted.
+ * Replay `ids` in batches of `batchSize`, each batch one transaction of a few set-based
+ * statements whatever its size: the batch's per-job locks (a single retry's keys, ascending), its
+ * rows and their newest replay links read once under them and re-checked with a single retry's
+ * rules; one that stopped being failed, or was replayed meanwhile (another run, another replica),
+ * is skipped and counted with its reason; then the new jobs, the replay links and the audit rows,
+ * one multi-row insert each. The first batch that fails stops the run: earlier batches stay
+ * committed, later ones are not attempted.
  */
 export async function executeBulkRetry(
   ctx: OperatorContext,
@@ -247,7 +257,10 @@ export async function executeBulkRetry(
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? ctx.config.access.bulkRetryBatchSize));
   // Ascending order: concurrent runs take the per-job locks in the same order (no deadlock).
   const ordered = [...new Set(ids)].sort((a, b) => a - b);
-  const prefix = schema.obanScope?.prefix ?? "";
+  const scope = schema.obanScope;
+  const prefix = scope?.prefix ?? "";
+  // The replay's audit row (its target, with the new job's id, is filled in per replay).
+  const audit = auditEntry(actor, AUDIT_ACTIONS.retry, { schema: schema.module, index: schema.liveIndex });
   const result: BulkRetryResult = {
     replayed: [],
     skipped: {},
@@ -262,29 +275,42 @@ export async function executeBulkRetry(
     const batch = ordered.slice(start, start + batchSize);
     try {
       const outcome = await inTransaction(ctx, async (client) => {
-        const replayed: { id: number; jobId: number }[] = [];
         const skipped: Record<string, number> = {};
+        // The batch's per-job locks (the keys a single retry takes), in ascending id order.
+        await lockTargets(
+          client,
+          batch.map((id) => ["retry", prefix, id]),
+        );
+        if (!scope) {
+          bump(skipped, "not_found", batch.length);
+          return { replayed: [], skipped };
+        }
+        // Read under the locks, once for the batch: the rows, then their newest replay links.
+        const jobs = new Map((await findJobs(client, prefix, batch)).map((job) => [job.id, job]));
+        const replays = await latestReplays(client, stateName, prefix, batch);
+        const checks: RetryCheck[] = [];
         for (const id of batch) {
-          await lockTarget(client, "retry", prefix, id);
-          const audit = auditEntry(actor, AUDIT_ACTIONS.retry, {
-            schema: schema.module,
-            index: schema.liveIndex,
-            target: { source: "oban", id },
-          });
-          let check: Awaited<ReturnType<typeof checkRetry>>;
+          const job = jobs.get(id);
+          // A bulk id is an Oban row of this scope by construction: one that is gone or no longer
+          // failed work is skipped as not found (no Meilisearch lookup, unlike a typed-in id).
+          if (!job || !isFailedWorkOf(scope, job)) {
+            bump(skipped, "not_found");
+            continue;
+          }
           try {
-            check = await checkRetry(ctx, client, schema, id);
+            checks.push(checkFailedJob(schema, scope, job, replays.get(id)));
           } catch (error) {
             if (!(error instanceof RefusedError)) throw error;
             bump(skipped, error.reason);
-            continue;
           }
-          const { inserted } = await replayChecked(ctx, client, stateName, schema, check, actor, audit, {
-            bulk: true,
-          });
-          replayed.push({ id, jobId: inserted.id });
         }
-        return { replayed, skipped };
+        const replayed = await replayCheckedBatch(ctx, client, stateName, schema, checks, actor, audit, {
+          bulk: true,
+        });
+        return {
+          replayed: replayed.map((r) => ({ id: r.id, jobId: r.inserted.id })),
+          skipped,
+        };
       });
       result.batches += 1;
       result.replayed.push(...outcome.replayed);

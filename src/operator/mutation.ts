@@ -83,11 +83,34 @@ export class PostgresOutcomeUnknown extends OperatorError {
   }
 }
 
+const lockKey = (key: readonly (string | number)[]) => `scrypath_bot:${key.join(":")}`;
+
 /** Serialise work on one target across processes: a transaction-scoped advisory lock. */
 export async function lockTarget(client: DbClient, ...key: (string | number)[]): Promise<void> {
-  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-    `scrypath_bot:${key.join(":")}`,
-  ]);
+  await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [lockKey(key)]);
+}
+
+/**
+ * `lockTarget` of each key, in ONE statement, taken one after another in the order given (callers
+ * that may lock overlapping sets pass them in one global order, so they never deadlock).
+ * The order is guaranteed: the locks are the output list of a query sorted by the keys'
+ * ordinality, and PostgreSQL evaluates output expressions after sorting when they are not
+ * referenced by DISTINCT, ORDER BY or GROUP BY (the SELECT reference, "SELECT List", since 9.6:
+ * the volatile pg_advisory_xact_lock is never evaluated before a Sort). Postgres 17's plan has no
+ * Sort at all: it knows the WITH ORDINALITY scan already yields rows in that order, and takes the
+ * locks in the scan, row by row. A wait on one key holds the keys before it, exactly as
+ * consecutive `lockTarget` calls would.
+ */
+export async function lockTargets(
+  client: DbClient,
+  keys: readonly (readonly (string | number)[])[],
+): Promise<void> {
+  if (keys.length === 0) return;
+  await client.query(
+    `SELECT pg_advisory_xact_lock(hashtextextended(t.k, 0))
+     FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY t.n`,
+    [keys.map(lockKey)],
+  );
 }
 
 /**

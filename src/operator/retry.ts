@@ -3,15 +3,22 @@
 // row are written in the same transaction, under a per-job advisory lock, so concurrent
 // retries of one job (several processes, double clicks) produce exactly one new job.
 import { countTasks } from "../backends/meilisearch.ts";
-import { findJob, type InsertedJob, insertObanJob, type ObanScope } from "../backends/obanJobs.ts";
+import {
+  findJob,
+  type InsertedJob,
+  insertObanJob,
+  insertObanJobs,
+  type NewJob,
+  type ObanScope,
+} from "../backends/obanJobs.ts";
 import type { Queryable } from "../backends/postgres.ts";
 import { DELETE_WORKER, failedWorkFromJob, replayBlocksRetry, UPSERT_WORKER } from "../core/failedWork.ts";
 import { FAILED_OBAN_STATES } from "../core/states.ts";
 import { replayOutcomeOf } from "../core/tally.ts";
 import type { FailedWork, ObanJob } from "../core/types.ts";
 import { OperatorError, RefusedError } from "../errors.ts";
-import { AUDIT_ACTIONS, writeAudit } from "../state/audit.ts";
-import { latestReplays, type ReplayLink, recordReplay } from "../state/replayLinks.ts";
+import { AUDIT_ACTIONS, type AuditEntry, writeAudit, writeAudits } from "../state/audit.ts";
+import { latestReplays, type ReplayLink, recordReplay, recordReplays } from "../state/replayLinks.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, type ResolvedSchema, resolveSchema } from "./context.ts";
 import {
   type Actor,
@@ -243,6 +250,59 @@ export function checkFailedJob(
   return { scope, id, job, row, operation: row.operation };
 }
 
+/** The new job a checked failed job is replayed as: rebuilt args, the worker of its operation. */
+export function replayJobOf(
+  ctx: OperatorContext,
+  schema: ResolvedSchema,
+  check: RetryCheck,
+  actor: Actor,
+): { job: NewJob; args: ReturnType<typeof rebuildArgs> } {
+  const { row, job, operation, scope, id } = check;
+  const args = rebuildArgs(ctx, schema, job.args, operation);
+  return {
+    job: {
+      worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
+      queue: scope.queue,
+      args,
+      maxAttempts: schema.config.obanMaxAttempts,
+      meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
+    },
+    args,
+  };
+}
+
+/** The replay link of a checked failed job replayed as `replayJobId`. */
+export function replayLinkOf(schema: ResolvedSchema, check: RetryCheck, actor: Actor, replayJobId: number) {
+  return {
+    obanPrefix: check.scope.prefix,
+    failedJobId: check.id,
+    replayJobId,
+    schema: schema.module,
+    requestedBy: actor.id,
+  };
+}
+
+/** The `accepted` audit row of a replay. */
+export function replayAuditOf(
+  audit: AuditBase,
+  check: RetryCheck,
+  inserted: InsertedJob,
+  documentCount: number,
+  details: Record<string, unknown> = {},
+): AuditEntry {
+  return {
+    ...audit,
+    target: { source: "oban", id: check.id, new_job_id: inserted.id },
+    outcome: "accepted",
+    details: {
+      queue: inserted.queue,
+      worker: inserted.worker,
+      document_count: documentCount,
+      ...details,
+    },
+  };
+}
+
 /**
  * Replay a checked failed job on `client` (inside the caller's transaction, under its lock): the
  * new job with rebuilt args, the replay link and the audit row of the replay.
@@ -257,34 +317,54 @@ export async function replayChecked(
   audit: AuditBase,
   details: Record<string, unknown> = {},
 ): Promise<{ inserted: InsertedJob; args: ReturnType<typeof rebuildArgs>; auditId: number }> {
-  const { row, job, operation, scope: checked, id } = check;
-  const args = rebuildArgs(ctx, schema, job.args, operation);
-  const inserted = await insertObanJob(client, checked.prefix, {
-    worker: row.operation === "upsert" ? UPSERT_WORKER : DELETE_WORKER,
-    queue: checked.queue,
-    args,
-    maxAttempts: schema.config.obanMaxAttempts,
-    meta: { scrypath_bot: { replay_of: id, requested_by: actor.id } },
-  });
-  await recordReplay(client, stateName, {
-    obanPrefix: checked.prefix,
-    failedJobId: id,
-    replayJobId: inserted.id,
-    schema: schema.module,
-    requestedBy: actor.id,
-  });
-  const auditId = await writeAudit(client, stateName, {
-    ...audit,
-    target: { source: "oban", id, new_job_id: inserted.id },
-    outcome: "accepted",
-    details: {
-      queue: inserted.queue,
-      worker: inserted.worker,
-      document_count: args.document_count,
-      ...details,
-    },
-  });
+  const { job, args } = replayJobOf(ctx, schema, check, actor);
+  const inserted = await insertObanJob(client, check.scope.prefix, job);
+  await recordReplay(client, stateName, replayLinkOf(schema, check, actor, inserted.id));
+  const auditId = await writeAudit(
+    client,
+    stateName,
+    replayAuditOf(audit, check, inserted, args.document_count, details),
+  );
   return { inserted, args, auditId };
+}
+
+/**
+ * Replay many checked failed jobs of one scope on `client` (inside the caller's transaction, under
+ * their locks), set-based: the new jobs in one statement, their replay links in one, their audit
+ * rows in one; each row exactly what `replayChecked` writes for that job.
+ */
+export async function replayCheckedBatch(
+  ctx: OperatorContext,
+  client: Queryable,
+  stateName: string,
+  schema: ResolvedSchema,
+  checks: readonly RetryCheck[],
+  actor: Actor,
+  audit: AuditBase,
+  details: Record<string, unknown> = {},
+): Promise<{ id: number; inserted: InsertedJob }[]> {
+  const first = checks[0];
+  if (!first) return [];
+  if (checks.some((check) => check.scope.prefix !== first.scope.prefix))
+    throw new Error("replayCheckedBatch: the checks span several Oban prefixes");
+  const planned = checks.map((check) => ({ check, ...replayJobOf(ctx, schema, check, actor) }));
+  const inserted = await insertObanJobs(
+    client,
+    first.scope.prefix,
+    planned.map((p) => p.job),
+  );
+  const replays = planned.map((p, i) => ({ ...p, inserted: inserted[i] as InsertedJob }));
+  await recordReplays(
+    client,
+    stateName,
+    replays.map((r) => replayLinkOf(schema, r.check, actor, r.inserted.id)),
+  );
+  await writeAudits(
+    client,
+    stateName,
+    replays.map((r) => replayAuditOf(audit, r.check, r.inserted, r.args.document_count, details)),
+  );
+  return replays.map((r) => ({ id: r.check.id, inserted: r.inserted }));
 }
 
 export async function retryOf(

@@ -53,6 +53,44 @@ export async function writeAudit(db: Queryable, stateName: string, entry: AuditE
   return Number(rows[0]?.id);
 }
 
+/**
+ * Many audit rows in ONE statement, each exactly as `writeAudit` writes it (details redacted);
+ * their ids in the order given (inserted in that order, RETURNING in insertion order; counted).
+ */
+export async function writeAudits(
+  db: Queryable,
+  stateName: string,
+  entries: readonly AuditEntry[],
+): Promise<number[]> {
+  if (entries.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO ${stateSchema(stateName)}.audit_log
+       (actor, action, schema_module, index_uid, target, outcome, reason, details, context)
+     SELECT t.e->>'actor', t.e->>'action', t.e->>'schema_module', t.e->>'index_uid', t.e->'target',
+       t.e->>'outcome', t.e->>'reason', t.e->'details', t.e->'context'
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+     ORDER BY t.n RETURNING id`,
+    [
+      JSON.stringify(
+        entries.map((entry) => ({
+          actor: entry.actor,
+          action: entry.action,
+          schema_module: entry.schema,
+          index_uid: entry.index,
+          target: entry.target ?? {},
+          outcome: entry.outcome,
+          reason: entry.reason ?? null,
+          details: redactValue(entry.details ?? {}),
+          context: entry.context ?? {},
+        })),
+      ),
+    ],
+  );
+  if (rows.length !== entries.length)
+    throw new Error(`INSERT into audit_log returned ${rows.length} rows for ${entries.length} entries`);
+  return rows.map((row) => Number(row.id));
+}
+
 /** Record the final outcome of an attempt whose row was written before acting. */
 export async function finishAudit(
   db: Queryable,

@@ -36,6 +36,40 @@ export async function recordReplay(
   );
 }
 
+/** Many replay links in ONE statement, in the order given (the same columns as `recordReplay`). */
+export async function recordReplays(
+  db: Queryable,
+  stateName: string,
+  links: readonly {
+    obanPrefix: string;
+    failedJobId: number;
+    replayJobId: number;
+    schema: string;
+    requestedBy: string;
+  }[],
+): Promise<void> {
+  if (links.length === 0) return;
+  await db.query(
+    `INSERT INTO ${stateSchema(stateName)}.replay_links
+       (oban_prefix, failed_job_id, replay_job_id, schema_module, requested_by)
+     SELECT t.e->>'oban_prefix', (t.e->>'failed_job_id')::bigint, (t.e->>'replay_job_id')::bigint,
+       t.e->>'schema_module', t.e->>'requested_by'
+     FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+     ORDER BY t.n`,
+    [
+      JSON.stringify(
+        links.map((link) => ({
+          oban_prefix: link.obanPrefix,
+          failed_job_id: link.failedJobId,
+          replay_job_id: link.replayJobId,
+          schema_module: link.schema,
+          requested_by: link.requestedBy,
+        })),
+      ),
+    ],
+  );
+}
+
 /**
  * The newest replay of each given failed job of one Oban prefix (job ids are per prefix), with
  * the replay job's current state.
