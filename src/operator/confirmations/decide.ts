@@ -147,6 +147,19 @@ async function execute(
     result = await executeRequest(lc.ctx, req, actor, preview, { onProgress: progress.onProgress });
     ending = { kind: "executed", result };
     summary = summaryOf(result);
+    if (result.kind === "bulk_retry" && result.result.error) {
+      // A batch failed and stopped the run: the replays so far each have their audit row; this one
+      // says how the whole run ended (how many replayed, how many not attempted, and why).
+      failureAudit = lc.auditEventually({
+        actor: click.userId,
+        request: req,
+        preview,
+        outcome: "failed",
+        reason: result.result.error.code,
+        where: whereOf(row),
+        details: { ...summary, nothing_changed: result.result.replayed.length === 0 },
+      });
+    }
   } catch (error) {
     if (error instanceof RefusedError) {
       // The operator audited its refusal; nothing was changed.

@@ -3,8 +3,12 @@
 // found are stored with the request whatever the surface sent; the confirm replays exactly those
 // (a row that starts matching afterwards waits for the next request); one pending card per
 // schema and class; progress goes into the card model.
+import type { PoolClient } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../../devkit/oban/jobArgs.ts";
+import { createMeiliClient } from "../../../src/backends/meilisearch.ts";
+import { createPool, type DbClient } from "../../../src/backends/postgres.ts";
+import { parseConfig } from "../../../src/config.ts";
 import { mutationAccess } from "../../../src/core/access.ts";
 import { createLogger } from "../../../src/log.ts";
 import type {
@@ -14,7 +18,10 @@ import type {
   ReplayGroupStarted,
   RequestAnswer,
 } from "../../../src/operator/confirmations/index.ts";
+import { createOperator, type Operator } from "../../../src/operator/index.ts";
+import { lockTarget } from "../../../src/operator/mutation.ts";
 import { insertJob } from "../../support/db.ts";
+import { eventually } from "../../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../../support/operator.ts";
 import { POST, QUEUE } from "../../support/posts.ts";
 
@@ -32,7 +39,9 @@ describe("a bulk retry through the confirmation workflow", () => {
   });
   afterAll(() => d?.close());
 
-  const surface = (): { workflow: ConfirmationWorkflow; shown: Card[]; groups: ReplayGroupStarted[] } => {
+  const surface = (
+    operator: Operator = d.operator,
+  ): { workflow: ConfirmationWorkflow; shown: Card[]; groups: ReplayGroupStarted[] } => {
     const shown: Card[] = [];
     const groups: ReplayGroupStarted[] = [];
     const cards: CardPort = {
@@ -47,7 +56,7 @@ describe("a bulk retry through the confirmation workflow", () => {
         return null;
       },
     };
-    const workflow = d.operator.confirmationWorkflow({
+    const workflow = operator.confirmationWorkflow({
       cards,
       access: {
         decide: async (userId, o = {}) =>
@@ -180,5 +189,92 @@ describe("a bulk retry through the confirmation workflow", () => {
         confirmationId: asked.id,
       }),
     ]);
+  });
+
+  it("a batch that fails midway (its Postgres backend killed) keeps the batches before it; the card and a failed audit row say how many", async () => {
+    // Batches of one, so the run stops after exactly one replay.
+    const config = parseConfig(
+      { ...d.raw, access: { ...(d.raw.access as object), bulkRetryBatchSize: 1 } },
+      {},
+    );
+    const operator = createOperator({
+      config,
+      db: createPool(config.database.url, { max: 4 }),
+      meili: createMeiliClient(config.meilisearch),
+    });
+    const locker: PoolClient = await d.oban.pool.connect();
+    try {
+      const s = surface(operator);
+      const ids = await failed(3, "** (Scrypath.Meilisearch.Error) database_size_limit: disk full");
+      const asked = posted(
+        await s.workflow.request(
+          { kind: "bulk_retry", schema: "posts", reasonClass: "backend_rejected" },
+          origin,
+        ),
+      );
+      const stored = (
+        await d.oban.pool.query(
+          `SELECT request->'request'->'ids' AS ids FROM "${d.config.state.schema}".confirmations WHERE id = $1`,
+          [asked.id],
+        )
+      ).rows[0].ids as number[];
+      expect(stored).toEqual(ids);
+
+      // The second row's per-job lock is held elsewhere: batch two waits on it; then its backend dies.
+      await locker.query("BEGIN");
+      await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+      const decided = s.workflow.decide({
+        decision: "confirm",
+        value: asked.id,
+        userId: BOB,
+        teamId: "T0",
+        channelId: CHANNEL,
+        messageTs: asked.messageTs,
+      });
+      const waiting = await eventually(
+        async () => {
+          const { rows } = await d.oban.pool.query(
+            `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.pid <> pg_backend_pid()`,
+          );
+          return rows[0]?.pid as number | undefined;
+        },
+        20_000,
+        "batch two waiting on the held lock",
+      );
+      await d.oban.pool.query("SELECT pg_terminate_backend($1)", [waiting]);
+      await locker.query("ROLLBACK");
+      expect(await decided).toMatchObject({ kind: "taken" });
+
+      // Batch one stays, the rest was not attempted.
+      expect(await replayOf(ids)).toEqual([ids[0]]);
+      const final = s.shown.filter((c) => c.id === asked.id).at(-1);
+      expect(final?.state.status).toBe("failed");
+      const ending = final?.state.ending;
+      expect(
+        ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null,
+      ).toMatchObject({ replayed: [{ id: ids[0] }], failedBatches: 1, notAttempted: 2 });
+
+      // The audit: one accepted row per replay, and one failed row that says how the run ended.
+      const audit = (await d.operator.auditLog({ limit: 20 })).filter(
+        (r) => (r.context as Record<string, unknown>).confirmation_id === asked.id,
+      );
+      expect(audit.filter((r) => r.outcome === "accepted")).toHaveLength(1);
+      const ended = audit.filter((r) => r.outcome === "failed");
+      expect(ended).toHaveLength(1);
+      expect(ended[0]).toMatchObject({
+        actor: BOB,
+        details: {
+          kind: "bulk_retry",
+          replayed: 1,
+          not_attempted: 2,
+          failed_batches: 1,
+          nothing_changed: false,
+        },
+      });
+    } finally {
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+      await operator.close();
+    }
   });
 });
