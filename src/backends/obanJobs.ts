@@ -510,35 +510,40 @@ export interface InsertedJob {
   maxAttempts: number;
 }
 
+/** What an insert returns of each new job, and how it reads. */
+const INSERTED_COLUMNS = "j.id, j.worker, j.queue, j.state::text AS state, j.attempt, j.max_attempts";
+interface InsertedRow {
+  id: number;
+  worker: string;
+  queue: string;
+  state: string;
+  attempt: number;
+  max_attempts: number;
+}
+const insertedJob = (row: InsertedRow): InsertedJob => ({
+  id: Number(row.id),
+  worker: row.worker,
+  queue: row.queue,
+  state: row.state,
+  attempt: Number(row.attempt),
+  maxAttempts: Number(row.max_attempts),
+});
+
 /**
  * Insert one job the way Oban's guide for other languages does: `available` now, UTC
  * timestamps, no uniqueness. Then wake the queue's producers (Oban's stager would within ~1 s).
  */
 export async function insertObanJob(db: Queryable, prefix: string, job: NewJob): Promise<InsertedJob> {
-  const { rows } = await db.query<{
-    id: number;
-    worker: string;
-    queue: string;
-    state: string;
-    attempt: number;
-    max_attempts: number;
-  }>(
+  const { rows } = await db.query<InsertedRow>(
     `INSERT INTO ${table(prefix)} AS j (state, queue, worker, args, meta, max_attempts, attempt, errors, scheduled_at, inserted_at)
      VALUES ('available', $1, $2, $3::jsonb, $4::jsonb, $5, 0, '{}', timezone('UTC', now()), timezone('UTC', now()))
-     RETURNING j.id, j.worker, j.queue, j.state::text AS state, j.attempt, j.max_attempts`,
+     RETURNING ${INSERTED_COLUMNS}`,
     [job.queue, job.worker, JSON.stringify(job.args), JSON.stringify(job.meta ?? {}), job.maxAttempts],
   );
   await db.query("SELECT pg_notify($1, $2)", [`${prefix}.oban_insert`, JSON.stringify({ queue: job.queue })]);
   const row = rows[0];
   if (!row) throw new Error("INSERT into oban_jobs returned no row");
-  return {
-    id: Number(row.id),
-    worker: row.worker,
-    queue: row.queue,
-    state: row.state,
-    attempt: Number(row.attempt),
-    maxAttempts: Number(row.max_attempts),
-  };
+  return insertedJob(row);
 }
 
 /**
@@ -565,20 +570,13 @@ export async function insertObanJobs(
     meta: job.meta ?? {},
     max_attempts: job.maxAttempts,
   }));
-  const { rows } = await db.query<{
-    id: number;
-    worker: string;
-    queue: string;
-    state: string;
-    attempt: number;
-    max_attempts: number;
-  }>(
+  const { rows } = await db.query<InsertedRow>(
     `INSERT INTO ${table(prefix)} AS j (state, queue, worker, args, meta, max_attempts, attempt, errors, scheduled_at, inserted_at)
      SELECT 'available', t.e->>'queue', t.e->>'worker', t.e->'args', t.e->'meta', (t.e->>'max_attempts')::int,
        0, '{}', timezone('UTC', now()), timezone('UTC', now())
      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
      ORDER BY t.n
-     RETURNING j.id, j.worker, j.queue, j.state::text AS state, j.attempt, j.max_attempts`,
+     RETURNING ${INSERTED_COLUMNS}`,
     [JSON.stringify(input)],
   );
   if (rows.length !== jobs.length)
@@ -588,14 +586,7 @@ export async function insertObanJobs(
     `${prefix}.oban_insert`,
     queues.map((queue) => JSON.stringify({ queue })),
   ]);
-  return rows.map((row) => ({
-    id: Number(row.id),
-    worker: row.worker,
-    queue: row.queue,
-    state: row.state,
-    attempt: Number(row.attempt),
-    maxAttempts: Number(row.max_attempts),
-  }));
+  return rows.map(insertedJob);
 }
 
 /** The newest unfinished job of `worker` whose args contain `match`, if any. */
