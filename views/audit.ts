@@ -76,7 +76,25 @@ const KNOWN_TARGET_KEYS = new Set([
   "conditions",
   "min_failures",
   "mention",
+  "bulk",
+  "count",
 ]);
+
+/** A bulk retry's filter and size: "bulk: class `transport` · terminal · since … · 812 jobs". */
+function bulkPart(t: Record<string, unknown>): string | null {
+  const bulk = t.bulk;
+  if (!bulk || typeof bulk !== "object" || Array.isArray(bulk)) return null;
+  const b = bulk as Record<string, unknown>;
+  const since = typeof b.since === "string" && !Number.isNaN(Date.parse(b.since)) ? b.since : null;
+  return [
+    `bulk: class ${code(String(b.reasonClass ?? "?").slice(0, 40))}`,
+    scalar(b.state) ? escapeMrkdwn(String(b.state).slice(0, 20)) : null,
+    since ? `since ${slackDate(new Date(since))}` : null,
+    typeof t.count === "number" ? plural(t.count, "job") : null,
+  ]
+    .filter(Boolean)
+    .join(" · ");
+}
 
 const CHANNEL_ID = /^[CGD][A-Z0-9]+$/;
 
@@ -106,6 +124,9 @@ export function targetIds(
   const parts: string[] = [];
   if (scalar(t.id)) parts.push(code(`${scalar(t.source) ? t.source : "oban"}:${t.id}`));
   if (scalar(t.new_job_id)) parts.push(`→ job ${escapeMrkdwn(String(t.new_job_id))}`);
+  if (d.bulk === true) parts.push("(bulk)");
+  const bulk = bulkPart(t);
+  if (bulk) parts.push(bulk);
   if (scalar(t.live_index) && scalar(t.target_index)) {
     parts.push(`${code(String(t.live_index))} ⇄ ${code(String(t.target_index))}`);
   } else if (scalar(t.target_index)) parts.push(`→ ${code(String(t.target_index))}`);

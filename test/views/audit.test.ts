@@ -111,6 +111,27 @@ describe("auditView", () => {
     expect(revert).toContain("revert of change 12");
   });
 
+  it("shows a bulk retry's filter and size, and marks each of its replays as bulk", () => {
+    const since = minutesAgo(120);
+    const asked = auditLine(
+      row({
+        outcome: "requested",
+        target: {
+          source: "oban",
+          bulk: { reasonClass: "transport", since: since.toISOString(), state: "terminal", source: "oban" },
+          count: 812,
+        },
+        details: {},
+      }),
+    );
+    expect(asked).toContain("bulk: class `transport` · terminal · since <!date^");
+    expect(asked).toContain("· 812 jobs");
+    expect(asked).not.toContain("count=");
+    const replay = auditLine(row({ details: { queue: "search_sync", bulk: true } }));
+    expect(replay).toContain("`oban:601` → job 1234 (bulk)");
+    expect(auditLine(row())).not.toContain("(bulk)");
+  });
+
   it("escapes hostile actors, schemas, outcomes and unknown target keys", () => {
     const m = auditView(
       [
