@@ -3,67 +3,18 @@
 // each one transaction (a backend killed mid-batch leaves whole batches only, and asking again
 // finishes the rest with no duplicate), and concurrent executions over two pools replaying once.
 import type pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { createMeiliClient } from "../../src/backends/meilisearch.ts";
-import { createPool } from "../../src/backends/postgres.ts";
-import { parseConfig } from "../../src/config.ts";
 import { RefusedError } from "../../src/errors.ts";
-import { createOperator, type Operator } from "../../src/operator/index.ts";
+import { bulkDeployments, insertFailedJobs, TRANSPORT, VALIDATION } from "../support/bulk.ts";
 import { insertJob, testPool } from "../support/db.ts";
-import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { obanError, type TestDeployment } from "../support/operator.ts";
+import { POST, QUEUE } from "../support/posts.ts";
 
 const actor = { id: "U_ALICE", context: { channel: "C1" } };
-const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
-const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()?.();
-});
-
-async function deployment(): Promise<{ d: TestDeployment; live: string }> {
-  const d = await testDeployment([postsSchema()]);
-  closers.push(() => d.close());
-  return { d, live: `${d.indexPrefix}_post` };
-}
-
-/** A second operator over the same deployment, on its own pool (another replica), config changed. */
-function replica(d: TestDeployment, access: Record<string, unknown> = {}): Operator {
-  const config = parseConfig({ ...d.raw, access }, {});
-  const op = createOperator({
-    config,
-    db: createPool(config.database.url, { max: 4 }),
-    meili: createMeiliClient(config.meilisearch),
-  });
-  closers.push(() => op.close());
-  return op;
-}
-
-async function failed(
-  d: TestDeployment,
-  live: string,
-  n: number,
-  fields: { state?: string; error?: string; at?: Date; args?: Record<string, unknown> } = {},
-): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const at = fields.at ?? new Date("2026-11-20T10:00:00Z");
-    ids.push(
-      await insertJob(d.oban.pool, d.oban.prefix, {
-        state: fields.state ?? "discarded",
-        queue: QUEUE,
-        args: fields.args ?? upsertArgs(POST, live, [1000 + i]),
-        errors: [obanError(fields.error ?? TRANSPORT, 1, at)],
-        attempt: 3,
-        maxAttempts: 3,
-        attemptedAt: at,
-      }),
-    );
-  }
-  return ids;
-}
+const { deployment, replica, onClose } = bulkDeployments();
+const failed = insertFailedJobs;
 
 async function links(d: TestDeployment): Promise<{ failed: number; replay: number }[]> {
   const { rows } = await d.oban.pool.query(
@@ -156,13 +107,13 @@ describe("resolveBulkRetry", () => {
   it("refuses above access.bulkRetryLimit, saying how many match, and audits the refusal", async () => {
     const { d, live } = await deployment();
     await failed(d, live, 4);
-    const capped = replica(d, { bulkRetryLimit: 3 });
+    const capped = replica(d, { access: { bulkRetryLimit: 3 } });
     const e = await refusal(capped.resolveBulkRetry("posts", { reasonClass: "transport" }, actor));
     expect(e.reason).toBe("bulk_limit");
     expect(e.message).toContain("4 failed jobs");
     expect(e.message).toContain("limit of 3");
     expect(e.message).toContain("--since");
-    const at = replica(d, { bulkRetryLimit: 4 });
+    const at = replica(d, { access: { bulkRetryLimit: 4 } });
     expect((await at.resolveBulkRetry("posts", { reasonClass: "transport" })).ids).toHaveLength(4);
     const audit = await d.operator.auditLog({ limit: 5 });
     expect(audit[0]).toMatchObject({ actor: "U_ALICE", outcome: "refused", reason: "bulk_limit" });
@@ -223,7 +174,7 @@ describe("executeBulkRetry", () => {
     const ids = await failed(d, live, 9);
     const plan = await d.operator.resolveBulkRetry("posts", { reasonClass: "transport" });
     const admin: pg.Pool = testPool(2);
-    closers.push(() => admin.end());
+    onClose(() => admin.end());
     // Hold the lock of the 5th id: batch 2 (ids 4-6) has replayed id 4 and waits there when killed.
     const lockClient = await admin.connect();
     lockClient.on("error", () => {});

@@ -3,36 +3,22 @@
 // field; racing single retries of the same ids over two pools, each id is replayed once with no
 // deadlock; and a batch killed after its multi-row inserts leaves none of its rows.
 import type pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
-import { createMeiliClient } from "../../src/backends/meilisearch.ts";
-import { createPool } from "../../src/backends/postgres.ts";
-import { parseConfig } from "../../src/config.ts";
+import type { DbPool } from "../../src/backends/postgres.ts";
 import { RefusedError } from "../../src/errors.ts";
-import { createOperator, type Operator } from "../../src/operator/index.ts";
-import { insertJob, testPool } from "../support/db.ts";
-import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { bulkDeployments, insertFailed, insertFailedJobs } from "../support/bulk.ts";
+import { testPool } from "../support/db.ts";
+import type { TestDeployment } from "../support/operator.ts";
+import { POST } from "../support/posts.ts";
 
 const actor = { id: "U_ALICE", context: { channel: "C1", confirmation_id: "c-1" } };
-const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()?.();
-});
+const { deployment, replica, onClose } = bulkDeployments();
 
-async function deployment(): Promise<{ d: TestDeployment; live: string }> {
-  const d = await testDeployment([postsSchema()]);
-  closers.push(() => d.close());
-  return { d, live: `${d.indexPrefix}_post` };
-}
-
-/** A second operator over the same deployment on its own pool (another replica); `onQuery` sees each statement. */
-function replica(d: TestDeployment, onQuery?: (text: string) => void): Operator {
-  const config = parseConfig(d.raw, {});
-  const pool = createPool(config.database.url, { max: 4 });
-  if (onQuery) {
+/** Hands `onQuery` each statement the pool's clients send. */
+function counting(onQuery: (text: string) => void) {
+  return (pool: DbPool) => {
     const wrapped = new WeakSet<object>();
     pool.on("acquire", (client) => {
       if (wrapped.has(client)) return;
@@ -44,30 +30,13 @@ function replica(d: TestDeployment, onQuery?: (text: string) => void): Operator 
         return query(...args);
       };
     });
-  }
-  const op = createOperator({ config, db: pool, meili: createMeiliClient(config.meilisearch) });
-  closers.push(() => op.close());
-  return op;
+  };
 }
 
-async function failedJob(d: TestDeployment, args: Record<string, unknown>): Promise<number> {
-  const at = new Date("2026-11-20T10:00:00Z");
-  return insertJob(d.oban.pool, d.oban.prefix, {
-    state: "discarded",
-    queue: QUEUE,
-    args,
-    errors: [obanError(TRANSPORT, 3, at)],
-    attempt: 3,
-    maxAttempts: 3,
-    attemptedAt: at,
-  });
-}
-
-async function failed(d: TestDeployment, live: string, n: number): Promise<number[]> {
-  const ids: number[] = [];
-  for (let i = 0; i < n; i++) ids.push(await failedJob(d, upsertArgs(POST, live, [1000 + i])));
-  return ids;
-}
+const failedJob = (d: TestDeployment, args: Record<string, unknown>) =>
+  insertFailed(d, args, { errorAttempt: 3 });
+const failed = (d: TestDeployment, live: string, n: number) =>
+  insertFailedJobs(d, live, n, { errorAttempt: 3 });
 
 /** The new jobs, keyed by the failed job they replay: every column but id and the timestamps. */
 async function replayRows(d: TestDeployment): Promise<Map<number, Record<string, unknown>>> {
@@ -178,7 +147,7 @@ describe("a bulk retry's batches", () => {
     const { d, live } = await deployment();
     const ids = await failed(d, live, 40);
     const texts: string[] = [];
-    const counted = replica(d, (text) => texts.push(text));
+    const counted = replica(d, { onPool: counting((text) => texts.push(text)) });
     const result = await counted.executeBulkRetry("posts", ids, actor, { batchSize: 20 });
     expect(result.replayed).toHaveLength(40);
     expect(result.batches).toBe(2);
@@ -231,7 +200,7 @@ describe("a bulk retry's batches", () => {
     const ids = await failed(d, live, 5);
     const state = `"${d.config.state.schema}"`;
     const admin: pg.Pool = testPool(2);
-    closers.push(() => admin.end());
+    onClose(() => admin.end());
     const sequence = `pg_get_serial_sequence('"${d.oban.prefix}".oban_jobs', 'id')`;
     const seqValue = async () =>
       Number(
@@ -252,7 +221,7 @@ describe("a bulk retry's batches", () => {
       await holder.query("ROLLBACK");
       holder.release();
     };
-    closers.push(letGo);
+    onClose(letGo);
     await holder.query("BEGIN");
     await holder.query(`LOCK TABLE ${state}.audit_log IN SHARE MODE`);
     const holderPid = (await holder.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;

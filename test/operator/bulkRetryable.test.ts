@@ -2,45 +2,23 @@
 // queue rows a bulk retry would take (replayable, not already replayed into a job that blocks a
 // retry), counted in SQL, against real Postgres. It must be what resolveBulkRetry accepts for
 // that class with the default state (terminal).
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { deleteArgs, upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { REASON_CLASSES } from "../../src/core/types.ts";
 import { RefusedError } from "../../src/errors.ts";
+import { bulkDeployments, type FailedFields, insertFailed, TRANSPORT, VALIDATION } from "../support/bulk.ts";
 import { insertJob } from "../support/db.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 const actor = { id: "U_ALICE", context: { channel: "C1" } };
-const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
-const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
 
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  while (closers.length > 0) await closers.pop()?.();
-});
-
-async function deployment(): Promise<{ d: TestDeployment; live: string }> {
-  const d = await testDeployment([postsSchema()]);
-  closers.push(() => d.close());
-  return { d, live: `${d.indexPrefix}_post` };
-}
+const { deployment, onClose } = bulkDeployments();
 
 let doc = 1000;
-function failedRow(
-  d: TestDeployment,
-  live: string,
-  fields: { state?: string; error?: string; args?: Record<string, unknown> } = {},
-): Promise<number> {
+function failedRow(d: TestDeployment, live: string, fields: FailedFields = {}): Promise<number> {
   doc += 1;
-  return insertJob(d.oban.pool, d.oban.prefix, {
-    state: fields.state ?? "discarded",
-    queue: QUEUE,
-    args: fields.args ?? upsertArgs(POST, live, [doc]),
-    errors: [obanError(fields.error ?? TRANSPORT, 1)],
-    attempt: 3,
-    maxAttempts: 3,
-    attemptedAt: new Date("2026-11-20T10:00:00Z"),
-  });
+  return insertFailed(d, upsertArgs(POST, live, [doc]), fields);
 }
 
 /** How many rows resolveBulkRetry accepts for the class (state terminal); 0 when it refuses as nothing to retry. */
@@ -124,7 +102,7 @@ describe("failedSyncWork bulkRetryable", () => {
 
   it("counts before the bot has replayed anything (no state tables yet)", async () => {
     const d = await testDeployment([postsSchema()], { migrate: false });
-    closers.push(() => d.close());
+    onClose(() => d.close());
     const live = `${d.indexPrefix}_post`;
     await failedRow(d, live);
     await failedRow(d, live, { state: "retryable" });

@@ -1,0 +1,86 @@
+// What the bulk-retry tests over real Postgres share: a deployment per test (closed after it, with
+// every replica opened for it), replicas on their own pools, and failed `posts` jobs seeded as
+// Oban leaves them after a last attempt.
+import { afterEach } from "vitest";
+import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
+import { createMeiliClient } from "../../src/backends/meilisearch.ts";
+import { createPool, type DbPool } from "../../src/backends/postgres.ts";
+import { parseConfig } from "../../src/config.ts";
+import { createOperator, type Operator } from "../../src/operator/index.ts";
+import { insertJob } from "./db.ts";
+import { obanError, type TestDeployment, testDeployment } from "./operator.ts";
+import { POST, postsSchema, QUEUE } from "./posts.ts";
+
+export const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
+export const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
+/** When the seeded jobs failed, unless a test says otherwise. */
+export const FAILED_AT = new Date("2026-11-20T10:00:00Z");
+
+/**
+ * Call once at the top of a test file: `deployment()` gives each test its own deployment and
+ * `replica()` another operator over it; both, and what `onClose` is given, are closed after the test.
+ */
+export function bulkDeployments() {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    while (closers.length > 0) await closers.pop()?.();
+  });
+  return {
+    /** Run `close` after the test (a pool, a held connection). */
+    onClose(close: () => Promise<void>): void {
+      closers.push(close);
+    },
+    async deployment(): Promise<{ d: TestDeployment; live: string }> {
+      const d = await testDeployment([postsSchema()]);
+      closers.push(() => d.close());
+      return { d, live: `${d.indexPrefix}_post` };
+    },
+    /** Another operator over the same deployment, on its own pool (another replica). */
+    replica(
+      d: TestDeployment,
+      options: { access?: Record<string, unknown>; onPool?: (pool: DbPool) => void } = {},
+    ): Operator {
+      const config = parseConfig(options.access ? { ...d.raw, access: options.access } : d.raw, {});
+      const pool = createPool(config.database.url, { max: 4 });
+      options.onPool?.(pool);
+      const op = createOperator({ config, db: pool, meili: createMeiliClient(config.meilisearch) });
+      closers.push(() => op.close());
+      return op;
+    },
+  };
+}
+
+export interface FailedFields {
+  state?: string;
+  error?: string;
+  /** The attempt number the seeded error names (Oban's `errors[].attempt`). */
+  errorAttempt?: number;
+  at?: Date;
+  args?: Record<string, unknown>;
+}
+
+/** One failed `posts` job after its third and last attempt (discarded, transport, unless told). */
+export function insertFailed(d: TestDeployment, args: Record<string, unknown>, fields: FailedFields = {}) {
+  const at = fields.at ?? FAILED_AT;
+  return insertJob(d.oban.pool, d.oban.prefix, {
+    state: fields.state ?? "discarded",
+    queue: QUEUE,
+    args: fields.args ?? args,
+    errors: [obanError(fields.error ?? TRANSPORT, fields.errorAttempt ?? 1, at)],
+    attempt: 3,
+    maxAttempts: 3,
+    attemptedAt: at,
+  });
+}
+
+/** `n` of them, upserts of documents 1000, 1001, … of the live index, in id order. */
+export async function insertFailedJobs(
+  d: TestDeployment,
+  live: string,
+  n: number,
+  fields: FailedFields = {},
+): Promise<number[]> {
+  const ids: number[] = [];
+  for (let i = 0; i < n; i++) ids.push(await insertFailed(d, upsertArgs(POST, live, [1000 + i]), fields));
+  return ids;
+}
