@@ -20,7 +20,9 @@ export type ErrorCode =
   | "no_contract"
   | "not_found"
   | "refused"
-  | "timeout";
+  | "timeout"
+  /** The bot is stopping: work that can stop at a safe point did (a bulk retry between batches). */
+  | "shutting_down";
 
 export type Backend = "postgres" | "meilisearch";
 

@@ -109,7 +109,7 @@ export function bulkOutcome(
     replayed > 0
       ? "Accepted is not searchable: the workers still have to run. The thread follows the new jobs and checks a sample of their documents in the index."
       : `Nothing was replayed; check \`${commandLabel("failed", schema)}\`.`;
-  if (r.failedBatches === 0) {
+  if (r.error === null) {
     return {
       ok: true,
       headline: `Bulk retry accepted · ${count(replayed)} of ${count(total)} replayed as new jobs${skipped > 0 ? `, ${count(skipped)} skipped` : ""}`,
@@ -126,7 +126,9 @@ export function bulkOutcome(
     lines: [
       `Replayed: ${count(replayed)} (whole batches only were committed).`,
       ...(skippedLine ? [skippedLine] : []),
-      `Not attempted: ${count(r.notAttempted)}, because a batch failed: ${r.error?.message ?? "unknown error"}.`,
+      r.error.code === "shutting_down"
+        ? `Not attempted: ${count(r.notAttempted)}: ${r.error.message}.`
+        : `Not attempted: ${count(r.notAttempted)}, because a batch failed: ${r.error.message}.`,
       "Ask again for the rest: rows already replayed are left out.",
       searchable,
     ],

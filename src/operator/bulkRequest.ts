@@ -4,7 +4,7 @@
 import { firstLine, redactText } from "../core/redact.ts";
 import type { ReasonClass } from "../core/types.ts";
 import { RefusedError } from "../errors.ts";
-import { type BulkProgress, type BulkRetryResult, executeBulkRetry, planBulkRetry } from "./bulkRetry.ts";
+import { type BulkRetryResult, type BulkRunOptions, executeBulkRetry, planBulkRetry } from "./bulkRetry.ts";
 import type { OperatorContext } from "./context.ts";
 import type { Actor } from "./mutation.ts";
 import type { MutationRequest } from "./mutationRequest.ts";
@@ -118,7 +118,7 @@ export async function executeBulkRequest(
   ctx: OperatorContext,
   request: BulkRetryRequest,
   actor: Actor,
-  onProgress?: (progress: BulkProgress) => void,
+  options: BulkRunOptions = {},
 ): Promise<BulkRetryResult> {
   if (!request.ids || request.ids.length === 0) {
     throw new RefusedError(
@@ -126,7 +126,7 @@ export async function executeBulkRequest(
       "this bulk request holds no resolved job ids; ask again to resolve the filter",
     );
   }
-  return executeBulkRetry(ctx, request.schema, request.ids, actor, onProgress ? { onProgress } : {});
+  return executeBulkRetry(ctx, request.schema, request.ids, actor, options);
 }
 
 /**

@@ -56,6 +56,13 @@ export interface BulkProgress {
   skipped: number;
 }
 
+/** What a caller may hand a bulk run: progress after each batch, and a signal to stop between batches. */
+export interface BulkRunOptions {
+  onProgress?: (progress: BulkProgress) => void;
+  /** Aborted (the bot is shutting down): no batch starts after the one running; the rest is not attempted. */
+  signal?: AbortSignal;
+}
+
 export interface BulkRetryResult {
   replayed: { id: number; jobId: number }[];
   /** Ids that no longer passed a retry's rules at execution time, by reason. */
@@ -250,7 +257,7 @@ export async function executeBulkRetry(
   schemaRef: string,
   ids: readonly number[],
   actor: Actor,
-  options: { batchSize?: number; onProgress?: (progress: BulkProgress) => void } = {},
+  options: BulkRunOptions & { batchSize?: number } = {},
 ): Promise<BulkRetryResult> {
   const schema = resolveSchema(ctx, schemaRef);
   const stateName = await prepareState(ctx);
@@ -272,6 +279,15 @@ export async function executeBulkRetry(
   let done = 0;
   let skippedTotal = 0;
   for (let start = 0; start < ordered.length; start += batchSize) {
+    if (options.signal?.aborted) {
+      // Between batches: the ones done stay, nothing is half-done, the rest waits for a new request.
+      result.notAttempted = ordered.length - done;
+      result.error = new OperatorError(
+        "shutting_down",
+        "the bot was shutting down, so it stopped between batches",
+      );
+      break;
+    }
     const batch = ordered.slice(start, start + batchSize);
     try {
       const outcome = await inTransaction(ctx, async (client) => {

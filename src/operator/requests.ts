@@ -13,7 +13,7 @@ import { OperatorError, RefusedError } from "../errors.ts";
 import { stateExists } from "../state/migrations.ts";
 import { findChange } from "../state/settingsChanges.ts";
 import { type BulkPreview, bulkEffect, executeBulkRequest, resolveBulkRequest } from "./bulkRequest.ts";
-import type { BulkProgress, BulkRetryResult } from "./bulkRetry.ts";
+import type { BulkRetryResult, BulkRunOptions } from "./bulkRetry.ts";
 import { MEILISEARCH_BACKEND, type OperatorContext, resolveSchema, targetIndexFor } from "./context.ts";
 import { checkHandOff } from "./handOff.ts";
 import {
@@ -390,10 +390,10 @@ export async function executeRequest(
   actor: Actor,
   /** What the card showed: a settings change is refused when the live values moved since. */
   shown?: Pick<RequestPreview, "settings"> | null,
-  /** A bulk retry's progress, after each batch. */
-  options: { onProgress?: (progress: BulkProgress) => void } = {},
+  /** A bulk retry's progress after each batch, and its signal to stop between batches. */
+  bulk: BulkRunOptions = {},
 ): Promise<RequestOutcome> {
-  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null, options.onProgress);
+  const outcome = await run(ctx, request, actor, shown?.settings?.live ?? null, bulk);
   // A settings change moves no failed-work figure: its card keeps the request's, dated.
   if (request.kind === "hot_apply" || request.kind === "revert") return outcome;
   return { ...outcome, standing: await standingAfter(ctx, request) };
@@ -404,11 +404,11 @@ async function run(
   request: MutationRequest,
   actor: Actor,
   reviewedLive: Record<string, unknown> | null,
-  onProgress?: (progress: BulkProgress) => void,
+  bulk: BulkRunOptions,
 ): Promise<RequestOutcome> {
   switch (request.kind) {
     case "bulk_retry":
-      return { kind: "bulk_retry", result: await executeBulkRequest(ctx, request, actor, onProgress) };
+      return { kind: "bulk_retry", result: await executeBulkRequest(ctx, request, actor, bulk) };
     case "retry":
       return {
         kind: "retry",

@@ -389,6 +389,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       // Readiness fails at once; new commands and clicks are told the bot is restarting.
       setPhase("draining");
       confirmations.stopSweeper();
+      // A bulk retry stops after its current batch, so the drain ends it whole, its card final.
+      confirmations.windDown();
       followers.stopAll();
       const deadline = Date.now() + drainMs;
       const until = (work: Promise<unknown>, ms: number): Promise<boolean> =>

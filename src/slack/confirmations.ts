@@ -57,6 +57,8 @@ export interface Confirmations {
   stopSweeper(): void;
   /** A shutdown whose drain ran out: close the requests still executing here as interrupted. */
   interruptRunning(): Promise<number>;
+  /** A shutdown began: a bulk retry stops after its current batch (its card says how far it got). */
+  windDown(): void;
 }
 
 /** An answer for the requester or clicker alone. */
@@ -180,5 +182,6 @@ export function createConfirmations(deps: ConfirmationDeps): Confirmations {
     startSweeper: (intervalMs) => sweeper.start(intervalMs),
     stopSweeper: () => sweeper.stop(),
     interruptRunning: () => (made ? made.interruptRunning() : Promise.resolve(0)),
+    windDown: () => made?.windDown(),
   };
 }

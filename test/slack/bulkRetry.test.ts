@@ -304,6 +304,51 @@ describe("confirming a bulk retry", () => {
   });
 });
 
+describe("a bot stopped (SIGTERM's drain) during a bulk retry", () => {
+  it("stops after the batch running, ends the card with how many were replayed, and drains in time", async () => {
+    const s = await setup();
+    const { d, h } = s;
+    const bot = await h.bot({ access: operatorsConfig({ bulkRetryBatchSize: 1 }), ownOperator: true });
+    const ids = await failed(s, 3);
+    const before = h.fake.posted.length;
+    await h.command(bot, "retry posts --class transport", ALICE);
+    const card = await h.nextCard(before);
+
+    // Batch two waits on its row's lock, held here, when the stop begins.
+    const locker: PoolClient = await d.oban.pool.connect();
+    closers.push(async () => {
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+    });
+    await locker.query("BEGIN");
+    await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+    await h.decide(bot, card, BOB);
+    await eventually(
+      async () => {
+        const { rows } = await d.oban.pool.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+        );
+        return rows.length > 0 ? true : undefined;
+      },
+      20_000,
+      "batch two waiting on the held lock",
+    );
+    const stopped = bot.bot.stop();
+    await locker.query("ROLLBACK");
+    expect(await stopped).toEqual({ drained: true });
+
+    const final = await h.cardUpdate(card.ts, /^Failed/);
+    expect(readerText(final)).toContain("2 of 3 replayed, 1 not attempted");
+    expect(readerText(final)).toContain(
+      "Not attempted: 1: the bot was shutting down, so it stopped between batches.",
+    );
+    expect(readerText(final)).toContain("Ask again for the rest");
+    const made = await replays(s);
+    expect([...made.keys()].sort((a, b) => a - b)).toEqual([ids[0], ids[1]]);
+    expect((await h.confirmation(card.id)).status).toBe("failed");
+  });
+});
+
 describe("a bot process killed between batches (SIGKILL)", () => {
   let dir: string | null = null;
   const children: ChildProcess[] = [];

@@ -144,12 +144,15 @@ async function execute(
   let failureAudit: Promise<void> = Promise.resolve();
   const progress = progressEdits(lc, row, saved, shown);
   try {
-    result = await executeRequest(lc.ctx, req, actor, preview, { onProgress: progress.onProgress });
+    result = await executeRequest(lc.ctx, req, actor, preview, {
+      onProgress: progress.onProgress,
+      signal: lc.stopping.signal,
+    });
     ending = { kind: "executed", result };
     summary = summaryOf(result);
     if (result.kind === "bulk_retry" && result.result.error) {
-      // A batch failed and stopped the run: the replays so far each have their audit row; this one
-      // says how the whole run ended (how many replayed, how many not attempted, and why).
+      // A batch failed, or a shutdown stopped the run between batches: the replays so far each have
+      // their audit row; this one says how the whole run ended (replayed, not attempted, and why).
       failureAudit = lc.auditEventually({
         actor: click.userId,
         request: req,

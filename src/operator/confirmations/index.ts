@@ -29,6 +29,11 @@ export interface ConfirmationWorkflow {
   running(): number;
   /** Close what this process is still executing as interrupted, cards included (a shutdown's last step). */
   interruptRunning(): Promise<number>;
+  /**
+   * A shutdown's first step: executions that can stop at a safe point do (a bulk retry after its
+   * current batch, its card saying how many were replayed); the others run to their end.
+   */
+  windDown(): void;
 }
 
 export function createConfirmationWorkflow(ctx: OperatorContext, ports: WorkflowPorts): ConfirmationWorkflow {
@@ -40,5 +45,6 @@ export function createConfirmationWorkflow(ctx: OperatorContext, ports: Workflow
     expireDue: () => expireDue(lc),
     running: () => lc.running.size,
     interruptRunning: () => interruptRunning(lc),
+    windDown: () => lc.stopping.abort(),
   };
 }

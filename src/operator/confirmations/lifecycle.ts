@@ -57,6 +57,8 @@ export interface Lifecycle {
   expire(row: Confirmation): Promise<boolean>;
   /** Requests this process claimed and is executing now (closed as interrupted by a shutdown). */
   running: Set<string>;
+  /** Aborted when the bot starts shutting down: executions that can stop at a safe point do. */
+  stopping: AbortController;
 }
 
 export function whereOf(row: Confirmation): Where {
@@ -178,5 +180,6 @@ export function createLifecycle(ctx: OperatorContext, ports: WorkflowPorts): Lif
     recordBotClose,
     expire,
     running: new Set(),
+    stopping: new AbortController(),
   };
 }

@@ -185,7 +185,8 @@ export function succeeded(outcome: RequestOutcome): boolean {
     case "retry":
       return true;
     case "bulk_retry":
-      return outcome.result.failedBatches === 0;
+      // Every id attempted: no batch failed and no shutdown stopped the run.
+      return outcome.result.error === null;
     case "action":
       return outcome.result.action === "swap" ? outcome.result.result.status === "succeeded" : true;
     default:

@@ -277,4 +277,75 @@ describe("a bulk retry through the confirmation workflow", () => {
       await operator.close();
     }
   });
+
+  it("a shutdown stops a bulk run between batches: the batch running ends whole, the rest is not attempted, and the card and audit say so", async () => {
+    const config = parseConfig(
+      { ...d.raw, access: { ...(d.raw.access as object), bulkRetryBatchSize: 1 } },
+      {},
+    );
+    const operator = createOperator({
+      config,
+      db: createPool(config.database.url, { max: 4 }),
+      meili: createMeiliClient(config.meilisearch),
+    });
+    const locker: PoolClient = await d.oban.pool.connect();
+    try {
+      const s = surface(operator);
+      const ids = await failed(3, "** (RuntimeError) the worker crashed");
+      const asked = posted(
+        await s.workflow.request(
+          { kind: "bulk_retry", schema: "posts", reasonClass: "queue_exhausted" },
+          origin,
+        ),
+      );
+      // Batch two waits on its row's lock, held elsewhere; the shutdown begins meanwhile.
+      await locker.query("BEGIN");
+      await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+      const decided = s.workflow.decide({
+        decision: "confirm",
+        value: asked.id,
+        userId: BOB,
+        teamId: "T0",
+        channelId: CHANNEL,
+        messageTs: asked.messageTs,
+      });
+      await eventually(
+        async () => {
+          const { rows } = await d.oban.pool.query(
+            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+          );
+          return rows.length > 0 ? true : undefined;
+        },
+        20_000,
+        "batch two waiting on the held lock",
+      );
+      s.workflow.windDown();
+      await locker.query("ROLLBACK");
+      expect(await decided).toMatchObject({ kind: "taken" });
+
+      // Batch two, already running, finished whole; batch three never started.
+      expect(await replayOf(ids)).toEqual([ids[0], ids[1]]);
+      const final = s.shown.filter((c) => c.id === asked.id).at(-1);
+      expect(final?.state.status).toBe("failed");
+      const ending = final?.state.ending;
+      const result =
+        ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null;
+      expect(result).toMatchObject({ failedBatches: 0, notAttempted: 1, error: { code: "shutting_down" } });
+      expect(result?.replayed.map((r) => r.id)).toEqual([ids[0], ids[1]]);
+      const audit = (await d.operator.auditLog({ limit: 20 })).filter(
+        (r) => (r.context as Record<string, unknown>).confirmation_id === asked.id,
+      );
+      expect(audit.filter((r) => r.outcome === "accepted")).toHaveLength(2);
+      expect(audit.filter((r) => r.outcome === "failed")).toEqual([
+        expect.objectContaining({
+          reason: "shutting_down",
+          details: expect.objectContaining({ replayed: 2, not_attempted: 1, nothing_changed: false }),
+        }),
+      ]);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+      await operator.close();
+    }
+  });
 });
