@@ -10,12 +10,11 @@ import { createPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator } from "../../src/operator/index.ts";
 import { GROUP_SAMPLE_SIZE } from "../../src/operator/replayGroup.ts";
-import { insertJob } from "../support/db.ts";
-import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
+import { bulkReplaysOf, discardJobs, TRANSPORT } from "../support/bulk.ts";
+import { type TestDeployment, testDeployment } from "../support/operator.ts";
 import { POST, postsSchema, QUEUE } from "../support/posts.ts";
 
 const actor = { id: "U_ALICE", context: { channel: "C1" } };
-const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
 const VALIDATION = '** (Ecto.CastError) cannot cast "abc" to :integer';
 
 describe("operator.watchReplayGroup: a bulk retry's replays observed as a group", () => {
@@ -34,36 +33,18 @@ describe("operator.watchReplayGroup: a bulk retry's replays observed as a group"
     d.oban.pool.query(text.replaceAll("$T", `"${d.oban.prefix}".oban_jobs`), params);
 
   /** `n` failed transport rows (one document each, fresh ids), replayed in bulk: the new job ids. */
-  const bulkReplays = async (
+  const bulkReplays = (
     n: number,
     args: (schema: string, index: string, ids: number[]) => Record<string, unknown> = upsertArgs,
-  ): Promise<number[]> => {
-    const failed: number[] = [];
-    for (let i = 0; i < n; i++) {
-      failed.push(
-        await insertJob(d.oban.pool, d.oban.prefix, {
-          state: "discarded",
-          queue: QUEUE,
-          args: args(POST, live, [firstDoc++]),
-          errors: [obanError(TRANSPORT)],
-          attempt: 3,
-          maxAttempts: 3,
-        }),
-      );
-    }
-    const result = await d.operator.executeBulkRetry("posts", failed, actor);
-    expect(result.error).toBeNull();
-    expect(result.replayed).toHaveLength(n);
-    return result.replayed.map((r) => r.jobId).sort((a, b) => a - b);
-  };
-
-  const discard = (ids: number[], error: string) =>
-    sql(
-      `UPDATE $T SET state = 'discarded', attempt = 1, discarded_at = now(),
-         errors = array_append(errors, jsonb_build_object('at', now()::text, 'attempt', 1, 'error', $2::text))
-       WHERE id = ANY($1::bigint[])`,
-      [ids, error],
+  ): Promise<number[]> =>
+    bulkReplaysOf(
+      d,
+      live,
+      Array.from({ length: n }, () => firstDoc++),
+      { actor, args },
     );
+
+  const discard = (ids: number[], error: string) => discardJobs(d, ids, error);
   const complete = (ids: number[]) =>
     sql(`UPDATE $T SET state = 'completed', completed_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
 

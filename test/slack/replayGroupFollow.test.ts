@@ -3,20 +3,17 @@
 // replays are made with executeBulkRetry and moved on as Oban and the workers would (the devkit
 // worker writing real documents, SQL for failures).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
 import { createLogger } from "../../src/log.ts";
 import type { WorkflowPorts } from "../../src/operator/confirmations/types.ts";
 import type { Operator } from "../../src/operator/index.ts";
 import { createSlackApp } from "../../src/slack/app.ts";
-import { insertJob } from "../support/db.ts";
-import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
-import { POST, postsSchema, QUEUE } from "../support/posts.ts";
+import { bulkReplaysOf, discardJobs, TRANSPORT } from "../support/bulk.ts";
+import { type TestDeployment, testDeployment } from "../support/operator.ts";
+import { POST, postsSchema } from "../support/posts.ts";
 import { slackEnv } from "../support/slack.ts";
 import { startTcpProxy } from "../support/tcpProxy.ts";
 import { CHANNEL, expectValid, Harness, readerText, type TestBot } from "./confirmHarness.ts";
-
-const TRANSPORT = "** (Req.TransportError) timeout connecting to 127.0.0.1:7700";
 
 describe("following a bulk retry's replays as a group in the thread", () => {
   let d: TestDeployment;
@@ -37,32 +34,15 @@ describe("following a bulk retry's replays as a group in the thread", () => {
   });
 
   /** `n` failed rows replayed with executeBulkRetry: the new job ids, lowest first. */
-  const bulkReplays = async (n: number): Promise<number[]> => {
-    const failed: number[] = [];
-    for (let i = 0; i < n; i++) {
-      failed.push(
-        await insertJob(d.oban.pool, d.oban.prefix, {
-          state: "discarded",
-          queue: QUEUE,
-          args: upsertArgs(POST, live, [nextDoc++]),
-          errors: [obanError(TRANSPORT)],
-          attempt: 3,
-          maxAttempts: 3,
-        }),
-      );
-    }
-    const result = await d.operator.executeBulkRetry("posts", failed, { id: "U0ALICE001" });
-    expect(result.replayed).toHaveLength(n);
-    return result.replayed.map((r) => r.jobId).sort((a, b) => a - b);
-  };
-
-  const discard = (ids: number[], error: string) =>
-    d.oban.pool.query(
-      `UPDATE "${d.oban.prefix}".oban_jobs SET state = 'discarded', attempt = 1, discarded_at = now(),
-         errors = array_append(errors, jsonb_build_object('at', now()::text, 'attempt', 1, 'error', $2::text))
-       WHERE id = ANY($1::bigint[])`,
-      [ids, error],
+  const bulkReplays = (n: number): Promise<number[]> =>
+    bulkReplaysOf(
+      d,
+      live,
+      Array.from({ length: n }, () => nextDoc++),
+      { actor: { id: "U0ALICE001" } },
     );
+
+  const discard = (ids: number[], error: string) => discardJobs(d, ids, error);
 
   const group = (jobIds: number[]) => ({
     channel: CHANNEL,

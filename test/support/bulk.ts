@@ -1,7 +1,7 @@
 // What the bulk-retry tests over real Postgres share: a deployment per test (closed after it, with
 // every replica opened for it), replicas on their own pools, and failed `posts` jobs seeded as
 // Oban leaves them after a last attempt.
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
 import { createPool, type DbPool } from "../../src/backends/postgres.ts";
@@ -83,4 +83,46 @@ export async function insertFailedJobs(
   const ids: number[] = [];
   for (let i = 0; i < n; i++) ids.push(await insertFailed(d, upsertArgs(POST, live, [1000 + i]), fields));
   return ids;
+}
+
+/**
+ * The replays a bulk retry makes of failed transport rows, one document each (`docs`, upserts
+ * unless `args` builds another payload): the new job ids, lowest first.
+ */
+export async function bulkReplaysOf(
+  d: TestDeployment,
+  live: string,
+  docs: readonly number[],
+  options: {
+    actor: { id: string; context?: Record<string, unknown> };
+    args?: (schema: string, index: string, ids: number[]) => Record<string, unknown>;
+  },
+): Promise<number[]> {
+  const failed: number[] = [];
+  for (const doc of docs) {
+    failed.push(
+      await insertJob(d.oban.pool, d.oban.prefix, {
+        state: "discarded",
+        queue: QUEUE,
+        args: (options.args ?? upsertArgs)(POST, live, [doc]),
+        errors: [obanError(TRANSPORT)],
+        attempt: 3,
+        maxAttempts: 3,
+      }),
+    );
+  }
+  const result = await d.operator.executeBulkRetry("posts", failed, options.actor);
+  expect(result.error).toBeNull();
+  expect(result.replayed).toHaveLength(docs.length);
+  return result.replayed.map((r) => r.jobId).sort((a, b) => a - b);
+}
+
+/** Jobs ended as Oban discards them after one attempt that failed with `error`. */
+export function discardJobs(d: TestDeployment, ids: readonly number[], error: string) {
+  return d.oban.pool.query(
+    `UPDATE "${d.oban.prefix}".oban_jobs SET state = 'discarded', attempt = 1, discarded_at = now(),
+       errors = array_append(errors, jsonb_build_object('at', now()::text, 'attempt', 1, 'error', $2::text))
+     WHERE id = ANY($1::bigint[])`,
+    [ids, error],
+  );
 }
