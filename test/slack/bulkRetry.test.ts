@@ -9,15 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PoolClient } from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { runScrypathJob } from "../../devkit/sandbox/worker.ts";
-import type { DbClient } from "../../src/backends/postgres.ts";
-import { lockTarget } from "../../src/operator/mutation.ts";
 import { CONFIRM_ACTIONS } from "../../views/confirm.ts";
 import { REQUEST_ACTIONS } from "../../views/types.ts";
+import { advisoryWaiter, holdRetryLock } from "../support/bulk.ts";
 import { insertJob } from "../support/db.ts";
 import { eventually } from "../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../support/operator.ts";
@@ -315,26 +313,12 @@ describe("a bot stopped (SIGTERM's drain) during a bulk retry", () => {
     const card = await h.nextCard(before);
 
     // Batch two waits on its row's lock, held here, when the stop begins.
-    const locker: PoolClient = await d.oban.pool.connect();
-    closers.push(async () => {
-      await locker.query("ROLLBACK").catch(() => {});
-      locker.release();
-    });
-    await locker.query("BEGIN");
-    await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+    const lock = await holdRetryLock(d, ids[1] as number);
+    closers.push(() => lock.release());
     await h.decide(bot, card, BOB);
-    await eventually(
-      async () => {
-        const { rows } = await d.oban.pool.query(
-          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
-        );
-        return rows.length > 0 ? true : undefined;
-      },
-      20_000,
-      "batch two waiting on the held lock",
-    );
+    await advisoryWaiter(d);
     const stopped = bot.bot.stop();
-    await locker.query("ROLLBACK");
+    await lock.release();
     expect(await stopped).toEqual({ drained: true });
 
     const final = await h.cardUpdate(card.ts, /^Failed/);
@@ -400,13 +384,8 @@ describe("a bot process killed between batches (SIGKILL)", () => {
     const card = await h.nextCard(before);
 
     // The fifth row's per-job lock is held: batches one and two commit, the third waits on it.
-    const locker: PoolClient = await d.oban.pool.connect();
-    closers.push(async () => {
-      await locker.query("ROLLBACK").catch(() => {});
-      locker.release();
-    });
-    await locker.query("BEGIN");
-    await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[4] as number);
+    const lock = await holdRetryLock(d, ids[4] as number);
+    closers.push(() => lock.release());
     await h.decide(served, card, BOB);
     await eventually(
       async () =>
@@ -417,7 +396,7 @@ describe("a bot process killed between batches (SIGKILL)", () => {
     const exited = new Promise((resolve) => served.child.once("exit", resolve));
     served.child.kill("SIGKILL");
     await exited;
-    await locker.query("ROLLBACK");
+    await lock.release();
 
     // Another replica's sweeper finds the execution left behind (long enough ago) and closes it.
     const bot: TestBot = await h.bot();

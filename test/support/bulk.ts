@@ -4,10 +4,12 @@
 import { afterEach, expect } from "vitest";
 import { upsertArgs } from "../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../src/backends/meilisearch.ts";
-import { createPool, type DbPool } from "../../src/backends/postgres.ts";
+import { createPool, type DbClient, type DbPool } from "../../src/backends/postgres.ts";
 import { parseConfig } from "../../src/config.ts";
 import { createOperator, type Operator } from "../../src/operator/index.ts";
+import { lockTarget } from "../../src/operator/mutation.ts";
 import { insertJob } from "./db.ts";
+import { eventually } from "./eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "./operator.ts";
 import { POST, postsSchema, QUEUE } from "./posts.ts";
 
@@ -124,5 +126,35 @@ export function discardJobs(d: TestDeployment, ids: readonly number[], error: st
        errors = array_append(errors, jsonb_build_object('at', now()::text, 'attempt', 1, 'error', $2::text))
      WHERE id = ANY($1::bigint[])`,
     [ids, error],
+  );
+}
+
+/** The per-job lock a retry of `id` takes, held on a connection of its own until `release()`. */
+export async function holdRetryLock(d: TestDeployment, id: number): Promise<{ release(): Promise<void> }> {
+  const client = await d.oban.pool.connect();
+  await client.query("BEGIN");
+  await lockTarget(client as unknown as DbClient, "retry", d.oban.prefix, id);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await client.query("ROLLBACK").catch(() => {});
+      client.release();
+    },
+  };
+}
+
+/** The pid of a session waiting on an advisory lock: a batch queued behind a held retry lock. */
+export function advisoryWaiter(d: TestDeployment): Promise<number> {
+  return eventually(
+    async () => {
+      const { rows } = await d.oban.pool.query(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
+      );
+      return rows[0]?.pid as number | undefined;
+    },
+    20_000,
+    "a batch waiting on the held retry lock",
   );
 }

@@ -1,13 +1,7 @@
-// A bulk retry through the confirmation workflow, without Slack (real Postgres and Meilisearch, a
-// surface that records its cards): the filter is resolved once, at request time, and the ids it
-// found are stored with the request whatever the surface sent; the confirm replays exactly those
-// (a row that starts matching afterwards waits for the next request); one pending card per
-// schema and class; progress goes into the card model.
-import type { PoolClient } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertArgs } from "../../../devkit/oban/jobArgs.ts";
 import { createMeiliClient } from "../../../src/backends/meilisearch.ts";
-import { createPool, type DbClient } from "../../../src/backends/postgres.ts";
+import { createPool } from "../../../src/backends/postgres.ts";
 import { parseConfig } from "../../../src/config.ts";
 import { mutationAccess } from "../../../src/core/access.ts";
 import { createLogger } from "../../../src/log.ts";
@@ -19,9 +13,8 @@ import type {
   RequestAnswer,
 } from "../../../src/operator/confirmations/index.ts";
 import { createOperator, type Operator } from "../../../src/operator/index.ts";
-import { lockTarget } from "../../../src/operator/mutation.ts";
+import { advisoryWaiter, holdRetryLock } from "../../support/bulk.ts";
 import { insertJob } from "../../support/db.ts";
-import { eventually } from "../../support/eventually.ts";
 import { obanError, type TestDeployment, testDeployment } from "../../support/operator.ts";
 import { POST, QUEUE } from "../../support/posts.ts";
 
@@ -75,6 +68,19 @@ describe("a bulk retry through the confirmation workflow", () => {
       ttlSeconds: 600,
     });
     return { workflow, shown, groups };
+  };
+
+  /** Another operator over the deployment whose bulk runs go in batches of one, closed by the caller. */
+  const batchesOfOne = (): Operator => {
+    const config = parseConfig(
+      { ...d.raw, access: { ...(d.raw.access as object), bulkRetryBatchSize: 1 } },
+      {},
+    );
+    return createOperator({
+      config,
+      db: createPool(config.database.url, { max: 4 }),
+      meili: createMeiliClient(config.meilisearch),
+    });
   };
 
   const failed = async (n: number, error = "** (Req.TransportError) timeout") => {
@@ -193,16 +199,8 @@ describe("a bulk retry through the confirmation workflow", () => {
 
   it("a batch that fails midway (its Postgres backend killed) keeps the batches before it; the card and a failed audit row say how many", async () => {
     // Batches of one, so the run stops after exactly one replay.
-    const config = parseConfig(
-      { ...d.raw, access: { ...(d.raw.access as object), bulkRetryBatchSize: 1 } },
-      {},
-    );
-    const operator = createOperator({
-      config,
-      db: createPool(config.database.url, { max: 4 }),
-      meili: createMeiliClient(config.meilisearch),
-    });
-    const locker: PoolClient = await d.oban.pool.connect();
+    const operator = batchesOfOne();
+    let lock: { release(): Promise<void> } | null = null;
     try {
       const s = surface(operator);
       const ids = await failed(3, "** (Scrypath.Meilisearch.Error) database_size_limit: disk full");
@@ -221,8 +219,7 @@ describe("a bulk retry through the confirmation workflow", () => {
       expect(stored).toEqual(ids);
 
       // The second row's per-job lock is held elsewhere: batch two waits on it; then its backend dies.
-      await locker.query("BEGIN");
-      await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+      lock = await holdRetryLock(d, ids[1] as number);
       const decided = s.workflow.decide({
         decision: "confirm",
         value: asked.id,
@@ -231,18 +228,9 @@ describe("a bulk retry through the confirmation workflow", () => {
         channelId: CHANNEL,
         messageTs: asked.messageTs,
       });
-      const waiting = await eventually(
-        async () => {
-          const { rows } = await d.oban.pool.query(
-            `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.pid <> pg_backend_pid()`,
-          );
-          return rows[0]?.pid as number | undefined;
-        },
-        20_000,
-        "batch two waiting on the held lock",
-      );
+      const waiting = await advisoryWaiter(d);
       await d.oban.pool.query("SELECT pg_terminate_backend($1)", [waiting]);
-      await locker.query("ROLLBACK");
+      await lock.release();
       expect(await decided).toMatchObject({ kind: "taken" });
 
       // Batch one stays, the rest was not attempted.
@@ -272,23 +260,14 @@ describe("a bulk retry through the confirmation workflow", () => {
         },
       });
     } finally {
-      await locker.query("ROLLBACK").catch(() => {});
-      locker.release();
+      await lock?.release();
       await operator.close();
     }
   });
 
   it("a shutdown stops a bulk run between batches: the batch running ends whole, the rest is not attempted, and the card and audit say so", async () => {
-    const config = parseConfig(
-      { ...d.raw, access: { ...(d.raw.access as object), bulkRetryBatchSize: 1 } },
-      {},
-    );
-    const operator = createOperator({
-      config,
-      db: createPool(config.database.url, { max: 4 }),
-      meili: createMeiliClient(config.meilisearch),
-    });
-    const locker: PoolClient = await d.oban.pool.connect();
+    const operator = batchesOfOne();
+    let lock: { release(): Promise<void> } | null = null;
     try {
       const s = surface(operator);
       const ids = await failed(3, "** (RuntimeError) the worker crashed");
@@ -299,8 +278,7 @@ describe("a bulk retry through the confirmation workflow", () => {
         ),
       );
       // Batch two waits on its row's lock, held elsewhere; the shutdown begins meanwhile.
-      await locker.query("BEGIN");
-      await lockTarget(locker as unknown as DbClient, "retry", d.oban.prefix, ids[1] as number);
+      lock = await holdRetryLock(d, ids[1] as number);
       const decided = s.workflow.decide({
         decision: "confirm",
         value: asked.id,
@@ -309,18 +287,9 @@ describe("a bulk retry through the confirmation workflow", () => {
         channelId: CHANNEL,
         messageTs: asked.messageTs,
       });
-      await eventually(
-        async () => {
-          const { rows } = await d.oban.pool.query(
-            `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()`,
-          );
-          return rows.length > 0 ? true : undefined;
-        },
-        20_000,
-        "batch two waiting on the held lock",
-      );
+      await advisoryWaiter(d);
       s.workflow.windDown();
-      await locker.query("ROLLBACK");
+      await lock.release();
       expect(await decided).toMatchObject({ kind: "taken" });
 
       // Batch two, already running, finished whole; batch three never started.
@@ -343,8 +312,7 @@ describe("a bulk retry through the confirmation workflow", () => {
         }),
       ]);
     } finally {
-      await locker.query("ROLLBACK").catch(() => {});
-      locker.release();
+      await lock?.release();
       await operator.close();
     }
   });
