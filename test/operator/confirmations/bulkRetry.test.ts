@@ -197,19 +197,55 @@ describe("a bulk retry through the confirmation workflow", () => {
     ]);
   });
 
+  /**
+   * Three failed rows of `reasonClass` asked for in bulk, in batches of one, and confirmed while
+   * batch two waits on its row's retry lock, held here: `waiting` is that batch's backend. The
+   * caller ends the wait (`lock.release()`) and awaits `decided`; `close()` releases everything.
+   */
+  const confirmedBehindLock = async (reasonClass: "backend_rejected" | "queue_exhausted", error: string) => {
+    const operator = batchesOfOne();
+    const s = surface(operator);
+    const ids = await failed(3, error);
+    const asked = posted(
+      await s.workflow.request({ kind: "bulk_retry", schema: "posts", reasonClass }, origin),
+    );
+    const lock = await holdRetryLock(d, ids[1] as number);
+    const decided = s.workflow.decide({
+      decision: "confirm",
+      value: asked.id,
+      userId: BOB,
+      teamId: "T0",
+      channelId: CHANNEL,
+      messageTs: asked.messageTs,
+    });
+    const waiting = await advisoryWaiter(d);
+    const close = async () => {
+      await lock.release();
+      await operator.close();
+    };
+    return { s, ids, asked, lock, decided, waiting, close };
+  };
+
+  /** How the run ended, as its last card shows it, and the audit rows of its confirmation. */
+  const endOf = async (s: { shown: Card[] }, id: string) => {
+    const final = s.shown.filter((c) => c.id === id).at(-1);
+    const ending = final?.state.ending;
+    const result =
+      ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null;
+    const audit = (await d.operator.auditLog({ limit: 20 })).filter(
+      (r) => (r.context as Record<string, unknown>).confirmation_id === id,
+    );
+    return { status: final?.state.status, result, audit };
+  };
+
   it("a batch that fails midway (its Postgres backend killed) keeps the batches before it; the card and a failed audit row say how many", async () => {
     // Batches of one, so the run stops after exactly one replay.
-    const operator = batchesOfOne();
-    let lock: { release(): Promise<void> } | null = null;
+    const run = await confirmedBehindLock(
+      "backend_rejected",
+      "** (Scrypath.Meilisearch.Error) database_size_limit: disk full",
+    );
     try {
-      const s = surface(operator);
-      const ids = await failed(3, "** (Scrypath.Meilisearch.Error) database_size_limit: disk full");
-      const asked = posted(
-        await s.workflow.request(
-          { kind: "bulk_retry", schema: "posts", reasonClass: "backend_rejected" },
-          origin,
-        ),
-      );
+      const { ids, asked } = run;
       const stored = (
         await d.oban.pool.query(
           `SELECT request->'request'->'ids' AS ids FROM "${d.config.state.schema}".confirmations WHERE id = $1`,
@@ -218,34 +254,18 @@ describe("a bulk retry through the confirmation workflow", () => {
       ).rows[0].ids as number[];
       expect(stored).toEqual(ids);
 
-      // The second row's per-job lock is held elsewhere: batch two waits on it; then its backend dies.
-      lock = await holdRetryLock(d, ids[1] as number);
-      const decided = s.workflow.decide({
-        decision: "confirm",
-        value: asked.id,
-        userId: BOB,
-        teamId: "T0",
-        channelId: CHANNEL,
-        messageTs: asked.messageTs,
-      });
-      const waiting = await advisoryWaiter(d);
-      await d.oban.pool.query("SELECT pg_terminate_backend($1)", [waiting]);
-      await lock.release();
-      expect(await decided).toMatchObject({ kind: "taken" });
+      // Batch two's backend dies while it waits on the held lock.
+      await d.oban.pool.query("SELECT pg_terminate_backend($1)", [run.waiting]);
+      await run.lock.release();
+      expect(await run.decided).toMatchObject({ kind: "taken" });
 
       // Batch one stays, the rest was not attempted.
       expect(await replayOf(ids)).toEqual([ids[0]]);
-      const final = s.shown.filter((c) => c.id === asked.id).at(-1);
-      expect(final?.state.status).toBe("failed");
-      const ending = final?.state.ending;
-      expect(
-        ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null,
-      ).toMatchObject({ replayed: [{ id: ids[0] }], failedBatches: 1, notAttempted: 2 });
+      const { status, result, audit } = await endOf(run.s, asked.id);
+      expect(status).toBe("failed");
+      expect(result).toMatchObject({ replayed: [{ id: ids[0] }], failedBatches: 1, notAttempted: 2 });
 
       // The audit: one accepted row per replay, and one failed row that says how the run ended.
-      const audit = (await d.operator.auditLog({ limit: 20 })).filter(
-        (r) => (r.context as Record<string, unknown>).confirmation_id === asked.id,
-      );
       expect(audit.filter((r) => r.outcome === "accepted")).toHaveLength(1);
       const ended = audit.filter((r) => r.outcome === "failed");
       expect(ended).toHaveLength(1);
@@ -260,50 +280,25 @@ describe("a bulk retry through the confirmation workflow", () => {
         },
       });
     } finally {
-      await lock?.release();
-      await operator.close();
+      await run.close();
     }
   });
 
   it("a shutdown stops a bulk run between batches: the batch running ends whole, the rest is not attempted, and the card and audit say so", async () => {
-    const operator = batchesOfOne();
-    let lock: { release(): Promise<void> } | null = null;
+    // Batch two waits on its row's lock, held elsewhere; the shutdown begins meanwhile.
+    const run = await confirmedBehindLock("queue_exhausted", "** (RuntimeError) the worker crashed");
     try {
-      const s = surface(operator);
-      const ids = await failed(3, "** (RuntimeError) the worker crashed");
-      const asked = posted(
-        await s.workflow.request(
-          { kind: "bulk_retry", schema: "posts", reasonClass: "queue_exhausted" },
-          origin,
-        ),
-      );
-      // Batch two waits on its row's lock, held elsewhere; the shutdown begins meanwhile.
-      lock = await holdRetryLock(d, ids[1] as number);
-      const decided = s.workflow.decide({
-        decision: "confirm",
-        value: asked.id,
-        userId: BOB,
-        teamId: "T0",
-        channelId: CHANNEL,
-        messageTs: asked.messageTs,
-      });
-      await advisoryWaiter(d);
-      s.workflow.windDown();
-      await lock.release();
-      expect(await decided).toMatchObject({ kind: "taken" });
+      const { ids, asked } = run;
+      run.s.workflow.windDown();
+      await run.lock.release();
+      expect(await run.decided).toMatchObject({ kind: "taken" });
 
       // Batch two, already running, finished whole; batch three never started.
       expect(await replayOf(ids)).toEqual([ids[0], ids[1]]);
-      const final = s.shown.filter((c) => c.id === asked.id).at(-1);
-      expect(final?.state.status).toBe("failed");
-      const ending = final?.state.ending;
-      const result =
-        ending?.kind === "executed" && ending.result.kind === "bulk_retry" ? ending.result.result : null;
+      const { status, result, audit } = await endOf(run.s, asked.id);
+      expect(status).toBe("failed");
       expect(result).toMatchObject({ failedBatches: 0, notAttempted: 1, error: { code: "shutting_down" } });
       expect(result?.replayed.map((r) => r.id)).toEqual([ids[0], ids[1]]);
-      const audit = (await d.operator.auditLog({ limit: 20 })).filter(
-        (r) => (r.context as Record<string, unknown>).confirmation_id === asked.id,
-      );
       expect(audit.filter((r) => r.outcome === "accepted")).toHaveLength(2);
       expect(audit.filter((r) => r.outcome === "failed")).toEqual([
         expect.objectContaining({
@@ -312,8 +307,7 @@ describe("a bulk retry through the confirmation workflow", () => {
         }),
       ]);
     } finally {
-      await lock?.release();
-      await operator.close();
+      await run.close();
     }
   });
 });
